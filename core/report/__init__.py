@@ -1,0 +1,1 @@
+"""One reporter per output format."""
