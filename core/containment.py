@@ -1,0 +1,58 @@
+"""Run one rule so that whatever it does — raise, hang, return garbage — stays its own problem.
+
+In the main thread a real-time interval timer interrupts a rule that runs
+past its budget (no extra thread, no cost when nothing goes wrong). Elsewhere
+(the language server's worker thread) the rule runs in a daemon thread that is
+abandoned when the budget is spent.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from typing import Any, Callable
+
+
+class RuleTimeout(BaseException):
+    """Raised inside a rule that ran past its time budget (BaseException: a rule's ``except Exception`` won't swallow it)."""
+
+
+def call_with_budget(fn: Callable[[], Any], seconds: float) -> Any:
+    """``fn()``, or RuleTimeout after ``seconds``; exceptions from ``fn`` propagate."""
+    if seconds <= 0:
+        return fn()
+    if threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer"):
+        return _with_timer(fn, seconds)
+    return _with_thread(fn, seconds)
+
+
+def _with_timer(fn: Callable[[], Any], seconds: float) -> Any:
+    def on_alarm(signum, frame):
+        raise RuleTimeout()
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        return fn()
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _with_thread(fn: Callable[[], Any], seconds: float) -> Any:
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = fn()
+        except BaseException as exc:  # handed back to the caller below
+            box["error"] = exc
+
+    worker = threading.Thread(target=target, daemon=True, name="deploylint-rule")
+    worker.start()
+    worker.join(seconds)
+    if worker.is_alive():
+        raise RuleTimeout()
+    if "error" in box:
+        raise box["error"]
+    return box.get("value")
