@@ -18,7 +18,7 @@ __version__ = "0.1.0"
 PLUGIN_API_VERSION = "1.0"
 
 __all__ = [
-    "Applicability", "Context", "Diagnostic", "Document", "Edit", "Fix", "Position", "Range", "Rule",
+    "Accelerator", "Applicability", "Context", "Diagnostic", "Document", "Edit", "Fix", "Position", "Range", "Rule",
     "Severity", "SourceError", "ValueChange", "hookimpl", "PLUGIN_API_VERSION", "__version__",
 ]
 
@@ -29,6 +29,10 @@ def __getattr__(name: str):
         from .hookspecs import hookimpl
 
         return hookimpl
+    if name == "Accelerator":
+        from .hardware import Accelerator
+
+        return Accelerator
     if name == "Document":
         from .document import Document
 

@@ -166,7 +166,6 @@ def _cmd_check(args) -> int:
         engine = engines.get(id(cfg))
         if engine is None:
             engine = engines[id(cfg)] = Engine(registry, cfg)
-            registry.configure(cfg)
             unknown = engine.unknown_thresholds()
             if unknown:
                 raise ConfigError(f"{cfg.source}: unknown threshold(s) {', '.join(unknown)} in [tool.deploylint.thresholds]; "

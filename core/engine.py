@@ -71,6 +71,7 @@ class Engine:
         return self.check_text(path, text, bom=bom)
 
     def check_text(self, path: str, text: str, *, bom: bool = False) -> FileResult:
+        self._configure_plugins()
         result = FileResult(path, text)
         document = self._load(path, text, result)
         if document is None:
@@ -120,6 +121,11 @@ class Engine:
                 continue
             result.diagnostics += self._run_rule(rule, ctx, result)
         return self._finish(result, sups)
+
+    def _configure_plugins(self) -> None:
+        # Plugins keep their options per run; re-announce when files with another configuration interleave.
+        if self.registry.configured_with is not self.config:
+            self.registry.configure(self.config)
 
     # -- steps -----------------------------------------------------------------
     def _load(self, path: str, text: str, result: FileResult) -> Document | None:

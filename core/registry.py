@@ -60,6 +60,7 @@ class Registry:
         self.failures: list[Diagnostic] = []
         self._accelerators: dict[str, Any] | None = None
         self._rules_by_code: dict[str, Rule] = {}
+        self.configured_with: Any = None
 
     # -- loading -------------------------------------------------------------
     def load(self, *, autoload: bool = True, modules: Iterable[str] = (), path: list[str] | None = None) -> "Registry":
@@ -159,6 +160,7 @@ class Registry:
         return self.pm.hook.deploylint_source(path=path, text=text)
 
     def configure(self, config: Any) -> None:
+        self.configured_with = config
         for impl in self.pm.hook.deploylint_configure.get_hookimpls():
             try:
                 impl.function(config=config)
@@ -200,10 +202,3 @@ def _module_version(module: str) -> str:
     mod = sys.modules.get(module)
     return str(getattr(mod, "__version__", "")) if mod else ""
 
-
-_DEFAULT: Registry | None = None
-
-
-def default_registry(modules: Iterable[str] = (), *, autoload: bool = True) -> Registry:
-    """A registry with the installed plugins (and ``modules``) loaded."""
-    return Registry().load(autoload=autoload, modules=modules)

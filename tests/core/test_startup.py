@@ -1,0 +1,55 @@
+"""A clean TOML or JSON check must not pay for heavy imports.
+
+Measured on this machine kind (research/linters.md §4.1): jsonschema +100 ms,
+libcst +190 ms, PyYAML +30 ms, importlib.metadata +35 ms, against ~16 ms for a
+bare interpreter. This test runs the real command under ``python -X importtime``
+and fails if one of those modules is imported on the clean path.
+"""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+HEAVY = ("jsonschema", "libcst", "yaml", "pygls", "lsprotocol", "importlib.metadata", "importlib_metadata", "hypothesis")
+
+
+def imported_modules(*args: str, cwd: str = ROOT) -> tuple[set[str], subprocess.CompletedProcess]:
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "deploylint.core.cli", *args],
+                          capture_output=True, text=True, cwd=cwd)
+    names = set()
+    for line in proc.stderr.splitlines():
+        if line.startswith("import time:") and "|" in line:
+            names.add(line.rsplit("|", 1)[1].strip())
+    return names, proc
+
+
+@pytest.mark.parametrize("plan", ["examples/mixtral-8x7b-h100.plan.toml", "examples/seed-moe-64e-3dev.toml"])
+def test_toml_check_imports_nothing_heavy(plan):
+    names, proc = imported_modules("check", plan)
+    assert proc.returncode in (0, 1), proc.stderr[-2000:]
+    leaked = sorted(n for n in names if n.split(".")[0] in {h.split(".")[0] for h in HEAVY if "." not in h} or n in HEAVY)
+    assert leaked == [], f"heavy modules on the TOML check path: {leaked}"
+
+
+def test_json_check_imports_nothing_heavy(tmp_path):
+    from deploylint.core.sources import load
+    import json
+
+    with open(os.path.join(ROOT, "examples/seed-moe-64e-3dev.toml"), encoding="utf-8") as fh:
+        data = load("seed.toml", fh.read()).data
+    plan = tmp_path / "deploy.json"
+    plan.write_text(json.dumps(data))
+    names, proc = imported_modules("check", str(plan))
+    assert proc.returncode in (0, 1), proc.stderr[-2000:]
+    assert not {"jsonschema", "libcst", "yaml", "importlib.metadata"} & names
+
+
+def test_an_invalid_plan_does_import_jsonschema_to_explain_itself(tmp_path):
+    plan = tmp_path / "deploy.toml"
+    plan.write_text("schema_version = 1\n[model]\nlayers = 0\n")
+    names, proc = imported_modules("check", str(plan))
+    assert proc.returncode == 1
+    assert "jsonschema" in names and "DL002" in proc.stdout
