@@ -94,12 +94,19 @@ class Engine:
 
         schema_diags = validate(validated)
         result.diagnostics += schema_diags
-        if any(d.severity is Severity.ERROR for d in schema_diags):
+        if any(d.severity is Severity.ERROR and d.code != "DL003" for d in schema_diags):
+            # An unknown key is reported but ignored by resolution; anything else makes the plan unusable.
             return self._finish(result, sups)
 
         from .resolve import resolve
 
-        plan, resolve_diags = resolve(data, plan_path=path, accelerators=self.registry.accelerators())
+        try:
+            plan, resolve_diags = resolve(data, plan_path=path, accelerators=self.registry.accelerators())
+        except Exception as exc:  # core code, but a crash must still be a diagnostic, never a traceback
+            result.diagnostics.append(plugin_failure("deploylint.core.resolve", None,
+                                                     f"resolving the plan failed: {type(exc).__name__}: {exc}"))
+            result.incomplete = True
+            return self._finish(result, sups)
         result.diagnostics += resolve_diags
         if plan is None:
             return self._finish(result, sups)
@@ -114,6 +121,13 @@ class Engine:
                                                      f"the estimator failed on this plan: {type(exc).__name__}: {exc}"))
             result.incomplete = True
             return self._finish(result, sups)
+
+        for key in result.analysis.missing:
+            result.diagnostics.append(Diagnostic(
+                "DL008", Severity.INFO,
+                f"the communication bound was skipped: set hardware.{key} (GB/s per device, one direction) "
+                "or name a catalog accelerator that has it", "/hardware",
+                data={"missing": key}, rule=CORE_CODES["DL008"][0], plugin=CORE_PLUGIN))
 
         ctx = Context(document=validated, plan=plan, analysis=result.analysis, config=self.config, thresholds=self._thresholds)
         for rule in self.registry.rules:
@@ -273,7 +287,8 @@ def _deref(root: dict, node: Any) -> Any:
 def _render_fixes(document: Document, fixes: tuple[Fix, ...]) -> list[Fix]:
     """Turn each fix's value changes into text edits; a fix that cannot be rendered is not offered."""
     from .diagnostics import Edit
-    from .writers import WriteError, render
+    from .document import Span
+    from .writers import WriteError, render_changes
 
     out: list[Fix] = []
     for fix in fixes:
@@ -281,20 +296,13 @@ def _render_fixes(document: Document, fixes: tuple[Fix, ...]) -> list[Fix]:
             out.append(fix)
             continue
         try:
-            edits = []
-            for change in fix.changes:
-                for te in render(document, change):
-                    edits.append(Edit(document.lines.range(_span(te.start, te.end)), te.new_text, te.start, te.end))
+            edits = [Edit(document.lines.range(Span(te.start, te.end)), te.new_text, te.start, te.end)
+                     for te in render_changes(document, fix.changes)]
         except WriteError:
             continue
-        out.append(fix.with_edits(edits))
+        if edits:
+            out.append(fix.with_edits(edits))
     return out
-
-
-def _span(start: int, end: int):
-    from .document import Span
-
-    return Span(start, end)
 
 
 def discover(paths: list[str], config_for) -> tuple[list[str], list[str]]:

@@ -101,7 +101,8 @@ def _model(raw: Mapping[str, Any], plan_path: str | None, diags: list[Diagnostic
     mla = None
     if fields.get("mla"):
         m = fields["mla"]
-        mla = MLA(**{k: int(m[k]) for k in ("q_lora_rank", "kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim")})
+        mla = MLA(q_lora_rank=int(m.get("q_lora_rank") or 0),
+                  **{k: int(m[k]) for k in ("kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim")})
     extras = {k: fields[k] for k in ("qkv_bias", "attention_out_bias", "qk_norm", "attention_sinks", "norm", "mtp_layers", "model_type")
               if k in fields}
     extras.update({k: fields[k] for k in _extra_model_fields() if k in fields})
@@ -210,7 +211,10 @@ def _workload(raw: Mapping[str, Any]) -> Workload:
 
 
 def _claims(raw: Mapping[str, Any]) -> Claims:
-    values = dict(raw)
+    from dataclasses import fields as dc_fields
+
+    known = {f.name for f in dc_fields(Claims)}
+    values = {k: v for k, v in raw.items() if k in known}
     mem = values.get("memory_per_device_mib")
     if isinstance(mem, list):
         values["memory_per_device_mib"] = tuple(float(v) for v in mem)

@@ -33,6 +33,8 @@ class Context:
     analysis: Any
     config: "Config"
     thresholds: Mapping[str, Any] = field(default_factory=dict)
+    #: per-plan memo shared by the rules of one run (e.g. the layout search, computed once)
+    cache: dict = field(default_factory=dict)
 
     def threshold(self, name: str, default: Any = None) -> Any:
         return self.thresholds.get(name, default)

@@ -73,3 +73,89 @@ class ParamCounts:
     def dense_params(self) -> int:
         """Everything but the routed experts: the part TP/PP shard."""
         return self.total - self.expert_params
+
+
+def _norm(model, width: int) -> int:
+    """One normalization over ``width`` features: RMSNorm has a weight, LayerNorm a weight and a bias."""
+    return width * (2 if model.norm == "layernorm" else 1)
+
+
+def attention_params(model) -> int:
+    """Attention of one block: projections, their biases, QK norms and sinks (A1/A3 of docs/analysis.md)."""
+    h, n_h, n_kv, d = model.hidden_size, model.num_attention_heads, model.num_kv_heads, model.head_dim
+    if model.attention == "mla" and model.mla is not None:
+        m = model.mla
+        qk = m.qk_nope_head_dim + m.qk_rope_head_dim
+        if m.q_lora_rank:
+            q = h * m.q_lora_rank + m.q_lora_rank + m.q_lora_rank * n_h * qk
+        else:
+            q = h * n_h * qk
+        kv = h * (m.kv_lora_rank + m.qk_rope_head_dim) + m.kv_lora_rank + m.kv_lora_rank * n_h * (m.qk_nope_head_dim + m.v_head_dim)
+        return q + kv + n_h * m.v_head_dim * h
+    params = h * n_h * d + 2 * h * n_kv * d + n_h * d * h
+    if model.qkv_bias:
+        params += n_h * d + 2 * n_kv * d
+    if model.attention_out_bias:
+        params += h
+    if model.qk_norm == "head":
+        params += 2 * d
+    elif model.qk_norm == "full":
+        params += n_h * d + n_kv * d
+    if model.attention_sinks:
+        params += n_h
+    return params
+
+
+def kv_projection_params(model) -> int:
+    """The part of attention_params that belongs to key/value heads (replicated when tp > num_kv_heads)."""
+    if model.attention == "mla":
+        return 0
+    d, n_kv = model.head_dim, model.num_kv_heads
+    return 2 * model.hidden_size * n_kv * d + (2 * n_kv * d if model.qkv_bias else 0)
+
+
+def mlp_params(model, width: int) -> int:
+    """A dense MLP of hidden width ``width``: gated (SwiGLU: gate, up, down) or plain (up, down)."""
+    return (3 if model.ffn_activation == "swiglu" else 2) * model.hidden_size * width
+
+
+def layer_params(model, index: int) -> LayerParams:
+    h = model.hidden_size
+    attention = attention_params(model)
+    norms = 2 * _norm(model, h)
+    moe = model.moe
+    if moe is None or not moe.is_moe_layer(index):
+        return LayerParams(index, attention, norms, mlp_params(model, model.ffn_hidden_size), 0, 0, 0, 0, 0)
+    expert = mlp_params(model, moe.expert_ffn_hidden_size)
+    if moe.expert_bias:
+        matrices = 3 if model.ffn_activation == "swiglu" else 2
+        expert += (matrices - 1) * moe.expert_ffn_hidden_size + h
+    router = h * moe.num_experts + (moe.num_experts if moe.router_bias else 0)
+    shared = mlp_params(model, moe.shared_expert_ffn_hidden_size) if moe.shared_expert_ffn_hidden_size else 0
+    if shared and moe.shared_expert_gate:
+        shared += h
+    return LayerParams(index, attention, norms, 0, router, moe.num_experts * expert, expert, shared, moe.top_k)
+
+
+def count_params(model) -> ParamCounts:
+    """Exact parameter counts of a resolved :class:`~deploylint.core.plan.Model`.
+
+    Conventions (tested against published totals in tests/core/estimate):
+    the embedding and LM head are ``V·h`` each (one of them when tied); each
+    block has two norms and the model a final one; MTP modules (DeepSeek-V3)
+    are a full MoE block plus two norms, the ``2h·h`` projection and a head
+    norm each, counted in ``mtp`` and left out of ``total`` as DeepSeek does.
+    """
+    h, V = model.hidden_size, model.vocab_size
+    layers = tuple(layer_params(model, i) for i in range(model.layers))
+    mtp = 0
+    if model.mtp_layers:
+        block = layer_params(model, model.layers - 1)
+        mtp = model.mtp_layers * (block.total + 2 * _norm(model, h) + 2 * h * h + _norm(model, h))
+    return ParamCounts(
+        embedding=V * h,
+        lm_head=0 if model.tie_embeddings else V * h,
+        final_norm=_norm(model, h),
+        layers=layers,
+        mtp=mtp,
+    )

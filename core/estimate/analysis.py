@@ -1,0 +1,294 @@
+"""The Analysis: one estimate of a plan's physics, computed once and shared by every rule.
+
+:func:`analyze` composes the pure estimators (parameters, memory, FLOPs,
+communication) into roofline bounds: a step cannot take less time than its
+FLOPs at peak, its bytes at HBM bandwidth, or its traffic at link bandwidth,
+and a pipeline adds its bubble. From those follow the maximum throughput and
+the minimum latency the hardware allows, with the bottleneck named. Claims
+are turned into the utilization they imply, so rules compare like with like.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..plan import DTYPE_BYTES
+from .comm import CommEstimate, estimate_comm
+from .flops import FlopsEstimate, estimate_flops, matmul_params_per_token
+from .layout import expert_data_parallel, micro_batches, stage_layers
+from .memory import MemoryEstimate, estimate_memory, kv_bytes_per_token
+from .params import ParamCounts, count_params
+
+
+@dataclass(frozen=True, slots=True)
+class PhaseBound:
+    """Lower bounds on the time of one phase (a training step, a prefill, one decode step), in seconds."""
+
+    name: str
+    compute_s: float
+    memory_s: float
+    comm_s: float | None      # None when a link bandwidth it needs is missing
+    bubble: float = 0.0       # pipeline bubble as a share of the phase
+
+    @property
+    def time_s(self) -> float:
+        core = max(self.compute_s, self.memory_s, self.comm_s or 0.0)
+        return core / (1 - self.bubble) if self.bubble < 1 else core
+
+    @property
+    def bottleneck(self) -> str:
+        parts = {"compute": self.compute_s, "memory bandwidth": self.memory_s, "communication": self.comm_s or 0.0}
+        return max(parts, key=parts.get)
+
+    def to_json(self) -> dict:
+        return {"time_ms": self.time_s * 1e3, "compute_ms": self.compute_s * 1e3, "memory_ms": self.memory_s * 1e3,
+                "comm_ms": None if self.comm_s is None else self.comm_s * 1e3, "bubble": self.bubble,
+                "bottleneck": self.bottleneck}
+
+
+@dataclass(frozen=True)
+class Bounds:
+    max_throughput_samples_per_s: float
+    max_throughput_tokens_per_s: float
+    min_latency_ms: float
+    min_latency_ms_per_layer: float
+    bottleneck: str
+    phases: tuple[PhaseBound, ...]
+    ttft_ms: float | None = None
+    tpot_ms: float | None = None
+
+    def phase(self, name: str) -> PhaseBound | None:
+        return next((p for p in self.phases if p.name == name), None)
+
+
+@dataclass(frozen=True)
+class Implied:
+    """What the claims imply, when they say enough to imply it."""
+
+    throughput_samples_per_s: float | None = None
+    source: str | None = None            # which claim the throughput came from
+    flops: float | None = None           # whole deployment, FLOP/s
+    utilization: float | None = None     # MFU
+    bandwidth_utilization: float | None = None  # MBU (decode)
+
+
+@dataclass(frozen=True)
+class Analysis:
+    plan: Any
+    params: ParamCounts
+    memory: MemoryEstimate
+    flops: FlopsEstimate
+    comm: CommEstimate
+    bounds: Bounds
+    implied: Implied
+    phase: str                     # "training", "prefill" or "decode": the phase that dominates the time
+    missing: tuple[str, ...] = ()  # hardware keys a bound needed and did not have
+    assumptions: tuple[str, ...] = ()
+
+    @property
+    def peak_flops(self) -> float:
+        hw = self.plan.hardware
+        return hw.num_devices * hw.peak_tflops * 1e12
+
+    def to_json(self) -> dict:
+        p, mem, fl, b, im = self.params, self.memory, self.flops, self.bounds, self.implied
+        busiest = mem.busiest
+        return {
+            "version": 1,
+            "plan": self.plan.name,
+            "model": {
+                "total_params": p.total,
+                "active_params": p.active,
+                "embedding_params": p.embedding,
+                "expert_params": p.expert_params,
+                "dense_params": p.dense_params,
+                "lm_head_params": p.lm_head,
+                "mtp_params": p.mtp,
+                "layers": len(p.layers),
+                "moe_layers": sum(1 for l in p.layers if l.is_moe),
+                "weight_bytes": p.total * DTYPE_BYTES[self.plan.workload.dtype],
+            },
+            "memory": {
+                "devices": [d.to_json() for d in mem.devices],
+                "utilization": round(mem.utilization, 6),
+                "busiest_device": busiest.index,
+                "imbalance": round(mem.imbalance, 6),
+                "fits": mem.fits,
+            },
+            "compute": {
+                "flops_per_token": fl.flops_per_token,
+                "flops_per_sample": fl.flops_per_sample,
+                "hardware_flops_per_sample": fl.hardware_flops_per_sample,
+                "peak_flops": self.peak_flops,
+                "implied_flops": im.flops,
+                "implied_utilization": im.utilization,
+                "implied_bandwidth_utilization": im.bandwidth_utilization,
+                "implied_throughput_samples_per_s": im.throughput_samples_per_s,
+                "implied_from": im.source,
+                "formula": fl.formula,
+            },
+            "communication": [{"kind": t.kind, "bytes": t.bytes, "link": t.link, "group": t.group} for t in self.comm.traffic],
+            "bounds": {
+                "max_throughput_samples_per_s": b.max_throughput_samples_per_s,
+                "max_throughput_tokens_per_s": b.max_throughput_tokens_per_s,
+                "min_latency_ms": b.min_latency_ms,
+                "min_latency_ms_per_layer": b.min_latency_ms_per_layer,
+                "ttft_ms": b.ttft_ms,
+                "tpot_ms": b.tpot_ms,
+                "bottleneck": b.bottleneck,
+                "phases": {ph.name: ph.to_json() for ph in b.phases},
+            },
+            "phase": self.phase,
+            "missing": list(self.missing),
+            "assumptions": list(self.assumptions),
+        }
+
+
+ASSUMPTIONS = (
+    "model states: 16-bit weights and gradients, Adam keeps fp32 master weights, momentum and variance (ZeRO paper, K=12)",
+    "activations: Korthikanti et al. 2022 generalised to GQA, gated MLPs and MoE; attention scores not stored (FlashAttention)",
+    "training FLOPs: 3 × forward over the full sequence (PaLM/Megatron model FLOPs); inference: causal attention",
+    "bounds: perfect overlap of compute, memory traffic and communication; ring collectives; uniform expert routing",
+    "inference prefill works in chunks of at most 8192 tokens; the KV cache holds seq_len + output_len tokens per sequence",
+)
+
+
+def _comm_time(comm: CommEstimate, hw, decode: bool, missing: set[str]) -> float | None:
+    times = []
+    for link, key in (("intra", "intra_node_bandwidth_gbps"), ("inter", "inter_node_bandwidth_gbps")):
+        volume = comm.bytes_on(link, decode)
+        if not volume:
+            continue
+        bw = getattr(hw, key)
+        if not bw:
+            missing.add(key)
+            return None
+        times.append(volume / (bw * 1e9))
+    return max(times, default=0.0)
+
+
+def distinct_experts_touched(experts_here: int, num_experts: int, top_k: int, tokens: float) -> float:
+    """Expected experts (of ``experts_here`` on one rank) that at least one of ``tokens`` tokens is routed to, uniform routing."""
+    if experts_here <= 0 or num_experts <= 0:
+        return 0.0
+    miss = (1 - min(top_k, num_experts) / num_experts) ** tokens
+    return experts_here * (1 - miss)
+
+
+def analyze(plan, *, counts: ParamCounts | None = None, all_devices: bool = True) -> Analysis:
+    """The shared estimate of ``plan`` (pure: no I/O, no globals).
+
+    ``all_devices=False`` estimates one device per pipeline stage and EP rank
+    (the others repeat them): what the layout search uses to stay fast.
+    """
+    from .memory import representative_devices
+
+    model, hw, par, work = plan.model, plan.hardware, plan.parallelism, plan.workload
+    counts = counts or count_params(model)
+    memory = estimate_memory(plan, counts, None if all_devices else representative_devices(par, hw.num_devices))
+    flops = estimate_flops(plan, counts)
+    comm = estimate_comm(plan, counts, memory)
+    missing: set[str] = set()
+    peak = hw.peak_tflops * 1e12
+    hbm = hw.memory_bandwidth_gbps * 1e9
+    N = hw.num_devices
+    busiest = memory.busiest
+    w = DTYPE_BYTES[work.dtype]
+
+    if work.training:
+        m = micro_batches(plan)
+        step_flops = flops.hardware_flops_per_sample * work.batch_size
+        compute_s = step_flops / (N * peak)
+        # weights read forward and backward (and once more with full recompute) per micro-batch, activations written
+        # and read once, and the optimizer step reading and writing every state once
+        reads = 3 if par.recompute == "full" else 2
+        traffic = m * (reads * busiest.weights + 2 * busiest.activations / max(1, min(par.pp, m))) \
+            + 2 * (busiest.weights + busiest.gradients + busiest.optimizer)
+        memory_s = traffic / hbm
+        comm_s = _comm_time(comm, hw, False, missing)
+        bubble = (par.pp - 1) / (m + par.pp - 1) if par.pp > 1 else 0.0
+        step = PhaseBound("step", compute_s, memory_s, comm_s, bubble)
+        t = step.time_s
+        bounds = Bounds(work.batch_size / t, work.batch_size * work.seq_len / t, t * 1e3, t * 1e3 / model.layers,
+                        step.bottleneck if bubble < 0.5 else "pipeline bubble", (step,))
+        phase = "training"
+    else:
+        batch = -(-work.batch_size // max(1, par.dp))       # sequences one replica serves at once
+        replica_devices = par.tp * par.cp * par.pp
+        # Prefill: the whole prompt batch once through every stage.
+        prefill_compute = batch * flops.prefill_flops_per_sample / (replica_devices * peak) * par.pp
+        kv_written = kv_bytes_per_token(model, busiest.layers, par.tp, work.kv_cache_dtype) * batch * work.seq_len / par.cp
+        prefill_memory = (busiest.weights + kv_written) / hbm * par.pp
+        prefill_comm = _comm_time(comm, hw, False, missing)
+        prefill = PhaseBound("prefill", prefill_compute, prefill_memory,
+                             None if prefill_comm is None else prefill_comm * par.pp)
+        phases = [prefill]
+        ttft = prefill.time_s
+        tpot = None
+        total = ttft
+        if work.output_len:
+            context = work.seq_len + (work.output_len + 1) / 2
+            tokens_seen = batch * max(1, par.dp) / expert_data_parallel(par) if model.moe else batch
+            expert_bytes = 0.0
+            if model.moe:
+                per_expert = counts.layers[-1].expert * w / max(1, par.etp)
+                moe_here = sum(1 for li in stage_layers(model.layers, par.pp)[busiest.stage] if counts.layers[li].is_moe)
+                touched = distinct_experts_touched(busiest.experts, model.moe.num_experts, model.moe.top_k, tokens_seen)
+                all_expert_bytes = moe_here * busiest.experts * per_expert
+                expert_bytes = moe_here * touched * per_expert - all_expert_bytes
+            weights_read = busiest.weights + expert_bytes
+            kv_read = kv_bytes_per_token(model, busiest.layers, par.tp, work.kv_cache_dtype) * batch * context / par.cp
+            decode_compute = batch * flops.decode_flops_per_token / (replica_devices * peak) * par.pp
+            decode_memory = (weights_read + kv_read) / hbm * par.pp
+            decode_comm = _comm_time(comm, hw, True, missing)
+            decode = PhaseBound("decode", decode_compute, decode_memory, None if decode_comm is None else decode_comm * par.pp)
+            phases.append(decode)
+            tpot = decode.time_s
+            total = ttft + work.output_len * tpot
+        # Pipelining: a replica can keep up to pp micro-batches of its batch in flight.
+        in_flight = min(par.pp, batch)
+        throughput = work.batch_size / total * in_flight if total else float("inf")
+        tokens = work.output_len or work.seq_len
+        slowest = max(phases, key=lambda p: p.time_s * (work.output_len if p.name == "decode" else 1))
+        phase = slowest.name
+        bounds = Bounds(throughput, throughput * tokens, total * 1e3, total * 1e3 / model.layers, slowest.bottleneck,
+                        tuple(phases), ttft * 1e3, None if tpot is None else tpot * 1e3)
+
+    implied = _implied(plan, flops, bounds, memory, counts)
+    return Analysis(plan, counts, memory, flops, comm, bounds, implied, phase, tuple(sorted(missing)), ASSUMPTIONS)
+
+
+def _implied(plan, flops: FlopsEstimate, bounds: Bounds, memory: MemoryEstimate, counts: ParamCounts) -> Implied:
+    c, work, hw, model = plan.claims, plan.workload, plan.hardware, plan.model
+    peak = hw.num_devices * hw.peak_tflops * 1e12
+    samples = None
+    source = None
+    if c.throughput_samples_per_s:
+        samples, source = c.throughput_samples_per_s, "throughput_samples_per_s"
+    elif c.throughput_tokens_per_s:
+        per_sample = work.seq_len if work.training or not work.output_len else work.output_len
+        samples, source = c.throughput_tokens_per_s / per_sample, "throughput_tokens_per_s"
+    else:
+        latency = c.latency_ms or (c.latency_ms_per_layer * model.layers if c.latency_ms_per_layer else None)
+        if latency:
+            # Little's law: the batch in flight divided by the time each request takes
+            samples = work.batch_size / (latency / 1e3)
+            source = "latency_ms" if c.latency_ms else "latency_ms_per_layer"
+    achieved = None
+    if samples:
+        achieved = samples * flops.flops_per_sample
+    elif c.achieved_tflops_per_device:
+        achieved, source = c.achieved_tflops_per_device * 1e12 * hw.num_devices, "achieved_tflops_per_device"
+    elif c.mfu:
+        achieved, source = c.mfu * peak, "mfu"
+    util = achieved / peak if achieved is not None else None
+    mbu = None
+    if samples and not work.training and work.output_len:
+        decode = bounds.phase("decode")
+        if decode is not None:
+            # bytes the decode steps move per second across the deployment, over the HBM bandwidth of all devices
+            steps_per_s = samples * work.output_len / max(1, work.batch_size)
+            # decode.memory_s sums the pp stages; each device is busy with its own stage's bytes only
+            mbu = steps_per_s * decode.memory_s / max(1, plan.parallelism.pp)
+    return Implied(samples, source, achieved, util, mbu)

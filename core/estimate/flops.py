@@ -1,0 +1,73 @@
+"""Floating-point operations: per token, per sample, per training step.
+
+One multiply-add is 2 FLOPs. A token's forward pass costs 2 FLOPs per
+*active* matmul parameter (attention projections, the dense MLP or the
+top_k routed experts plus shared experts, the router and the LM head; the
+input embedding is a lookup) plus the attention scores, ``2·n_h·d`` each for
+QKᵀ and for the weighted sum of V per token of context.
+
+Training counts model FLOPs as 3× the forward pass (PaLM, Appendix B;
+Narayanan et al. 2021, eq. 3) over the full ``s²`` attention as both papers
+do; hardware FLOPs add the recomputed forward (full: every block; selective:
+the attention scores). Inference counts causal attention (each token attends
+to the tokens before it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .params import ParamCounts
+
+
+def matmul_params_per_token(counts: ParamCounts) -> int:
+    """Active parameters that a token multiplies through: blocks, router, k experts, and the LM head."""
+    head = counts.lm_head or counts.embedding
+    return sum(l.active - l.norms for l in counts.layers) + head
+
+
+def score_flops_per_context_token(model) -> int:
+    """FLOPs of QKᵀ and of the V sum, per layer, for one query token and one context token."""
+    if model.attention == "mla" and model.mla is not None:
+        m = model.mla
+        return 2 * model.num_attention_heads * (m.qk_nope_head_dim + m.qk_rope_head_dim + m.v_head_dim)
+    return 4 * model.num_attention_heads * model.head_dim
+
+
+def forward_flops_per_token(model, counts: ParamCounts, context: float) -> float:
+    return 2 * matmul_params_per_token(counts) + model.layers * score_flops_per_context_token(model) * context
+
+
+@dataclass(frozen=True, slots=True)
+class FlopsEstimate:
+    flops_per_token: float          # model FLOPs per processed token (training: fwd+bwd; inference: per generated token, or per prompt token without output)
+    flops_per_sample: float         # model FLOPs per sample (training) or per request (prefill + decode)
+    hardware_flops_per_sample: float  # including recomputation
+    prefill_flops_per_sample: float
+    decode_flops_per_token: float   # at the mean decode context
+    formula: str
+
+
+def estimate_flops(plan, counts: ParamCounts) -> FlopsEstimate:
+    model, work, par = plan.model, plan.workload, plan.parallelism
+    s = work.seq_len
+    if work.training:
+        fwd = forward_flops_per_token(model, counts, context=s)
+        per_token = 3 * fwd
+        extra = 0.0
+        if par.recompute == "full":
+            extra = fwd - 2 * (counts.lm_head or counts.embedding)
+        elif par.recompute == "selective":
+            extra = model.layers * score_flops_per_context_token(model) * s
+        return FlopsEstimate(per_token, per_token * s, (per_token + extra) * s, fwd * s, 0.0,
+                             "training: 3 × (2·active matmul params + attention scores over the full sequence) per token")
+    matmul = 2 * matmul_params_per_token(counts)
+    scores = model.layers * score_flops_per_context_token(model)
+    prefill = matmul * s + scores * s * (s + 1) / 2
+    out = work.output_len
+    mean_context = s + (out + 1) / 2
+    decode_token = matmul + scores * mean_context
+    sample = prefill + decode_token * out
+    per_token = decode_token if out else sample / s
+    return FlopsEstimate(per_token, sample, sample, prefill, decode_token,
+                         "inference: 2·active matmul params per token + causal attention scores")

@@ -1,0 +1,68 @@
+"""Where each device sits in the parallel grid, and which layers and experts it holds.
+
+Rank order follows Megatron-LM's default (tp fastest, then cp, then dp, then
+pp); inside one pipeline stage the MoE layers regroup the same tp·cp·dp
+devices as etp (fastest) × ep × expert-data-parallel. The estimator is exact
+about *which* device is heaviest — with 22-21-21 experts it is EP rank 0, with
+uneven pipeline stages the stage holding the embedding or the extra layer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Coords:
+    index: int
+    stage: int
+    dp_rank: int
+    cp_rank: int
+    tp_rank: int
+    ep_rank: int
+    etp_rank: int
+    edp_rank: int
+
+
+def stage_layers(layers: int, pp: int) -> list[range]:
+    """Layers of each pipeline stage: as even as possible, the earlier stages taking the remainder."""
+    base, extra = divmod(layers, pp)
+    out, start = [], 0
+    for s in range(pp):
+        n = base + (1 if s < extra else 0)
+        out.append(range(start, start + n))
+        start += n
+    return out
+
+
+def coords(index: int, par) -> Coords:
+    tp, cp, dp = par.tp, par.cp, par.dp
+    tp_rank = index % tp
+    cp_rank = (index // tp) % cp
+    dp_rank = (index // (tp * cp)) % dp
+    stage = min(index // (tp * cp * dp), par.pp - 1)
+    local = index % (tp * cp * dp)
+    etp = max(1, par.etp)
+    etp_rank = local % etp
+    ep_rank = (local // etp) % max(1, par.ep)
+    edp_rank = local // (etp * max(1, par.ep))
+    return Coords(index, stage, dp_rank, cp_rank, tp_rank, ep_rank, etp_rank, edp_rank)
+
+
+def experts_on_rank(par, num_experts: int, ep_rank: int) -> int:
+    counts = par.expert_counts(num_experts)
+    if not counts:
+        return 0
+    return counts[ep_rank] if ep_rank < len(counts) else 0
+
+
+def expert_data_parallel(par) -> int:
+    """Replicas of each expert shard: (tp·cp·dp) / (ep·etp), at least 1."""
+    return max(1, (par.tp * par.cp * par.dp) // max(1, par.ep * par.etp))
+
+
+def micro_batches(plan) -> int:
+    """Micro-batches per step on one pipeline (training) or concurrent groups (inference)."""
+    par, work = plan.parallelism, plan.workload
+    per_replica = -(-work.batch_size // max(1, par.dp))
+    return max(1, -(-per_replica // max(1, par.micro_batch_size)))

@@ -1,0 +1,194 @@
+"""The feasible-layout search: every way to split the plan's model over the plan's devices, ranked.
+
+A layout is *feasible* when it passes every divisibility and placement rule
+the PAR and MOE families check — tp·pp·cp·dp equals the device count, heads
+divide by tp (KV heads divide or are replicated evenly), layers by pp, the
+sequence by cp, experts by ep, ep·etp divides the tp·cp·dp devices of a stage,
+tp and ep groups stay inside a node, and (training) the global batch splits
+into whole micro-batches. Fixes built from this search are therefore
+feasible by construction: the seed review's "use TP=2" on 3 devices can never
+come out of it.
+
+Each candidate is estimated with the same :func:`analyze` as the plan itself
+(one device per stage and EP rank), and only layouts that fit in memory are
+ranked: training by throughput, inference by latency, then throughput. For
+training the memory savers are tried from cheapest to dearest — ZeRO stage,
+then selective, then full recompute — and the largest micro-batch that fits
+is kept.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Iterator
+
+from .analysis import Analysis, analyze
+from .params import ParamCounts, count_params
+
+#: micro-batch sizes the training search tries
+MICRO_BATCH_SIZES = (1, 2, 4, 8)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    parallelism: object          # a deploylint.core.plan.Parallelism
+    throughput_samples_per_s: float
+    min_latency_ms: float
+    memory_utilization: float
+    fits: bool
+    bottleneck: str
+
+    def describe(self) -> str:
+        p = self.parallelism
+        parts = [f"tp={p.tp}", f"pp={p.pp}", f"dp={p.dp}"]
+        if p.cp > 1:
+            parts.append(f"cp={p.cp}")
+        if p.ep > 1 or p.etp > 1:
+            parts.append(f"ep={p.ep}")
+        if p.etp > 1:
+            parts.append(f"etp={p.etp}")
+        return " ".join(parts)
+
+    def to_json(self) -> dict:
+        p = self.parallelism
+        return {"tp": p.tp, "pp": p.pp, "dp": p.dp, "cp": p.cp, "ep": p.ep, "etp": p.etp, "zero_stage": p.zero_stage,
+                "recompute": p.recompute, "micro_batch_size": p.micro_batch_size,
+                "throughput_samples_per_s": self.throughput_samples_per_s, "min_latency_ms": self.min_latency_ms,
+                "memory_utilization": round(self.memory_utilization, 6), "bottleneck": self.bottleneck}
+
+
+def divisors(n: int) -> list[int]:
+    small, large = [], []
+    i = 1
+    while i * i <= n:
+        if n % i == 0:
+            small.append(i)
+            if i != n // i:
+                large.append(n // i)
+        i += 1
+    return small + large[::-1]
+
+
+def layout_problems(plan, par) -> list[str]:
+    """Why ``par`` is not a feasible layout for ``plan`` (empty when it is). The PAR/MOE rules say the same."""
+    model, hw, work = plan.model, plan.hardware, plan.workload
+    out = []
+    if par.tp * par.pp * par.cp * par.dp != hw.num_devices:
+        out.append("tp·pp·cp·dp ≠ num_devices")
+    if model.num_attention_heads % par.tp:
+        out.append("heads not divisible by tp")
+    kv = model.num_kv_heads
+    if model.attention != "mla" and kv % par.tp and par.tp % kv:
+        out.append("kv heads neither divisible by tp nor evenly replicated")
+    if model.layers % par.pp:
+        out.append("layers not divisible by pp")
+    if work.seq_len % par.cp:
+        out.append("seq_len not divisible by cp")
+    if par.tp > hw.devices_per_node:
+        out.append("tp spans nodes")
+    if model.moe is not None:
+        E = model.moe.num_experts
+        if par.ep > E:
+            out.append("ep > num_experts")
+        elif E % par.ep:
+            out.append("num_experts not divisible by ep")
+        if (par.tp * par.cp * par.dp) % (par.ep * par.etp):
+            out.append("ep·etp does not divide tp·cp·dp")
+        if par.ep * par.etp > hw.devices_per_node and par.ep > 1:
+            out.append("ep spans nodes")
+        if par.etp > 1 and model.moe.expert_ffn_hidden_size % par.etp:
+            out.append("expert width not divisible by etp")
+    elif par.ep != 1 or par.etp != 1:
+        out.append("ep/etp on a dense model")
+    if work.training:
+        if work.batch_size % (par.dp * par.micro_batch_size):
+            out.append("global batch not divisible by dp·micro_batch_size")
+    elif par.dp > work.batch_size:
+        out.append("more replicas than sequences")
+    return out
+
+
+def _grid(plan) -> Iterator[tuple[int, int, int, int, int, int]]:
+    model, hw, work = plan.model, plan.hardware, plan.workload
+    N = hw.num_devices
+    moe = model.moe
+    for tp in divisors(N):
+        if tp > hw.devices_per_node or model.num_attention_heads % tp:
+            continue
+        if model.attention != "mla" and model.num_kv_heads % tp and tp % model.num_kv_heads:
+            continue
+        for pp in divisors(N // tp):
+            if model.layers % pp:
+                continue
+            for cp in divisors(N // (tp * pp)):
+                if work.seq_len % cp or cp > hw.devices_per_node:
+                    continue
+                dp = N // (tp * pp * cp)
+                if not work.training and dp > work.batch_size:
+                    continue
+                stage_devices = tp * cp * dp
+                if moe is None:
+                    yield tp, pp, cp, dp, 1, 1
+                    continue
+                for etp in (1, tp) if tp > 1 else (1,):
+                    if etp > 1 and moe.expert_ffn_hidden_size % etp:
+                        continue
+                    for ep in divisors(moe.num_experts):
+                        if ep * etp > hw.devices_per_node and ep > 1:
+                            continue
+                        if stage_devices % (ep * etp):
+                            continue
+                        yield tp, pp, cp, dp, ep, etp
+
+
+def _evaluate(plan, par, counts: ParamCounts) -> tuple[Analysis, Candidate]:
+    a = analyze(replace(plan, parallelism=par), counts=counts, all_devices=False)
+    b = a.bounds
+    return a, Candidate(par, b.max_throughput_samples_per_s, b.min_latency_ms, a.memory.utilization, a.memory.fits, b.bottleneck)
+
+
+def candidate_for(plan, counts: ParamCounts | None = None) -> Candidate:
+    """The plan's own layout, estimated the way the search estimates candidates."""
+    return _evaluate(plan, plan.parallelism, counts or count_params(plan.model))[1]
+
+
+def search(plan, *, counts: ParamCounts | None = None, limit: int | None = None) -> list[Candidate]:
+    """Feasible layouts that fit in memory, best first (see the module docstring for the ranking)."""
+    counts = counts or count_params(plan.model)
+    base = plan.parallelism
+    training = plan.workload.training
+    found: list[Candidate] = []
+    for tp, pp, cp, dp, ep, etp in _grid(plan):
+        common = dict(tp=tp, pp=pp, cp=cp, dp=dp, ep=ep, etp=etp, expert_placement=None, sequence_parallel=tp > 1)
+        if not training:
+            _, cand = _evaluate(plan, replace(base, **common, zero_stage=0, recompute="none", micro_batch_size=1), counts)
+            if cand.fits:
+                found.append(cand)
+            continue
+        per_replica = plan.workload.batch_size // dp
+        if plan.workload.batch_size % dp:
+            continue
+        best = None
+        for recompute in ("none", "selective", "full"):
+            for zero in sorted({base.zero_stage, 1, 2, 3}):
+                fitting = None
+                for mbs in MICRO_BATCH_SIZES:
+                    if per_replica % mbs:
+                        continue
+                    _, cand = _evaluate(plan, replace(base, **common, zero_stage=zero, recompute=recompute, micro_batch_size=mbs), counts)
+                    if not cand.fits:
+                        break
+                    if fitting is None or cand.throughput_samples_per_s > fitting.throughput_samples_per_s:
+                        fitting = cand
+                if fitting is not None:
+                    best = fitting
+                    break
+            if best is not None:
+                break
+        if best is not None:
+            found.append(best)
+    if training:
+        found.sort(key=lambda c: (-c.throughput_samples_per_s, c.min_latency_ms))
+    else:
+        found.sort(key=lambda c: (c.min_latency_ms, -c.throughput_samples_per_s))
+    return found[:limit] if limit else found

@@ -1,0 +1,251 @@
+"""Memory per device: weights, gradients, optimizer states, activations and KV cache, in bytes.
+
+Conventions (docs/analysis.md states them for users):
+
+* Model states follow the ZeRO paper (Rajbhandari et al. 2020, §3.1): 16-bit
+  weights and gradients, and for Adam K = 12 bytes of fp32 master weight,
+  momentum and variance per parameter (K = 8 when training in fp32: the weight
+  is its own master copy). ZeRO stage 1 shards the optimizer states over the
+  data-parallel group, 2 also the gradients, 3 also the weights.
+* Dense weights (attention, dense MLP, shared experts, embeddings) shard over
+  tp; key/value projections are replicated once tp exceeds the KV heads;
+  norms and routers are replicated. Routed experts shard over ep (by the
+  placement) and etp, and their ZeRO group is the expert-data-parallel group
+  (Megatron-LM PR #4687).
+* Training activations follow Korthikanti et al. 2022 (§4), generalised to
+  GQA, gated MLPs and MoE (k routed copies of each token), with the 1F1B
+  schedule keeping ``pp - stage`` micro-batches in flight. Attention scores
+  are not stored (FlashAttention), which is also what selective recompute
+  removes; :func:`layer_activation_bytes` can include them to reproduce the
+  paper's table.
+* Inference: the KV cache holds batch × (seq_len + output_len) tokens; GQA
+  stores K and V per KV head (replicated when tp > kv heads), MLA one
+  compressed latent of kv_lora_rank + qk_rope_head_dim per token and layer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..plan import DTYPE_BYTES
+from .layout import coords, expert_data_parallel, experts_on_rank, micro_batches, stage_layers
+from .params import ParamCounts, kv_projection_params
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceMemory:
+    index: int
+    stage: int
+    ep_rank: int
+    layers: int
+    experts: int
+    weights: int
+    gradients: int
+    optimizer: int
+    activations: int
+    kv_cache: int
+    capacity: int
+    params: int
+
+    @property
+    def total(self) -> int:
+        return self.weights + self.gradients + self.optimizer + self.activations + self.kv_cache
+
+    @property
+    def utilization(self) -> float:
+        return self.total / self.capacity if self.capacity else 0.0
+
+    def to_json(self) -> dict:
+        return {"index": self.index, "stage": self.stage, "ep_rank": self.ep_rank, "layers": self.layers,
+                "experts": self.experts, "params": self.params, "weights": self.weights, "gradients": self.gradients,
+                "optimizer": self.optimizer, "activations": self.activations, "kv_cache": self.kv_cache,
+                "total": self.total, "capacity": self.capacity, "utilization": round(self.utilization, 6)}
+
+
+def activation_bytes_per_element(dtype: str) -> int:
+    """Activations are kept in 16 bits for fp8 and 16-bit runs, in 32 bits for fp32 runs."""
+    return 4 if dtype == "fp32" else 2
+
+
+def optimizer_bytes_per_param(optimizer: str, dtype: str) -> int:
+    """Optimizer state per parameter: Adam m and v in fp32, plus an fp32 master copy unless training in fp32."""
+    master = 0 if dtype == "fp32" else 4
+    return master + (8 if optimizer == "adam" else 4)
+
+
+def layer_activation_bytes(model, layer_is_moe: bool, *, s: int, b: int, tp: int, sp: bool, recompute: str,
+                           dtype: str = "bf16", etp: int = 1, store_scores: bool = False) -> float:
+    """Activation bytes one transformer block keeps for the backward pass (Korthikanti et al. 2022, §4.1).
+
+    With MHA, a 4h GELU MLP, 16-bit activations and ``store_scores`` this is
+    exactly the paper's ``sbh(34 + 5as/h)`` (and its TP, SP, selective and full
+    recompute rows); other architectures change only the shapes counted.
+    """
+    h = model.hidden_size
+    e = activation_bytes_per_element(dtype) / 2
+    sbh = s * b * h
+    if recompute == "full":
+        return 2 * e * sbh
+    n_h, n_kv = model.num_attention_heads, model.num_kv_heads
+    if model.attention == "mla" and model.mla is not None:
+        m = model.mla
+        q_width = n_h * (m.qk_nope_head_dim + m.qk_rope_head_dim)
+        kv_width = n_h * (m.qk_nope_head_dim + m.qk_rope_head_dim + m.v_head_dim) / 2
+        out_width = n_h * m.v_head_dim
+    else:
+        q_width = out_width = n_h * model.head_dim
+        kv_width = n_kv * model.head_dim
+    # Outside the tensor-parallel regions: two norm inputs (4sbh), attention and MLP inputs (4sbh), two dropout masks (2sbh).
+    unsharded = (8 * e + 2) * sbh
+    # Inside them: Q, K, V and the output projection's input, and the MLP's inner activations.
+    attention = 2 * e * s * b * (q_width + 2 * kv_width + out_width)
+    if store_scores and recompute != "selective":
+        attention += (4 * e + 1) * n_h * s * s * b
+    gated = model.ffn_activation == "swiglu"
+
+    def mlp(width: int) -> float:
+        return (6 if gated else 4) * e * s * b * width
+
+    if layer_is_moe and model.moe is not None:
+        moe = model.moe
+        inner = moe.top_k * mlp(moe.expert_ffn_hidden_size) / max(1, etp) * tp  # expert-parallel, not tp-sharded
+        if moe.shared_expert_ffn_hidden_size:
+            inner += mlp(moe.shared_expert_ffn_hidden_size)
+        unsharded += 4 * s * b * moe.num_experts  # fp32 router logits
+    else:
+        inner = mlp(model.ffn_hidden_size)
+    sharded = (attention + inner) / tp
+    return sharded + (unsharded / tp if sp and tp > 1 else unsharded)
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryEstimate:
+    devices: tuple[DeviceMemory, ...]
+
+    @property
+    def busiest(self) -> DeviceMemory:
+        return max(self.devices, key=lambda d: (d.total, -d.index))
+
+    @property
+    def utilization(self) -> float:
+        return self.busiest.utilization
+
+    @property
+    def fits(self) -> bool:
+        return all(d.total <= d.capacity for d in self.devices)
+
+    @property
+    def imbalance(self) -> float:
+        """max / mean of the per-device totals (1.0 = perfectly even)."""
+        totals = [d.total for d in self.devices]
+        mean = sum(totals) / len(totals)
+        return max(totals) / mean if mean else 1.0
+
+
+#: tokens one prefill forward pass processes at once (chunked prefill; vLLM's and SGLang's defaults are 2k–16k)
+PREFILL_CHUNK_TOKENS = 8192
+
+
+def representative_devices(par, num_devices: int) -> list[int]:
+    """One device per (pipeline stage, EP rank): every other device repeats one of them."""
+    stride = par.tp * par.cp * par.dp
+    out = []
+    for stage in range(par.pp):
+        for r in range(max(1, par.ep)):
+            i = stage * stride + (r * max(1, par.etp)) % max(1, stride)
+            if i < num_devices and i not in out:
+                out.append(i)
+    return out or [0]
+
+
+def estimate_memory(plan, counts: ParamCounts, devices: list[int] | None = None) -> MemoryEstimate:
+    """Memory of every device (or of ``devices`` only: the layout search asks for one per stage and EP rank)."""
+    model, hw, par, work = plan.model, plan.hardware, plan.parallelism, plan.workload
+    training = work.training
+    w = DTYPE_BYTES[work.dtype]
+    stages = stage_layers(model.layers, par.pp)
+    capacity = hw.memory_bytes
+    m = micro_batches(plan)
+    edp = expert_data_parallel(par)
+    dense_shard = max(1, par.dp * par.cp)
+    kv_attn = kv_projection_params(model)
+    kv_div = min(par.tp, model.num_kv_heads) if kv_attn else par.tp
+    opt_k = optimizer_bytes_per_param(work.optimizer, work.dtype)
+    E = model.moe.num_experts if model.moe else 0
+
+    cache: dict[tuple, DeviceMemory] = {}
+    out = []
+    for i in (range(hw.num_devices) if devices is None else devices):
+        c = coords(i, par)
+        key = (c.stage, c.ep_rank)
+        hit = cache.get(key)
+        if hit is not None:
+            out.append(DeviceMemory(i, hit.stage, hit.ep_rank, hit.layers, hit.experts, hit.weights, hit.gradients,
+                                    hit.optimizer, hit.activations, hit.kv_cache, hit.capacity, hit.params))
+            continue
+        layers = stages[c.stage]
+        n_experts = experts_on_rank(par, E, c.ep_rank) if E else 0
+        dense = 0.0
+        expert = 0.0
+        for li in layers:
+            lp = counts.layers[li]
+            sharded = lp.attention - kv_attn + lp.mlp + lp.shared_experts
+            dense += sharded / par.tp + kv_attn / kv_div + lp.norms + lp.router
+            if lp.is_moe:
+                expert += lp.expert * n_experts / max(1, par.etp)
+        if c.stage == 0:
+            dense += counts.embedding / par.tp
+        if c.stage == par.pp - 1:
+            dense += counts.final_norm + (counts.lm_head if counts.lm_head else (counts.embedding if par.pp > 1 else 0)) / par.tp
+            if counts.mtp and model.mtp_layers:
+                last = counts.layers[-1]
+                mtp_dense = counts.mtp // model.mtp_layers - last.routed_experts
+                dense += model.mtp_layers * mtp_dense / par.tp
+                expert += model.mtp_layers * last.expert * n_experts / max(1, par.etp)
+        params = dense + expert
+        if training:
+            z = par.zero_stage
+            weights = (dense / (dense_shard if z >= 3 else 1) + expert / (edp if z >= 3 else 1)) * w
+            grads = (dense / (dense_shard if z >= 2 else 1) + expert / (edp if z >= 2 else 1)) * w
+            opt = (dense / (dense_shard if z >= 1 else 1) + expert / (edp if z >= 1 else 1)) * opt_k
+            s = max(1, work.seq_len // par.cp)
+            in_flight = min(par.pp - c.stage, m)
+            per_mb = sum(layer_activation_bytes(model, counts.layers[li].is_moe, s=s, b=par.micro_batch_size, tp=par.tp,
+                                                sp=par.sequence_parallel, recompute=par.recompute, dtype=work.dtype,
+                                                etp=par.etp) for li in layers)
+            acts = per_mb * in_flight
+            if c.stage == par.pp - 1:
+                acts += 4 * s * par.micro_batch_size * model.vocab_size / par.tp  # fp32 logits for the loss
+            kv = 0
+        else:
+            weights = params * w
+            grads = opt = 0
+            batch = -(-work.batch_size // max(1, par.dp))
+            s = max(1, work.seq_len // par.cp)
+            # the working set of one block during prefill (not kept across blocks)
+            widest = max((li for li in layers), key=lambda li: counts.layers[li].is_moe, default=None)
+            chunk = min(batch * s, PREFILL_CHUNK_TOKENS)
+            acts = layer_activation_bytes(model, counts.layers[widest].is_moe if widest is not None else False, s=chunk,
+                                          b=1, tp=par.tp, sp=par.sequence_parallel, recompute="none",
+                                          dtype=work.dtype, etp=par.etp) if widest is not None else 0
+            acts += 4 * batch * model.vocab_size / par.tp  # fp32 logits of the last position
+            kv = kv_cache_bytes(model, len(layers), tokens=(work.seq_len + work.output_len) / par.cp, batch=batch,
+                                tp=par.tp, dtype=work.kv_cache_dtype)
+        dev = DeviceMemory(i, c.stage, c.ep_rank, len(layers), n_experts, int(weights), int(grads), int(opt),
+                           int(acts), int(kv), capacity, int(params))
+        cache[key] = dev
+        out.append(dev)
+    return MemoryEstimate(tuple(out))
+
+
+def kv_bytes_per_token(model, layers: int, tp: int, dtype: str) -> float:
+    """KV-cache bytes of one token on one device holding ``layers`` blocks."""
+    b = DTYPE_BYTES[dtype]
+    if model.attention == "mla" and model.mla is not None:
+        return layers * (model.mla.kv_lora_rank + model.mla.qk_rope_head_dim) * b
+    heads = -(-model.num_kv_heads // tp) if tp <= model.num_kv_heads else 1
+    return 2 * layers * heads * model.head_dim * b
+
+
+def kv_cache_bytes(model, layers: int, *, tokens: float, batch: int, tp: int, dtype: str) -> float:
+    return kv_bytes_per_token(model, layers, tp, dtype) * tokens * batch

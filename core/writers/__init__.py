@@ -1,0 +1,100 @@
+"""Writers: value-level changes (``Fix.set/remove/insert/rename``) → minimal text edits, per source format.
+
+Rules never touch text. Each format has a writer module exposing
+``apply(document, change) -> str`` (the whole new text after one change); this
+package applies the changes of one fix in turn — re-reading the text between
+changes with the format's own loader, so every change sees correct positions —
+and then reduces the result to the smallest edits against the original text.
+Comments, key order, quoting, indentation, blank lines, line endings and the
+final newline outside the changed values are therefore untouched by
+construction: the edits only cover what differs.
+
+The same edits are what the CLI applies (``--fix``) and what the language
+server offers as quick fixes (converted to UTF-16 positions in one place,
+:meth:`deploylint.core.document.LineIndex.utf16_position`).
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+from dataclasses import dataclass
+from typing import Iterable
+
+
+class WriteError(Exception):
+    """A change this writer cannot express in this file (the fix is then not offered)."""
+
+
+@dataclass(frozen=True, slots=True)
+class TextEdit:
+    """Replace ``text[start:end]`` (code-point offsets) with ``new_text``."""
+
+    start: int
+    end: int
+    new_text: str
+
+
+def writer_for(fmt: str):
+    try:
+        return importlib.import_module(f"{__name__}.{fmt}_writer")
+    except ImportError:
+        raise WriteError(f"no writer for the {fmt!r} format") from None
+
+
+def apply_changes(document, changes: Iterable) -> str:
+    """The full text of ``document`` after ``changes`` (each applied to the result of the previous)."""
+    from ..document import Document
+    from ..sources import SourceError, load
+
+    writer = writer_for(document.format)
+    current = document
+    text = document.text
+    changes = list(changes)
+    for i, change in enumerate(changes):
+        text = writer.apply(current, change)
+        if i + 1 < len(changes):
+            try:
+                current = load(document.path, text, document.format)
+            except SourceError as exc:
+                raise WriteError(f"the text after {change.op} {change.path} no longer parses: {exc.message}") from None
+            current = Document(current.path, current.text, current.format, current.data, current.spans,
+                               current.newline, document.bom)
+    return text
+
+
+def minimal_edits(old: str, new: str) -> list[TextEdit]:
+    """The smallest line-aligned edits that turn ``old`` into ``new`` (one per changed region)."""
+    if old == new:
+        return []
+    old_lines = old.splitlines(keepends=True)
+    new_lines = new.splitlines(keepends=True)
+    starts = [0]
+    for line in old_lines:
+        starts.append(starts[-1] + len(line))
+    edits: list[TextEdit] = []
+    matcher = difflib.SequenceMatcher(None, old_lines, new_lines, autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            continue
+        a = "".join(old_lines[i1:i2])
+        b = "".join(new_lines[j1:j2])
+        # trim the common prefix and suffix inside the region: the edit covers only what changed
+        p = 0
+        while p < min(len(a), len(b)) and a[p] == b[p]:
+            p += 1
+        s = 0
+        while s < min(len(a), len(b)) - p and a[len(a) - 1 - s] == b[len(b) - 1 - s]:
+            s += 1
+        edits.append(TextEdit(starts[i1] + p, starts[i2] - s, b[p:len(b) - s]))
+    return edits
+
+
+def render(document, change) -> list[TextEdit]:
+    """Text edits for one value change."""
+    return minimal_edits(document.text, apply_changes(document, [change]))
+
+
+def render_changes(document, changes: Iterable) -> list[TextEdit]:
+    """Text edits for the changes of one fix, applied together."""
+    return minimal_edits(document.text, apply_changes(document, changes))

@@ -1,0 +1,102 @@
+"""Helpers the built-in rule families share: figures in words, the layout search once per plan, layout fixes.
+
+Third-party plugins may read this module for ideas but should not import it:
+it is not part of the plugin API (``deploylint.core`` is).
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields as dc_fields
+from dataclasses import replace
+
+from deploylint.core import Fix
+from deploylint.core import pointer as jp
+
+
+def gib(n: float) -> str:
+    """Bytes for humans: binary units, three significant figures."""
+    for unit, scale in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if abs(n) >= scale:
+            return f"{n / scale:.3g} {unit}"
+    return f"{n:.0f} B"
+
+
+def pct(x: float) -> str:
+    if x == 0:
+        return "0%"
+    if abs(x) < 0.001:
+        return f"{x * 100:.3f}%"
+    if abs(x) < 0.01:
+        return f"{x * 100:.2f}%"
+    return f"{x * 100:.1f}%"
+
+
+def num(x: float) -> str:
+    """A figure with three significant digits and thousands separators where they help."""
+    if x == 0:
+        return "0"
+    if abs(x) >= 1000:
+        return f"{x:,.0f}"
+    return f"{x:.3g}"
+
+
+def ms(x: float) -> str:
+    return f"{x:.3g} ms"
+
+
+def search(ctx, limit: int | None = None):
+    """The feasible-layout search for this plan, run at most once per check."""
+    if "layouts" not in ctx.cache:
+        from deploylint.core.estimate.layouts import search as run
+
+        ctx.cache["layouts"] = run(ctx.plan, counts=ctx.analysis.params)
+    found = ctx.cache["layouts"]
+    return found[:limit] if limit else found
+
+
+def own_candidate(ctx):
+    if "own" not in ctx.cache:
+        from deploylint.core.estimate.layouts import candidate_for
+
+        ctx.cache["own"] = candidate_for(ctx.plan, ctx.analysis.params)
+    return ctx.cache["own"]
+
+
+_LAYOUT_KEYS = ("tp", "pp", "dp", "cp", "ep", "etp", "zero_stage", "recompute", "micro_batch_size")
+
+
+def layout_fix(ctx, par, message: str, *, applicability: str = "unsafe") -> Fix | None:
+    """A fix that rewrites ``[parallelism]`` to ``par``: only the keys that change, and the placement dropped."""
+    written = (ctx.document.data or {}).get("parallelism") or {}
+    current = ctx.plan.parallelism
+    training = ctx.plan.workload.training
+    fixes = []
+    for key in _LAYOUT_KEYS:
+        if not training and key in ("zero_stage", "recompute", "micro_batch_size"):
+            continue
+        new, old = getattr(par, key), getattr(current, key)
+        if new != old or (key == "dp" and key in written and written[key] != new):
+            fixes.append(Fix.set(jp.join("parallelism", key), new))
+    if "expert_placement" in written and (par.ep != current.ep or par.expert_placement is None):
+        fixes.append(Fix.remove("/parallelism/expert_placement"))
+    if "sequence_parallel" in written and written["sequence_parallel"] != (par.tp > 1):
+        fixes.append(Fix.set("/parallelism/sequence_parallel", par.tp > 1))
+    if not fixes:
+        return None
+    return Fix.combine(fixes, message, applicability=applicability)
+
+
+def with_workload(plan, **changes):
+    return replace(plan, workload=replace(plan.workload, **changes))
+
+
+def with_parallelism(plan, **changes):
+    return replace(plan, parallelism=replace(plan.parallelism, **changes))
+
+
+def claim_path(name: str) -> str:
+    return jp.join("claims", name)
+
+
+def known(dataclass_type) -> set[str]:
+    return {f.name for f in dc_fields(dataclass_type)}

@@ -1,0 +1,287 @@
+"""PAR4xx — parallelism: world size, divisibility, node boundaries, and better layouts on the same devices."""
+
+from __future__ import annotations
+
+from deploylint.core import Fix, Rule, Severity, hookimpl
+
+from ._shared import layout_fix, ms, num, own_candidate, pct, search
+
+
+def _nearest(ctx, key: str, *, require=lambda c: True):
+    """The feasible, fitting layout whose ``key`` is closest to the plan's, best estimate first among ties."""
+    current = getattr(ctx.plan.parallelism, key)
+    pool = [c for c in search(ctx) if require(c)]
+    if not pool:
+        return None
+    return min(pool, key=lambda c: (abs(getattr(c.parallelism, key) - current), -c.throughput_samples_per_s, c.min_latency_ms))
+
+
+def _written(ctx) -> dict:
+    return (ctx.document.data or {}).get("parallelism") or {}
+
+
+class WorldSizeMismatch(Rule):
+    code = "PAR401"
+    name = "world-size-mismatch"
+    severity = Severity.ERROR
+    summary = "tp·pp·cp·dp does not equal num_devices, or ep·etp does not divide the devices of a pipeline stage."
+    explanation = """
+        Every device holds exactly one (tp, cp, dp, pp) coordinate: the product
+        must be the device count, or some devices idle (or the job does not
+        start). In MoE layers the tp·cp·dp devices of a stage regroup as
+        etp × ep × expert-data-parallel, so ep·etp must divide tp·cp·dp.
+    """
+    bad_example = """
+        [hardware]
+        num_devices = 8
+        [parallelism]
+        tp = 2
+        dp = 3
+    """
+    good_example = """
+        [parallelism]
+        tp = 2
+        dp = 4
+    """
+    fix_safety = "Safe when dp can be derived from the other sizes; otherwise unsafe (a different layout)."
+
+    def check(self, ctx):
+        par, N = ctx.plan.parallelism, ctx.plan.hardware.num_devices
+        product = par.tp * par.pp * par.cp * par.dp
+        if product != N:
+            fixes = []
+            other = par.tp * par.pp * par.cp
+            if N % other == 0:
+                dp = N // other
+                fixes.append(Fix.set("/parallelism/dp", dp, f"set dp = {N} / (tp·pp·cp) = {dp}")
+                             if "dp" in _written(ctx) else
+                             Fix.insert("/parallelism/dp", dp, f"set dp = {N} / (tp·pp·cp) = {dp}"))
+            else:
+                best = search(ctx, 1)
+                if best:
+                    fix = layout_fix(ctx, best[0].parallelism, f"use the feasible layout {best[0].describe()}")
+                    if fix:
+                        fixes.append(fix)
+            path = "/parallelism/dp" if "dp" in _written(ctx) else "/parallelism"
+            yield self.report(path, f"tp·pp·cp·dp = {par.tp}·{par.pp}·{par.cp}·{par.dp} = {product}, but num_devices = {N}"
+                              + (f" (no dp makes {other} divide {N})" if N % other else ""),
+                              data={"product": product, "num_devices": N, "tp": par.tp, "pp": par.pp, "cp": par.cp,
+                                    "dp": par.dp}, fixes=fixes)
+        stage = par.tp * par.cp * par.dp
+        if ctx.plan.model.moe is not None and stage % (par.ep * par.etp):
+            fixes = []
+            near = _nearest(ctx, "ep")
+            if near is not None:
+                fix = layout_fix(ctx, near.parallelism, f"use {near.describe()}")
+                if fix:
+                    fixes.append(fix)
+            yield self.report("/parallelism/ep",
+                              f"ep·etp = {par.ep}·{par.etp} = {par.ep * par.etp} does not divide the {stage} devices "
+                              f"(tp·cp·dp) of a pipeline stage", data={"ep": par.ep, "etp": par.etp, "stage_devices": stage},
+                              fixes=fixes)
+
+
+class HeadsNotDivisible(Rule):
+    code = "PAR402"
+    name = "heads-not-divisible"
+    severity = Severity.ERROR
+    summary = "Attention heads are not divisible by tp (an error), or KV heads get replicated across tp ranks (a warning)."
+    explanation = """
+        Tensor parallelism splits attention by heads: each rank must get the
+        same whole number of query heads. With fewer KV heads than tp (GQA),
+        each KV head is replicated on tp/num_kv_heads ranks — legal, but the
+        KV cache and KV projections are stored that many times.
+    """
+    bad_example = """
+        [model]
+        num_attention_heads = 16
+        [parallelism]
+        tp = 3
+    """
+    good_example = """
+        [parallelism]
+        tp = 4
+    """
+    fix_safety = "Unsafe: a different tp is a different layout."
+
+    def check(self, ctx):
+        model, par = ctx.plan.model, ctx.plan.parallelism
+        if par.tp == 1:
+            return
+        heads = model.num_attention_heads
+        if heads % par.tp:
+            near = _nearest(ctx, "tp")
+            fixes = []
+            if near is not None:
+                fix = layout_fix(ctx, near.parallelism, f"use tp={near.parallelism.tp} ({near.describe()})")
+                if fix:
+                    fixes.append(fix)
+            yield self.report("/parallelism/tp", f"{heads} attention heads do not divide by tp={par.tp}",
+                              data={"heads": heads, "tp": par.tp}, fixes=fixes)
+            return
+        kv = model.num_kv_heads
+        if model.attention == "mla" or kv >= par.tp and kv % par.tp == 0:
+            return
+        if par.tp % kv == 0:
+            yield self.report("/parallelism/tp",
+                              f"tp={par.tp} exceeds the {kv} KV heads: each KV head is replicated on {par.tp // kv} ranks "
+                              "(KV cache and KV projections stored that many times)",
+                              severity=Severity.WARNING, data={"kv_heads": kv, "tp": par.tp, "replication": par.tp // kv})
+        else:
+            yield self.report("/parallelism/tp", f"{kv} KV heads can neither be split nor evenly replicated over tp={par.tp}",
+                              data={"kv_heads": kv, "tp": par.tp})
+
+
+class LayersNotDivisible(Rule):
+    code = "PAR403"
+    name = "layers-not-divisible"
+    severity = Severity.WARNING
+    summary = "Layers are not divisible by pp: pipeline stages hold different numbers of layers."
+    explanation = """
+        The slowest stage sets the pace of a pipeline. With 61 layers on pp=4,
+        stages hold 16-15-15-15 layers and three of them idle part of every
+        micro-batch. Choose a pp that divides the layers (or place the extra
+        layers deliberately, e.g. on stages without the embedding or head).
+    """
+    bad_example = """
+        [model]
+        layers = 30
+        [parallelism]
+        pp = 4
+    """
+    good_example = """
+        [parallelism]
+        pp = 3
+    """
+    fix_safety = "Unsafe: a different pp is a different layout."
+
+    def check(self, ctx):
+        from deploylint.core.estimate.layout import stage_layers
+
+        L, pp = ctx.plan.model.layers, ctx.plan.parallelism.pp
+        if pp <= 1 or L % pp == 0:
+            return
+        sizes = [len(r) for r in stage_layers(L, pp)]
+        fixes = []
+        near = _nearest(ctx, "pp")
+        if near is not None:
+            fix = layout_fix(ctx, near.parallelism, f"use pp={near.parallelism.pp} ({near.describe()})")
+            if fix:
+                fixes.append(fix)
+        yield self.report("/parallelism/pp", f"{L} layers do not divide by pp={pp}: stages hold {'-'.join(map(str, sizes))} layers",
+                          data={"layers": L, "pp": pp, "stage_layers": sizes}, fixes=fixes)
+
+
+class GroupSpansNodes(Rule):
+    code = "PAR404"
+    name = "group-spans-nodes"
+    severity = Severity.WARNING
+    summary = "A tensor-parallel or expert-parallel group spans nodes."
+    explanation = """
+        TP all-reduces run in every layer, twice forward and twice backward;
+        EP all-to-alls in every MoE layer. Inside a node they ride NVLink-class
+        links (hundreds of GB/s per device); across nodes the network is
+        several times slower. Keep tp (and ep·etp) within devices_per_node and
+        put pipeline or data parallelism across nodes.
+    """
+    bad_example = """
+        [hardware]
+        devices_per_node = 8
+        [parallelism]
+        tp = 16
+    """
+    good_example = """
+        [parallelism]
+        tp = 8
+        pp = 2
+    """
+    fix_safety = "Unsafe: a different layout."
+
+    def check(self, ctx):
+        par, hw = ctx.plan.parallelism, ctx.plan.hardware
+        dpn = hw.devices_per_node
+        for key, size, what in (("tp", par.tp, "tp"), ("ep", par.ep * par.etp, "ep·etp")):
+            if size <= dpn or (key == "ep" and (par.ep <= 1 or ctx.plan.model.moe is None)):
+                continue
+            fixes = []
+            pool = [c for c in search(ctx) if (c.parallelism.tp if key == "tp" else c.parallelism.ep * c.parallelism.etp) <= dpn]
+            if pool:
+                best = pool[0]
+                fix = layout_fix(ctx, best.parallelism, f"use {best.describe()} (groups inside a node)")
+                if fix:
+                    fixes.append(fix)
+            bw_in, bw_out = hw.intra_node_bandwidth_gbps, hw.inter_node_bandwidth_gbps
+            link = (f"; links: {num(bw_in)} GB/s inside a node vs {num(bw_out)} GB/s across"
+                    if bw_in and bw_out else "")
+            yield self.report(f"/parallelism/{key}",
+                              f"{what}={size} spans {-(-size // dpn)} nodes of {dpn} devices{link}",
+                              data={"group": key, "size": size, "devices_per_node": dpn,
+                                    "intra_node_bandwidth_gbps": bw_in, "inter_node_bandwidth_gbps": bw_out},
+                              fixes=fixes)
+
+
+class BetterLayoutExists(Rule):
+    code = "PAR405"
+    name = "better-layout-exists"
+    severity = Severity.WARNING
+    summary = "A feasible layout on the same devices is estimated to be markedly better."
+    explanation = """
+        The layout search enumerates every feasible (tp, pp, dp, cp, ep, etp)
+        for the plan's devices — each passing every PAR and MOE rule and
+        fitting in memory — and estimates each with the same model as the plan.
+        When the best is better by more than the threshold (default 15%:
+        training by throughput, inference by latency), the rule names it with
+        both sets of figures. It never recommends what cannot run: "add TP=2"
+        on 3 devices of a 16-head model is not feasible and is never offered.
+    """
+    bad_example = """
+        [hardware]
+        accelerator = "h100-sxm"
+        num_devices = 8
+        [parallelism]
+        dp = 8        # a 70B model: every replica holds all weights
+    """
+    good_example = """
+        [parallelism]
+        tp = 8
+    """
+    fix_safety = "Unsafe: applies the better layout."
+    thresholds = {"layout_gain_min": 0.15}
+
+    def check(self, ctx):
+        best = search(ctx, 1)
+        if not best:
+            return
+        best = best[0]
+        own = own_candidate(ctx)
+        gain_min = float(ctx.threshold("layout_gain_min", 0.15))
+        training = ctx.plan.workload.training
+        if training:
+            if not own.fits:
+                gain = float("inf")
+            else:
+                gain = best.throughput_samples_per_s / own.throughput_samples_per_s - 1 if own.throughput_samples_per_s else 0
+            figure = (f"{num(best.throughput_samples_per_s)} samples/s vs {num(own.throughput_samples_per_s)} now")
+        else:
+            gain = own.min_latency_ms / best.min_latency_ms - 1 if best.min_latency_ms else 0
+            if not own.fits:
+                gain = float("inf")
+            figure = (f"latency ≥ {ms(best.min_latency_ms)} vs {ms(own.min_latency_ms)} now, "
+                      f"≤ {num(best.throughput_samples_per_s)} vs {num(own.throughput_samples_per_s)} samples/s")
+        if gain < gain_min:
+            return
+        fix = layout_fix(ctx, best.parallelism, f"use {best.describe()}")
+        gain_text = "the plan does not fit" if gain == float("inf") else f"{pct(gain)} better"
+        yield self.report(
+            "/parallelism",
+            f"a better feasible layout exists on the same {ctx.plan.hardware.num_devices} devices: {best.describe()} — "
+            f"{figure} ({gain_text}; bound by {best.bottleneck}, {pct(best.memory_utilization)} of memory)",
+            data={"gain": None if gain == float("inf") else round(gain, 4), "threshold": gain_min,
+                  "best": best.to_json(), "current": own.to_json()},
+            fixes=[fix] if fix else [],
+        )
+
+
+@hookimpl
+def deploylint_rules():
+    return [WorldSizeMismatch(), HeadsNotDivisible(), LayersNotDivisible(), GroupSpansNodes(), BetterLayoutExists()]

@@ -1,0 +1,190 @@
+"""Regenerate schemas/plan.schema.json from the tables below (run: python -m deploylint.schemas.generate).
+
+The schema is the contract of PLAN_FORMAT.md; keeping its source as Python
+tables makes every property's description, range and default sit on one line.
+tests/schemas/test_plan_schema.py checks the committed JSON equals this output.
+"""
+import json
+import os
+import sys
+
+POS_INT = {"type": "integer", "minimum": 1}
+BIG = 10**9
+
+
+def integer(desc, minimum=1, maximum=BIG, default=None):
+    s = {"type": "integer", "minimum": minimum, "maximum": maximum, "description": desc}
+    if default is not None:
+        s["default"] = default
+    return s
+
+
+def number(desc, maximum=1e12, default=None, minimum_exclusive=0):
+    s = {"type": "number", "exclusiveMinimum": minimum_exclusive, "maximum": maximum, "description": desc}
+    if default is not None:
+        s["default"] = default
+    return s
+
+
+def boolean(desc, default=None):
+    s = {"type": "boolean", "description": desc}
+    if default is not None:
+        s["default"] = default
+    return s
+
+
+def enum(values, desc, default=None):
+    s = {"type": "string", "enum": list(values), "description": desc}
+    if default is not None:
+        s["default"] = default
+    return s
+
+
+def table(desc, props, required=()):
+    s = {"type": "object", "description": desc, "properties": props, "additionalProperties": False}
+    if required:
+        s["required"] = list(required)
+    return s
+
+
+DTYPES = ["fp32", "bf16", "fp16", "fp8"]
+
+moe = table("Mixture-of-Experts layers: routed experts, optional shared experts, dense first layers.", {
+    "num_experts": integer("Routed experts in each MoE layer.", maximum=1_000_000),
+    "top_k": integer("Routed experts each token is sent to.", maximum=1_000_000),
+    "expert_ffn_hidden_size": integer("Hidden width of one routed expert's MLP (default: model.ffn_hidden_size)."),
+    "shared_experts": integer("Always-on shared experts per MoE layer.", minimum=0, maximum=1024, default=0),
+    "shared_expert_ffn_hidden_size": integer("Total hidden width of the shared experts (default: expert width × shared_experts).", minimum=0),
+    "dense_layers": integer("The first k layers use a dense MLP instead of experts (DeepSeek's first_k_dense_replace).", minimum=0, maximum=100_000, default=0),
+    "layer_frequency": integer("Every n-th layer (after the dense ones) is an MoE layer.", maximum=100_000, default=1),
+    "router_bias": boolean("The router (gate) projection has a bias vector (gpt-oss).", default=False),
+    "expert_bias": boolean("Expert projections have bias vectors (gpt-oss).", default=False),
+    "shared_expert_gate": boolean("A sigmoid gate (hidden → 1) scales the shared expert's output (Qwen2-MoE).", default=False),
+}, required=["num_experts", "top_k"])
+
+mla = table("Multi-head latent attention (DeepSeek-V2/V3): low-rank compressed queries and key/values.", {
+    "q_lora_rank": integer("Rank of the query compression; 0 = queries are not compressed.", minimum=0),
+    "kv_lora_rank": integer("Rank of the compressed key/value latent (what the KV cache stores)."),
+    "qk_nope_head_dim": integer("Per-head query/key width without rotary embedding."),
+    "qk_rope_head_dim": integer("Per-head query/key width with rotary embedding (the key part is shared by all heads)."),
+    "v_head_dim": integer("Per-head value width."),
+}, required=["kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim"])
+
+model = table("The model: inline fields, or `from` a Hugging Face config.json (inline fields override it).", {
+    "from": {"type": "string", "minLength": 1, "description": "Path of a Hugging Face config.json, relative to the plan file."},
+    "layers": integer("Transformer blocks.", maximum=100_000),
+    "hidden_size": integer("Model width h.", maximum=10_000_000),
+    "num_attention_heads": integer("Query heads per layer.", maximum=100_000),
+    "num_kv_heads": integer("Key/value heads (GQA/MQA); default: num_attention_heads.", maximum=100_000),
+    "head_dim": integer("Width of one attention head; default: hidden_size / num_attention_heads.", maximum=100_000),
+    "ffn_hidden_size": integer("Hidden width of the dense MLP; default: 4 × hidden_size.", maximum=100_000_000),
+    "ffn_activation": enum(["swiglu", "gelu"], "MLP kind: gated (swiglu, 3 matrices) or plain (gelu, 2 matrices).", "swiglu"),
+    "vocab_size": integer("Rows of the token embedding.", maximum=100_000_000),
+    "tie_embeddings": boolean("The LM head shares the input embedding's weights.", False),
+    "attention": enum(["gqa", "mla"], "Attention kind: gqa (also MHA and MQA) or mla (needs [model.mla]).", "gqa"),
+    "mla": mla,
+    "moe": moe,
+    "qkv_bias": boolean("Query/key/value projections have biases (Qwen2, gpt-oss).", False),
+    "attention_out_bias": boolean("The attention output projection has a bias (gpt-oss).", False),
+    "qk_norm": enum(["none", "head", "full"], "Normalization of queries and keys: per head (Qwen3) or over all heads (OLMoE).", "none"),
+    "attention_sinks": boolean("One learned sink logit per head (gpt-oss).", False),
+    "norm": enum(["rmsnorm", "layernorm"], "Normalization kind: RMSNorm (weight only) or LayerNorm (weight and bias).", "rmsnorm"),
+    "mtp_layers": integer("Multi-token-prediction modules (DeepSeek-V3); counted apart from the headline parameters.", minimum=0, maximum=1000, default=0),
+    "model_type": {"type": "string", "description": "The Hugging Face model_type the fields came from (informational)."},
+})
+model["allOf"] = [
+    {"if": {"not": {"required": ["from"]}}, "then": {"required": ["layers", "hidden_size", "num_attention_heads", "vocab_size"]}},
+    {"if": {"required": ["attention"], "properties": {"attention": {"const": "mla"}}}, "then": {"required": ["mla"]}},
+]
+
+hardware = table("The accelerators: a catalog name and/or explicit figures (explicit keys override the catalog).", {
+    "accelerator": {"type": "string", "minLength": 1, "description": "A catalog name (`deploylint hardware` lists them); explicit keys below override its figures."},
+    "num_devices": integer("Accelerators in the deployment.", maximum=10_000_000),
+    "devices_per_node": integer("Accelerators that share the fast intra-node interconnect.", maximum=100_000, default=8),
+    "memory_gib": number("Memory per device, GiB.", maximum=1e7),
+    "peak_tflops": number("Dense peak TFLOP/s per device for the workload dtype (not the sparsity figure).", maximum=1e9),
+    "memory_bandwidth_gbps": number("Memory (HBM) bandwidth per device, GB/s.", maximum=1e9),
+    "intra_node_bandwidth_gbps": number("Intra-node link bandwidth per device, one direction, GB/s.", maximum=1e9),
+    "inter_node_bandwidth_gbps": number("Inter-node network bandwidth per device, one direction, GB/s.", maximum=1e9),
+}, required=["num_devices"])
+hardware["if"] = {"not": {"required": ["accelerator"]}}
+hardware["then"] = {"required": ["memory_gib", "peak_tflops", "memory_bandwidth_gbps"]}
+
+placement = {
+    "description": "Experts held by each expert-parallel rank: a count per rank (e.g. [22, 21, 21]) or a list of expert ids per rank.",
+    "type": "array", "minItems": 1, "maxItems": 1_000_000,
+    "items": {"anyOf": [
+        {"type": "integer", "minimum": 0, "maximum": 1_000_000},
+        {"type": "array", "items": {"type": "integer", "minimum": 0, "maximum": 1_000_000}, "maxItems": 1_000_000},
+    ]},
+}
+
+parallelism = table("How the work is split over the devices.", {
+    "tp": integer("Tensor parallel size.", maximum=1_000_000, default=1),
+    "pp": integer("Pipeline parallel size (stages).", maximum=1_000_000, default=1),
+    "dp": integer("Data parallel size (replicas); default: num_devices / (tp·pp·cp).", maximum=10_000_000),
+    "cp": integer("Context (sequence) parallel size.", maximum=1_000_000, default=1),
+    "ep": integer("Expert parallel size: MoE layers use ep·etp·edp = tp·cp·dp.", maximum=1_000_000, default=1),
+    "etp": integer("Tensor parallel size inside one expert.", maximum=1_000_000, default=1),
+    "expert_placement": placement,
+    "zero_stage": integer("ZeRO / FSDP stage: 1 shards optimizer states, 2 also gradients, 3 also parameters over dp.", minimum=0, maximum=3, default=0),
+    "recompute": enum(["none", "selective", "full"], "Activation recomputation (Korthikanti et al. 2022).", "none"),
+    "sequence_parallel": boolean("Megatron sequence parallelism (default: on when tp > 1)."),
+    "micro_batch_size": integer("Samples per pipeline micro-batch.", maximum=1_000_000, default=1),
+})
+
+workload = table("What the deployment does.", {
+    "mode": enum(["training", "inference"], "Training or inference."),
+    "batch_size": integer("Training: global samples per step. Inference: concurrent sequences.", maximum=10**12),
+    "seq_len": integer("Training: tokens per sample. Inference: prompt tokens per sequence.", maximum=10**9),
+    "output_len": integer("Inference: generated tokens per sequence.", minimum=0, maximum=10**9, default=0),
+    "dtype": enum(DTYPES, "Weights and compute dtype.", "bf16"),
+    "kv_cache_dtype": enum(DTYPES, "KV-cache dtype (default: dtype)."),
+    "optimizer": enum(["adam", "sgd"], "Training optimizer (Adam keeps fp32 master weights, momentum and variance).", "adam"),
+}, required=["mode", "batch_size", "seq_len"])
+
+claims = table("What the plan's author says it achieves; each claim is checked against the estimate.", {
+    "throughput_samples_per_s": number("Claimed samples (sequences) per second, whole deployment."),
+    "throughput_tokens_per_s": number("Claimed tokens per second, whole deployment."),
+    "latency_ms": number("Claimed latency of one step (training) or one request (inference), ms."),
+    "latency_ms_per_layer": number("Claimed latency per transformer layer, ms."),
+    "ttft_ms": number("Claimed time to first token, ms."),
+    "tpot_ms": number("Claimed time per output token, ms."),
+    "memory_per_device_mib": {
+        "description": "Claimed memory used per device, MiB: one number, or one per device.",
+        "anyOf": [number("MiB on every device."),
+                  {"type": "array", "minItems": 1, "items": number("MiB on one device.")}],
+    },
+    "mfu": number("Claimed model FLOPs utilization (0–1).", maximum=1e6),
+    "achieved_tflops_per_device": number("Claimed achieved TFLOP/s per device.", maximum=1e9),
+})
+
+schema = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": "https://deploylint.dev/schemas/plan-1.json",
+    "title": "deploylint deployment plan (version 1)",
+    "description": "A deployment plan of a large model: model, hardware, parallelism, workload and claims (PLAN_FORMAT.md).",
+    "type": "object",
+    "properties": {
+        "$schema": {"type": "string", "description": "The JSON schema this file follows (for editors)."},
+        "schema_version": {"const": 1, "description": "Version of the plan format; 1 is the only version.", "type": "integer"},
+        "name": {"type": "string", "description": "A name for the plan, shown in reports."},
+        "model": model,
+        "hardware": hardware,
+        "parallelism": parallelism,
+        "workload": workload,
+        "claims": claims,
+    },
+    "required": ["schema_version", "model", "hardware", "parallelism", "workload"],
+    "additionalProperties": False,
+}
+
+OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "plan.schema.json")
+
+def render() -> str:
+    return json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
+
+if __name__ == "__main__":
+    with open(OUT, "w", encoding="utf-8") as fh:
+        fh.write(render())
+    print(OUT)
