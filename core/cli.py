@@ -58,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--plugin", action="append", default=[], metavar="MODULE")
 
     rules = sub.add_parser("rules", help="list the registered rules")
-    rules.add_argument("--format", choices=("text", "json"), default="text")
+    rules.add_argument("--format", choices=("text", "json", "markdown"), default="text")
     rules.add_argument("--plugin", action="append", default=[], metavar="MODULE")
     rule = sub.add_parser("rule", help="explain one rule")
     rule.add_argument("code")
@@ -262,8 +262,13 @@ def _cmd_rules(args) -> int:
     from .registry import CORE_CODES
 
     registry = _registry(args.plugin)
-    rows = [(code, name, "error", "deploylint.core", summary) for code, (name, summary) in CORE_CODES.items()]
+    rows = [(code, name, "info" if code == "DL008" else "error", "deploylint.core", summary) for code, (name, summary) in CORE_CODES.items()]
     rows += [(r.code, r.name, Severity.parse(r.severity).value, r.plugin, r.summary) for r in registry.rules]
+    if args.format == "markdown":
+        from .report.rules_markdown import render_markdown
+
+        print(render_markdown(registry), end="")
+        return EXIT_CLEAN
     if args.format == "json":
         import json
 

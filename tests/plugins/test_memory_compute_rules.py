@@ -1,0 +1,63 @@
+"""MEM101–MEM104 and CMP201–CMP202."""
+
+
+def test_mem101_names_device_and_breakdown(deploylint, plan):
+    big = {"layers": 80, "hidden_size": 8192, "num_attention_heads": 64, "num_kv_heads": 8, "vocab_size": 128256,
+           "ffn_hidden_size": 28672}
+    training = {"mode": "training", "batch_size": 64, "seq_len": 4096, "output_len": None}
+    # on 8 × 80 GiB nothing fits: 70.6B × 16 bytes / 8 (ZeRO-3) = 141 GB per device — no fix is offered
+    hopeless = deploylint.lint(plan(model=big, parallelism={"tp": 1, "dp": 8}, workload=training)).one("MEM101")
+    assert hopeless.fixes == ()
+    p = plan(model=big, hardware={"memory_gib": 192}, parallelism={"tp": 1, "dp": 8}, workload=training)
+    result = deploylint.lint(p)
+    d = result.one("MEM101")
+    # 70.6B parameters × 16 bytes of model states on one device ≫ 80 GiB
+    assert d.data["breakdown"]["weights"] == result.analysis.memory.devices[0].weights
+    assert d.data["needed_bytes"] > 16 * 70e9 > d.data["capacity_bytes"]
+    assert d.fixes and all(f.applicability.value == "unsafe" for f in d.fixes)
+    fixed = deploylint.lint(result.apply_fixes(unsafe=True))
+    assert "MEM101" not in fixed.codes
+
+
+def test_mem102_underused_memory_and_batch_fix(deploylint, plan):
+    result = deploylint.lint(plan(workload={"batch_size": 8, "seq_len": 128, "output_len": 16}))
+    d = result.one("MEM102")
+    busiest = result.analysis.memory.busiest
+    assert d.data["used_bytes"] == busiest.total and d.data["capacity_bytes"] == 80 * 2**30
+    assert abs(d.data["utilization"] - busiest.total / (80 * 2**30)) < 1e-6
+    batch_fix = next(f for f in d.fixes if "batch_size" in f.message)
+    fixed = deploylint.lint(deploylint.lint(plan(workload={"batch_size": 8, "seq_len": 128, "output_len": 16})).text)
+    assert batch_fix.applicability.value == "unsafe"
+    new_batch = int(batch_fix.message.split("raise batch_size to ")[1].split(":")[0].replace(",", ""))
+    after = deploylint.lint(plan(workload={"batch_size": new_batch, "seq_len": 128, "output_len": 16})).analysis
+    assert 0.80 <= after.memory.utilization <= 0.85      # the default target is 85%
+
+
+def test_mem103_claim_below_weights_is_an_error(deploylint, moe_plan):
+    p = moe_plan(hardware={"num_devices": 3}, parallelism={"dp": 3, "ep": 1}, claims={"memory_per_device_mib": 10})
+    d = deploylint.lint(p).one("MEM103")
+    assert d.severity.value == "error" and d.data["claimed_bytes"] == 10 * 2**20
+    assert d.data["weights_bytes"] > d.data["claimed_bytes"]
+
+
+def test_mem104_pipeline_imbalance(deploylint, plan):
+    p = plan(model={"layers": 3}, hardware={"num_devices": 2}, parallelism={"pp": 2, "dp": 1},
+             workload={"batch_size": 512, "seq_len": 2048, "output_len": 0})
+    result = deploylint.lint(p, config={"thresholds": {"memory_utilization_min": 0}})
+    d = result.one("MEM104")
+    totals = [dev.total for dev in result.analysis.memory.devices]
+    assert abs(d.data["imbalance"] - round(max(totals) / (sum(totals) / 2), 4)) < 1e-9
+
+
+def test_cmp201_and_cmp202(deploylint, plan):
+    base = deploylint.lint(plan(workload={"output_len": 0})).analysis
+    per_sample = base.flops.flops_per_sample
+    peak = 8 * 1000e12
+    low = deploylint.lint(plan(workload={"output_len": 0}, claims={"throughput_samples_per_s": 0.01 * peak / per_sample}))
+    d = low.one("CMP201")
+    assert abs(d.data["utilization"] - 0.01) < 1e-9 and d.data["metric"] == "mfu"
+    high = deploylint.lint(plan(workload={"output_len": 0}, claims={"mfu": 1.2}))
+    e = high.one("CMP202")
+    assert e.severity.value == "error" and abs(e.data["utilization"] - 1.2) < 1e-9
+    warn = deploylint.lint(plan(workload={"output_len": 0}, claims={"mfu": 0.8})).one("CMP202")
+    assert warn.severity.value == "warning"

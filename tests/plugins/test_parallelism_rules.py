@@ -1,0 +1,61 @@
+"""PAR401–PAR405 with hand-computed figures; fixes are feasible by construction."""
+
+from deploylint.core.estimate.layouts import layout_problems
+
+
+def test_par401_dp_mismatch_has_a_safe_fix(deploylint, plan):
+    result = deploylint.lint(plan(parallelism={"tp": 2, "dp": 3}))
+    d = result.one("PAR401")
+    assert d.data["product"] == 6 and d.data["num_devices"] == 8
+    (fix,) = d.fixes
+    assert fix.applicability.value == "safe" and "dp = 8 / (tp·pp·cp) = 4" in fix.message
+    fixed = deploylint.lint(result.apply_fixes())
+    assert "PAR401" not in fixed.codes and fixed.plan.parallelism.dp == 4
+
+
+def test_par401_underivable_dp_offers_a_feasible_layout(deploylint, plan):
+    # tp=3 never divides 8 devices; the offered layout must pass every layout rule
+    result = deploylint.lint(plan(parallelism={"tp": 3, "dp": 2}))
+    d = result.one("PAR401")
+    assert d.fixes and d.fixes[0].applicability.value == "unsafe"
+    fixed = deploylint.lint(result.apply_fixes(unsafe=True))
+    assert not {"PAR401", "PAR402"} & set(fixed.codes)
+    assert layout_problems(fixed.plan, fixed.plan.parallelism) == []
+
+
+def test_par402_heads_and_kv_replication(deploylint, plan):
+    d = deploylint.lint(plan(hardware={"num_devices": 6}, parallelism={"tp": 6, "dp": 1})).with_code("PAR402")[0]
+    assert d.severity.value == "error" and d.data == {"heads": 16, "tp": 6}
+    # 16 heads / tp=16 is fine for queries; 8 KV heads get replicated twice: a warning
+    w = deploylint.lint(plan(hardware={"num_devices": 16, "devices_per_node": 16},
+                             parallelism={"tp": 16, "dp": 1})).one("PAR402")
+    assert w.severity.value == "warning" and w.data["replication"] == 2
+
+
+def test_par403_stage_sizes(deploylint, plan):
+    d = deploylint.lint(plan(model={"layers": 10}, parallelism={"pp": 4, "dp": 2})).one("PAR403")
+    assert d.data["stage_layers"] == [3, 3, 2, 2]
+
+
+def test_par404_tp_across_nodes(deploylint, plan):
+    p = plan(hardware={"num_devices": 16, "devices_per_node": 8}, parallelism={"tp": 16, "dp": 1})
+    d = deploylint.lint(p).one("PAR404")
+    assert d.data["size"] == 16 and "spans 2 nodes" in d.message and "450 GB/s inside a node vs 50 GB/s across" in d.message
+
+
+def test_par405_fires_only_with_a_real_gain_and_its_layout_is_clean(deploylint, plan):
+    # a 70B-class dense model replicated on 8 devices (dp=8) reads all weights per decode step on every device;
+    # tp=8 reads one eighth: the search must find it and the fix must pass every other layout rule
+    big = {"layers": 80, "hidden_size": 8192, "num_attention_heads": 64, "num_kv_heads": 8, "vocab_size": 128256,
+           "ffn_hidden_size": 28672}
+    p = plan(model=big, hardware={"memory_gib": 192}, parallelism={"tp": 1, "dp": 8},
+             workload={"batch_size": 8, "seq_len": 1024, "output_len": 128})
+    result = deploylint.lint(p)
+    d = result.one("PAR405")
+    assert d.data["gain"] >= 0.15
+    assert d.data["best"]["min_latency_ms"] < d.data["current"]["min_latency_ms"]
+    fixed = deploylint.lint(result.apply_fixes(unsafe=True))
+    assert not [c for c in fixed.codes if c.startswith(("PAR", "MOE"))], fixed.codes
+    # a plan already at its best layout gets no PAR405
+    assert "PAR405" not in deploylint.lint(plan(model=big, hardware={"memory_gib": 192}, parallelism={"tp": 8, "dp": 1},
+                                                workload={"batch_size": 8, "seq_len": 1024, "output_len": 128})).codes
