@@ -108,10 +108,10 @@ def _registry_error():
     return RegistryError
 
 
-def _registry(plugins: list[str], *, autoload: bool = True):
+def _registry(plugins: list[str], *, autoload: bool = True, module_dirs=()):
     from .registry import Registry
 
-    return Registry().load(autoload=autoload, modules=plugins)
+    return Registry().load(autoload=autoload, modules=plugins, module_dirs=[os.getcwd(), *module_dirs])
 
 
 # -- check -----------------------------------------------------------------------
@@ -156,7 +156,8 @@ def _cmd_check(args) -> int:
     if missing:
         raise UsageError("no such file or folder: " + ", ".join(missing))
     plugin_modules = list(dict.fromkeys([*args.plugin, *(m for f in files for m in configs(f).plugins)]))
-    registry = _registry(plugin_modules, autoload=not args.no_plugin_autoload)
+    roots = [c.root for c in {id(configs(f)): configs(f) for f in files}.values() if c.root]
+    registry = _registry(plugin_modules, autoload=not args.no_plugin_autoload, module_dirs=roots)
     engines: dict[int, Engine] = {}
     results = []
     fixing = args.fix or args.diff
@@ -239,7 +240,7 @@ def _cmd_analyze(args) -> int:
     cfg = load_config(args.config) if args.config else load_config(start_dir=os.path.dirname(os.path.abspath(args.path)))
     if not os.path.isfile(args.path):
         raise UsageError(f"no such file: {args.path}")
-    registry = _registry([*args.plugin, *cfg.plugins])
+    registry = _registry([*args.plugin, *cfg.plugins], module_dirs=[cfg.root] if cfg.root else [])
     result = Engine(registry, cfg).check_path(args.path)
     if result.analysis is None:
         for d in result.diagnostics:

@@ -26,6 +26,7 @@ from .engine import Engine, FileResult
 
 CORE = "deploylint.core"
 _DOCUMENT_CODES = {"DL001", "DL002", "DL003"}
+_BLOCKING_CODES = {"DL001", "DL002"}   # a file with these is not fixed at all; unknown keys (DL003) are fixable
 
 
 @dataclass
@@ -74,7 +75,16 @@ def apply_edits(text: str, edits: list[Edit]) -> str:
 
 
 def _document_errors(result: FileResult) -> int:
-    return sum(1 for d in result.diagnostics if d.code in _DOCUMENT_CODES and d.severity is Severity.ERROR)
+    return sum(1 for d in result.diagnostics if d.code in _BLOCKING_CODES and d.severity is Severity.ERROR)
+
+
+def _unknown_keys(result: FileResult) -> int:
+    return sum(1 for d in result.diagnostics if d.code == "DL003")
+
+
+def _worse(before: FileResult, after: FileResult) -> bool:
+    """A fix made the file worse: it no longer loads or validates, or it added an unknown key."""
+    return after.document is None or _document_errors(after) > 0 or _unknown_keys(after) > _unknown_keys(before)
 
 
 def fix_text(engine: Engine, path: str, text: str, *, unsafe: bool, bom: bool = False) -> tuple[str, FileResult, list[str], list[Diagnostic]]:
@@ -93,11 +103,11 @@ def fix_text(engine: Engine, path: str, text: str, *, unsafe: bool, bom: bool = 
             break
         candidate = apply_edits(text, [e for _, f in chosen for e in f.edits])
         after = engine.check_text(path, candidate, bom=bom)
-        if after.document is None or _document_errors(after) > 0:
+        if _worse(result, after):
             # Find the fixes that break the file on their own; keep the rest for the next round.
             for d, f in chosen:
                 alone = engine.check_text(path, apply_edits(text, list(f.edits)), bom=bom)
-                if alone.document is None or _document_errors(alone):
+                if _worse(result, alone):
                     broken.add((d.code, f.message))
                     reason = next((x.message for x in alone.diagnostics if x.code in _DOCUMENT_CODES), "it does not load")
                     problems.append(_dl007(d, f"fix of {d.code} ({f.message}) was not applied: the result would be invalid: {reason}"))

@@ -63,15 +63,29 @@ class Registry:
         self.configured_with: Any = None
 
     # -- loading -------------------------------------------------------------
-    def load(self, *, autoload: bool = True, modules: Iterable[str] = (), path: list[str] | None = None) -> "Registry":
-        """Load installed plugins (unless ``autoload`` is off) and the named local modules, then collect rules."""
+    def load(self, *, autoload: bool = True, modules: Iterable[str] = (), path: list[str] | None = None,
+             module_dirs: Iterable[str] = ()) -> "Registry":
+        """Load installed plugins (unless ``autoload`` is off) and the named local modules, then collect rules.
+
+        ``module_dirs`` are searched first for the local modules: the folders of the configuration files that
+        name them, so a project can keep its policy plugin next to its ``deploylint.toml``.
+        """
         if autoload and not os.environ.get("DEPLOYLINT_NO_PLUGIN_AUTOLOAD"):
             from .entrypoints import entry_points
 
             for ep in entry_points(GROUP, path):
                 self._register(ep.value, lambda ep=ep: ep.load(), f"entry point of {ep.dist_name}", ep.dist_version)
-        for module in modules:
-            self.load_module(module, source="--plugin")
+        import sys
+
+        added = [d for d in dict.fromkeys(module_dirs) if d and d not in sys.path]
+        sys.path[:0] = added
+        try:
+            for module in modules:
+                self.load_module(module, source="--plugin")
+        finally:
+            for d in added:
+                if d in sys.path:
+                    sys.path.remove(d)
         self._collect_rules()
         return self
 

@@ -1,0 +1,106 @@
+"""JSON writer: value edits at the loader's spans, new members in the object's own indentation.
+
+JSON has no comments, but people care about its layout all the same: a
+changed value keeps its place, a new member follows the last one on its own
+line with the same indentation (or on the same line in a one-line object),
+and a removed member takes its separating comma with it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+from .. import pointer as jp
+from . import WriteError
+
+
+def value_text(value) -> str:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise WriteError("JSON has no infinite or NaN numbers")
+    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+
+
+def _children(spans, parent: str):
+    prefix = parent + "/"
+    return [(p, n) for p, n in spans.items() if p.startswith(prefix) and "/" not in p[len(prefix):]]
+
+
+def apply(document, change) -> str:
+    text, spans = document.text, document.spans
+    op, path = change.op, change.path
+    if op in ("set", "insert") and path in spans:
+        if op == "insert":
+            raise WriteError(f"{path} already exists")
+        node = spans[path].value
+        return text[:node.start] + value_text(change.value) + text[node.end:]
+    if op in ("set", "insert"):
+        return _insert(document, path, change.value)
+    if op == "remove":
+        return _remove(document, path)
+    if op == "rename":
+        node = spans.get(path)
+        if node is None or node.key is None:
+            raise WriteError(f"{path} is not a key in this file")
+        return text[:node.key.start] + json.dumps(change.value, ensure_ascii=False) + text[node.key.end:]
+    raise WriteError(f"unknown change {op!r}")
+
+
+def _insert(document, path, value) -> str:
+    text, spans, nl = document.text, document.spans, document.newline
+    tokens = jp.split(path)
+    for depth in range(len(tokens) - 1, -1, -1):
+        owner = jp.join(*tokens[:depth])
+        if owner in spans:
+            break
+    else:
+        raise WriteError(f"cannot find where to add {path}")
+    node = spans[owner].value
+    if text[node.start] != "{":
+        raise WriteError(f"{owner or 'the document'} is not an object")
+    rest = tokens[depth:]
+    nested = value
+    for t in reversed(rest[1:]):
+        nested = {t: nested}
+    member = f"{json.dumps(rest[0], ensure_ascii=False)}: {value_text(nested)}"
+    children = _children(spans, owner)
+    if not children:
+        return text[:node.start] + "{" + member + "}" + text[node.end:]
+    first = min(children, key=lambda c: c[1].key.start)[1]
+    last = max(children, key=lambda c: c[1].value.end)[1]
+    between = text[node.start + 1:first.key.start]
+    if "\n" in between or "\r" in between:
+        line_start = text.rfind("\n", 0, first.key.start) + 1
+        indent = text[line_start:first.key.start]
+        return text[:last.value.end] + "," + nl + indent + member + text[last.value.end:]
+    return text[:last.value.end] + ", " + member + text[last.value.end:]
+
+
+def _remove(document, path) -> str:
+    text, spans = document.text, document.spans
+    node = spans.get(path)
+    if node is None:
+        raise WriteError(f"{path} is not in this file")
+    start = node.key.start if node.key is not None else node.value.start
+    end = node.value.end
+    j = end
+    while j < len(text) and text[j] in " \t\r\n":
+        j += 1
+    if j < len(text) and text[j] == ",":
+        # not the last member: take the comma and the space up to the next member
+        k = j + 1
+        while k < len(text) and text[k] in " \t\r\n":
+            k += 1
+        line_start = text.rfind("\n", 0, start) + 1
+        if text[line_start:start].strip() == "" and text[j + 1:k].count("\n"):
+            # one member per line: remove the whole line
+            next_line_start = text.rfind("\n", 0, k) + 1
+            return text[:line_start] + text[next_line_start:]
+        return text[:start] + text[k:]
+    i = start
+    while i > 0 and text[i - 1] in " \t\r\n":
+        i -= 1
+    if i > 0 and text[i - 1] == ",":
+        return text[:i - 1] + text[end:]
+    # the only member
+    return text[:start] + text[end:]

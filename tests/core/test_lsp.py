@@ -1,0 +1,138 @@
+"""The language server with a real LSP client over stdio (pytest-lsp): open, diagnostics, quick fix, change, hover."""
+
+import os
+import shutil
+import sys
+
+import pytest
+import pytest_lsp
+from lsprotocol import types
+from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
+
+EXE = shutil.which("deploylint", path=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
+
+# Non-ASCII before a value on the same line: "é𝄞" is 2 code points but 3 UTF-16 code units.
+PLAN = """schema_version = 1
+name = "lsp-test"
+parallelism = { "é𝄞" = 0, tp = 1, ep = 3 }
+
+[model]
+layers = 4
+hidden_size = 1024
+num_attention_heads = 16
+vocab_size = 32000
+moe = { num_experts = 64, top_k = 2, expert_ffn_hidden_size = 512 }
+
+[hardware]
+num_devices = 3
+memory_gib = 64
+peak_tflops = 400
+memory_bandwidth_gbps = 1600
+intra_node_bandwidth_gbps = 196
+
+[workload]
+mode = "inference"
+batch_size = 8
+seq_len = 16
+outptu_len = 4
+"""
+
+
+@pytest_lsp.fixture(config=ClientServerConfig(server_command=[EXE, "lsp"]))
+async def client(lsp_client: LanguageClient):
+    await lsp_client.initialize_session(types.InitializeParams(capabilities=client_capabilities("visual-studio-code")))
+    yield
+    await lsp_client.shutdown_session()
+
+
+def _open(client, uri, text, version=1):
+    client.text_document_did_open(types.DidOpenTextDocumentParams(
+        text_document=types.TextDocumentItem(uri=uri, language_id="toml", version=version, text=text)))
+
+
+def _uri(tmp_path, name="deploy.plan.toml"):
+    # the buffer is linted from memory; the file only gives the server a folder and a name
+    return (tmp_path / name).as_uri()
+
+
+async def test_diagnostics_positions_quick_fix_and_refresh(client: LanguageClient, tmp_path):
+    uri = _uri(tmp_path)
+    _open(client, uri, PLAN)
+    await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    diags = {d.code: d for d in client.diagnostics[uri]}
+    assert {"MOE301", "DL003"} <= set(diags)
+    # MOE301 sits on the value of ep, after "é𝄞" on the same line: UTF-16 columns, 0-based
+    line = PLAN.splitlines().index('parallelism = { "é𝄞" = 0, tp = 1, ep = 3 }')
+    text = PLAN.splitlines()[line]
+    col_code_points = text.index("ep = 3") + len("ep = ")
+    moe = diags["MOE301"]
+    assert moe.range.start.line == line
+    assert moe.range.start.character == col_code_points + 1            # 𝄞 counts twice in UTF-16
+    assert moe.range.end.character == moe.range.start.character + 1
+    assert moe.severity == types.DiagnosticSeverity.Warning and moe.source == "deploylint"
+
+    # the typo micro_batch has a safe did-you-mean quick fix; apply it as the editor would
+    typo = next(d for d in client.diagnostics[uri] if d.code == "DL003" and "outptu_len" in d.message)
+    actions = await client.text_document_code_action_async(types.CodeActionParams(
+        text_document=types.TextDocumentIdentifier(uri=uri), range=typo.range,
+        context=types.CodeActionContext(diagnostics=[typo], only=[types.CodeActionKind.QuickFix])))
+    fix = next(a for a in actions if a.is_preferred)
+    assert "output_len" in fix.title
+    (edit,) = fix.edit.changes[uri]
+    lines = PLAN.splitlines(keepends=True)
+    start = sum(len(l) for l in lines[:edit.range.start.line]) + edit.range.start.character
+    end = sum(len(l) for l in lines[:edit.range.end.line]) + edit.range.end.character
+    fixed = PLAN[:start] + edit.new_text + PLAN[end:]
+    client.text_document_did_change(types.DidChangeTextDocumentParams(
+        text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
+        content_changes=[types.TextDocumentContentChangeWholeDocument(text=fixed)]))
+    await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    assert not [d for d in client.diagnostics[uri] if d.code == "DL003" and "outptu_len" in d.message]
+
+
+async def test_hover_shows_schema_description_and_rule(client: LanguageClient, tmp_path):
+    uri = _uri(tmp_path)
+    _open(client, uri, PLAN)
+    await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    line = PLAN.splitlines().index("memory_gib = 64")
+    hover = await client.text_document_hover_async(types.HoverParams(
+        text_document=types.TextDocumentIdentifier(uri=uri), position=types.Position(line=line, character=2)))
+    assert "Memory per device, GiB" in hover.contents.value
+    moe = next(d for d in client.diagnostics[uri] if d.code == "MOE301")
+    hover = await client.text_document_hover_async(types.HoverParams(
+        text_document=types.TextDocumentIdentifier(uri=uri), position=moe.range.start))
+    assert "MOE301" in hover.contents.value and "Megatron-LM" in hover.contents.value
+    assert "`distribution` = [22, 21, 21]" in hover.contents.value
+
+
+async def test_fix_all_source_action_applies_safe_fixes(client: LanguageClient, tmp_path):
+    uri = _uri(tmp_path)
+    _open(client, uri, PLAN)
+    await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    actions = await client.text_document_code_action_async(types.CodeActionParams(
+        text_document=types.TextDocumentIdentifier(uri=uri), range=types.Range(types.Position(0, 0), types.Position(0, 0)),
+        context=types.CodeActionContext(diagnostics=[], only=["source.fixAll.deploylint"])))
+    (action,) = actions
+    assert action.kind == "source.fixAll.deploylint" and action.edit.changes[uri]
+
+
+async def test_a_crashing_plugin_is_a_diagnostic_and_the_server_lives(client: LanguageClient, tmp_path):
+    (tmp_path / "crashy_rules.py").write_text(
+        "from deploylint.core import Rule, hookimpl\n"
+        "class Boom(Rule):\n    code = 'BOOM001'\n    name = 'boom'\n    summary = 'always crashes'\n"
+        "    def check(self, ctx):\n        raise RuntimeError('kaboom')\n"
+        "@hookimpl\ndef deploylint_rules():\n    return [Boom()]\n")
+    (tmp_path / "deploylint.toml").write_text(f'plugins = ["crashy_rules"]\n')
+    sys_path_hint = tmp_path  # the plugin module is found next to the config (see config 'plugins' docs)
+    uri = _uri(tmp_path)
+    _open(client, uri, PLAN)
+    await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    codes = [d.code for d in client.diagnostics[uri]]
+    assert "DL005" in codes and "MOE301" in codes
+    boom = next(d for d in client.diagnostics[uri] if d.code == "DL005")
+    assert "BOOM001" in boom.message and "kaboom" in boom.message
+    # still serving: a second file gets its diagnostics
+    other = _uri(tmp_path, "second.plan.toml")
+    _open(client, other, PLAN)
+    await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    assert client.diagnostics[other]
