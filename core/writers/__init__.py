@@ -90,6 +90,33 @@ def minimal_edits(old: str, new: str) -> list[TextEdit]:
     return edits
 
 
+def cut_member(text: str, start: int, end: int, *, whole_lines: bool = False) -> str:
+    """Remove the member ``text[start:end]`` of a comma-separated collection, and one comma with it.
+
+    A member followed by a comma takes that comma (and the spaces after it);
+    the last member takes the comma before it; an only member leaves the
+    brackets empty. With ``whole_lines``, a member alone on its line takes the
+    line, so one-member-per-line layouts stay tidy.
+    """
+    j = end
+    while j < len(text) and text[j] in " \t\r\n":
+        j += 1
+    if j < len(text) and text[j] == ",":
+        k = j + 1
+        while k < len(text) and text[k] in (" \t\r\n" if whole_lines else " \t"):
+            k += 1
+        line_start = text.rfind("\n", 0, start) + 1
+        if whole_lines and text[line_start:start].strip() == "" and "\n" in text[j + 1:k]:
+            return text[:line_start] + text[text.rfind("\n", 0, k) + 1:]
+        return text[:start] + text[k:]
+    i = start
+    while i > 0 and text[i - 1] in " \t\r\n":
+        i -= 1
+    if i > 0 and text[i - 1] == ",":
+        return text[:i - 1] + text[end:]
+    return text[:start] + text[end:]
+
+
 def render(document, change) -> list[TextEdit]:
     """Text edits for one value change."""
     return minimal_edits(document.text, apply_changes(document, [change]))

@@ -12,7 +12,7 @@ import json
 import math
 
 from .. import pointer as jp
-from . import WriteError
+from . import WriteError, cut_member
 
 
 def value_text(value) -> str:
@@ -82,25 +82,4 @@ def _remove(document, path) -> str:
     if node is None:
         raise WriteError(f"{path} is not in this file")
     start = node.key.start if node.key is not None else node.value.start
-    end = node.value.end
-    j = end
-    while j < len(text) and text[j] in " \t\r\n":
-        j += 1
-    if j < len(text) and text[j] == ",":
-        # not the last member: take the comma and the space up to the next member
-        k = j + 1
-        while k < len(text) and text[k] in " \t\r\n":
-            k += 1
-        line_start = text.rfind("\n", 0, start) + 1
-        if text[line_start:start].strip() == "" and text[j + 1:k].count("\n"):
-            # one member per line: remove the whole line
-            next_line_start = text.rfind("\n", 0, k) + 1
-            return text[:line_start] + text[next_line_start:]
-        return text[:start] + text[k:]
-    i = start
-    while i > 0 and text[i - 1] in " \t\r\n":
-        i -= 1
-    if i > 0 and text[i - 1] == ",":
-        return text[:i - 1] + text[end:]
-    # the only member
-    return text[:start] + text[end:]
+    return cut_member(text, start, node.value.end, whole_lines=True)

@@ -16,7 +16,7 @@ import re
 
 from .. import pointer as jp
 from ..sources.toml_source import scan
-from . import WriteError
+from . import WriteError, cut_member
 
 _BARE = re.compile(r"^[A-Za-z0-9_-]+$")
 
@@ -158,21 +158,7 @@ def _remove(document, text, spans, layout, path) -> str:
         return text[:start] + text[info.body_end:]
     if is_item or in_inline:
         start = node.key.start if node.key is not None else node.value.start
-        end = node.value.end
-        j = end
-        while j < len(text) and text[j] in " \t\r\n":
-            j += 1
-        if j < len(text) and text[j] == ",":
-            j += 1
-            while j < len(text) and text[j] in " \t":
-                j += 1
-            return text[:start] + text[j:]
-        i = start
-        while i > 0 and text[i - 1] in " \t\r\n":
-            i -= 1
-        if i > 0 and text[i - 1] == ",":
-            return text[:i - 1] + text[end:]
-        return text[:start] + text[end:]
+        return cut_member(text, start, node.value.end)
     # a key/value line (plain or dotted): remove its whole line(s), comment included
     start = _line_start(text, node.key.start)
     key_line_prefix = text[start:node.key.start]

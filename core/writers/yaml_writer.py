@@ -14,7 +14,7 @@ import math
 import re
 
 from .. import pointer as jp
-from . import WriteError
+from . import WriteError, cut_member
 
 _PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-/]*$")
 _RESERVED = {"true", "false", "yes", "no", "on", "off", "null", "y", "n", "~"}
@@ -161,21 +161,7 @@ def _remove(document, path) -> str:
     parent = spans.get(jp.parent(path))
     if parent is not None and _is_flow(text, parent):
         start = node.key.start if node.key is not None else node.value.start
-        end = node.value.end
-        j = end
-        while j < len(text) and text[j] in " \t\r\n":
-            j += 1
-        if j < len(text) and text[j] == ",":
-            k = j + 1
-            while k < len(text) and text[k] in " \t":
-                k += 1
-            return text[:start] + text[k:]
-        i = start
-        while i > 0 and text[i - 1] in " \t\r\n":
-            i -= 1
-        if i > 0 and text[i - 1] == ",":
-            return text[:i - 1] + text[end:]
-        return text[:start] + text[end:]
+        return cut_member(text, start, node.value.end)
     start = _line_start(text, node.key.start if node.key is not None else node.value.start)
     first_on_line = text[start:(node.key.start if node.key is not None else node.value.start)]
     if first_on_line.strip() not in ("", "-"):
