@@ -40,10 +40,13 @@ def test_a_normal_wheel_install_holds_only_the_deploylint_package(tmp_path):
     target = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), ROOT],
                    check=True, capture_output=True)
-    top = sorted(p for p in os.listdir(target) if not p.endswith(".dist-info"))
+    # `bin/` holds the console script pip writes next to a --target install
+    top = sorted(p for p in os.listdir(target) if not p.endswith(".dist-info") and p != "bin")
     assert top == ["deploylint"]
     pkg = target / "deploylint"
     assert (pkg / "core" / "engine.py").is_file()
+    for sub in ("sources/toml_source.py", "estimate/analysis.py", "report/sarif.py", "writers/python_writer.py"):
+        assert (pkg / "core" / sub).is_file(), sub
     assert (pkg / "plugins").is_dir()
     assert (pkg / "schemas" / "plan.schema.json").is_file()
     for build_dir in ("build", "deploylint.egg-info"):
