@@ -36,7 +36,7 @@ CATALOG: dict[str, Accelerator] = {}
 
 
 def _nvidia(name, memory_gib, bf16, hbm, nvlink_total, *, fp8=None, fp32=None, tf32=None, source, notes="", dpn=8,
-            intra=None):
+            intra=None, inter=50.0):
     peaks = {"bf16": bf16, "fp16": bf16}
     if fp8:
         peaks["fp8"] = fp8
@@ -46,7 +46,7 @@ def _nvidia(name, memory_gib, bf16, hbm, nvlink_total, *, fp8=None, fp32=None, t
         peaks["tf32"] = tf32
     return Accelerator(name, "NVIDIA", memory_gib, peaks, hbm,
                        intra_node_bandwidth_gbps=intra if intra is not None else nvlink_total / 2,
-                       inter_node_bandwidth_gbps=50.0, devices_per_node=dpn, source=source, notes=notes)
+                       inter_node_bandwidth_gbps=inter, devices_per_node=dpn, source=source, notes=notes)
 
 
 #: Inter-node bandwidth of every entry: one 400 Gb/s NIC per device (ConnectX-7 / NDR InfiniBand or 400 GbE),
@@ -84,10 +84,11 @@ CATALOG.update({
         notes="DGX B200: 180 GB per GPU (HGX B200 boards list 192 GB; set memory_gib for those); dense BF16 2.25 PFLOPS, "
               "FP8 4.5 PFLOPS (half the sparsity figures); NVLink 5: 1.8 TB/s total, 900 GB/s per direction; " + _NIC),
     "l40s": _nvidia(
-        "l40s", 48, 362.05, 864, 64, fp8=733, fp32=91.6, tf32=183,
+        "l40s", 48, 362.05, 864, 64, fp8=733, fp32=91.6, tf32=183, inter=25.0,
         source="NVIDIA L40S datasheet, https://www.nvidia.com/en-us/data-center/l40s/",
         notes="48 GB GDDR6; dense figures (sparsity doubles them); no NVLink: PCIe Gen4 x16 64 GB/s total, "
-              "32 GB/s per direction; " + _NIC),
+              "32 GB/s per direction; inter-node: PCIe servers usually give each GPU a 200 Gb/s share of a NIC, "
+              "25 GB/s per direction"),
     "mi300x": Accelerator(
         "mi300x", "AMD", 192, {"bf16": 1307.4, "fp16": 1307.4, "fp8": 2614.9, "fp32": 163.4}, 5300,
         intra_node_bandwidth_gbps=448.0, inter_node_bandwidth_gbps=50.0, devices_per_node=8,
