@@ -26,7 +26,7 @@ from .engine import Engine, FileResult
 
 CORE = "deploylint.core"
 _DOCUMENT_CODES = {"DL001", "DL002", "DL003"}
-_BLOCKING_CODES = {"DL001", "DL002"}   # a file with these is not fixed at all; unknown keys (DL003) are fixable
+_BLOCKING_CODES = {"DL001"}   # a file that does not parse is never fixed; schema problems (DL002, DL003) are fixable
 
 
 @dataclass
@@ -78,13 +78,13 @@ def _document_errors(result: FileResult) -> int:
     return sum(1 for d in result.diagnostics if d.code in _BLOCKING_CODES and d.severity is Severity.ERROR)
 
 
-def _unknown_keys(result: FileResult) -> int:
-    return sum(1 for d in result.diagnostics if d.code == "DL003")
+def _schema_problems(result: FileResult) -> int:
+    return sum(1 for d in result.diagnostics if d.code in ("DL002", "DL003"))
 
 
 def _worse(before: FileResult, after: FileResult) -> bool:
-    """A fix made the file worse: it no longer loads or validates, or it added an unknown key."""
-    return after.document is None or _document_errors(after) > 0 or _unknown_keys(after) > _unknown_keys(before)
+    """A fix made the file worse: it no longer parses, or it has more schema problems than before."""
+    return after.document is None or _document_errors(after) > 0 or _schema_problems(after) > _schema_problems(before)
 
 
 def fix_text(engine: Engine, path: str, text: str, *, unsafe: bool, bom: bool = False) -> tuple[str, FileResult, list[str], list[Diagnostic]]:

@@ -216,7 +216,8 @@ def _explain(error, root: dict) -> list[Diagnostic]:
             number = _parse_number(value, schema.get("type"))
             if number is not None:
                 fixes.append(Fix.set(path, number, f"write {number} as a number, not a string"))
-        return [_dl002(path, f"{name} must be {expected}, got {_kind_of(value)} {_shown(value)}", fixes=fixes,
+        given = "null" if value is None else f"{_kind_of(value)} {_shown(value)}"
+        return [_dl002(path, f"{name} must be {expected}, got {given}", fixes=fixes,
                        data={"expected": expected, "given": value if _jsonable(value) else _shown(value)})]
     if kind in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
         only = {k: v for k, v in schema.items() if k not in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")}

@@ -18,6 +18,11 @@ from ._shared import claim_path, gib, num, pct, with_workload
 PUBLISHED_MFU = {"megatron-2021": (0.44, 0.52), "palm-540b": 0.462, "korthikanti-530b": 0.542}
 
 
+#: claims that describe a measurement at the plan's batch size
+_MEASURED = ("throughput_samples_per_s", "throughput_tokens_per_s", "latency_ms", "latency_ms_per_layer", "ttft_ms",
+             "tpot_ms", "mfu", "achieved_tflops_per_device")
+
+
 def _metric(ctx):
     """(name, implied value, phase) for the plan's dominant phase, or None when the claims imply nothing."""
     a = ctx.analysis
@@ -116,9 +121,15 @@ class ComputeUnderutilized(Rule):
         share = phase.memory_s / phase.compute_s if phase.compute_s else 0.0
         state = ("the roofline turns compute-bound" if trial.bounds.bottleneck == "compute"
                  else f"still bound by {trial.bounds.bottleneck}, the largest batch that fits")
-        return Fix.set("/workload/batch_size", batch,
-                       f"raise batch_size to {batch:,}: {state} (memory traffic {pct(share)} of compute time; "
-                       f"{gib(trial.memory.busiest.total)} on the busiest device)", applicability="unsafe")
+        message = (f"raise batch_size to {batch:,}: {state} (memory traffic {pct(share)} of compute time; "
+                   f"{gib(trial.memory.busiest.total)} on the busiest device)")
+        stale = [k for k in _MEASURED if k in ((ctx.document.data or {}).get("claims") or {})]
+        if not stale:
+            return Fix.set("/workload/batch_size", batch, message, applicability="unsafe")
+        # the claims were measured at the old batch: they no longer describe the plan, so they go with it
+        return Fix.combine([Fix.set("/workload/batch_size", batch)] + [Fix.remove(claim_path(k)) for k in stale],
+                           f"{message}; drops the claims measured at batch {plan.workload.batch_size} "
+                           f"({', '.join(stale)}): measure again", applicability="unsafe")
 
 
 class UtilizationImpossible(Rule):

@@ -162,6 +162,15 @@ def _remove(document, path) -> str:
     if parent is not None and _is_flow(text, parent):
         start = node.key.start if node.key is not None else node.value.start
         return cut_member(text, start, node.value.end)
+    parent_path = jp.parent(path)
+    if parent is not None and parent_path and len(_children(spans, parent_path)) == 1 and parent.key is not None:
+        # the last entry of a block mapping: leave an empty mapping, not a null
+        colon = text.find(":", parent.key.end)
+        eol = _line_end(text, colon)
+        comment = text[colon + 1:eol].strip()
+        tail = f"  {comment}" if comment.startswith("#") else ""
+        end = _line_end(text, _subtree_end(spans, path))
+        return text[:colon + 1] + " {}" + tail + document.newline + text[end:]
     start = _line_start(text, node.key.start if node.key is not None else node.value.start)
     first_on_line = text[start:(node.key.start if node.key is not None else node.value.start)]
     if first_on_line.strip() not in ("", "-"):
