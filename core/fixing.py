@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import stat
 import tempfile
 from dataclasses import dataclass, field
 
@@ -161,7 +162,12 @@ def write_atomically(path: str, expected: bytes, data: bytes) -> str | None:
     """Replace ``path`` by ``data`` if it still holds ``expected``; returns an error message or None."""
     import fcntl
 
-    if not os.access(path, os.W_OK):
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        return f"cannot read {path}: {exc.strerror}"
+    # A file without write permission is read-only by intent, even to root (who could write it anyway).
+    if not os.access(path, os.W_OK) or not mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH):
         return f"{path} is read-only; fixes were not written"
     directory = os.path.dirname(os.path.abspath(path))
     for _ in range(5):

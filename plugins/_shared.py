@@ -94,6 +94,25 @@ def with_parallelism(plan, **changes):
     return replace(plan, parallelism=replace(plan.parallelism, **changes))
 
 
+#: claims that describe a measurement at the plan's batch size (they go stale when a fix changes the batch)
+MEASURED_CLAIMS = ("throughput_samples_per_s", "throughput_tokens_per_s", "latency_ms", "latency_ms_per_layer", "ttft_ms",
+                   "tpot_ms", "mfu", "achieved_tflops_per_device")
+
+
+def batch_fix(ctx, path: str, value: int, message: str) -> Fix:
+    """Set the batch (``/workload/batch_size`` or ``/parallelism/micro_batch_size``) and drop the claims measured at
+    the old one: after the change they no longer describe the plan, and keeping them would make the next check
+    judge new figures against old measurements."""
+    stale = [k for k in MEASURED_CLAIMS if k in ((ctx.document.data or {}).get("claims") or {})]
+    if not stale:
+        return Fix.set(path, value, message, applicability="unsafe")
+    old = ctx.plan.workload.batch_size if path.endswith("batch_size") and path.startswith("/workload") else \
+        ctx.plan.parallelism.micro_batch_size
+    return Fix.combine([Fix.set(path, value)] + [Fix.remove(claim_path(k)) for k in stale],
+                       f"{message}; drops the claims measured at {path.rsplit('/', 1)[-1]} {old} ({', '.join(stale)}): "
+                       "measure again", applicability="unsafe")
+
+
 def claim_path(name: str) -> str:
     return jp.join("claims", name)
 

@@ -10,17 +10,12 @@ from __future__ import annotations
 
 from deploylint.core import Fix, Rule, Severity, hookimpl
 
-from ._shared import claim_path, gib, num, pct, with_workload
+from ._shared import batch_fix, claim_path, gib, num, pct, with_workload
 
 #: Published MFU of well-run large training jobs, for the thresholds' documentation:
 #: Megatron-LM (Narayanan et al. 2021, Table 1) 44–52% of A100 peak; PaLM 46.2% (Chowdhery et al. 2022, Table 3);
 #: Korthikanti et al. 2022: 54.2% for 530B with sequence parallelism and selective recompute.
 PUBLISHED_MFU = {"megatron-2021": (0.44, 0.52), "palm-540b": 0.462, "korthikanti-530b": 0.542}
-
-
-#: claims that describe a measurement at the plan's batch size
-_MEASURED = ("throughput_samples_per_s", "throughput_tokens_per_s", "latency_ms", "latency_ms_per_layer", "ttft_ms",
-             "tpot_ms", "mfu", "achieved_tflops_per_device")
 
 
 def _metric(ctx):
@@ -123,13 +118,7 @@ class ComputeUnderutilized(Rule):
                  else f"still bound by {trial.bounds.bottleneck}, the largest batch that fits")
         message = (f"raise batch_size to {batch:,}: {state} (memory traffic {pct(share)} of compute time; "
                    f"{gib(trial.memory.busiest.total)} on the busiest device)")
-        stale = [k for k in _MEASURED if k in ((ctx.document.data or {}).get("claims") or {})]
-        if not stale:
-            return Fix.set("/workload/batch_size", batch, message, applicability="unsafe")
-        # the claims were measured at the old batch: they no longer describe the plan, so they go with it
-        return Fix.combine([Fix.set("/workload/batch_size", batch)] + [Fix.remove(claim_path(k)) for k in stale],
-                           f"{message}; drops the claims measured at batch {plan.workload.batch_size} "
-                           f"({', '.join(stale)}): measure again", applicability="unsafe")
+        return batch_fix(ctx, "/workload/batch_size", batch, message)
 
 
 class UtilizationImpossible(Rule):

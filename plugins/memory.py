@@ -11,7 +11,7 @@ from dataclasses import replace
 
 from deploylint.core import Fix, Rule, Severity, hookimpl
 
-from ._shared import gib, layout_fix, pct, search, with_parallelism, with_workload
+from ._shared import batch_fix, gib, layout_fix, pct, search, with_parallelism, with_workload
 
 
 def _breakdown(d) -> str:
@@ -209,8 +209,8 @@ class MemoryUnderutilized(Rule):
         if not result.memory.fits:
             return None
         where = "/parallelism/micro_batch_size" if key == "micro_batch_size" else "/workload/batch_size"
-        return Fix.set(where, new, f"raise {key} to {new:,}: the busiest device would use {gib(result.memory.busiest.total)} "
-                                   f"({pct(result.memory.utilization)})", applicability="unsafe")
+        return batch_fix(ctx, where, new, f"raise {key} to {new:,}: the busiest device would use "
+                                          f"{gib(result.memory.busiest.total)} ({pct(result.memory.utilization)})")
 
     def _fewer_devices_fix(self, ctx, threshold: float):
         from deploylint.core.estimate.layouts import search as run
