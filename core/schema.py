@@ -144,8 +144,6 @@ def _kind_of(value: Any) -> str:
 
 def _expected(schema: dict) -> str:
     """A short English phrase for what a subschema accepts."""
-    if "description" in schema and "anyOf" in schema:
-        return " or ".join(_expected(s) for s in schema["anyOf"])
     if "anyOf" in schema:
         return " or ".join(_expected(s) for s in schema["anyOf"])
     if "enum" in schema:
@@ -153,8 +151,18 @@ def _expected(schema: dict) -> str:
     kind = schema.get("type")
     phrase = _KIND.get(kind, "a value") if isinstance(kind, str) else "a value"
     if kind == "array" and isinstance(schema.get("items"), dict):
-        inner = _expected(schema["items"])
-        phrase = f"a list of {inner.replace('an ', '').replace('a ', '')}s" if " or " not in inner else f"a list whose items are {inner}"
+        items = schema["items"]
+        if isinstance(items.get("type"), str) and "anyOf" not in items and "enum" not in items:
+            plural = {"integer": "integers", "number": "numbers", "string": "strings", "boolean": "booleans",
+                      "object": "tables", "array": "lists"}.get(items["type"], "values")
+            phrase = "a list of " + plural + _bounds(items)
+        else:
+            phrase = f"a list whose items are {_expected(items)}"
+        return phrase
+    return phrase + (_bounds(schema) if kind in ("integer", "number") else "")
+
+
+def _bounds(schema: dict) -> str:
     bounds = []
     if "minimum" in schema:
         bounds.append(f"≥ {schema['minimum']:g}" if isinstance(schema["minimum"], float) else f"≥ {schema['minimum']}")
@@ -163,9 +171,7 @@ def _expected(schema: dict) -> str:
     if "maximum" in schema:
         m = schema["maximum"]
         bounds.append(f"≤ {m:g}" if isinstance(m, float) else f"≤ {m:,}".replace(",", "_"))
-    if bounds and kind in ("integer", "number"):
-        phrase += " " + " and ".join(bounds)
-    return phrase
+    return (" " + " and ".join(bounds)) if bounds else ""
 
 
 def _section(path: str) -> str:
