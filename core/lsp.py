@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +32,8 @@ from .document import LineIndex
 #: seconds the server waits after a change before linting (typing bursts collapse into one run)
 DEBOUNCE_S = 0.15
 
+_SCHEMA_VERSION = re.compile(r"""^\s*["']?schema_version["']?\s*[=:]""", re.MULTILINE)
+_PLAN_SECTION = re.compile(r"""["']?(hardware|workload|parallelism)["']?\s*[\]=:]""")
 _SEVERITY = {Severity.ERROR: lsp.DiagnosticSeverity.Error, Severity.WARNING: lsp.DiagnosticSeverity.Warning,
              Severity.INFO: lsp.DiagnosticSeverity.Information, Severity.HINT: lsp.DiagnosticSeverity.Hint}
 FIX_ALL_KIND = "source.fixAll.deploylint"
@@ -72,10 +75,16 @@ class DeploylintServer(LanguageServer):
                 self._configs[folder] = Config()
         return self._configs[folder]
 
-    def is_plan(self, path: str) -> bool:
+    def is_plan(self, path: str, text: str = "") -> bool:
+        """A plan file: matched by the include patterns, or (any name) a file that declares ``schema_version``
+        next to a plan section — so an opened example is linted but an unrelated pyproject.toml is not."""
         from .sources import format_for
 
-        return format_for(path) is not None and self.config_for(path).matches_include(path)
+        if format_for(path) is None:
+            return False
+        if self.config_for(path).matches_include(path):
+            return True
+        return bool(_SCHEMA_VERSION.search(text)) and bool(_PLAN_SECTION.search(text))
 
     def lint(self, uri: str, text: str, version: int | None) -> _Linted:
         from .engine import Engine
@@ -126,7 +135,7 @@ class DeploylintServer(LanguageServer):
     def refresh(self, uri: str) -> None:
         doc = self.workspace.get_text_document(uri)
         path = to_fs_path(uri) or uri
-        if not self.is_plan(path):
+        if not self.is_plan(path, doc.source):
             self.linted.pop(uri, None)
             self.publish(uri, None)
             return

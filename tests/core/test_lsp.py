@@ -136,3 +136,15 @@ async def test_a_crashing_plugin_is_a_diagnostic_and_the_server_lives(client: La
     _open(client, other, PLAN)
     await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
     assert client.diagnostics[other]
+
+
+async def test_files_that_are_not_plans_get_no_diagnostics(client: LanguageClient, tmp_path):
+    uri = _uri(tmp_path, "pyproject.toml")
+    _open(client, uri, '[project]\nname = "x"\nversion = = 1\n')
+    await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    assert list(client.diagnostics[uri]) == []
+    # any name, but a plan by its content: linted
+    other = _uri(tmp_path, "review-notes.toml")
+    _open(client, other, PLAN)
+    await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    assert "MOE301" in [d.code for d in client.diagnostics[other]]
