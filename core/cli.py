@@ -308,9 +308,11 @@ def _cmd_rule(args) -> int:
 
 def _cmd_plugins(args) -> int:
     registry = _registry(args.plugin)
-    for p in registry.plugins:
-        status = f"FAILED: {p.error}" if p.error else (", ".join(p.rules) or "no rules")
-        print(f"{p.name:<40}{p.version or '-':<10}{p.source:<36}{status}")
+    rows = [(p.name, p.version or "-", p.source, f"FAILED: {p.error}" if p.error else (", ".join(p.rules) or "no rules"))
+            for p in registry.plugins]
+    widths = [max((len(r[i]) for r in rows), default=0) + 2 for i in range(3)]
+    for name, version, source, status in rows:
+        print(f"{name:<{widths[0]}}{version:<{widths[1]}}{source:<{widths[2]}}{status}")
     _print_failures(registry)
     return EXIT_INCOMPLETE if registry.failures else EXIT_CLEAN
 

@@ -59,10 +59,11 @@ _TIMESTAMP, _MERGE, _VALUE, _MAP, _SEQ = (_TAG + t for t in ("timestamp", "merge
 class _Node:
     """One composed YAML node: ``kind`` is ``map``, ``seq``, ``scalar`` or ``alias``."""
 
-    __slots__ = ("kind", "tag", "value", "start", "end", "style", "target")
+    __slots__ = ("kind", "tag", "value", "start", "end", "style", "target", "origin")
 
-    def __init__(self, kind: str, tag, value, start: int, end: int, style=None, target=None) -> None:
+    def __init__(self, kind: str, tag, value, start: int, end: int, style=None, target=None, origin=None) -> None:
         self.kind = kind
+        self.origin = start if origin is None else origin  # where its anchor or tag begins, if it has one
         self.tag = tag
         self.value = value  # str for a scalar, list of (key, value) nodes or of nodes for collections
         self.start = start
@@ -148,7 +149,8 @@ def _compose(text: str, lines: LineIndex, yaml) -> _Node:
                 tag = event.tag
                 if tag is None or tag == "!":
                     tag = resolver.resolve(yaml.ScalarNode, event.value, event.implicit)
-                node = _Node("scalar", tag, event.value, _skip_properties(text, start, end), end, event.style)
+                node = _Node("scalar", tag, event.value, _skip_properties(text, start, end), end, event.style,
+                             origin=start)
                 if event.style in ("|", ">"):
                     while node.end > node.start + 1 and text[node.end - 1] in " \t\r\n":
                         node.end -= 1
@@ -163,7 +165,8 @@ def _compose(text: str, lines: LineIndex, yaml) -> _Node:
                 if tag is None or tag == "!":
                     tag = _MAP if is_map else _SEQ
                 begin = end - 1 if event.flow_style else end
-                node = _Node("map" if is_map else "seq", tag, [], begin, begin, "flow" if event.flow_style else "block")
+                node = _Node("map" if is_map else "seq", tag, [], begin, begin, "flow" if event.flow_style else "block",
+                             origin=start)
                 node.target = event.anchor  # remembered until the node is complete
                 add(node)
                 stack.append(node)
@@ -240,17 +243,21 @@ class _Builder:
         self.lines = lines
         self.spans: dict[str, NodeSpan] = {}
         self.expanded = 0
+        self.site: _Node | None = None  # the outermost alias being expanded
 
-    def error(self, message: str, node: _Node) -> SourceError:
-        return SourceError(message, _range(self.lines, node.start, node.end))
+    def error(self, message: str, node: _Node, *, from_tag: bool = False) -> SourceError:
+        start = node.origin if from_tag else node.start
+        return SourceError(message, _range(self.lines, start, node.end))
 
     def build(self, node: _Node, pointer: str, key: Span | None, depth: int, aliased: bool):
         if aliased:
             self.expanded += 1
             if self.expanded > MAX_ALIAS_NODES:
                 raise self.error(f"too many alias expansions: the aliases copy more than {MAX_ALIAS_NODES:,} "
-                                 "values (a plan needs no such file)", node)
+                                 "values (a plan needs no such file)", self.site or node)
         if node.kind == "alias":
+            if not aliased:
+                self.site = node
             value = self.build(node.target, pointer, key, depth, True)
             self.spans[pointer] = NodeSpan(Span(node.start, node.end), key)
             return value
@@ -259,7 +266,8 @@ class _Builder:
         self.spans[pointer] = NodeSpan(Span(node.start, node.end), key)
         if node.kind == "map":
             if node.tag != _MAP:
-                raise self.error(f"the tag {_short_tag(node.tag)} is not allowed in a plan (only plain mappings)", node)
+                raise self.error(f"the tag {_short_tag(node.tag)} is not allowed in a plan (only plain mappings)", node,
+                                 from_tag=True)
             out: dict = {}
             first: dict[str, int] = {}
             for k, v in node.value:
@@ -272,7 +280,8 @@ class _Builder:
             return out
         if node.kind == "seq":
             if node.tag != _SEQ:
-                raise self.error(f"the tag {_short_tag(node.tag)} is not allowed in a plan (only plain lists)", node)
+                raise self.error(f"the tag {_short_tag(node.tag)} is not allowed in a plan (only plain lists)", node,
+                                 from_tag=True)
             return [self.build(item, jp.child(pointer, i), None, depth + 1, aliased) for i, item in enumerate(node.value)]
         return self.scalar(node)
 
@@ -312,12 +321,12 @@ class _Builder:
                 raise self.error(f"{raw} is not a finite number: a plan needs a real value here", node)
             return value
         raise self.error(f"the tag {_short_tag(tag)} is not allowed in a plan "
-                         "(only strings, numbers, booleans and null)", node)
+                         "(only strings, numbers, booleans and null)", node, from_tag=True)
 
 
 def _sign_and_body(raw: str) -> tuple[int, str]:
     text = raw.replace("_", "")
-    if text[:1] in "+-" and text:
+    if text and text[0] in "+-":
         return (-1 if text[0] == "-" else 1), text[1:]
     return 1, text
 
