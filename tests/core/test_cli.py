@@ -164,3 +164,27 @@ def test_parse_errors_land_on_their_line_and_column(tmp_path, suffix, text, line
     (d,) = json.loads(out.stdout)["diagnostics"]
     assert d["code"] == "DL001"
     assert (d["range"]["start"]["line"], d["range"]["start"]["column"]) == (line, column), d["message"]
+
+
+def test_analyze_seed_ends_with_an_assessment():
+    out = deploylint("analyze", SEED)
+    assert out.returncode == 0, out.stderr
+    text = out.stdout
+    assessment = text[text.index("Assessment"):]
+    assert "fits in memory:  yes" in assessment
+    assert "optimized:       no — CMP201 compute-underutilized; MEM102 memory-underutilized; MOE301 experts-not-divisible" in assessment
+    assert "share of peak:   0.633%" in assessment     # 3800 samples/s × 2.0 GFLOP / 1,200 TFLOP/s
+
+
+def test_analyze_json_contract_for_a_plan_from_config_json():
+    out = deploylint("analyze", HEALTHY, "--format", "json")
+    a = json.loads(out.stdout)
+    assert a["model"]["total_params"] == 46_702_792_704           # Mixtral-8x7B, from examples/configs/mixtral-8x7b.json
+    assert set(a["model"]) >= {"total_params", "active_params", "embedding_params", "expert_params"}
+    dev = a["memory"]["devices"][0]
+    assert set(dev) >= {"weights", "gradients", "optimizer", "activations", "kv_cache", "total", "capacity"}
+    assert dev["total"] == sum(dev[k] for k in ("weights", "gradients", "optimizer", "activations", "kv_cache"))
+    assert len(a["memory"]["devices"]) == 8 and 0 < a["memory"]["utilization"] < 1
+    assert set(a["compute"]) >= {"flops_per_token", "flops_per_sample", "peak_flops", "implied_flops", "implied_utilization"}
+    assert a["compute"]["peak_flops"] == 8 * 989.4e12
+    assert set(a["bounds"]) >= {"max_throughput_samples_per_s", "min_latency_ms", "bottleneck"}
