@@ -53,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     analyze = sub.add_parser("analyze", help="print the estimate of one plan", description="Print the estimate of one plan.")
     analyze.add_argument("path", metavar="PLAN")
-    analyze.add_argument("--format", choices=("text", "json"), default="text")
+    analyze.add_argument("--format", choices=("text", "json", "html"), default="text")
     analyze.add_argument("--config")
     analyze.add_argument("--plugin", action="append", default=[], metavar="MODULE")
 
@@ -251,6 +251,10 @@ def _cmd_analyze(args) -> int:
         import json
 
         print(json.dumps(result.analysis.to_json(), indent=2))
+    elif args.format == "html":
+        from .report.analysis_html import render_html
+
+        print(render_html(result.analysis, result.plan, result.diagnostics), end="")
     else:
         from .report.analysis_text import render_text
 

@@ -188,3 +188,19 @@ def test_analyze_json_contract_for_a_plan_from_config_json():
     assert set(a["compute"]) >= {"flops_per_token", "flops_per_sample", "peak_flops", "implied_flops", "implied_utilization"}
     assert a["compute"]["peak_flops"] == 8 * 989.4e12
     assert set(a["bounds"]) >= {"max_throughput_samples_per_s", "min_latency_ms", "bottleneck"}
+
+
+def test_analyze_html_is_a_page_with_the_same_figures():
+    from html.parser import HTMLParser
+
+    out = deploylint("analyze", SEED, "--format", "html")
+    assert out.returncode == 0
+    cells = []
+
+    class Cells(HTMLParser):
+        def handle_data(self, data):
+            cells.append(data.strip())
+
+    Cells().feed(out.stdout)
+    assert out.stdout.startswith("<!doctype html>") and "<script" not in out.stdout
+    assert "424 MiB" in cells and "MOE301" in cells                  # device 0's total, a finding

@@ -61,3 +61,30 @@ def test_cmp201_and_cmp202(deploylint, plan):
     assert e.severity.value == "error" and abs(e.data["utilization"] - 1.2) < 1e-9
     warn = deploylint.lint(plan(workload={"output_len": 0}, claims={"mfu": 0.8})).one("CMP202")
     assert warn.severity.value == "warning"
+
+
+def test_cmp201_judges_decode_by_memory_bandwidth(deploylint, plan):
+    # A decode-dominated plan: low MFU is normal there, the rule reads MBU instead.
+    p = plan(workload={"batch_size": 8, "seq_len": 128, "output_len": 1024})
+    a = deploylint.lint(p).analysis
+    assert a.phase == "decode"
+    bound = a.bounds.max_throughput_samples_per_s
+    low = deploylint.lint(plan(workload={"batch_size": 8, "seq_len": 128, "output_len": 1024},
+                               claims={"throughput_samples_per_s": bound * 0.05}))
+    d = low.one("CMP201")
+    assert d.data["metric"] == "mbu" and d.data["phase"] == "decode"
+    # at the bound a decode step moves its bytes at full bandwidth: MBU there is (close to) 1
+    at_bound = deploylint.lint(plan(workload={"batch_size": 8, "seq_len": 128, "output_len": 1024},
+                                    claims={"throughput_samples_per_s": bound * 0.5})).analysis
+    assert 0.45 < at_bound.implied.bandwidth_utilization < 0.55
+    assert "CMP201" not in deploylint.lint(plan(workload={"batch_size": 8, "seq_len": 128, "output_len": 1024},
+                                                claims={"throughput_samples_per_s": bound * 0.5})).codes
+
+
+def test_dl008_names_the_missing_link_bandwidth(deploylint, plan):
+    p = plan(hardware={"intra_node_bandwidth_gbps": None, "inter_node_bandwidth_gbps": None},
+             parallelism={"tp": 8, "dp": 1})
+    result = deploylint.lint(p)
+    d = result.one("DL008")
+    assert d.severity.value == "info" and d.data == {"missing": "intra_node_bandwidth_gbps"}
+    assert result.analysis.bounds.phase("prefill").comm_s is None
