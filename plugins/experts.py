@@ -77,11 +77,14 @@ class ExpertsNotDivisible(Rule):
                 fixes.append(fix)
         lower = moe.num_experts // par.ep * par.ep
         upper = lower + par.ep
+        per_expert = next((l.expert for l in ctx.analysis.params.layers if l.is_moe), 0)
+        moe_layers = sum(1 for l in ctx.analysis.params.layers if l.is_moe)
         for count in (lower, upper):
             if count >= max(par.ep, moe.top_k):
+                delta = (count - moe.num_experts) * per_expert * moe_layers
                 fixes.append(Fix.set("/model/moe/num_experts", count,
-                                     f"model change: {count} experts ({count // par.ep} per rank) — retrains the model",
-                                     applicability="unsafe"))
+                                     f"model change: {count} experts ({count // par.ep} per rank, max/mean 1.000; "
+                                     f"{delta / 1e6:+,.1f}M parameters) — retrains the model", applicability="unsafe"))
         yield self.report(
             "/parallelism/ep",
             f"{moe.num_experts} experts do not divide by ep={par.ep}: ranks hold {'-'.join(map(str, dist))} experts, "

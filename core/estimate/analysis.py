@@ -108,6 +108,7 @@ class Analysis:
                 "layers": len(p.layers),
                 "moe_layers": sum(1 for l in p.layers if l.is_moe),
                 "weight_bytes": p.total * DTYPE_BYTES[self.plan.workload.dtype],
+                "per_layer": _layer_groups(p),
             },
             "memory": {
                 "devices": [d.to_json() for d in mem.devices],
@@ -143,6 +144,20 @@ class Analysis:
             "missing": list(self.missing),
             "assumptions": list(self.assumptions),
         }
+
+
+def _layer_groups(p: ParamCounts) -> list[dict]:
+    """The per-layer breakdown, consecutive identical layers folded into one row (``first``..``last``)."""
+    out: list[dict] = []
+    for layer in p.layers:
+        row = {"attention": layer.attention, "norms": layer.norms, "mlp": layer.mlp, "router": layer.router,
+               "routed_experts": layer.routed_experts, "shared_experts": layer.shared_experts,
+               "total": layer.total, "active": layer.active}
+        if out and all(out[-1][k] == v for k, v in row.items()):
+            out[-1]["last"] = layer.index
+        else:
+            out.append({"first": layer.index, "last": layer.index, **row})
+    return out
 
 
 ASSUMPTIONS = (

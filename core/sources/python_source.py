@@ -51,8 +51,8 @@ def load(path: str, text: str) -> Document:
     value = _find_plan(tree, cols)
     reader = _Reader(text, cols)
     if not isinstance(value, ast.Dict) and not _is_dict_call(value):
-        raise reader.fail(f"PLAN must be a dict literal {{...}} or dict(...) of literals; found {_describe(value, reader)}",
-                          value)
+        raise reader.fail("a plan must be a mapping at the top level: PLAN must be a dict literal {...} or "
+                          f"dict(...), got {_describe(value, reader)}", value)
     data = reader.read(value, "", None, 1)
     return Document(path, text, "python", data, reader.spans, newline=detect_newline(text))
 

@@ -227,12 +227,16 @@ def _yaml_message(exc, lines: LineIndex) -> str:
     message = f"invalid YAML: {problem}"
     if exc.context:
         message += f" {exc.context.strip()}"
-        mark = exc.context_mark
-        if mark is not None and exc.problem_mark is not None and mark.index != exc.problem_mark.index:
-            pos = lines.position(mark.index)
+        context = exc.context_mark
+        if context is not None and exc.problem_mark is not None and context.index != exc.problem_mark.index:
+            pos = lines.position(context.index)
             message += f" that starts at line {pos.line}, column {pos.column}"
-    if "\t" in problem or "tab" in problem:
-        message += " (YAML indentation must use spaces, not tabs)"
+    mark = exc.problem_mark
+    index = getattr(mark, "index", None)
+    if index is not None and lines.text[index:index + 1] == "\t":
+        message += " (a tab: YAML indentation must use spaces)"
+    elif "expected key" in problem or "<block end>" in problem:
+        message += " (check the indentation here, or for text left over after a value)"
     return message
 
 
