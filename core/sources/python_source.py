@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import ast
 import math
+import re
 
 from .. import pointer as jp
 from ..diagnostics import Position, Range
@@ -73,6 +74,13 @@ def _syntax_range(exc: SyntaxError, text: str, lines: LineIndex) -> Range:
         return Range.at(1, 1)
     line = max(1, exc.lineno)
     column = max(1, exc.offset or 1)
+    text_line = lines.line_text(line)
+    if isinstance(exc, IndentationError) and "unexpected indent" in (exc.msg or ""):
+        column = len(text_line) - len(text_line.lstrip()) + 1  # at the statement, not inside its indent
+    elif (exc.msg or "").startswith("Exceeds the limit"):
+        digits = re.search(r"\d{4000,}", text_line)  # Python points at the line start; show the literal
+        if digits:
+            return Range.at(line, digits.start() + 1, line, digits.end() + 1)
     end_line, end_column = exc.end_lineno, exc.end_offset
     if end_line and end_column and end_column > 0 and (end_line, end_column) > (line, column):
         return Range(Position(line, column), Position(end_line, end_column))
@@ -201,7 +209,7 @@ class _Reader:
                     raise self.fail("PLAN must contain only literals: found ** unpacking (write the keys out)", v)
                 if not (isinstance(k, ast.Constant) and isinstance(k.value, str)):
                     raise self.fail(f"dict keys in PLAN must be strings: found {_describe(k, self)}", k)
-                self.unique(first, k.value, k)
+                self.unique(first, k.value, k.lineno, self.cols.range(k))
                 out[k.value] = self.read(v, jp.child(pointer, k.value), self.cols.span(k), depth + 1)
             return out
         if _is_dict_call(node):
@@ -212,8 +220,10 @@ class _Reader:
             for kw in node.keywords:
                 if kw.arg is None:
                     raise self.fail("PLAN must contain only literals: found ** unpacking (write the keys out)", kw)
-                self.unique(first, kw.arg, kw)
-                start = self.cols.offset(kw.lineno, kw.col_offset)  # a keyword starts at its name
+                column = self.cols.column(kw.lineno, kw.col_offset)  # a keyword starts at its name
+                name = Range.at(kw.lineno, column + 1, kw.lineno, column + 1 + len(kw.arg))
+                self.unique(first, kw.arg, kw.lineno, name)
+                start = self.cols.offset(kw.lineno, kw.col_offset)
                 out[kw.arg] = self.read(kw.value, jp.child(pointer, kw.arg), Span(start, start + len(kw.arg)), depth + 1)
             return out
         raise self.fail(f"PLAN must contain only literals: found {_describe(node, self)} "
@@ -230,10 +240,10 @@ class _Reader:
         raise self.fail(f"PLAN must contain only literals: found {_describe(node, self)} (a plan holds numbers, "
                         "strings, booleans, None, lists and dicts)", node)
 
-    def unique(self, first: dict[str, int], key: str, node: ast.AST) -> None:
+    def unique(self, first: dict[str, int], key: str, line: int, where: Range) -> None:
         if key in first:
-            raise self.fail(f"duplicate key {key!r} (first at line {first[key]})", node)
-        first[key] = node.lineno
+            raise SourceError(f"duplicate key {key!r} (first at line {first[key]})", where)
+        first[key] = line
 
 
 def _describe(node: ast.AST, reader: _Reader) -> str:

@@ -60,3 +60,21 @@ def test_documented_example_runs_verbatim_as_a_local_plugin(tmp_path):
     assert d["range"]["start"] == {"line": 15, "column": 6}
     (fix,) = d["fixes"]
     assert fix["applicability"] == "unsafe" and fix["edits"][0]["new_text"] == "8"
+
+
+def test_contributing_ten_minute_plugin_runs_as_written(tmp_path):
+    text = open(os.path.join(ROOT, "CONTRIBUTING.md"), encoding="utf-8").read()
+    section = text[text.index("## Writing a rule plugin in ten minutes"):]
+    (tmp_path / "my_rules.py").write_text(first_python_block_of(section))
+    (tmp_path / "deploy.toml").write_text(PLAN.replace('mode = "inference"', 'mode = "inference"\ndtype = "fp32"'))
+    out = subprocess.run([sys.executable, "-m", "deploylint.core.cli", "check", "--plugin", "my_rules", "--format", "json",
+                          "deploy.toml"], cwd=tmp_path, capture_output=True, text=True)
+    import json
+
+    (d,) = [d for d in json.loads(out.stdout)["diagnostics"] if d["code"] == "ACME010"]
+    assert d["path"] == "/workload/dtype" and d["fixes"][0]["edits"][0]["new_text"] == "bf16"   # inside the quotes
+
+
+def first_python_block_of(text: str) -> str:
+    start = text.index("```python\n") + len("```python\n")
+    return text[start:text.index("```", start)]

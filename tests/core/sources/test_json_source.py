@@ -49,7 +49,7 @@ VALUE_RANGES = {
     "/parallelism/expert_placement": ((11, 25), (11, 44)),
     "/parallelism/expert_placement/0": ((11, 26), (11, 35)),
     "/parallelism/expert_placement/1/1": ((11, 41), (11, 42)),
-    "/workload/dtype": ((13, 44), (13, 50)),
+    "/workload/dtype": ((13, 45), (13, 51)),
 }
 KEY_RANGES = {  # quotes included
     "/name": ((3, 3), (3, 9)),
