@@ -49,13 +49,6 @@ def coords(index: int, par) -> Coords:
     return Coords(index, stage, dp_rank, cp_rank, tp_rank, ep_rank, etp_rank, edp_rank)
 
 
-def experts_on_rank(par, num_experts: int, ep_rank: int) -> int:
-    counts = par.expert_counts(num_experts)
-    if not counts:
-        return 0
-    return counts[ep_rank] if ep_rank < len(counts) else 0
-
-
 def expert_data_parallel(par) -> int:
     """Replicas of each expert shard: (tp·cp·dp) / (ep·etp), at least 1."""
     return max(1, (par.tp * par.cp * par.dp) // max(1, par.ep * par.etp))

@@ -28,7 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..plan import DTYPE_BYTES
-from .layout import coords, expert_data_parallel, experts_on_rank, micro_batches, stage_layers
+from .layout import coords, expert_data_parallel, micro_batches, stage_layers
 from .params import ParamCounts, kv_projection_params
 
 
@@ -174,6 +174,9 @@ def estimate_memory(plan, counts: ParamCounts, devices: list[int] | None = None)
     E = model.moe.num_experts if model.moe else 0
 
     cache: dict[tuple, DeviceMemory] = {}
+    stage_sums: dict[int, tuple] = {}
+    stage_acts: dict[int, float] = {}
+    ep_counts = par.expert_counts(E) if E else ()
     out = []
     for i in (range(hw.num_devices) if devices is None else devices):
         c = coords(i, par)
@@ -184,15 +187,13 @@ def estimate_memory(plan, counts: ParamCounts, devices: list[int] | None = None)
                                     hit.optimizer, hit.activations, hit.kv_cache, hit.capacity, hit.params))
             continue
         layers = stages[c.stage]
-        n_experts = experts_on_rank(par, E, c.ep_rank) if E else 0
-        dense = 0.0
-        expert = 0.0
-        for li in layers:
-            lp = counts.layers[li]
-            sharded = lp.attention - kv_attn + lp.mlp + lp.shared_experts
-            dense += sharded / par.tp + kv_attn / kv_div + lp.norms + lp.router
-            if lp.is_moe:
-                expert += lp.expert * n_experts / max(1, par.etp)
+        n_experts = (ep_counts[c.ep_rank] if c.ep_rank < len(ep_counts) else 0) if E else 0
+        sums = stage_sums.get(c.stage)
+        if sums is None:
+            sums = stage_sums[c.stage] = _stage_sums(counts, layers, kv_attn)
+        sharded_sum, replicated_sum, kv_layers, expert_unit, moe_count = sums
+        dense = sharded_sum / par.tp + kv_layers * kv_attn / kv_div + replicated_sum
+        expert = expert_unit * n_experts / max(1, par.etp)
         if c.stage == 0:
             dense += counts.embedding / par.tp
         if c.stage == par.pp - 1:
@@ -210,9 +211,13 @@ def estimate_memory(plan, counts: ParamCounts, devices: list[int] | None = None)
             opt = (dense / (dense_shard if z >= 1 else 1) + expert / (edp if z >= 1 else 1)) * opt_k
             s = max(1, work.seq_len // par.cp)
             in_flight = min(par.pp - c.stage, m)
-            per_mb = sum(layer_activation_bytes(model, counts.layers[li].is_moe, s=s, b=par.micro_batch_size, tp=par.tp,
-                                                sp=par.sequence_parallel, recompute=par.recompute, dtype=work.dtype,
-                                                etp=par.etp) for li in layers)
+            per_mb = stage_acts.get(c.stage)
+            if per_mb is None:
+                per_mb = stage_acts[c.stage] = sum(
+                    n * layer_activation_bytes(model, is_moe, s=s, b=par.micro_batch_size, tp=par.tp,
+                                               sp=par.sequence_parallel, recompute=par.recompute, dtype=work.dtype,
+                                               etp=par.etp)
+                    for is_moe, n in ((True, moe_count), (False, len(layers) - moe_count)) if n)
             acts = per_mb * in_flight
             if c.stage == par.pp - 1:
                 acts += 4 * s * par.micro_batch_size * model.vocab_size / par.tp  # fp32 logits for the loss
@@ -223,12 +228,13 @@ def estimate_memory(plan, counts: ParamCounts, devices: list[int] | None = None)
             batch = -(-work.batch_size // max(1, par.dp))
             s = max(1, work.seq_len // par.cp)
             # the working set of one block during prefill (not kept across blocks)
-            widest = max((li for li in layers), key=lambda li: counts.layers[li].is_moe, default=None)
             chunk = min(batch * s, PREFILL_CHUNK_TOKENS)
-            acts = layer_activation_bytes(model, counts.layers[widest].is_moe if widest is not None else False, s=chunk,
-                                          b=1, tp=par.tp, sp=par.sequence_parallel, recompute="none",
-                                          dtype=work.dtype, etp=par.etp) if widest is not None else 0
-            acts += 4 * batch * model.vocab_size / par.tp  # fp32 logits of the last position
+            acts = stage_acts.get(c.stage)
+            if acts is None:
+                acts = layer_activation_bytes(model, moe_count > 0, s=chunk, b=1, tp=par.tp, sp=par.sequence_parallel,
+                                              recompute="none", dtype=work.dtype, etp=par.etp) if len(layers) else 0
+                acts += 4 * batch * model.vocab_size / par.tp  # fp32 logits of the last position
+                stage_acts[c.stage] = acts
             kv = kv_cache_bytes(model, len(layers), tokens=(work.seq_len + work.output_len) / par.cp, batch=batch,
                                 tp=par.tp, dtype=work.kv_cache_dtype)
         dev = DeviceMemory(i, c.stage, c.ep_rank, len(layers), n_experts, int(weights), int(grads), int(opt),
@@ -236,6 +242,21 @@ def estimate_memory(plan, counts: ParamCounts, devices: list[int] | None = None)
         cache[key] = dev
         out.append(dev)
     return MemoryEstimate(tuple(out))
+
+
+def _stage_sums(counts: ParamCounts, layers: range, kv_attn: int) -> tuple[float, float, int, float, int]:
+    """Per-stage parameter sums: tp-sharded, replicated, the number of layers with KV projections, one expert's
+    parameters summed over the stage's MoE layers, and the MoE layer count."""
+    sharded = replicated = expert_unit = 0.0
+    moe = 0
+    for li in layers:
+        lp = counts.layers[li]
+        sharded += lp.attention - kv_attn + lp.mlp + lp.shared_experts
+        replicated += lp.norms + lp.router
+        if lp.is_moe:
+            expert_unit += lp.expert
+            moe += 1
+    return sharded, replicated, len(layers), expert_unit, moe
 
 
 def kv_bytes_per_token(model, layers: int, tp: int, dtype: str) -> float:

@@ -43,6 +43,10 @@ def load(path: str, text: str) -> Document:
         tree = ast.parse(text, filename=path)
     except SyntaxError as exc:  # IndentationError and TabError too
         raise SourceError(f"invalid Python: {_syntax_message(exc)}", _syntax_range(exc, text, lines)) from None
+    except UnicodeEncodeError as exc:  # a lone surrogate (possible in editor text, never in decoded files)
+        pos = lines.position(exc.start)
+        raise SourceError(f"the text holds an unpaired surrogate U+{ord(text[exc.start]):04X}, which is not "
+                          "valid Unicode", Range.at(pos.line, pos.column)) from None
     except (ValueError, RecursionError, MemoryError) as exc:
         if "\x00" in text:
             pos = lines.position(text.index("\x00"))

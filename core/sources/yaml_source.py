@@ -131,6 +131,7 @@ def _compose(text: str, lines: LineIndex, yaml) -> _Node:
     resolver = yaml.resolver.Resolver()
     anchors: dict[str, _Node] = {}
     stack: list[_Node] = []
+    pending: list[str | None] = []  # the anchor of each open collection, registered when it closes
     root: _Node | None = None
     documents = 0
 
@@ -167,16 +168,16 @@ def _compose(text: str, lines: LineIndex, yaml) -> _Node:
                 begin = end - 1 if event.flow_style else end
                 node = _Node("map" if is_map else "seq", tag, [], begin, begin, "flow" if event.flow_style else "block",
                              origin=start)
-                node.target = event.anchor  # remembered until the node is complete
                 add(node)
                 stack.append(node)
+                pending.append(event.anchor)
             elif cls is events_mod.MappingEndEvent or cls is events_mod.SequenceEndEvent:
                 node = stack.pop()
                 if node.style == "flow" or not node.value:
                     node.end = max(end, node.start)
                 else:
                     node.end = max(node.start, node.value[-1].end)
-                anchor, node.target = node.target, None
+                anchor = pending.pop()
                 if node.kind == "map":
                     items = node.value
                     node.value = list(zip(items[0::2], items[1::2]))
@@ -203,6 +204,9 @@ def _compose(text: str, lines: LineIndex, yaml) -> _Node:
         code = f"U+{exc.character:04X}" if isinstance(exc.character, int) else repr(exc.character)
         raise SourceError(f"invalid YAML: the character {code} is not allowed in a YAML file ({exc.reason})",
                           _range(lines, max(where, 0))) from None
+    except UnicodeEncodeError as exc:  # a lone surrogate (possible in editor text, never in decoded files)
+        raise SourceError(f"the text holds an unpaired surrogate U+{ord(text[exc.start]):04X}, which is not "
+                          "valid Unicode", _range(lines, exc.start)) from None
     except (RecursionError, MemoryError):
         raise SourceError("the YAML is too large or nests too deeply to read", Range.at(1, 1)) from None
     except Exception as exc:  # a parser failure PyYAML does not classify: still a message, not a traceback

@@ -364,3 +364,9 @@ def test_every_truncation_is_a_document_or_a_source_error(cut):
             load(text)
         except SourceError as exc:
             assert exc.message and exc.range is not None
+
+
+def test_unpaired_surrogate_from_an_editor_buffer_is_a_positioned_error():
+    exc = error('a: "\ud800"\n')
+    assert "U+D800" in exc.message
+    assert exc.range.start == Position(1, 5)
