@@ -148,3 +148,15 @@ async def test_files_that_are_not_plans_get_no_diagnostics(client: LanguageClien
     _open(client, other, PLAN)
     await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
     assert "MOE301" in [d.code for d in client.diagnostics[other]]
+
+
+async def test_save_relints_with_the_new_configuration(client: LanguageClient, tmp_path):
+    uri = _uri(tmp_path)
+    _open(client, uri, PLAN)
+    await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    assert "MOE301" in [d.code for d in client.diagnostics[uri]]
+    # the team silences MOE301 in its configuration; saving the plan picks the change up
+    (tmp_path / "deploylint.toml").write_text('ignore = ["MOE301"]\n')
+    client.text_document_did_save(types.DidSaveTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=uri)))
+    await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    assert "MOE301" not in [d.code for d in client.diagnostics[uri]]
