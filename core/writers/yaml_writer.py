@@ -65,10 +65,15 @@ def _children(spans, parent: str):
 
 
 def _subtree_end(spans, pointer: str) -> int:
-    """Where a value really ends: the furthest end of its leaves (block collections' own end marks overshoot)."""
+    """Where a value really ends: the furthest end of its leaves written inside it.
+
+    Leaves reached through an ``*alias`` keep the spans of the anchored definition, earlier in the file; they
+    are not part of this value's text and are left out.
+    """
+    node = spans[pointer].value
     prefix = pointer + "/"
-    ends = [n.value.end for p, n in spans.items() if p.startswith(prefix)]
-    return max(ends) if ends else spans[pointer].value.end
+    ends = [n.value.end for p, n in spans.items() if p.startswith(prefix) and n.value.start >= node.start]
+    return max([node.end, *ends])
 
 
 def _is_flow(text: str, node) -> bool:
@@ -84,7 +89,10 @@ def apply(document, change) -> str:
         node = spans[path]
         old = text[node.value.start:node.value.end]
         new = scalar_text(change.value, like=old)
-        block = not _is_flow(text, node) and any(p.startswith(path + "/") for p in spans)
+        if old.startswith("*"):
+            return text[:node.value.start] + new + text[node.value.end:]      # an alias: replace the alias itself
+        block = not _is_flow(text, node) and any(p.startswith(path + "/") and spans[p].value.start >= node.value.start
+                                                 for p in spans)
         if block and node.key is not None:
             # a block collection becomes a flow value on the key's line (its own comment kept)
             colon = text.find(":", node.key.end)

@@ -169,3 +169,9 @@ def test_any_change_in_any_format(doc, change):
     if change.op == "set":
         again = apply_changes(reloaded, [change])
         assert again == new                      # idempotent
+
+
+def test_yaml_set_on_an_alias_replaces_the_alias_not_the_anchor():
+    text = "base: &p [22, 21, 21]\nparallelism:\n  ep: 3\n  expert_placement: *p\n"
+    new = apply_changes(load("p.yaml", text), [ValueChange("set", "/parallelism/expert_placement", [16, 16, 16, 16])])
+    assert new == "base: &p [22, 21, 21]\nparallelism:\n  ep: 3\n  expert_placement: [16, 16, 16, 16]\n"
