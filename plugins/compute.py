@@ -22,7 +22,10 @@ def _metric(ctx):
     """(name, implied value, phase) for the plan's dominant phase, or None when the claims imply nothing."""
     a = ctx.analysis
     im = a.implied
-    if a.phase == "decode" and im.bandwidth_utilization is not None:
+    if a.phase == "decode":
+        # decode reads every weight and the KV cache for a few FLOPs per byte: judge it by bandwidth, never by MFU
+        if im.bandwidth_utilization is None:
+            return None
         return "memory-bandwidth utilization (MBU)", im.bandwidth_utilization, "decode"
     if im.utilization is not None:
         return "model FLOPs utilization (MFU)", im.utilization, a.phase

@@ -297,6 +297,8 @@ def _implied(plan, flops: FlopsEstimate, bounds: Bounds, memory: MemoryEstimate,
         achieved, source = c.achieved_tflops_per_device * 1e12 * hw.num_devices, "achieved_tflops_per_device"
     elif c.mfu:
         achieved, source = c.mfu * peak, "mfu"
+    if achieved is not None and not samples and flops.flops_per_sample:
+        samples = achieved / flops.flops_per_sample      # the throughput a FLOP-rate claim implies
     util = achieved / peak if achieved is not None else None
     mbu = None
     if samples and not work.training and work.output_len:

@@ -88,3 +88,14 @@ def test_dl008_names_the_missing_link_bandwidth(deploylint, plan):
     d = result.one("DL008")
     assert d.severity.value == "info" and d.data == {"missing": "intra_node_bandwidth_gbps"}
     assert result.analysis.bounds.phase("prefill").comm_s is None
+
+
+def test_a_low_mfu_claim_on_a_decode_plan_is_judged_by_bandwidth(deploylint, plan):
+    # 1% MFU in decode is normal (a decode step does ~2 FLOPs per weight byte); what matters is the bandwidth it implies
+    decode = {"batch_size": 64, "seq_len": 128, "output_len": 1024}
+    a = deploylint.lint(plan(workload=decode, claims={"mfu": 0.01})).analysis
+    assert a.phase == "decode" and a.implied.bandwidth_utilization is not None
+    result = deploylint.lint(plan(workload=decode, claims={"mfu": 0.01}))
+    found = result.with_code("CMP201")
+    assert all(d.data["metric"] == "mbu" for d in found)
+    assert bool(found) == (a.implied.bandwidth_utilization < 0.10)
