@@ -230,8 +230,9 @@ class BetterLayoutExists(Rule):
         for the plan's devices — each passing every PAR and MOE rule and
         fitting in memory — and estimates each with the same model as the plan.
         When the best is better by more than the threshold (default 15%:
-        training by throughput, inference by latency), the rule names it with
-        both sets of figures. It never recommends what cannot run: "add TP=2"
+        training by throughput; serving by latency or throughput, without
+        giving up more than 5% of the other), the rule names it with both sets
+        of figures. It never recommends what cannot run: "add TP=2"
         on 3 devices of a 16-head model is not feasible and is never offered.
     """
     bad_example = """
@@ -263,9 +264,11 @@ class BetterLayoutExists(Rule):
                 gain = best.throughput_samples_per_s / own.throughput_samples_per_s - 1 if own.throughput_samples_per_s else 0
             figure = (f"{num(best.throughput_samples_per_s)} samples/s vs {num(own.throughput_samples_per_s)} now")
         else:
-            gain = own.min_latency_ms / best.min_latency_ms - 1 if best.min_latency_ms else 0
-            if not own.fits:
-                gain = float("inf")
+            # Serving trades latency for throughput (replicas) and back (tensor parallelism): propose a layout only when
+            # it is markedly better in one and not worse in the other, so the rule never asks for a trade.
+            best, gain = self._serving_best(search(ctx), own, gain_min)
+            if best is None:
+                return
             figure = (f"latency ≥ {ms(best.min_latency_ms)} vs {ms(own.min_latency_ms)} now, "
                       f"≤ {num(best.throughput_samples_per_s)} vs {num(own.throughput_samples_per_s)} samples/s")
         if gain < gain_min:
@@ -280,6 +283,26 @@ class BetterLayoutExists(Rule):
                   "best": best.to_json(), "current": own.to_json()},
             fixes=[fix] if fix else [],
         )
+
+
+    #: how much worse the other figure may get (latency when throughput improves, and the other way round)
+    TOLERATED_LOSS = 0.05
+
+    def _serving_best(self, found, own, gain_min):
+        if not found:
+            return None, 0.0
+        if not own.fits:
+            return found[0], float("inf")
+        best, best_gain = None, 0.0
+        for c in found:
+            latency_gain = own.min_latency_ms / c.min_latency_ms - 1 if c.min_latency_ms else 0.0
+            throughput_gain = c.throughput_samples_per_s / own.throughput_samples_per_s - 1 if own.throughput_samples_per_s else 0.0
+            if min(latency_gain, throughput_gain) < -self.TOLERATED_LOSS:
+                continue
+            gain = max(latency_gain, throughput_gain)
+            if gain >= gain_min and gain > best_gain:
+                best, best_gain = c, gain
+        return best, best_gain
 
 
 @hookimpl
