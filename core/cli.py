@@ -27,6 +27,21 @@ def _codes(value: str) -> list[str]:
     return [c.strip().upper() if c.strip().upper() != "ALL" else "ALL" for c in value.split(",") if c.strip()]
 
 
+def _check_codes(registry, options: dict[str, list[str]]) -> None:
+    """A code or prefix that matches no rule is a typo: say so instead of silently selecting nothing."""
+    import difflib
+
+    known = sorted(registry.known_codes())
+    for option, values in options.items():
+        for value in values:
+            if value == "ALL" or any(code.startswith(value) for code in known):
+                continue
+            prefixes = sorted({c.rstrip("0123456789") for c in known} | set(known))
+            close = difflib.get_close_matches(value, prefixes, n=3, cutoff=0.5)
+            raise UsageError(f"{option} {value}: no rule has this code or prefix"
+                             + (f"; did you mean {', '.join(close)}?" if close else "; `deploylint rules` lists them"))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="deploylint",
@@ -158,6 +173,7 @@ def _cmd_check(args) -> int:
     plugin_modules = list(dict.fromkeys([*args.plugin, *(m for f in files for m in configs(f).plugins)]))
     roots = [c.root for c in {id(configs(f)): configs(f) for f in files}.values() if c.root]
     registry = _registry(plugin_modules, autoload=not args.no_plugin_autoload, module_dirs=roots)
+    _check_codes(registry, {"--select": args.select or [], "--extend-select": args.extend_select, "--ignore": args.ignore})
     engines: dict[int, Engine] = {}
     results = []
     fixing = args.fix or args.diff

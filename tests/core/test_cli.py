@@ -204,3 +204,9 @@ def test_analyze_html_is_a_page_with_the_same_figures():
     Cells().feed(out.stdout)
     assert out.stdout.startswith("<!doctype html>") and "<script" not in out.stdout
     assert "424 MiB" in cells and "MOE301" in cells                  # device 0's total, a finding
+
+
+def test_a_selected_code_that_matches_no_rule_is_a_usage_error():
+    out = deploylint("check", SEED, "--ignore", "MEN")
+    assert out.returncode == 2 and "--ignore MEN: no rule has this code or prefix; did you mean" in out.stderr
+    assert "MEM" in out.stderr
