@@ -92,3 +92,30 @@ def test_kv_cache_llama70b_matches_published_per_token_size():
                 Parallelism(tp=4), Workload("inference", batch_size=8, seq_len=2048, output_len=256))
     d = analyze(plan).memory.devices[0]
     assert d.kv_cache == 1_509_949_440
+
+
+def test_mla_kv_cache_is_the_compressed_latent():
+    # DeepSeek-V2 paper §2.1: MLA caches (d_c + d_h^R) elements per token and layer, shared by all heads;
+    # DeepSeek-V3 (kv_lora_rank 512, qk_rope_head_dim 64, 61 layers) in bf16: 61 · 576 · 2 = 70,272 bytes per token.
+    import os
+
+    from deploylint.core.estimate.memory import kv_bytes_per_token
+    from deploylint.core.resolve import _model
+
+    data = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "data", "hf-configs")
+    v3 = _model({"from": os.path.join(data, "deepseek-v3.json")}, os.path.join(data, "plan.toml"), [])
+    assert kv_bytes_per_token(v3, 61, tp=1, dtype="bf16") == 70_272
+    assert kv_bytes_per_token(v3, 61, tp=8, dtype="bf16") == 70_272      # the latent is not split across TP ranks
+
+
+def test_placement_22_21_21_makes_device_0_the_heaviest():
+    from deploylint.core.plan import MoE
+
+    m = Model(layers=4, hidden_size=1024, num_attention_heads=16, vocab_size=32000, num_kv_heads=16, head_dim=64,
+              ffn_hidden_size=4096, moe=MoE(num_experts=64, top_k=2, expert_ffn_hidden_size=512))
+    plan = Plan(1, m, Hardware(num_devices=3, memory_gib=64, peak_tflops=400, memory_bandwidth_gbps=1600),
+                Parallelism(dp=3, ep=3, expert_placement=(22, 21, 21)), Workload("inference", batch_size=8, seq_len=16))
+    devices = analyze(plan).memory.devices
+    one_expert = 3 * 1024 * 512 * 4 * 2            # gated expert, 4 layers, bf16 bytes
+    assert [d.experts for d in devices] == [22, 21, 21]
+    assert devices[0].weights - devices[1].weights == one_expert and devices[1].weights == devices[2].weights
