@@ -1,0 +1,59 @@
+"""Communication volumes and roofline bounds against the published formulas.
+
+* Megatron-LM (Shoeybi et al. 2019, §3; Narayanan et al. 2021, §3.2): tensor parallelism costs two all-reduces of
+  the b·s·h activations per transformer layer in the forward pass; a ring all-reduce moves 2(n−1)/n of the message
+  per device (Patarasuk & Yuan 2009).
+* Pipeline bubble (Narayanan et al. 2021, §2.2): (p−1)/(m+p−1) of the time of a 1F1B step.
+* Roofline (Williams et al. 2009): time ≥ max(FLOPs / peak, bytes / bandwidth).
+"""
+
+import pytest
+
+from deploylint.core.estimate.analysis import analyze
+from deploylint.core.plan import Hardware, Model, Parallelism, Plan, Workload
+
+LLAMA70 = Model(layers=80, hidden_size=8192, num_attention_heads=64, vocab_size=128256, num_kv_heads=8, head_dim=128,
+                ffn_hidden_size=28672)
+H100 = dict(memory_gib=80, peak_tflops=989.4, memory_bandwidth_gbps=3350, intra_node_bandwidth_gbps=450,
+            inter_node_bandwidth_gbps=50)
+
+
+def test_tp_all_reduce_volume_in_prefill():
+    plan = Plan(1, LLAMA70, Hardware(num_devices=4, **H100), Parallelism(tp=4),
+                Workload("inference", batch_size=8, seq_len=2048, output_len=256))
+    a = analyze(plan)
+    (tp,) = [t for t in a.comm.traffic if t.kind == "tp"]
+    message = 8 * 2048 * 8192 * 2                         # b·s·h bf16 activations
+    assert tp.bytes == pytest.approx(2 * 80 * 2 * (4 - 1) / 4 * message, rel=1e-12)
+    assert tp.link == "intra"
+    # over 450 GB/s per direction: 143.2 ms (llm-analysis 0.2.2 reports the same prefill_latency_fwd_tp_comm)
+    assert a.bounds.phase("prefill").comm_s * 1e3 == pytest.approx(143.2, abs=0.1)
+
+
+def test_tp_across_nodes_uses_the_network():
+    plan = Plan(1, LLAMA70, Hardware(num_devices=16, devices_per_node=8, **H100), Parallelism(tp=16),
+                Workload("inference", batch_size=8, seq_len=2048))
+    assert {t.link for t in analyze(plan).comm.traffic if t.kind == "tp"} == {"inter"}
+
+
+def test_pipeline_bubble_and_compute_bound_step():
+    plan = Plan(1, LLAMA70, Hardware(num_devices=64, **H100), Parallelism(tp=8, pp=4, dp=2, recompute="selective"),
+                Workload("training", batch_size=256, seq_len=8192))
+    a = analyze(plan)
+    step = a.bounds.phase("step")
+    m = 256 // 2                                          # micro-batches of 1 per replica
+    assert step.bubble == pytest.approx(3 / (m + 3), rel=1e-12)
+    assert step.compute_s == pytest.approx(a.flops.hardware_flops_per_sample * 256 / (64 * 989.4e12), rel=1e-12)
+    assert step.time_s == pytest.approx(max(step.compute_s, step.memory_s, step.comm_s) / (1 - step.bubble), rel=1e-12)
+    assert a.bounds.max_throughput_samples_per_s == pytest.approx(256 / step.time_s, rel=1e-12)
+
+
+def test_decode_is_memory_bound_at_small_batch():
+    # one sequence, one device: every weight byte is read once per token; FLOPs are 2 per parameter
+    plan = Plan(1, LLAMA70, Hardware(num_devices=2, memory_gib=192, peak_tflops=989.4, memory_bandwidth_gbps=3350),
+                Parallelism(tp=2), Workload("inference", batch_size=1, seq_len=128, output_len=128))
+    a = analyze(plan)
+    decode = a.bounds.phase("decode")
+    assert decode.bottleneck == "memory bandwidth"
+    assert decode.memory_s >= a.memory.devices[0].weights / 3350e9
+    assert decode.compute_s < decode.memory_s / 50
