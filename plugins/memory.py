@@ -75,8 +75,7 @@ class OutOfMemory(Rule):
             from deploylint.core.estimate.analysis import analyze
 
             options = [(dict(zero_stage=z), f"shard model states with ZeRO stage {z}") for z in (1, 2, 3) if z > par.zero_stage]
-            options += [(dict(recompute=r), f"recompute activations ({r})") for r in ("selective", "full")
-                        if ["none", "selective", "full"].index(r) > ["none", "selective", "full"].index(par.recompute)]
+            options += [(dict(recompute="full"), "recompute every layer's activations (full)")] if par.recompute != "full" else []
             for change, text in options:
                 trial = analyze(with_parallelism(ctx.plan, **change), counts=ctx.analysis.params, all_devices=False)
                 if trial.memory.fits:

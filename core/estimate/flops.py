@@ -8,8 +8,9 @@ QKᵀ and for the weighted sum of V per token of context.
 
 Training counts model FLOPs as 3× the forward pass (PaLM, Appendix B;
 Narayanan et al. 2021, eq. 3) over the full ``s²`` attention as both papers
-do; hardware FLOPs add the recomputed forward (full: every block; selective:
-the attention scores). Inference counts causal attention (each token attends
+do; hardware FLOPs add the recomputed forward of every block with full
+recompute (selective recompute of the attention core adds nothing with
+FlashAttention, which recomputes the scores in its backward pass anyway). Inference counts causal attention (each token attends
 to the tokens before it).
 """
 
@@ -57,8 +58,8 @@ def estimate_flops(plan, counts: ParamCounts) -> FlopsEstimate:
         extra = 0.0
         if par.recompute == "full":
             extra = fwd - 2 * (counts.lm_head or counts.embedding)
-        elif par.recompute == "selective":
-            extra = model.layers * score_flops_per_context_token(model) * s
+        # Selective recompute re-runs the attention core, which FlashAttention (assumed throughout) recomputes in
+        # its backward pass anyway: no FLOPs beyond the model's.
         return FlopsEstimate(per_token, per_token * s, (per_token + extra) * s, fwd * s, 0.0,
                              "training: 3 × (2·active matmul params + attention scores over the full sequence) per token")
     matmul = 2 * matmul_params_per_token(counts)

@@ -10,11 +10,10 @@ feasible by construction: the seed review's "use TP=2" on 3 devices can never
 come out of it.
 
 Each candidate is estimated with the same :func:`analyze` as the plan itself
-(one device per stage and EP rank), and only layouts that fit in memory are
-ranked: training by throughput, inference by latency, then throughput. For
+(one device per stage and EP rank), and only layouts that fit in 92% of the
+memory (:data:`HEADROOM`) are ranked: training by throughput, inference by latency, then throughput. For
 training the memory savers are tried from cheapest to dearest — ZeRO stage,
-then selective, then full recompute — and the largest micro-batch that fits
-is kept.
+then full recompute — and the largest micro-batch that fits is kept.
 """
 
 from __future__ import annotations
@@ -27,6 +26,10 @@ from .params import ParamCounts, count_params
 
 #: micro-batch sizes the training search tries
 MICRO_BATCH_SIZES = (1, 2, 4, 8)
+
+#: share of a device's memory a suggested layout may fill: the rest is for what no estimate sees — the CUDA
+#: context, allocator fragmentation, communication buffers (PyTorch jobs typically lose 1–5 GiB of an 80 GiB GPU)
+HEADROOM = 0.92
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,12 @@ class Candidate:
             parts.append(f"ep={p.ep}")
         if p.etp > 1:
             parts.append(f"etp={p.etp}")
+        if p.zero_stage:
+            parts.append(f"zero_stage={p.zero_stage}")
+        if p.recompute != "none":
+            parts.append(f"recompute={p.recompute}")
+        if p.micro_batch_size > 1:
+            parts.append(f"micro_batch_size={p.micro_batch_size}")
         return " ".join(parts)
 
     def to_json(self) -> dict:
@@ -144,7 +153,8 @@ def _grid(plan) -> Iterator[tuple[int, int, int, int, int, int]]:
 def _evaluate(plan, par, counts: ParamCounts) -> tuple[Analysis, Candidate]:
     a = analyze(replace(plan, parallelism=par), counts=counts, all_devices=False)
     b = a.bounds
-    return a, Candidate(par, b.max_throughput_samples_per_s, b.min_latency_ms, a.memory.utilization, a.memory.fits, b.bottleneck)
+    fits = a.memory.busiest.total <= HEADROOM * a.memory.busiest.capacity
+    return a, Candidate(par, b.max_throughput_samples_per_s, b.min_latency_ms, a.memory.utilization, fits, b.bottleneck)
 
 
 def candidate_for(plan, counts: ParamCounts | None = None) -> Candidate:
@@ -169,7 +179,7 @@ def search(plan, *, counts: ParamCounts | None = None, limit: int | None = None)
         if plan.workload.batch_size % dp:
             continue
         best = None
-        for recompute in ("none", "selective", "full"):
+        for recompute in ("none", "full"):   # selective saves nothing under FlashAttention (see flops.py)
             for zero in sorted({base.zero_stage, 1, 2, 3}):
                 fitting = None
                 for mbs in MICRO_BATCH_SIZES:
