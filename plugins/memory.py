@@ -54,10 +54,14 @@ class OutOfMemory(Rule):
         seq_len = 8192
     """
     good_example = """
+        [hardware]
+        accelerator = "h100-sxm"
+        num_devices = 32        # 70.6B × 16 bytes of model states need more than 8 × 80 GiB
         [parallelism]
         tp = 8
-        zero_stage = 3
-        recompute = "selective"
+        pp = 4
+        zero_stage = 1
+        recompute = "full"
     """
     fix_safety = "Unsafe: the fixes change the layout, the ZeRO stage or recomputation, i.e. what is deployed."
 
