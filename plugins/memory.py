@@ -132,8 +132,12 @@ class MemoryUnderutilized(Rule):
     """
     good_example = """
         [hardware]
-        num_devices = 1
+        num_devices = 1          # 485M parameters: about 1 GB of weights
         memory_gib = 64
+        [workload]
+        mode = "inference"
+        batch_size = 200000      # the KV cache fills the device to 78%
+        seq_len = 16
     """
     fix_safety = "Unsafe: a larger batch or fewer devices changes what is deployed."
     thresholds = {"memory_utilization_min": 0.30, "memory_target": 0.85}

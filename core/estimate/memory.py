@@ -233,7 +233,10 @@ def estimate_memory(plan, counts: ParamCounts, devices: list[int] | None = None)
             if acts is None:
                 acts = layer_activation_bytes(model, moe_count > 0, s=chunk, b=1, tp=par.tp, sp=par.sequence_parallel,
                                               recompute="none", dtype=work.dtype, etp=par.etp) if len(layers) else 0
-                acts += 4 * batch * model.vocab_size / par.tp  # fp32 logits of the last position
+                # fp32 logits of each sequence's last position: the whole batch in a decode step; in a prefill-only
+                # plan, the sequences that end inside one chunk
+                logit_rows = batch if work.output_len else min(batch, -(-chunk // s) + 1)
+                acts += 4 * logit_rows * model.vocab_size / par.tp
                 stage_acts[c.stage] = acts
             kv = kv_cache_bytes(model, len(layers), tokens=(work.seq_len + work.output_len) / par.cp, batch=batch,
                                 tp=par.tp, dtype=work.kv_cache_dtype)
