@@ -257,7 +257,7 @@ class MemoryClaimMismatch(Rule):
     """
     bad_example = """
         [claims]
-        memory_per_device_mib = 149   # the weights alone need 421 MiB
+        memory_per_device_mib = 149   # the weights alone need 422 MiB
     """
     good_example = """
         [claims]
