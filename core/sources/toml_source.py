@@ -83,7 +83,8 @@ def _reject_non_finite(value, pointer: str, spans: dict[str, NodeSpan], text: st
     if isinstance(value, float) and not math.isfinite(value):
         node = spans.get(pointer)
         rng = LineIndex(text).range(node.value) if node else Range.at(1, 1)
-        raise SourceError(f"{pointer or 'the value'} is {value!r}, not a finite number", rng)
+        name = ".".join(f"[{t}]" if t.isdigit() else t for t in jp.split(pointer)).replace(".[", "[") or "the value"
+        raise SourceError(f"{name} is {value!r} (too large, or not a number), not a finite number", rng)
     if isinstance(value, dict):
         for k, v in value.items():
             _reject_non_finite(v, jp.child(pointer, k), spans, text)
