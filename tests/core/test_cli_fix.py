@@ -52,7 +52,9 @@ def test_diff_writes_nothing_and_exits_1(tmp_path):
 def test_crlf_and_bom_are_kept(tmp_path):
     text = open(os.path.join(ROOT, "examples", SEEDS[0]), encoding="utf-8").read().replace("ep = 3", "ep = 3\ndp = 2")
     (tmp_path / "plan.toml").write_bytes(b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode())
+    os.chmod(tmp_path / "plan.toml", 0o640)
     run("check", "plan.toml", "--fix", cwd=tmp_path)          # PAR401's safe fix: dp = 3
+    assert stat.S_IMODE(os.stat(tmp_path / "plan.toml").st_mode) == 0o640     # the file's mode is kept
     data = (tmp_path / "plan.toml").read_bytes()
     assert data.startswith(b"\xef\xbb\xbf") and b"dp = 3\r\n" in data
     assert b"\n" not in data.replace(b"\r\n", b"")
