@@ -191,7 +191,8 @@ def _explain(error, root: dict) -> list[Diagnostic]:
         for key in value:
             if key in props:
                 continue
-            close = difflib.get_close_matches(key, props, n=3, cutoff=0.6)
+            # suggest only names not already used next to it: renaming onto an existing key would lose a value
+            close = difflib.get_close_matches(key, [p for p in props if p not in value], n=3, cutoff=0.6)
             key_path = jp.child(path, key)
             fixes = [Fix.rename(key_path, c, f"rename {key!r} to {c!r}") for c in close[:1]]
             fixes += [Fix.rename(key_path, c, f"rename {key!r} to {c!r}", applicability="unsafe") for c in close[1:]]

@@ -52,6 +52,12 @@ def apply_changes(document, changes: Iterable) -> str:
     text = document.text
     changes = list(changes)
     for i, change in enumerate(changes):
+        if change.op == "rename":
+            from .. import pointer as jp
+
+            sibling = jp.child(jp.parent(change.path), change.value)
+            if jp.exists(current.data, sibling):
+                raise WriteError(f"cannot rename {change.path}: {sibling} already exists")
         text = writer.apply(current, change)
         if i + 1 < len(changes):
             try:
