@@ -11,7 +11,6 @@ from __future__ import annotations
 import statistics
 import sys
 import time
-from dataclasses import replace
 
 from deploylint.core.estimate.layouts import _grid, search
 from deploylint.core.plan import Hardware, Model, MoE, Parallelism, Plan, Workload

@@ -7,7 +7,7 @@ direction. Plugins add entries through the ``deploylint_accelerators`` hook.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True, slots=True)

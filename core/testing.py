@@ -18,7 +18,7 @@ Nothing here touches the user's files: plans are linted in memory.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
 from .config import Config, config_from_table

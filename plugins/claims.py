@@ -20,8 +20,7 @@ def _claimed_samples(ctx):
 
 def _claimed_latencies(ctx):
     """Each latency claim as (claim key, claimed ms, what it covers, the matching bound in ms)."""
-    c, a, L = ctx.plan.claims, ctx.analysis, ctx.plan.model.layers
-    b = a.bounds
+    c, b = ctx.plan.claims, ctx.analysis.bounds
     out = []
     if c.latency_ms:
         out.append(("latency_ms", c.latency_ms, "per step" if ctx.plan.workload.training else "per request", b.min_latency_ms))
@@ -63,7 +62,6 @@ class ThroughputAboveBound(Rule):
         bound = b.max_throughput_samples_per_s
         if samples <= bound:
             return
-        unit_scale = samples / ctx.plan.claims.throughput_samples_per_s if key == "throughput_samples_per_s" else None
         shown = (f"{num(samples)} samples/s" if key == "throughput_samples_per_s"
                  else f"{num(ctx.plan.claims.throughput_tokens_per_s)} tokens/s ({num(samples)} samples/s)")
         yield self.report(

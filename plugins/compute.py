@@ -8,7 +8,7 @@ cache for a handful of FLOPs per byte — low MFU there is normal, not waste.
 
 from __future__ import annotations
 
-from deploylint.core import Fix, Rule, Severity, hookimpl
+from deploylint.core import Rule, Severity, hookimpl
 
 from ._shared import batch_fix, claim_path, gib, num, pct, with_workload
 

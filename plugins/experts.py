@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from deploylint.core import Fix, Rule, Severity, hookimpl
 
-from ._shared import layout_fix, ms, num, own_candidate, pct, search
+from ._shared import layout_fix, ms, num, own_candidate, search
 
 
 def balanced_counts(num_experts: int, ep: int) -> list[int]:

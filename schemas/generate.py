@@ -6,7 +6,6 @@ tests/schemas/test_plan_schema.py checks the committed JSON equals this output.
 """
 import json
 import os
-import sys
 
 POS_INT = {"type": "integer", "minimum": 1}
 BIG = 10**9

@@ -10,12 +10,12 @@ are turned into the utilization they imply, so rules compare like with like.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ..plan import DTYPE_BYTES
 from .comm import CommEstimate, estimate_comm
-from .flops import FlopsEstimate, estimate_flops, matmul_params_per_token
+from .flops import FlopsEstimate, estimate_flops
 from .layout import expert_data_parallel, micro_batches, stage_layers
 from .memory import MemoryEstimate, estimate_memory, kv_bytes_per_token
 from .params import ParamCounts, count_params

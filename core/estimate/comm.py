@@ -15,7 +15,7 @@ the forward half of each, for prefill and for each decode step.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ..plan import DTYPE_BYTES
 from .layout import expert_data_parallel, micro_batches, stage_layers

@@ -123,6 +123,24 @@ def cut_member(text: str, start: int, end: int, *, whole_lines: bool = False) ->
     return text[:start] + text[end:]
 
 
+def children(spans, parent: str) -> list:
+    """(pointer, NodeSpan) of the direct children of ``parent`` in a span map."""
+    prefix = parent + "/"
+    return [(p, n) for p, n in spans.items() if p.startswith(prefix) and "/" not in p[len(prefix):]]
+
+
+def nearest_owner(spans, path: str) -> tuple[str, list[str]]:
+    """The closest ancestor of ``path`` written in the file, and the keys still to create under it."""
+    from .. import pointer as jp
+
+    tokens = jp.split(path)
+    for depth in range(len(tokens) - 1, -1, -1):
+        owner = jp.join(*tokens[:depth])
+        if owner in spans:
+            return owner, tokens[depth:]
+    raise WriteError(f"cannot find where to add {path}")
+
+
 def render(document, change) -> list[TextEdit]:
     """Text edits for one value change."""
     return minimal_edits(document.text, apply_changes(document, [change]))

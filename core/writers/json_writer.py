@@ -11,19 +11,14 @@ from __future__ import annotations
 import json
 import math
 
-from .. import pointer as jp
-from . import WriteError, cut_member
+from . import WriteError, cut_member, nearest_owner
+from . import children as entries_of
 
 
 def value_text(value) -> str:
     if isinstance(value, float) and not math.isfinite(value):
         raise WriteError("JSON has no infinite or NaN numbers")
     return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
-
-
-def _children(spans, parent: str):
-    prefix = parent + "/"
-    return [(p, n) for p, n in spans.items() if p.startswith(prefix) and "/" not in p[len(prefix):]]
 
 
 def apply(document, change) -> str:
@@ -48,22 +43,15 @@ def apply(document, change) -> str:
 
 def _insert(document, path, value) -> str:
     text, spans, nl = document.text, document.spans, document.newline
-    tokens = jp.split(path)
-    for depth in range(len(tokens) - 1, -1, -1):
-        owner = jp.join(*tokens[:depth])
-        if owner in spans:
-            break
-    else:
-        raise WriteError(f"cannot find where to add {path}")
+    owner, rest = nearest_owner(spans, path)
     node = spans[owner].value
     if text[node.start] != "{":
         raise WriteError(f"{owner or 'the document'} is not an object")
-    rest = tokens[depth:]
     nested = value
     for t in reversed(rest[1:]):
         nested = {t: nested}
     member = f"{json.dumps(rest[0], ensure_ascii=False)}: {value_text(nested)}"
-    children = _children(spans, owner)
+    children = entries_of(spans, owner)
     if not children:
         return text[:node.start] + "{" + member + "}" + text[node.end:]
     first = min(children, key=lambda c: c[1].key.start)[1]

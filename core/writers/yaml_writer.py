@@ -14,7 +14,8 @@ import math
 import re
 
 from .. import pointer as jp
-from . import WriteError, cut_member
+from . import WriteError, cut_member, nearest_owner
+from . import children as entries_of
 
 _PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-/]*$")
 _RESERVED = {"true", "false", "yes", "no", "on", "off", "null", "y", "n", "~"}
@@ -57,11 +58,6 @@ def _line_end(text: str, i: int) -> int:
         return i
     j = text.find("\n", i)
     return len(text) if j < 0 else j + 1
-
-
-def _children(spans, parent: str):
-    prefix = parent + "/"
-    return [(p, n) for p, n in spans.items() if p.startswith(prefix) and "/" not in p[len(prefix):]]
 
 
 def _subtree_end(spans, pointer: str) -> int:
@@ -116,16 +112,9 @@ def apply(document, change) -> str:
 
 def _insert(document, path, value) -> str:
     text, spans, nl = document.text, document.spans, document.newline
-    tokens = jp.split(path)
-    for depth in range(len(tokens) - 1, -1, -1):
-        owner = jp.join(*tokens[:depth])
-        if owner in spans:
-            break
-    else:
-        raise WriteError(f"cannot find where to add {path}")
-    rest = tokens[depth:]
+    owner, rest = nearest_owner(spans, path)
     node = spans[owner]
-    children = _children(spans, owner)
+    children = entries_of(spans, owner)
     if _is_flow(text, node):
         if text[node.value.start] != "{":
             raise WriteError(f"{owner} is a list, not a mapping")
@@ -171,7 +160,7 @@ def _remove(document, path) -> str:
         start = node.key.start if node.key is not None else node.value.start
         return cut_member(text, start, node.value.end)
     parent_path = jp.parent(path)
-    if parent is not None and parent_path and len(_children(spans, parent_path)) == 1 and parent.key is not None:
+    if parent is not None and parent_path and len(entries_of(spans, parent_path)) == 1 and parent.key is not None:
         # the last entry of a block mapping: leave an empty mapping, not a null
         colon = text.find(":", parent.key.end)
         eol = _line_end(text, colon)

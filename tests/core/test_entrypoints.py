@@ -1,7 +1,6 @@
 """The fast entry-point scan must find exactly what importlib.metadata finds."""
 
 import importlib.metadata
-import sys
 
 from deploylint.core.entrypoints import entry_points
 

@@ -5,8 +5,6 @@ valid, in which case a clean result is the right answer). Runs in-process
 through the engine, the same path the CLI and the language server take.
 """
 
-import json
-import math
 import signal
 
 import pytest

@@ -4,7 +4,6 @@ import os
 import shutil
 import sys
 
-import pytest
 import pytest_lsp
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
@@ -122,8 +121,8 @@ async def test_a_crashing_plugin_is_a_diagnostic_and_the_server_lives(client: La
         "class Boom(Rule):\n    code = 'BOOM001'\n    name = 'boom'\n    summary = 'always crashes'\n"
         "    def check(self, ctx):\n        raise RuntimeError('kaboom')\n"
         "@hookimpl\ndef deploylint_rules():\n    return [Boom()]\n")
-    (tmp_path / "deploylint.toml").write_text(f'plugins = ["crashy_rules"]\n')
-    sys_path_hint = tmp_path  # the plugin module is found next to the config (see config 'plugins' docs)
+    (tmp_path / "deploylint.toml").write_text('plugins = ["crashy_rules"]\n')
+    # the plugin module is found next to the configuration that names it
     uri = _uri(tmp_path)
     _open(client, uri, PLAN)
     await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)

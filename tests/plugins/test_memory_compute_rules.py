@@ -26,7 +26,6 @@ def test_mem102_underused_memory_and_batch_fix(deploylint, plan):
     assert d.data["used_bytes"] == busiest.total and d.data["capacity_bytes"] == 80 * 2**30
     assert abs(d.data["utilization"] - busiest.total / (80 * 2**30)) < 1e-6
     batch_fix = next(f for f in d.fixes if "batch_size" in f.message)
-    fixed = deploylint.lint(deploylint.lint(plan(workload={"batch_size": 8, "seq_len": 128, "output_len": 16})).text)
     assert batch_fix.applicability.value == "unsafe"
     new_batch = int(batch_fix.message.split("raise batch_size to ")[1].split(":")[0].replace(",", ""))
     after = deploylint.lint(plan(workload={"batch_size": new_batch, "seq_len": 128, "output_len": 16})).analysis

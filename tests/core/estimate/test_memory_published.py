@@ -14,7 +14,6 @@ import pytest
 
 from deploylint.core.estimate.analysis import analyze
 from deploylint.core.estimate.memory import layer_activation_bytes
-from deploylint.core.estimate.params import count_params
 from deploylint.core.plan import Hardware, Model, Parallelism, Plan, Workload
 
 # A GPT-style model of 7.5B parameters (Megatron-LM 2021 Table 1 row: 32 heads, h=4096, 36 layers).
