@@ -86,6 +86,14 @@ def layout_fix(ctx, par, message: str, *, applicability: str = "unsafe") -> Fix 
     return Fix.combine(fixes, message, applicability=applicability)
 
 
+def layout_fixes(ctx, candidate, message: str) -> list[Fix]:
+    """``[fix]`` moving the plan to a searched ``candidate`` layout, or ``[]`` (no candidate, or nothing changes)."""
+    if candidate is None:
+        return []
+    fix = layout_fix(ctx, candidate.parallelism, message)
+    return [fix] if fix else []
+
+
 def with_workload(plan, **changes):
     return replace(plan, workload=replace(plan.workload, **changes))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from deploylint.core import Fix, Rule, Severity, hookimpl
 
-from ._shared import layout_fix, ms, num, own_candidate, search
+from ._shared import layout_fixes, ms, num, own_candidate, search
 
 
 def balanced_counts(num_experts: int, ep: int) -> list[int]:
@@ -71,10 +71,7 @@ class ExpertsNotDivisible(Rule):
         fixes = []
         near = self._nearest_feasible_ep(ctx)
         if near is not None:
-            fix = layout_fix(ctx, near.parallelism, f"use ep={near.parallelism.ep} (dp={near.parallelism.dp}): "
-                                                    f"{_effect(ctx, near)}")
-            if fix:
-                fixes.append(fix)
+            fixes += layout_fixes(ctx, near, f"use ep={near.parallelism.ep} (dp={near.parallelism.dp}): {_effect(ctx, near)}")
         lower = moe.num_experts // par.ep * par.ep
         upper = lower + par.ep
         per_expert = next((l.expert for l in ctx.analysis.params.layers if l.is_moe), 0)
@@ -201,9 +198,7 @@ class EpExceedsExperts(Rule):
         pool = [c for c in search(ctx) if c.parallelism.ep <= moe.num_experts]
         if pool:
             best = max(pool, key=lambda c: (c.parallelism.ep, c.throughput_samples_per_s))
-            fix = layout_fix(ctx, best.parallelism, f"use ep={best.parallelism.ep} ({best.describe()})")
-            if fix:
-                fixes.append(fix)
+            fixes += layout_fixes(ctx, best, f"use ep={best.parallelism.ep} ({best.describe()})")
         yield self.report("/parallelism/ep",
                           f"ep={par.ep} exceeds the {moe.num_experts} routed experts: {par.ep - moe.num_experts} EP ranks hold none",
                           data={"ep": par.ep, "num_experts": moe.num_experts}, fixes=fixes)

@@ -11,7 +11,7 @@ from dataclasses import replace
 
 from deploylint.core import Fix, Rule, Severity, hookimpl
 
-from ._shared import batch_fix, gib, layout_fix, pct, search, with_parallelism, with_workload
+from ._shared import batch_fix, gib, layout_fix, layout_fixes, pct, search, with_parallelism, with_workload
 
 
 def _breakdown(d) -> str:
@@ -91,10 +91,8 @@ class OutOfMemory(Rule):
         best = search(ctx, 1)
         if best:
             c = best[0]
-            fix = layout_fix(ctx, c.parallelism, f"use the feasible layout {c.describe()} "
-                             f"(fits at {pct(c.memory_utilization)} of memory)")
-            if fix:
-                fixes.append(fix)
+            fixes += layout_fixes(ctx, c, f"use the feasible layout {c.describe()} "
+                                          f"(fits at {pct(c.memory_utilization)} of memory)")
         yield self.report(
             _hardware_path(ctx),
             f"out of memory: device {worst.index} needs {gib(worst.total)} of {gib(worst.capacity)} "

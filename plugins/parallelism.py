@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from deploylint.core import Fix, Rule, Severity, hookimpl
 
-from ._shared import layout_fix, ms, num, own_candidate, pct, search
+from ._shared import layout_fix, layout_fixes, ms, num, own_candidate, pct, search
 
 
 def _nearest(ctx, key: str, *, require=lambda c: True):
@@ -59,9 +59,7 @@ class WorldSizeMismatch(Rule):
             else:
                 best = search(ctx, 1)
                 if best:
-                    fix = layout_fix(ctx, best[0].parallelism, f"use the feasible layout {best[0].describe()}")
-                    if fix:
-                        fixes.append(fix)
+                    fixes += layout_fixes(ctx, best[0], f"use the feasible layout {best[0].describe()}")
             path = "/parallelism/dp" if "dp" in _written(ctx) else "/parallelism"
             yield self.report(path, f"tp·pp·cp·dp = {par.tp}·{par.pp}·{par.cp}·{par.dp} = {product}, but num_devices = {N}"
                               + (f" (no dp makes {other} divide {N})" if N % other else ""),
@@ -72,9 +70,7 @@ class WorldSizeMismatch(Rule):
             fixes = []
             near = _nearest(ctx, "ep")
             if near is not None:
-                fix = layout_fix(ctx, near.parallelism, f"use {near.describe()}")
-                if fix:
-                    fixes.append(fix)
+                fixes += layout_fixes(ctx, near, f"use {near.describe()}")
             yield self.report("/parallelism/ep",
                               f"ep·etp = {par.ep}·{par.etp} = {par.ep * par.etp} does not divide the {stage} devices "
                               f"(tp·cp·dp) of a pipeline stage", data={"ep": par.ep, "etp": par.etp, "stage_devices": stage},
@@ -113,9 +109,7 @@ class HeadsNotDivisible(Rule):
             near = _nearest(ctx, "tp")
             fixes = []
             if near is not None:
-                fix = layout_fix(ctx, near.parallelism, f"use tp={near.parallelism.tp} ({near.describe()})")
-                if fix:
-                    fixes.append(fix)
+                fixes += layout_fixes(ctx, near, f"use tp={near.parallelism.tp} ({near.describe()})")
             yield self.report("/parallelism/tp", f"{heads} attention heads do not divide by tp={par.tp}",
                               data={"heads": heads, "tp": par.tp}, fixes=fixes)
             return
@@ -165,9 +159,7 @@ class LayersNotDivisible(Rule):
         fixes = []
         near = _nearest(ctx, "pp")
         if near is not None:
-            fix = layout_fix(ctx, near.parallelism, f"use pp={near.parallelism.pp} ({near.describe()})")
-            if fix:
-                fixes.append(fix)
+            fixes += layout_fixes(ctx, near, f"use pp={near.parallelism.pp} ({near.describe()})")
         yield self.report("/parallelism/pp", f"{L} layers do not divide by pp={pp}: stages hold {'-'.join(map(str, sizes))} layers",
                           data={"layers": L, "pp": pp, "stage_layers": sizes}, fixes=fixes)
 
@@ -207,9 +199,7 @@ class GroupSpansNodes(Rule):
             pool = [c for c in search(ctx) if (c.parallelism.tp if key == "tp" else c.parallelism.ep * c.parallelism.etp) <= dpn]
             if pool:
                 best = pool[0]
-                fix = layout_fix(ctx, best.parallelism, f"use {best.describe()} (groups inside a node)")
-                if fix:
-                    fixes.append(fix)
+                fixes += layout_fixes(ctx, best, f"use {best.describe()} (groups inside a node)")
             bw_in, bw_out = hw.intra_node_bandwidth_gbps, hw.inter_node_bandwidth_gbps
             link = (f"; links: {num(bw_in)} GB/s inside a node vs {num(bw_out)} GB/s across"
                     if bw_in and bw_out else "")
