@@ -31,81 +31,128 @@ class Accelerator:
         return self.peak_tflops.get(twin) if twin else None
 
 
-# Filled in with datasheet entries (see the catalog section below).
-CATALOG: dict[str, Accelerator] = {}
 
+# -- the catalog ------------------------------------------------------------------
+#
+# Conventions shared by every entry (each one's ``notes`` repeats what applies):
+#
+# * memory_gib: the vendor's "GB" of HBM is read as GiB. HBM capacity is binary
+#   (an H100's five 16 GiB stacks make "80 GB"; nvidia-smi shows 81,559 MiB =
+#   79.6 GiB), so "80 GB" is about 80 GiB, not 74.5. The same holds for H200's
+#   "141 GB" (six 24 GiB stacks, 141 enabled) and MI300X's "192 GB".
+#   Runtime reservations (CUDA context, allocator) are left to the memory rules.
+# * peak_tflops: dense (no 2:4 structured sparsity) tensor-core / matrix-core
+#   rates, i.e. half the datasheets' "with sparsity" figures; "fp32" is the plain
+#   (non-tensor) FP32 rate and "tf32" the dense TF32 tensor rate. One decimal
+#   where the vendor's architecture documents give one (H100 BF16 989.4, not
+#   the datasheet's rounded 1,979 / 2).
+# * bandwidths in GB/s (1e9 B/s); link figures are per device and per
+#   direction: NVLink 4's "900 GB/s" is 450 each way, PCIe Gen5 x16 "128 GB/s
+#   bidirectional" is 64 each way.
+# * inter_node_bandwidth_gbps: one 400 Gb/s NIC (ConnectX-7 / NDR InfiniBand or
+#   400 GbE) per accelerator = 50 GB/s each way, the DGX/HGX reference design;
+#   a plan on another fabric sets hardware.inter_node_bandwidth_gbps.
 
-def _nvidia(name, memory_gib, bf16, hbm, nvlink_total, *, fp8=None, fp32=None, tf32=None, source, notes="", dpn=8,
-            intra=None, inter=50.0):
-    peaks = {"bf16": bf16, "fp16": bf16}
-    if fp8:
-        peaks["fp8"] = fp8
-    if fp32:
-        peaks["fp32"] = fp32
-    if tf32:
-        peaks["tf32"] = tf32
-    return Accelerator(name, "NVIDIA", memory_gib, peaks, hbm,
-                       intra_node_bandwidth_gbps=intra if intra is not None else nvlink_total / 2,
-                       inter_node_bandwidth_gbps=inter, devices_per_node=dpn, source=source, notes=notes)
-
-
-#: Inter-node bandwidth of every entry: one 400 Gb/s NIC per device (ConnectX-7 / NDR InfiniBand or 400 GbE),
-#: i.e. 50 GB/s per direction — the usual DGX/HGX design; set ``inter_node_bandwidth_gbps`` for other fabrics.
 _NIC = "inter-node: one 400 Gb/s NIC per device = 50 GB/s per direction (DGX/HGX reference design)"
+_HBM_GIB = "vendor 'GB' of HBM read as GiB (binary stack capacity)"
 
-CATALOG.update({
-    "h100-sxm": _nvidia(
-        "h100-sxm", 80, 989.4, 3350, 900, fp8=1978.9, fp32=66.9, tf32=494.7,
-        source="NVIDIA H100 Tensor Core GPU datasheet (H100 SXM column), https://www.nvidia.com/en-us/data-center/h100/",
-        notes="dense figures (the datasheet's tensor-core numbers with sparsity are 2x); NVLink 4: 900 GB/s total, "
-              "450 GB/s per direction; " + _NIC),
-    "h100-pcie": _nvidia(
-        "h100-pcie", 80, 756.5, 2000, 128, fp8=1513, fp32=51.2, tf32=378,
-        source="NVIDIA H100 Tensor Core GPU datasheet (H100 PCIe column), https://www.nvidia.com/en-us/data-center/h100/",
-        notes="dense figures; PCIe Gen5 x16: 128 GB/s total, 64 GB/s per direction (an NVLink bridge pairs two "
-              "cards at 600 GB/s; set intra_node_bandwidth_gbps for bridged pairs); " + _NIC),
-    "h200": _nvidia(
-        "h200", 141, 989.4, 4800, 900, fp8=1978.9, fp32=66.9, tf32=494.7,
-        source="NVIDIA H200 Tensor Core GPU datasheet (H200 SXM column), https://www.nvidia.com/en-us/data-center/h200/",
-        notes="141 GB HBM3e as the datasheet states it, read as GiB like the 80 GB of the H100 (the driver "
-              "reserves some of it: set memory_gib for the usable figure); dense figures; NVLink 4: 450 GB/s per direction; " + _NIC),
-    "a100-80gb": _nvidia(
-        "a100-80gb", 80, 312, 2039, 600, fp32=19.5, tf32=156,
-        source="NVIDIA A100 Tensor Core GPU datasheet (A100 80GB SXM column), https://www.nvidia.com/en-us/data-center/a100/",
-        notes="dense figures; no FP8; NVLink 3: 600 GB/s total, 300 GB/s per direction; " + _NIC),
-    "a100-40gb": _nvidia(
-        "a100-40gb", 40, 312, 1555, 600, fp32=19.5, tf32=156,
-        source="NVIDIA A100 Tensor Core GPU datasheet (A100 40GB SXM column), https://www.nvidia.com/en-us/data-center/a100/",
-        notes="dense figures; no FP8; NVLink 3: 300 GB/s per direction; " + _NIC),
-    "b200": _nvidia(
-        "b200", 180, 2250, 8000, 1800, fp8=4500, fp32=75, tf32=1100,
-        source="NVIDIA DGX B200 datasheet (per GPU: 1,440 GB / 8, 72 PFLOPS FP8 training / 8 with sparsity), "
-               "https://www.nvidia.com/en-us/data-center/dgx-b200/",
-        notes="DGX B200: 180 GB per GPU (HGX B200 boards list 192 GB; set memory_gib for those); dense BF16 2.25 PFLOPS, "
-              "FP8 4.5 PFLOPS (half the sparsity figures); NVLink 5: 1.8 TB/s total, 900 GB/s per direction; " + _NIC),
-    "l40s": _nvidia(
-        "l40s", 48, 362.05, 864, 64, fp8=733, fp32=91.6, tf32=183, inter=25.0,
-        source="NVIDIA L40S datasheet, https://www.nvidia.com/en-us/data-center/l40s/",
-        notes="48 GB GDDR6; dense figures (sparsity doubles them); no NVLink: PCIe Gen4 x16 64 GB/s total, "
-              "32 GB/s per direction; inter-node: PCIe servers usually give each GPU a 200 Gb/s share of a NIC, "
-              "25 GB/s per direction"),
+
+def _peaks(bf16: float, *, fp8: float | None = None, fp32: float | None = None,
+           tf32: float | None = None) -> dict[str, float]:
+    """Dense peaks per dtype; FP16 runs at the BF16 rate on every accelerator here."""
+    peaks = {"bf16": bf16, "fp16": bf16}
+    peaks.update({k: v for k, v in (("fp8", fp8), ("fp32", fp32), ("tf32", tf32)) if v is not None})
+    return peaks
+
+
+CATALOG: dict[str, Accelerator] = {
+    "h100-sxm": Accelerator(
+        "h100-sxm", "NVIDIA", 80, _peaks(989.4, fp8=1978.9, fp32=66.9, tf32=494.7), 3350,
+        intra_node_bandwidth_gbps=450.0, inter_node_bandwidth_gbps=50.0, devices_per_node=8,
+        source="NVIDIA H100 Tensor Core GPU datasheet, H100 SXM column "
+               "(https://www.nvidia.com/en-us/data-center/h100/); decimals from the NVIDIA H100 architecture "
+               "whitepaper (https://resources.nvidia.com/en-us-tensor-core)",
+        notes="80 GB HBM3 at 3.35 TB/s; datasheet with sparsity: BF16/FP16 1,979, FP8 3,958, TF32 989 TFLOPS, "
+              "FP32 67 (whitepaper 66.9); NVLink 4: 900 GB/s total, 450 GB/s per direction; "
+              + _HBM_GIB + "; " + _NIC),
+    "h100-pcie": Accelerator(
+        "h100-pcie", "NVIDIA", 80, _peaks(756.5, fp8=1513.0, fp32=51.2, tf32=378.0), 2000,
+        intra_node_bandwidth_gbps=64.0, inter_node_bandwidth_gbps=50.0, devices_per_node=8,
+        source="NVIDIA H100 Tensor Core GPU datasheet, H100 PCIe column "
+               "(https://www.nvidia.com/en-us/data-center/h100/)",
+        notes="80 GB HBM2e at 2 TB/s; datasheet with sparsity: BF16/FP16 1,513, FP8 3,026, TF32 756 TFLOPS, FP32 51 "
+              "(whitepaper 51.2); PCIe Gen5 x16: 128 GB/s total, 64 GB/s per direction (an NVLink bridge pairs two "
+              "cards at 600 GB/s total: set intra_node_bandwidth_gbps = 300 for bridged pairs); " + _HBM_GIB + "; " + _NIC),
+    "h200": Accelerator(
+        "h200", "NVIDIA", 141, _peaks(989.4, fp8=1978.9, fp32=66.9, tf32=494.7), 4800,
+        intra_node_bandwidth_gbps=450.0, inter_node_bandwidth_gbps=50.0, devices_per_node=8,
+        source="NVIDIA H200 Tensor Core GPU datasheet, H200 SXM column "
+               "(https://www.nvidia.com/en-us/data-center/h200/)",
+        notes="141 GB HBM3e at 4.8 TB/s (six 24 GiB stacks, 141 enabled; nvidia-smi shows about 140.4 GiB); the "
+              "same GH100 compute as the H100 SXM (with sparsity: BF16 1,979, FP8 3,958 TFLOPS); NVLink 4: "
+              "450 GB/s per direction; " + _HBM_GIB + "; " + _NIC),
+    "a100-80gb": Accelerator(
+        "a100-80gb", "NVIDIA", 80, _peaks(312.0, fp32=19.5, tf32=156.0), 2039,
+        intra_node_bandwidth_gbps=300.0, inter_node_bandwidth_gbps=50.0, devices_per_node=8,
+        source="NVIDIA A100 Tensor Core GPU datasheet, A100 80GB SXM column "
+               "(https://www.nvidia.com/content/dam/en-zz/Solutions/Data-Center/a100/pdf/"
+               "nvidia-a100-datasheet-us-nvidia-1758950-r4-web.pdf)",
+        notes="80 GB HBM2e at 2,039 GB/s; with sparsity: BF16/FP16 624, TF32 312 TFLOPS; no FP8; NVLink 3: "
+              "600 GB/s total, 300 GB/s per direction; " + _HBM_GIB + "; " + _NIC),
+    "a100-40gb": Accelerator(
+        "a100-40gb", "NVIDIA", 40, _peaks(312.0, fp32=19.5, tf32=156.0), 1555,
+        intra_node_bandwidth_gbps=300.0, inter_node_bandwidth_gbps=50.0, devices_per_node=8,
+        source="NVIDIA A100 Tensor Core GPU datasheet, A100 40GB SXM column "
+               "(https://www.nvidia.com/content/dam/en-zz/Solutions/Data-Center/a100/pdf/"
+               "nvidia-a100-datasheet-us-nvidia-1758950-r4-web.pdf)",
+        notes="40 GB HBM2 at 1,555 GB/s; same compute as the 80 GB part; no FP8; NVLink 3: 300 GB/s per direction; "
+              + _HBM_GIB + "; " + _NIC),
+    "b200": Accelerator(
+        "b200", "NVIDIA", 180, _peaks(2250.0, fp8=4500.0, fp32=80.0, tf32=1100.0), 8000,
+        intra_node_bandwidth_gbps=900.0, inter_node_bandwidth_gbps=50.0, devices_per_node=8,
+        source="NVIDIA DGX B200 datasheet (https://www.nvidia.com/en-us/data-center/dgx-b200/): 1,440 GB and "
+               "64 TB/s of HBM3e for 8 GPUs, 72 PFLOPS FP8 training with sparsity; per-GPU HGX B200 (1,000 W) rates "
+               "as tabulated from NVIDIA's Blackwell documents at https://glennklockwood.com/garden/processors/B200",
+        notes="DGX B200: 180 GB per GPU at 8 TB/s (the B200 package has 192 GB; set memory_gib = 192 for boards that "
+              "expose it); dense BF16 2,250, FP8 4,500, TF32 1,100, FP32 80 TFLOPS (sparsity doubles the tensor "
+              "figures); NVLink 5: 1.8 TB/s total, 900 GB/s per direction; " + _NIC),
+    "l40s": Accelerator(
+        "l40s", "NVIDIA", 48, _peaks(362.05, fp8=733.0, fp32=91.6, tf32=183.0), 864,
+        intra_node_bandwidth_gbps=32.0, inter_node_bandwidth_gbps=25.0, devices_per_node=8,
+        source="NVIDIA L40S datasheet (https://www.nvidia.com/en-us/data-center/l40s/)",
+        notes="48 GB GDDR6 at 864 GB/s; datasheet dense | with sparsity: BF16/FP16 362.05 | 733, FP8 733 | 1,466, "
+              "TF32 183 | 366, FP32 91.6 TFLOPS; no NVLink: PCIe Gen4 x16 64 GB/s bidirectional = 32 GB/s per "
+              "direction; typically 8 per PCIe server; inter-node: PCIe servers usually give each GPU a 200 Gb/s "
+              "share of a NIC = 25 GB/s per direction"),
     "mi300x": Accelerator(
-        "mi300x", "AMD", 192, {"bf16": 1307.4, "fp16": 1307.4, "fp8": 2614.9, "fp32": 163.4}, 5300,
+        "mi300x", "AMD", 192, _peaks(1307.4, fp8=2614.9, fp32=163.4, tf32=653.7), 5300,
         intra_node_bandwidth_gbps=448.0, inter_node_bandwidth_gbps=50.0, devices_per_node=8,
-        source="AMD Instinct MI300X data sheet, https://www.amd.com/en/products/accelerators/instinct/mi300/mi300x.html",
-        notes="192 GB HBM3, 5.3 TB/s; dense figures (sparsity doubles them); Infinity Fabric: 7 links of 128 GB/s "
-              "(bidirectional) to the other 7 GPUs of a platform = 448 GB/s per direction in all; " + _NIC),
+        source="AMD Instinct MI300X data sheet "
+               "(https://www.amd.com/en/products/accelerators/instinct/mi300/mi300x.html)",
+        notes="192 GB HBM3 at 5.3 TB/s; dense | with sparsity: FP16/BF16 1,307.4 | 2,614.9, FP8 2,614.9 | 5,229.8, "
+              "TF32 653.7 | 1,307.4 TFLOPS; FP32 (matrix and vector) 163.4; Infinity Fabric: 7 links of 128 GB/s "
+              "(bidirectional) to the other 7 GPUs of a platform = 896 GB/s total, 448 GB/s per direction; "
+              + _HBM_GIB + "; " + _NIC),
     "ascend-910b": Accelerator(
         "ascend-910b", "Huawei", 64, {"fp16": 320.0, "bf16": 320.0}, 1600,
         intra_node_bandwidth_gbps=196.0, inter_node_bandwidth_gbps=25.0, devices_per_node=8,
-        source="Huawei Atlas 800T A2 training server (8 × Ascend 910B), https://e.huawei.com/en/products/computing/ascend; "
-               "Huawei publishes no per-chip datasheet: figures as widely reported for the 910B",
-        notes="64 GB HBM2e at about 1.6 TB/s; about 320 TFLOPS FP16 (SKUs 910B1–B4 differ: 280–400; set peak_tflops "
-              "for yours); HCCS 392 GB/s total, 196 GB/s per direction; RoCE 200 Gb/s per NPU = 25 GB/s per direction; "
+        source="Huawei publishes no per-chip datasheet for the 910B; figures as publicly reported, e.g. "
+               "https://boardor.com/blog/huawei-ascend-910b-outperforms-h20-910c-approaches-h100 (FP16 about "
+               "320 TFLOPS, 64 GB HBM2e); server: Huawei Atlas 800T A2 (8 × 910B), "
+               "https://e.huawei.com/en/products/computing/ascend",
+        notes="SKUs differ (910B1–B4 are reported between 280 and about 400 TFLOPS FP16; volcengine/verl's MFU table "
+              "uses 354): set hardware.peak_tflops for yours; 64 GB HBM2e at about 1.6 TB/s (reported); HCCS "
+              "392 GB/s total, 196 GB/s per direction (reported); RoCE 200 Gb/s per NPU = 25 GB/s per direction; "
               "no FP8"),
-})
+}
 
 
 def lookup(name: str) -> Accelerator | None:
-    """A catalog entry by name, case-insensitive (plugin entries come through the registry, not here)."""
-    return CATALOG.get(name) or CATALOG.get(str(name).strip().lower())
+    """A catalog entry by name: case-insensitive, ``_`` and spaces read as ``-`` ("H100_SXM" finds h100-sxm).
+
+    Plugin entries come through the registry, not here.
+    """
+    if not isinstance(name, str):
+        return None
+    key = "-".join(name.strip().lower().replace("_", " ").split())
+    return CATALOG.get(key)

@@ -1,13 +1,33 @@
 """``[model] from = "config.json"``: a Hugging Face model config mapped onto plan fields.
 
 Each supported ``model_type`` is mapped field by field to the keys of
-``[model]`` (PLAN_FORMAT.md), including the architecture details that change
-the parameter count: attention biases (Qwen2, gpt-oss), QK norms (per head in
-Qwen3, over all heads in OLMoE), attention sinks (gpt-oss), shared experts and
-their gate (Qwen2-MoE, DeepSeek), dense first layers (DeepSeek), router and
-expert biases (gpt-oss), MLA ranks (DeepSeek-V2/V3) and multi-token-prediction
-modules (DeepSeek-V3, counted apart from the headline total, as DeepSeek does).
-Inline ``[model]`` keys override what the file gives.
+``[model]`` (PLAN_FORMAT.md and :class:`~deploylint.core.plan.Model`),
+including the architecture details that change the parameter count and that a
+config.json states only implicitly, through the family's modelling code:
+
+==============  ===========================================================
+family          conventions the mapping encodes
+==============  ===========================================================
+llama, mistral  ``attention_bias`` puts a bias on q, k, v *and* o
+mixtral         every layer MoE; experts are ``intermediate_size`` wide
+qwen2           q, k, v biases always (hard-coded), none on o
+qwen2_moe       as qwen2, plus one shared expert of
+                ``shared_expert_intermediate_size`` behind a sigmoid gate
+                (a ``h``-wide linear); ``decoder_sparse_step`` and
+                ``mlp_only_layers`` choose the MoE layers
+qwen3(_moe)     per-head RMSNorm of q and k (``qk_norm = "head"``)
+deepseek_v2/v3  MLA ranks (``q_lora_rank`` null = no query compression),
+                ``n_shared_experts`` of ``moe_intermediate_size`` each,
+                ``first_k_dense_replace`` and ``moe_layer_freq``, V3's
+                per-expert score-correction bias, MTP modules
+olmoe           RMSNorm of q and k over all heads (``qk_norm = "full"``)
+dbrx            fields nested in ``attn_config`` / ``ffn_config``; GLU experts
+gpt_oss         biases on q, k, v, o, router and experts; attention sinks
+==============  ===========================================================
+
+Inline ``[model]`` keys override what the file gives (see resolve.py), so a
+config this module cannot express exactly is an error that says which key to
+write inline — never a silent approximation.
 """
 
 from __future__ import annotations
@@ -15,179 +35,323 @@ from __future__ import annotations
 import json
 from typing import Any, Callable
 
+from .plan import MoE
+
 SUPPORTED = ("llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "qwen3_moe", "deepseek_v2", "deepseek_v3",
              "olmoe", "dbrx", "gpt_oss")
 
+_JSON_TYPES = {dict: "object", list: "array", str: "string", int: "number", float: "number", bool: "boolean",
+               type(None): "null"}
+
 
 class HFConfigError(Exception):
-    """A config.json that cannot be read or mapped (missing, not JSON, unsupported model_type, missing fields)."""
+    """A config.json that cannot be read or mapped (missing, not JSON, unsupported model_type, bad fields)."""
 
 
+# -- reading --------------------------------------------------------------------
 def read_config(path: str) -> dict[str, Any]:
-    """Read ``path`` and map it to plan ``[model]`` fields."""
+    """Read the config.json at ``path`` and map it to plan ``[model]`` fields (see :func:`map_config`)."""
     try:
-        with open(path, encoding="utf-8") as fh:
-            text = fh.read()
+        with open(path, "rb") as fh:
+            raw = fh.read()
     except FileNotFoundError:
         raise HFConfigError(f"no such file: {path}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise HFConfigError(f"cannot read {path}: {exc}") from None
+    except IsADirectoryError:
+        raise HFConfigError(f"{path} is a directory, not a config.json file") from None
+    except OSError as exc:
+        raise HFConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise HFConfigError(f"{path} is not UTF-8 text (byte {exc.start}: {exc.reason})") from None
     try:
         cfg = json.loads(text)
     except json.JSONDecodeError as exc:
         raise HFConfigError(f"{path} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+    except RecursionError:
+        raise HFConfigError(f"{path} is nested too deeply to be a model config") from None
     if not isinstance(cfg, dict):
-        raise HFConfigError(f"{path} holds a JSON {type(cfg).__name__}, not a config object")
+        raise HFConfigError(f"{path} holds a JSON {_JSON_TYPES.get(type(cfg), type(cfg).__name__)}, "
+                            "not a config object ({...})")
     return map_config(cfg)
 
 
 def map_config(cfg: dict[str, Any]) -> dict[str, Any]:
+    """Plan ``[model]`` fields (nested ``moe`` / ``mla`` dicts) for a parsed config.json.
+
+    Keys absent from the result take the plan defaults. Raises
+    :class:`HFConfigError` naming the offending key when the config is
+    unsupported, lacks a field the mapping needs, or holds a value of the
+    wrong kind.
+    """
     model_type = cfg.get("model_type")
+    if model_type is None:
+        raise HFConfigError(f"the config has no model_type (supported: {', '.join(SUPPORTED)}); "
+                            "write the [model] fields inline instead")
     if model_type not in _MAPPERS:
         raise HFConfigError(f"model_type {model_type!r} is not supported (supported: {', '.join(SUPPORTED)}); "
                             "write the [model] fields inline instead")
-    try:
-        out = _MAPPERS[model_type](cfg)
-    except KeyError as exc:
-        raise HFConfigError(f"the {model_type} config has no {exc.args[0]!r}, which the mapping needs") from None
-    except (TypeError, ValueError) as exc:
-        raise HFConfigError(f"the {model_type} config has a malformed field: {exc}") from None
+    out = _MAPPERS[model_type](_Fields(cfg, str(model_type)))
     out["model_type"] = model_type
     return {k: v for k, v in out.items() if v is not None}
 
 
-def _base(cfg: dict[str, Any]) -> dict[str, Any]:
-    """The fields shared by the Llama family of configs."""
-    h = int(cfg["hidden_size"])
-    heads = int(cfg["num_attention_heads"])
+# -- typed access with messages that name the key ---------------------------------
+_MISSING = object()
+
+
+class _Fields:
+    """Typed reads from one config object; every failure names the key and the model_type."""
+
+    def __init__(self, cfg: dict[str, Any], model_type: str, prefix: str = ""):
+        self.cfg, self.model_type, self.prefix = cfg, model_type, prefix
+
+    def _name(self, key: str) -> str:
+        return repr(self.prefix + key)          # 'ffn_config.moe_top_k' for nested keys
+
+    def _where(self, key: str) -> str:
+        return f"the {self.model_type} config's {self._name(key)}"
+
+    def has(self, key: str) -> bool:
+        return self.cfg.get(key) is not None
+
+    def int(self, key: str, default: Any = _MISSING, *, minimum: int = 1) -> int:
+        value = self.cfg.get(key)
+        if value is None:
+            if default is _MISSING:
+                raise HFConfigError(f"the {self.model_type} config has no {self._name(key)}, which the mapping needs")
+            return default
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise HFConfigError(f"{self._where(key)} is {value!r}; expected a whole number")
+        if value < minimum:
+            raise HFConfigError(f"{self._where(key)} is {value}; expected at least {minimum}")
+        return value
+
+    def bool(self, key: str, default: bool) -> bool:
+        value = self.cfg.get(key)
+        if value is None:
+            return default
+        if not isinstance(value, bool):
+            raise HFConfigError(f"{self._where(key)} is {value!r}; expected true or false")
+        return value
+
+    def int_list(self, key: str) -> list[int]:
+        value = self.cfg.get(key)
+        if value is None:
+            return []
+        if not isinstance(value, list) or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+            raise HFConfigError(f"{self._where(key)} is {value!r}; expected a list of layer indices")
+        return value
+
+    def sub(self, key: str) -> "_Fields":
+        value = self.cfg.get(key)
+        if value is None:
+            value = {}
+        if not isinstance(value, dict):
+            raise HFConfigError(f"{self._where(key)} is {value!r}; expected an object")
+        return _Fields(value, self.model_type, f"{self.prefix}{key}.")
+
+
+# -- shared pieces ---------------------------------------------------------------
+def _base(f: _Fields) -> dict[str, Any]:
+    """The fields every Llama-style config names the same way."""
+    h = f.int("hidden_size")
+    heads = f.int("num_attention_heads")
+    if not f.has("head_dim") and h % heads:
+        raise HFConfigError(f"the {f.model_type} config has no 'head_dim' and hidden_size {h} is not a multiple of "
+                            f"num_attention_heads {heads}; give model.head_dim inline")
     return {
-        "layers": int(cfg["num_hidden_layers"]),
+        "layers": f.int("num_hidden_layers"),
         "hidden_size": h,
         "num_attention_heads": heads,
-        "num_kv_heads": int(cfg.get("num_key_value_heads") or heads),
-        "head_dim": int(cfg.get("head_dim") or h // heads),
-        "ffn_hidden_size": int(cfg["intermediate_size"]),
-        "ffn_activation": "swiglu",
-        "vocab_size": int(cfg["vocab_size"]),
-        "tie_embeddings": bool(cfg.get("tie_word_embeddings", False)),
+        "num_kv_heads": f.int("num_key_value_heads", heads),
+        "head_dim": f.int("head_dim", h // heads),
+        "ffn_hidden_size": f.int("intermediate_size"),
+        "ffn_activation": "swiglu",        # every family here has a gated MLP (gate, up, down)
+        "vocab_size": f.int("vocab_size"),
+        "tie_embeddings": f.bool("tie_word_embeddings", False),
     }
 
 
-def _llama(cfg):
-    out = _base(cfg)
-    out["qkv_bias"] = bool(cfg.get("attention_bias", False))
-    out["attention_out_bias"] = bool(cfg.get("attention_bias", False))
+def _no_mlp_bias(f: _Fields) -> None:
+    if f.bool("mlp_bias", False):
+        raise HFConfigError(f"the {f.model_type} config sets mlp_bias = true, which the [model] fields cannot express; "
+                            "write the [model] fields inline (the MLP biases are a few parameters per layer)")
+
+
+def _moe_layout(f: _Fields, layers: int, is_moe: Callable[[int], bool], how: str) -> tuple[int, int] | None:
+    """``(dense_layers, layer_frequency)`` reproducing the family's choice of MoE layers exactly.
+
+    Returns None when no layer is MoE. A plan expresses "the first k layers
+    dense, then every n-th layer MoE" (:meth:`MoE.is_moe_layer`); any other
+    choice is an error rather than a guess.
+    """
+    wanted = [is_moe(i) for i in range(layers)]
+    if not any(wanted):
+        return None
+    first = wanted.index(True)
+    for freq in range(1, layers + 1):
+        dense = first - freq + 1
+        if dense < 0:
+            break
+        probe = MoE(num_experts=1, top_k=1, expert_ffn_hidden_size=1, dense_layers=dense, layer_frequency=freq)
+        if all(probe.is_moe_layer(i) == w for i, w in enumerate(wanted)):
+            return dense, freq
+    moe_layers = [i for i, w in enumerate(wanted) if w]
+    raise HFConfigError(f"the {f.model_type} config makes layers {moe_layers} MoE ({how}), which is not 'the first k "
+                        "layers dense, then every n-th layer'; write the [model] fields inline")
+
+
+def _moe(num_experts: int, top_k: int, width: int, **extra: Any) -> dict[str, Any]:
+    return {"num_experts": num_experts, "top_k": top_k, "expert_ffn_hidden_size": width, **extra}
+
+
+def _set_layout(out: dict[str, Any], layout: tuple[int, int] | None) -> dict[str, Any]:
+    """Record the MoE layer layout, or drop ``moe`` when the config has no MoE layer at all."""
+    if layout is None:
+        out.pop("moe", None)
+    else:
+        out["moe"]["dense_layers"], out["moe"]["layer_frequency"] = layout
     return out
 
 
-def _mixtral(cfg):
-    out = _base(cfg)
-    out["moe"] = {"num_experts": int(cfg["num_local_experts"]), "top_k": int(cfg["num_experts_per_tok"]),
-                  "expert_ffn_hidden_size": int(cfg["intermediate_size"])}
+# -- families --------------------------------------------------------------------
+def _llama(f: _Fields) -> dict[str, Any]:
+    # LlamaAttention / MistralAttention: q, k, v and o all take bias=config.attention_bias.
+    _no_mlp_bias(f)
+    out = _base(f)
+    bias = f.bool("attention_bias", False)
+    out["qkv_bias"] = out["attention_out_bias"] = bias
     return out
 
 
-def _qwen2(cfg):
-    out = _base(cfg)
-    out["qkv_bias"] = True          # Qwen2 attention has q, k, v biases (hard-coded in modeling_qwen2.py)
+def _mixtral(f: _Fields) -> dict[str, Any]:
+    out = _base(f)
+    out["moe"] = _moe(f.int("num_local_experts"), f.int("num_experts_per_tok"), out["ffn_hidden_size"])
     return out
 
 
-def _qwen_moe_layers(cfg, out):
-    step = int(cfg.get("decoder_sparse_step") or 1)
-    if cfg.get("mlp_only_layers"):
-        raise HFConfigError("mlp_only_layers is not supported yet: give moe.dense_layers inline instead")
-    out["moe"]["layer_frequency"] = step
-
-
-def _qwen2_moe(cfg):
-    out = _base(cfg)
-    out["qkv_bias"] = True
-    shared = int(cfg.get("shared_expert_intermediate_size") or 0)
-    out["moe"] = {"num_experts": int(cfg["num_experts"]), "top_k": int(cfg["num_experts_per_tok"]),
-                  "expert_ffn_hidden_size": int(cfg["moe_intermediate_size"]),
-                  "shared_experts": 1 if shared else 0, "shared_expert_ffn_hidden_size": shared,
-                  "shared_expert_gate": bool(shared)}
-    _qwen_moe_layers(cfg, out)
+def _qwen2(f: _Fields) -> dict[str, Any]:
+    out = _base(f)
+    out["qkv_bias"] = True          # Qwen2Attention: q/k/v_proj bias=True, o_proj bias=False, whatever the config says
+    out["attention_out_bias"] = False
     return out
 
 
-def _qwen3(cfg):
-    out = _base(cfg)
-    out["qkv_bias"] = bool(cfg.get("attention_bias", False))
-    out["qk_norm"] = "head"         # Qwen3 normalizes q and k per head (q_norm, k_norm of head_dim)
+def _qwen_moe_layout(f: _Fields, out: dict[str, Any]) -> dict[str, Any]:
+    """Qwen2-MoE / Qwen3-MoE: layer i is MoE iff i not in mlp_only_layers and (i+1) % decoder_sparse_step == 0."""
+    step = f.int("decoder_sparse_step", 1)
+    dense_only = set(f.int_list("mlp_only_layers"))
+    layers = out["layers"]
+    return _set_layout(out, _moe_layout(f, layers, lambda i: i not in dense_only and (i + 1) % step == 0,
+                                        "decoder_sparse_step / mlp_only_layers"))
+
+
+def _qwen2_moe(f: _Fields) -> dict[str, Any]:
+    out = _qwen2(f)
+    shared = f.int("shared_expert_intermediate_size", 0, minimum=0)
+    experts = f.int("num_experts", minimum=0)
+    out["moe"] = _moe(experts, f.int("num_experts_per_tok"), f.int("moe_intermediate_size"),
+                      shared_experts=1 if shared else 0, shared_expert_ffn_hidden_size=shared,
+                      # Qwen2MoeSparseMoeBlock.shared_expert_gate: Linear(h, 1, bias=False), a sigmoid on the shared expert
+                      shared_expert_gate=bool(shared))
+    if experts == 0:
+        out.pop("moe")
+        return out
+    return _qwen_moe_layout(f, out)
+
+
+def _qwen3(f: _Fields) -> dict[str, Any]:
+    _no_mlp_bias(f)
+    out = _base(f)
+    # Qwen3Attention: q, k, v and o take bias=config.attention_bias; q_norm/k_norm are RMSNorms of head_dim.
+    bias = f.bool("attention_bias", False)
+    out["qkv_bias"] = out["attention_out_bias"] = bias
+    out["qk_norm"] = "head"
     return out
 
 
-def _qwen3_moe(cfg):
-    out = _qwen3(cfg)
-    out["moe"] = {"num_experts": int(cfg["num_experts"]), "top_k": int(cfg["num_experts_per_tok"]),
-                  "expert_ffn_hidden_size": int(cfg["moe_intermediate_size"])}
-    _qwen_moe_layers(cfg, out)
-    return out
+def _qwen3_moe(f: _Fields) -> dict[str, Any]:
+    out = _qwen3(f)
+    experts = f.int("num_experts", minimum=0)
+    if experts == 0:
+        return out
+    out["moe"] = _moe(experts, f.int("num_experts_per_tok"), f.int("moe_intermediate_size"))
+    return _qwen_moe_layout(f, out)
 
 
-def _deepseek(cfg):
-    out = _base(cfg)
-    out["num_kv_heads"] = out["num_attention_heads"]
+def _deepseek(f: _Fields) -> dict[str, Any]:
+    out = _base(f)
+    heads = out["num_attention_heads"]
+    nope, rope = f.int("qk_nope_head_dim"), f.int("qk_rope_head_dim")
     out["attention"] = "mla"
-    out["mla"] = {"q_lora_rank": int(cfg.get("q_lora_rank") or 0), "kv_lora_rank": int(cfg["kv_lora_rank"]),
-                  "qk_nope_head_dim": int(cfg["qk_nope_head_dim"]), "qk_rope_head_dim": int(cfg["qk_rope_head_dim"]),
-                  "v_head_dim": int(cfg["v_head_dim"])}
-    out["head_dim"] = int(cfg["qk_nope_head_dim"]) + int(cfg["qk_rope_head_dim"])
-    if cfg.get("n_routed_experts"):
-        shared = int(cfg.get("n_shared_experts") or 0)
-        width = int(cfg["moe_intermediate_size"])
-        out["moe"] = {"num_experts": int(cfg["n_routed_experts"]), "top_k": int(cfg["num_experts_per_tok"]),
-                      "expert_ffn_hidden_size": width, "shared_experts": shared,
-                      "shared_expert_ffn_hidden_size": shared * width,
-                      "dense_layers": int(cfg.get("first_k_dense_replace") or 0),
-                      "layer_frequency": int(cfg.get("moe_layer_freq") or 1),
-                      # DeepSeek-V3's router keeps a per-expert score-correction bias (e_score_correction_bias)
-                      "router_bias": cfg.get("topk_method") == "noaux_tc"}
-    out["mtp_layers"] = int(cfg.get("num_nextn_predict_layers") or 0)
+    out["mla"] = {"q_lora_rank": f.int("q_lora_rank", 0, minimum=0),   # null: queries are not compressed
+                  "kv_lora_rank": f.int("kv_lora_rank"), "qk_nope_head_dim": nope, "qk_rope_head_dim": rope,
+                  "v_head_dim": f.int("v_head_dim")}
+    out["num_kv_heads"] = heads          # MLA decompresses a key and a value per query head
+    out["head_dim"] = nope + rope        # the query/key head width
+    out["mtp_layers"] = f.int("num_nextn_predict_layers", 0, minimum=0)
+    experts = f.int("n_routed_experts", 0, minimum=0)
+    if not experts:
+        return out
+    width = f.int("moe_intermediate_size")
+    shared = f.int("n_shared_experts", 0, minimum=0)
+    # DeepSeek-V3's router keeps e_score_correction_bias, one value per routed expert, when topk_method is
+    # "noaux_tc" (the DeepseekV3Config default); V2's greedy routers have no bias. It is counted as the
+    # router's bias vector: it is stored in the checkpoint like one (model.layers.N.mlp.gate.e_score_correction_bias).
+    topk_method = f.cfg.get("topk_method", "noaux_tc" if f.model_type == "deepseek_v3" else "greedy")
+    out["moe"] = _moe(experts, f.int("num_experts_per_tok"), width, shared_experts=shared,
+                      shared_expert_ffn_hidden_size=shared * width, router_bias=topk_method == "noaux_tc")
+    first_dense = f.int("first_k_dense_replace", 0, minimum=0)
+    freq = f.int("moe_layer_freq", 1)
+    # DeepseekV2/V3DecoderLayer: MoE iff layer_idx >= first_k_dense_replace and layer_idx % moe_layer_freq == 0
+    return _set_layout(out, _moe_layout(f, out["layers"], lambda i: i >= first_dense and i % freq == 0,
+                                        "first_k_dense_replace / moe_layer_freq"))
+
+
+def _olmoe(f: _Fields) -> dict[str, Any]:
+    out = _base(f)
+    bias = f.bool("attention_bias", False)
+    out["qkv_bias"] = out["attention_out_bias"] = bias
+    out["qk_norm"] = "full"          # OlmoeAttention: q_norm over heads*head_dim, k_norm over kv_heads*head_dim
+    out["moe"] = _moe(f.int("num_experts"), f.int("num_experts_per_tok"), out["ffn_hidden_size"])
     return out
 
 
-def _olmoe(cfg):
-    out = _base(cfg)
-    out["qk_norm"] = "full"         # OLMoE normalizes q and k over all heads (q_norm of n_h·d, k_norm of n_kv·d)
-    out["moe"] = {"num_experts": int(cfg["num_experts"]), "top_k": int(cfg["num_experts_per_tok"]),
-                  "expert_ffn_hidden_size": int(cfg["intermediate_size"])}
-    return out
-
-
-def _dbrx(cfg):
-    attn = cfg.get("attn_config") or {}
-    ffn = cfg.get("ffn_config") or {}
-    h = int(cfg["d_model"])
-    heads = int(cfg["n_heads"])
-    width = int(ffn["ffn_hidden_size"])
+def _dbrx(f: _Fields) -> dict[str, Any]:
+    attn, ffn = f.sub("attn_config"), f.sub("ffn_config")
+    h, heads = f.int("d_model"), f.int("n_heads")
+    if h % heads:
+        raise HFConfigError(f"the dbrx config's d_model {h} is not a multiple of n_heads {heads}; "
+                            "give model.head_dim inline")
+    width = ffn.int("ffn_hidden_size")
     return {
-        "layers": int(cfg["n_layers"]), "hidden_size": h, "num_attention_heads": heads,
-        "num_kv_heads": int(attn.get("kv_n_heads") or heads), "head_dim": h // heads,
-        "ffn_hidden_size": width, "ffn_activation": "swiglu", "vocab_size": int(cfg["vocab_size"]),
-        "tie_embeddings": bool(cfg.get("tie_word_embeddings", False)),
-        # DBRX's LayerNorms have no bias: one weight vector each, as an RMSNorm counts
+        "layers": f.int("n_layers"), "hidden_size": h, "num_attention_heads": heads,
+        # DbrxAttentionConfig defaults kv_n_heads to 1 (multi-query), not to n_heads
+        "num_kv_heads": attn.int("kv_n_heads", 1), "head_dim": h // heads,
+        "ffn_hidden_size": width, "ffn_activation": "swiglu",     # DbrxExpertGLU: w1, v1, w2
+        "vocab_size": f.int("vocab_size"), "tie_embeddings": f.bool("tie_word_embeddings", False),
+        # DBRX normalizes with nn.LayerNorm(bias=False): one weight vector per norm, which is what
+        # [model] norm = "rmsnorm" counts ("layernorm" counts a weight and a bias).
         "norm": "rmsnorm",
-        "moe": {"num_experts": int(ffn["moe_num_experts"]), "top_k": int(ffn["moe_top_k"]),
-                "expert_ffn_hidden_size": width},
+        "moe": _moe(ffn.int("moe_num_experts"), ffn.int("moe_top_k"), width),
     }
 
 
-def _gpt_oss(cfg):
-    out = _base(cfg)
-    bias = bool(cfg.get("attention_bias", True))
-    out["qkv_bias"] = bias
-    out["attention_out_bias"] = bias
-    out["attention_sinks"] = True
-    top_k = cfg.get("num_experts_per_tok") or cfg.get("experts_per_token")
-    out["moe"] = {"num_experts": int(cfg["num_local_experts"]), "top_k": int(top_k),
-                  "expert_ffn_hidden_size": int(cfg["intermediate_size"]), "router_bias": True, "expert_bias": True}
+def _gpt_oss(f: _Fields) -> dict[str, Any]:
+    out = _base(f)
+    bias = f.bool("attention_bias", True)
+    out["qkv_bias"] = out["attention_out_bias"] = bias
+    out["attention_sinks"] = True       # GptOssAttention.sinks: one learned logit per query head
+    top_k = f.int("num_experts_per_tok") if f.has("num_experts_per_tok") else f.int("experts_per_token")
+    # GptOssTopKRouter has a bias; GptOssExperts carry gate_up_proj_bias and down_proj_bias.
+    out["moe"] = _moe(f.int("num_local_experts"), top_k, out["ffn_hidden_size"], router_bias=True, expert_bias=True)
     return out
 
 
-_MAPPERS: dict[str, Callable[[dict], dict]] = {
+_MAPPERS: dict[str, Callable[[_Fields], dict[str, Any]]] = {
     "llama": _llama, "mistral": _llama, "mixtral": _mixtral, "qwen2": _qwen2, "qwen2_moe": _qwen2_moe,
     "qwen3": _qwen3, "qwen3_moe": _qwen3_moe, "deepseek_v2": _deepseek, "deepseek_v3": _deepseek,
     "olmoe": _olmoe, "dbrx": _dbrx, "gpt_oss": _gpt_oss,
