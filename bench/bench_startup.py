@@ -42,7 +42,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=21)
     args = parser.parse_args()
     py = sys.executable
-    cli = [py, "-m", "deploylint.core.cli"]
+    cli = [py, "-m", "deploylint.core.frontends.cli"]
     commands = [
         ("python -c pass", [py, "-c", "pass"]),
         ("python -c 'import pluggy'", [py, "-c", "import pluggy"]),

@@ -26,11 +26,11 @@ __all__ = [
 def __getattr__(name: str):
     # Loaded on first use so that importing the data types stays cheap.
     if name == "hookimpl":
-        from .hookspecs import hookimpl
+        from .host.hookspecs import hookimpl
 
         return hookimpl
     if name == "Accelerator":
-        from .hardware import Accelerator
+        from .plan.hardware import Accelerator
 
         return Accelerator
     if name == "Document":
@@ -38,7 +38,7 @@ def __getattr__(name: str):
 
         return Document
     if name == "SourceError":
-        from .sources import SourceError
+        from .document.sources import SourceError
 
         return SourceError
     raise AttributeError(f"module 'deploylint.core' has no attribute {name!r}")

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Iterable, Mapping
 from .diagnostics import Diagnostic, Fix, Severity
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
-    from .config import Config
+    from .pipeline.config import Config
     from .document import Document
     from .plan import Plan
 

@@ -21,10 +21,10 @@ import json
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
-from .config import Config, config_from_table
+from .pipeline.config import Config, config_from_table
 from .diagnostics import Diagnostic
-from .engine import Engine, FileResult
-from .registry import Registry
+from .pipeline.engine import Engine, FileResult
+from .host.registry import Registry
 
 _SUFFIX = {"toml": ".toml", "yaml": ".yaml", "json": ".json", "python": ".py"}
 
@@ -65,7 +65,7 @@ class LintResult:
 
     def apply_fixes(self, *, unsafe: bool = False) -> str:
         """The plan text after the fix loop (safe fixes, plus unsafe ones when asked)."""
-        from .fixing import fix_text
+        from .pipeline.fixing import fix_text
 
         new_text, _, _, problems = fix_text(self.engine, self.path, self.text, unsafe=unsafe)
         assert not problems, "fixing reported problems: " + "; ".join(p.message for p in problems)

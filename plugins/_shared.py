@@ -10,7 +10,7 @@ from dataclasses import fields as dc_fields
 from dataclasses import replace
 
 from deploylint.core import Fix
-from deploylint.core import pointer as jp
+from deploylint.core.document import pointer as jp
 
 
 def gib(n: float) -> str:

@@ -44,8 +44,9 @@ def test_a_normal_wheel_install_holds_only_the_deploylint_package(tmp_path):
     top = sorted(p for p in os.listdir(target) if not p.endswith(".dist-info") and p != "bin")
     assert top == ["deploylint"]
     pkg = target / "deploylint"
-    assert (pkg / "core" / "engine.py").is_file()
-    for sub in ("sources/toml_source.py", "estimate/analysis.py", "report/sarif.py", "writers/python_writer.py"):
+    assert (pkg / "core" / "pipeline" / "engine.py").is_file()
+    for sub in ("document/sources/toml_source.py", "estimate/analysis.py", "frontends/report/sarif.py",
+                "document/writers/python_writer.py", "host/registry.py", "plan/resolve.py"):
         assert (pkg / "core" / sub).is_file(), sub
     assert (pkg / "plugins").is_dir()
     assert (pkg / "schemas" / "plan.schema.json").is_file()

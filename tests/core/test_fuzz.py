@@ -11,9 +11,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from deploylint.core.config import Config
-from deploylint.core.engine import Engine
-from deploylint.core.registry import Registry
+from deploylint.core.pipeline.config import Config
+from deploylint.core.pipeline.engine import Engine
+from deploylint.core.host.registry import Registry
 from deploylint.core.testing import render_plan
 
 PLAN = {
@@ -70,7 +70,7 @@ def check(fmt: str, raw: bytes):
 def _independently_valid(data) -> bool:
     import jsonschema
 
-    from deploylint.core.schema import load_schema
+    from deploylint.core.pipeline.schema import load_schema
 
     data = {k: v for k, v in data.items() if k != "$deploylint"} if isinstance(data, dict) else data
     try:

@@ -17,7 +17,7 @@ HEAVY = ("jsonschema", "libcst", "yaml", "pygls", "lsprotocol", "importlib.metad
 
 
 def imported_modules(*args: str, cwd: str = ROOT) -> tuple[set[str], subprocess.CompletedProcess]:
-    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "deploylint.core.cli", *args],
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "deploylint.core.frontends.cli", *args],
                           capture_output=True, text=True, cwd=cwd)
     names = set()
     for line in proc.stderr.splitlines():
@@ -35,7 +35,7 @@ def test_toml_check_imports_nothing_heavy(plan):
 
 
 def test_json_check_imports_nothing_heavy(tmp_path):
-    from deploylint.core.sources import load
+    from deploylint.core.document.sources import load
     import json
 
     with open(os.path.join(ROOT, "examples/seed-moe-64e-3dev.toml"), encoding="utf-8") as fh:

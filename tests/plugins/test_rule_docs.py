@@ -2,8 +2,8 @@
 
 import os
 
-from deploylint.core.registry import Registry
-from deploylint.core.report.rules_markdown import render_markdown
+from deploylint.core.host.registry import Registry
+from deploylint.core.frontends.report.rules_markdown import render_markdown
 from deploylint.core.rule import describe
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

@@ -4,7 +4,7 @@ every diagnostic lands on a real place in the file, and every offered fix render
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from deploylint.core.sources import load
+from deploylint.core.document.sources import load
 
 
 @st.composite

@@ -99,7 +99,7 @@ def test_mla_kv_cache_is_the_compressed_latent():
     import os
 
     from deploylint.core.estimate.memory import kv_bytes_per_token
-    from deploylint.core.resolve import _model
+    from deploylint.core.plan.resolve import _model
 
     data = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "data", "hf-configs")
     v3 = _model({"from": os.path.join(data, "deepseek-v3.json")}, os.path.join(data, "plan.toml"), [])

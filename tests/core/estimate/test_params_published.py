@@ -15,7 +15,7 @@ import os
 import pytest
 
 from deploylint.core.estimate.params import count_params
-from deploylint.core.resolve import _model
+from deploylint.core.plan.resolve import _model
 
 DATA = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "data", "hf-configs")
 

@@ -1,0 +1,166 @@
+"""A loaded plan file: its values, the text they came from, and where each one sits.
+
+Every loader (TOML, YAML, JSON, Python, or a plugin's) produces a
+:class:`Document`. Spans are code-point offsets into ``text``, which is the file
+decoded as UTF-8 with any BOM removed and its line endings kept as they are
+(``\\r\\n`` stays two characters, so offsets match the bytes on disk after
+decoding). :class:`LineIndex` turns offsets into 1-based line/column ranges and
+into the 0-based UTF-16 positions editors use.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import pointer as jp
+from ..diagnostics import Position, Range
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """Half-open code-point offsets ``[start, end)`` into the document text."""
+
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class NodeSpan:
+    """Where one plan value sits: the value itself and, for a mapping entry, its key."""
+
+    value: Span
+    key: Span | None = None
+
+
+class LineIndex:
+    """Offset ↔ (line, column) for one text, treating ``\\r\\n``, ``\\n`` and ``\\r`` as one break."""
+
+    __slots__ = ("text", "_starts")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        starts = [0]
+        i, n = 0, len(text)
+        find_n, find_r = text.find, text.find
+        while True:
+            nl = find_n("\n", i)
+            cr = find_r("\r", i)
+            if nl < 0 and cr < 0:
+                break
+            if cr >= 0 and (nl < 0 or cr < nl):
+                nxt = cr + 2 if cr + 1 < n and text[cr + 1] == "\n" else cr + 1
+            else:
+                nxt = nl + 1
+            starts.append(nxt)
+            i = nxt
+        self._starts = starts
+
+    @property
+    def line_count(self) -> int:
+        return len(self._starts)
+
+    def line_start(self, line: int) -> int:
+        """Offset of the first character of 1-based ``line``."""
+        return self._starts[max(0, min(line - 1, len(self._starts) - 1))]
+
+    def line_text(self, line: int) -> str:
+        """The text of 1-based ``line`` without its line break."""
+        start = self.line_start(line)
+        end = self._starts[line] if line < len(self._starts) else len(self.text)
+        return self.text[start:end].rstrip("\r\n")
+
+    def position(self, offset: int) -> Position:
+        offset = max(0, min(offset, len(self.text)))
+        line = bisect.bisect_right(self._starts, offset) - 1
+        return Position(line + 1, offset - self._starts[line] + 1)
+
+    def offset(self, position: Position) -> int:
+        start = self.line_start(position.line)
+        return min(start + position.column - 1, len(self.text))
+
+    def range(self, span: Span) -> Range:
+        return Range(self.position(span.start), self.position(span.end))
+
+    # Editors count columns in UTF-16 code units (LSP's default encoding).
+    def utf16_position(self, offset: int) -> tuple[int, int]:
+        """0-based (line, UTF-16 character) of an offset."""
+        pos = self.position(offset)
+        start = self._starts[pos.line - 1]
+        prefix = self.text[start:start + pos.column - 1]
+        return pos.line - 1, len(prefix.encode("utf-16-le")) // 2
+
+    def offset_from_utf16(self, line: int, character: int) -> int:
+        """Offset of a 0-based (line, UTF-16 character) position."""
+        if line >= len(self._starts):
+            return len(self.text)
+        start = self._starts[line]
+        text = self.line_text(line + 1)
+        units = 0
+        for i, ch in enumerate(text):
+            if units >= character:
+                return start + i
+            units += 2 if ord(ch) > 0xFFFF else 1
+        return start + len(text)
+
+
+@dataclass
+class Document:
+    """A parsed plan: ``data`` (plain dicts, lists and scalars) and its source map.
+
+    ``spans`` maps JSON pointers (``/parallelism/ep``) to :class:`NodeSpan`.
+    ``format`` names the writer that renders fixes (``toml``, ``yaml``,
+    ``json``, ``python``). ``newline`` is the file's dominant line ending and
+    ``bom`` whether a UTF-8 byte-order mark preceded the text.
+    """
+
+    path: str
+    text: str
+    format: str
+    data: Any
+    spans: dict[str, NodeSpan] = field(default_factory=dict)
+    newline: str = "\n"
+    bom: bool = False
+    _index: LineIndex | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def lines(self) -> LineIndex:
+        if self._index is None:
+            self._index = LineIndex(self.text)
+        return self._index
+
+    def span(self, pointer: str, part: str = "value") -> tuple[str, Span] | None:
+        """The span of ``pointer`` (``part`` = ``value`` or ``key``), or of its nearest
+        ancestor that has one; returns ``(pointer_found, span)``.
+
+        A finding about a key that is missing (a default the plan did not
+        write) lands on the table that would hold it, never on line 1 by
+        accident.
+        """
+        for candidate in jp.ancestors(pointer):
+            node = self.spans.get(candidate)
+            if node is None:
+                continue
+            if part == "key" and candidate == pointer and node.key is not None:
+                return candidate, node.key
+            if candidate != pointer and node.key is not None:
+                # Point at the key of the enclosing entry, not its whole body.
+                return candidate, node.key
+            return candidate, node.value
+        return None
+
+    def range_of(self, pointer: str, part: str = "value") -> Range:
+        found = self.span(pointer, part)
+        if found is None:
+            return Range(Position(1, 1), Position(1, 1))
+        return self.lines.range(found[1])
+
+
+def detect_newline(text: str) -> str:
+    """The line ending a file uses most: ``\\r\\n``, ``\\n`` or ``\\r``."""
+    crlf = text.count("\r\n")
+    lf = text.count("\n") - crlf
+    cr = text.count("\r") - crlf
+    best = max((crlf, "\r\n"), (lf, "\n"), (cr, "\r"))
+    return best[1] if best[0] else "\n"

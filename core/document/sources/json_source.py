@@ -1,0 +1,301 @@
+"""JSON plans: values from the stdlib parser, positions from a small scanner of our own.
+
+``json`` decides what the file means and where a syntax error is (its
+messages are reworded to say what was expected, in the object or array being
+read). It gives no positions for what it accepts, so :class:`_Scanner` walks
+the accepted text once more and records every key and value span. Key spans
+include the key's quotes and string values include theirs: a span is exactly
+the token a fix replaces.
+
+Three things Python's parser accepts are refused, each at its position:
+duplicate keys (the parser keeps the last silently), ``NaN``/``Infinity`` and
+numbers that overflow to infinity (not JSON, and meaningless in a plan), and
+integers too long for Python to convert. The hooks that detect them cannot
+know where they are, so they only abort the parse; the scanner, which reads
+the same valid prefix in the same order, reports them with a position.
+
+Nesting is capped at :data:`MAX_DEPTH` levels: the scanner is recursive within
+that bound, and ``json``'s own ``RecursionError`` on very deep input becomes
+the same positioned error.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+
+from .. import pointer as jp
+from ...diagnostics import Range
+from .. import Document, LineIndex, NodeSpan, Span, detect_newline
+from . import SourceError
+
+#: objects and arrays nested deeper than this are refused (a plan needs about four)
+MAX_DEPTH = 64
+_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
+_WS = " \t\r\n"
+
+
+class _Abort(Exception):
+    """Raised by a parser hook; the scanner finds where (``message`` is the fallback)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def _pairs(pairs):
+    out = {}
+    for k, v in pairs:
+        if k in out:
+            raise _Abort(f"duplicate key {k!r}")
+        out[k] = v
+    return out
+
+
+def _constant(name: str):
+    raise _Abort(f"{name} is not a finite number")
+
+
+def _float(token: str) -> float:
+    value = float(token)
+    if not math.isfinite(value):
+        raise _Abort(f"{token} is not a finite number")
+    return value
+
+
+def _int(token: str) -> int:
+    try:
+        return int(token)
+    except ValueError:
+        raise _Abort(f"the integer {token[:20]}… is too long") from None
+
+
+def load(path: str, text: str) -> Document:
+    lines = LineIndex(text)
+    if not text.strip(_WS):
+        raise SourceError("the file is empty: a plan is a JSON object", Range.at(1, 1))
+    try:
+        data = json.loads(text, object_pairs_hook=_pairs, parse_constant=_constant,
+                          parse_float=_float, parse_int=_int)
+    except json.JSONDecodeError as exc:
+        raise SourceError(f"invalid JSON: {_reason(exc, text)}", _point(lines, exc.pos)) from None
+    except _Abort as exc:
+        _Scanner(text, lines).run()  # raises the same problem with its position
+        raise SourceError(f"invalid JSON: {exc.message}", Range.at(1, 1)) from None
+    except RecursionError:
+        deep = _too_deep(text)
+        raise SourceError(f"the JSON nests deeper than {MAX_DEPTH} levels",
+                          _point(lines, deep if deep is not None else 0)) from None
+    spans = _Scanner(text, lines).run()
+    if not isinstance(data, dict):
+        root = spans[""].value
+        raise SourceError(f"a plan must be a mapping (a JSON object) at the top level, got {_kind(data)}",
+                          Range(lines.position(root.start), lines.position(root.end)))
+    return Document(path, text, "json", data, spans, newline=detect_newline(text))
+
+
+def _point(lines: LineIndex, offset: int) -> Range:
+    pos = lines.position(offset)
+    return Range.at(pos.line, pos.column)
+
+
+def _kind(value) -> str:
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, bool):
+        return "a boolean"
+    if value is None:
+        return "null"
+    return "a number"
+
+
+def _container(text: str, pos: int) -> str | None:
+    """The innermost ``{`` or ``[`` open at ``pos`` (outside strings), or None."""
+    stack: list[str] = []
+    in_string = False
+    i = 0
+    while i < pos:
+        c = text[i]
+        if in_string:
+            if c == "\\":
+                i += 1
+            elif c == '"':
+                in_string = False
+        elif c == '"':
+            in_string = True
+        elif c in "[{":
+            stack.append(c)
+        elif c in "]}" and stack:
+            stack.pop()
+        i += 1
+    return stack[-1] if stack else None
+
+
+def _reason(exc: json.JSONDecodeError, text: str) -> str:
+    """The parser's message said as what was expected, where."""
+    msg, pos = exc.msg, exc.pos
+    here = text[pos:pos + 1]
+    before = text[:pos].rstrip(_WS)[-1:]
+    at_end = pos >= len(text.rstrip(_WS))
+    ends = ", but the file ends here" if at_end else ""
+    if msg.startswith("Expecting value"):
+        if before == "," and here in ("]", "}"):
+            return f"expected a value after ',' (JSON allows no trailing comma before '{here}')"
+        if here == "'":
+            return "expected a value: strings must be in double quotes"
+        if here.isalpha():
+            word = re.match(r"[A-Za-z_]\w*", text[pos:])
+            return (f"unexpected {word.group(0)!r}: expected a value (a string in double quotes, a number, "
+                    "true, false, null, an object or an array)")
+        return f"expected a value{ends}"
+    if msg.startswith("Expecting property name"):
+        if here == "}" and before == ",":
+            return "expected another key after ',' (JSON allows no trailing comma before '}')"
+        if here == "'":
+            return "expected a key: keys must be in double quotes"
+        return f"expected a key in double quotes{ends}"
+    if msg.startswith("Illegal trailing comma"):  # Python 3.13+
+        return "unexpected ',' before the end (JSON allows no trailing comma)"
+    if msg.startswith("Expecting ',' delimiter"):
+        if _container(text, pos) == "{":
+            return f"expected ',' or '}}' after an object member{ends}"
+        return f"expected ',' or ']' after an array item{ends}"
+    if msg.startswith("Expecting ':' delimiter"):
+        return f"expected ':' after the key{ends}"
+    if msg.startswith("Extra data"):
+        return "unexpected text after the top-level value (a plan file holds one JSON object)"
+    if msg.startswith("Unterminated string"):
+        return "this string is not closed (no closing '\"' before the end of the file)"
+    if msg.startswith("Invalid control character"):
+        return "a control character (a tab or line break) inside a string must be written as an escape (\\t, \\n)"
+    if msg.startswith("Invalid \\uXXXX"):
+        return "invalid \\u escape in a string (it needs four hex digits)"
+    if msg.startswith("Invalid \\escape"):
+        return "invalid escape in a string (JSON knows \\\" \\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX)"
+    if msg.startswith("Unexpected UTF-8 BOM"):
+        return "a byte-order mark (U+FEFF) before the JSON text"
+    return msg[:1].lower() + msg[1:]
+
+
+def _too_deep(text: str) -> int | None:
+    """Offset of the first bracket past MAX_DEPTH levels (outside strings), or None."""
+    depth = 0
+    in_string = False
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if in_string:
+            if c == "\\":
+                i += 1
+            elif c == '"':
+                in_string = False
+        elif c == '"':
+            in_string = True
+        elif c in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return i
+        elif c in "]}":
+            depth -= 1
+        i += 1
+    return None
+
+
+class _Scanner:
+    """Spans of JSON text the parser accepted; also the positions of what the hooks refused.
+
+    It reads only text ``json`` has validated (the whole file, or the prefix
+    before the problem a hook aborted on), so it checks structure lightly.
+    """
+
+    def __init__(self, text: str, lines: LineIndex) -> None:
+        self.text = text
+        self.n = len(text)
+        self.lines = lines
+        self.spans: dict[str, NodeSpan] = {}
+
+    def run(self) -> dict[str, NodeSpan]:
+        try:
+            self.value(self.ws(0), "", None, 1)
+        except (IndexError, ValueError):  # text json did not validate: no position to add
+            pass
+        return self.spans
+
+    def fail(self, message: str, start: int, end: int) -> SourceError:
+        return SourceError(message, Range(self.lines.position(start), self.lines.position(end)))
+
+    def ws(self, i: int) -> int:
+        t, n = self.text, self.n
+        while i < n and t[i] in _WS:
+            i += 1
+        return i
+
+    def string_end(self, i: int) -> int:
+        t = self.text
+        j = i + 1
+        while t[j] != '"':
+            j += 2 if t[j] == "\\" else 1
+        return j + 1
+
+    def value(self, i: int, pointer: str, key: Span | None, depth: int) -> int:
+        t = self.text
+        c = t[i]
+        if c in "{[" and depth > MAX_DEPTH:
+            raise self.fail(f"the JSON nests deeper than {MAX_DEPTH} levels", i, i + 1)
+        if c == "{":
+            j = self.ws(i + 1)
+            seen: dict[str, int] = {}
+            while t[j] != "}":
+                if t[j] == ",":
+                    j = self.ws(j + 1)
+                    continue
+                k_end = self.string_end(j)
+                name = json.loads(t[j:k_end])
+                if name in seen:
+                    line = self.lines.position(seen[name]).line
+                    raise self.fail(f"duplicate key {name!r} (first at line {line})", j, k_end)
+                seen[name] = j
+                v = self.ws(self.ws(k_end) + 1)  # past the ':'
+                j = self.ws(self.value(v, jp.child(pointer, name), Span(j, k_end), depth + 1))
+            end = j + 1
+        elif c == "[":
+            j = self.ws(i + 1)
+            index = 0
+            while t[j] != "]":
+                if t[j] == ",":
+                    j = self.ws(j + 1)
+                    continue
+                j = self.ws(self.value(j, jp.child(pointer, index), None, depth + 1))
+                index += 1
+            end = j + 1
+        elif c == '"':
+            end = self.string_end(i)
+        else:
+            for word in ("-Infinity", "Infinity", "NaN"):
+                if t.startswith(word, i):
+                    raise self.fail(f"{word} is not a finite number (and not JSON): a plan needs a real value here",
+                                    i, i + len(word))
+            m = _NUMBER.match(t, i)
+            if m is not None:
+                end = m.end()
+                self.number(t[i:end], i, end)
+            else:  # true, false, null
+                end = i
+                while end < self.n and t[end].isalpha():
+                    end += 1
+        self.spans[pointer] = NodeSpan(Span(i, end), key)
+        return end
+
+    def number(self, token: str, start: int, end: int) -> None:
+        if any(ch in token for ch in ".eE"):
+            if not math.isfinite(float(token)):
+                raise self.fail(f"{token} is not a finite number (it overflows a float)", start, end)
+        else:
+            try:
+                int(token)
+            except ValueError:
+                raise self.fail(f"the integer {token[:12]}… has {len(token.lstrip('-'))} digits: too long to be a plan value",
+                                start, end) from None

@@ -1,0 +1,385 @@
+"""The ``deploylint`` command.
+
+Exit codes: 0 nothing at or above ``--fail-on``; 1 findings at or above it;
+2 a usage or configuration error (nothing was checked); 3 the run was
+incomplete (a plugin or rule failed — DL005 — so findings may be missing).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Sequence
+
+from ..pipeline.config import Config, ConfigError, load_config
+from ..diagnostics import Severity
+
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
+FORMATS = ("text", "json", "sarif", "github")
+
+
+class UsageError(Exception):
+    pass
+
+
+def _codes(value: str) -> list[str]:
+    return [c.strip().upper() if c.strip().upper() != "ALL" else "ALL" for c in value.split(",") if c.strip()]
+
+
+def _check_codes(registry, options: dict[str, list[str]]) -> None:
+    """A code or prefix that matches no rule is a typo: say so instead of silently selecting nothing."""
+    import difflib
+
+    known = sorted(registry.known_codes())
+    for option, values in options.items():
+        for value in values:
+            if value == "ALL" or any(code.startswith(value) for code in known):
+                continue
+            prefixes = sorted({c.rstrip("0123456789") for c in known} | set(known))
+            close = difflib.get_close_matches(value, prefixes, n=3, cutoff=0.5)
+            raise UsageError(f"{option} {value}: no rule has this code or prefix"
+                             + (f"; did you mean {', '.join(close)}?" if close else "; `deploylint rules` lists them"))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="deploylint",
+        description="Lint deployment plans of large models: memory, compute, experts, parallelism and claims.",
+    )
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    check = sub.add_parser("check", help="check plan files and folders", description="Check plan files and folders.")
+    check.add_argument("paths", nargs="*", default=["."], metavar="PATH")
+    check.add_argument("--format", choices=FORMATS, default="text", help="output format (default: text)")
+    check.add_argument("--select", type=_codes, help="only these codes or prefixes (comma-separated)")
+    check.add_argument("--extend-select", type=_codes, default=[], help="add codes or prefixes to the selection")
+    check.add_argument("--ignore", type=_codes, default=[], help="skip these codes or prefixes (comma-separated)")
+    check.add_argument("--fail-on", choices=[s.value for s in Severity], help="lowest severity that fails the run (default: warning)")
+    check.add_argument("--config", help="use this configuration file instead of searching upward")
+    check.add_argument("--plugin", action="append", default=[], metavar="MODULE", help="load a local plugin module (repeatable)")
+    check.add_argument("--no-plugin-autoload", action="store_true", help="do not load installed third-party plugins")
+    check.add_argument("--fix", action="store_true", help="apply safe fixes")
+    check.add_argument("--unsafe-fixes", action="store_true", help="with --fix or --diff, also apply unsafe fixes")
+    check.add_argument("--diff", action="store_true", help="print the fixes as a unified diff; write nothing")
+    check.add_argument("--no-fixes", action="store_true", help="do not show the fixes offered")
+    check.add_argument("--rule-timeout", type=float, help="seconds a rule may run on one file (default 10)")
+
+    analyze = sub.add_parser("analyze", help="print the estimate of one plan", description="Print the estimate of one plan.")
+    analyze.add_argument("path", metavar="PLAN")
+    analyze.add_argument("--format", choices=("text", "json", "html"), default="text")
+    analyze.add_argument("--config")
+    analyze.add_argument("--plugin", action="append", default=[], metavar="MODULE")
+
+    rules = sub.add_parser("rules", help="list the registered rules")
+    rules.add_argument("--format", choices=("text", "json", "markdown"), default="text")
+    rules.add_argument("--plugin", action="append", default=[], metavar="MODULE")
+    rule = sub.add_parser("rule", help="explain one rule")
+    rule.add_argument("code")
+    rule.add_argument("--plugin", action="append", default=[], metavar="MODULE")
+    plugins = sub.add_parser("plugins", help="list the loaded plugins with their versions and rules")
+    plugins.add_argument("--plugin", action="append", default=[], metavar="MODULE")
+    hardware = sub.add_parser("hardware", help="list the accelerator catalog")
+    hardware.add_argument("--format", choices=("text", "json"), default="text")
+    hardware.add_argument("--plugin", action="append", default=[], metavar="MODULE")
+    sub.add_parser("schema", help="print the plan's JSON schema (for editors)")
+    sub.add_parser("lsp", help="run the language server over stdio")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.version:
+            from .. import __version__
+
+            print(f"deploylint {__version__}")
+            return EXIT_CLEAN
+        command = args.command or "check"
+        if args.command is None:
+            args = parser.parse_args(["check", *(argv if argv is not None else sys.argv[1:])])
+        handler = {
+            "check": _cmd_check, "analyze": _cmd_analyze, "rules": _cmd_rules, "rule": _cmd_rule,
+            "plugins": _cmd_plugins, "hardware": _cmd_hardware, "schema": _cmd_schema, "lsp": _cmd_lsp,
+        }[command]
+        return handler(args)
+    except (ConfigError, UsageError) as exc:
+        print(f"deploylint: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return EXIT_CLEAN
+    except _registry_error() as exc:
+        print(f"deploylint: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _registry_error():
+    from ..host.registry import RegistryError
+
+    return RegistryError
+
+
+def _registry(plugins: list[str], *, autoload: bool = True, module_dirs=()):
+    from ..host.registry import Registry
+
+    return Registry().load(autoload=autoload, modules=plugins, module_dirs=[os.getcwd(), *module_dirs])
+
+
+# -- check -----------------------------------------------------------------------
+class _Configs:
+    """The configuration of each file: --config, or the nearest one above it (cached per folder)."""
+
+    def __init__(self, explicit: str | None, overrides) -> None:
+        self.explicit = load_config(explicit) if explicit else None
+        self.overrides = overrides
+        self._by_dir: dict[str, Config] = {}
+        self._by_source: dict[str | None, Config] = {}
+
+    def __call__(self, path: str) -> Config:
+        if self.explicit is not None:
+            return self._apply(self.explicit)
+        directory = os.path.dirname(os.path.abspath(path))
+        if directory not in self._by_dir:
+            cfg = load_config(start_dir=directory)
+            self._by_dir[directory] = self._by_source.setdefault(cfg.source, self._apply(cfg))
+        return self._by_dir[directory]
+
+    def _apply(self, cfg: Config) -> Config:
+        a = self.overrides
+        if a.select:
+            cfg.select = list(a.select)
+        cfg.select += a.extend_select
+        cfg.ignore = cfg.ignore + a.ignore
+        if a.fail_on:
+            cfg.fail_on = Severity.parse(a.fail_on)
+        if a.rule_timeout is not None:
+            if not a.rule_timeout > 0:
+                raise UsageError("--rule-timeout must be a positive number of seconds")
+            cfg.rule_timeout_s = a.rule_timeout
+        return cfg
+
+
+def _cmd_check(args) -> int:
+    from ..pipeline.engine import Engine, discover
+
+    configs = _Configs(args.config, args)
+    files, missing = discover(args.paths, configs)
+    if missing:
+        raise UsageError("no such file or folder: " + ", ".join(missing))
+    plugin_modules = list(dict.fromkeys([*args.plugin, *(m for f in files for m in configs(f).plugins)]))
+    roots = [c.root for c in {id(configs(f)): configs(f) for f in files}.values() if c.root]
+    registry = _registry(plugin_modules, autoload=not args.no_plugin_autoload, module_dirs=roots)
+    _check_codes(registry, {"--select": args.select or [], "--extend-select": args.extend_select, "--ignore": args.ignore})
+    engines: dict[int, Engine] = {}
+    results = []
+    fixing = args.fix or args.diff
+    fixed_total = 0
+    for path in files:
+        cfg = configs(path)
+        engine = engines.get(id(cfg))
+        if engine is None:
+            engine = engines[id(cfg)] = Engine(registry, cfg)
+            unknown = engine.unknown_thresholds()
+            if unknown:
+                raise ConfigError(f"{cfg.source}: unknown threshold(s) {', '.join(unknown)} in [tool.deploylint.thresholds]; "
+                                  "`deploylint rules --format json` lists each rule's thresholds")
+        if fixing:
+            from ..pipeline.fixing import fix_file
+
+            outcome = fix_file(engine, path, unsafe=args.unsafe_fixes, write=args.fix and not args.diff)
+            if args.diff and outcome.diff:
+                sys.stdout.write(outcome.diff)
+            fixed_total += outcome.fixed
+            results.append(outcome.result)
+        else:
+            results.append(engine.check_path(path))
+
+    diagnostics = list(registry.failures) + [d for r in results for d in r.diagnostics]
+    fail_on = configs(files[0]).fail_on if files else (Severity.parse(args.fail_on) if args.fail_on else Severity.WARNING)
+    if args.diff:
+        pass
+    elif args.format == "json":
+        from .report.json_report import render
+
+        print(render(diagnostics, len(files), fixed=fixed_total))
+    elif args.format == "sarif":
+        from .report.sarif import render as render_sarif
+
+        print(render_sarif(diagnostics, registry))
+    elif args.format == "github":
+        from .report.github import render as render_github
+
+        out = render_github(diagnostics)
+        if out:
+            print(out)
+    else:
+        _print_text(diagnostics, results, len(files), fixed_total, args)
+    incomplete = bool(registry.failures) or any(r.incomplete for r in results)
+    if incomplete:
+        return EXIT_INCOMPLETE
+    if args.diff:
+        return EXIT_FINDINGS if fixed_total else EXIT_CLEAN
+    if any(d.severity.at_least(fail_on) for d in diagnostics):
+        return EXIT_FINDINGS
+    return EXIT_CLEAN
+
+
+def _print_text(diagnostics, results, files: int, fixed: int, args) -> None:
+    from .report.text import render_diagnostic, summary_line, use_colour
+
+    colour = use_colour(sys.stdout)
+    lines_by_file = {r.path: (r.document.lines if r.document is not None else _lines(r.text)) for r in results}
+    blocks = [render_diagnostic(d, lines_by_file.get(d.file), colour=colour, show_fixes=not args.no_fixes) for d in diagnostics]
+    if blocks:
+        print("\n\n".join(blocks))
+        print()
+    print(summary_line(diagnostics, files, fixed=fixed))
+
+
+def _lines(text: str | None):
+    if text is None:
+        return None
+    from ..document import LineIndex
+
+    return LineIndex(text)
+
+
+# -- analyze ---------------------------------------------------------------------
+def _cmd_analyze(args) -> int:
+    from ..pipeline.engine import Engine
+    from .report.text import render_diagnostic
+
+    cfg = load_config(args.config) if args.config else load_config(start_dir=os.path.dirname(os.path.abspath(args.path)))
+    if not os.path.isfile(args.path):
+        raise UsageError(f"no such file: {args.path}")
+    registry = _registry([*args.plugin, *cfg.plugins], module_dirs=[cfg.root] if cfg.root else [])
+    result = Engine(registry, cfg).check_path(args.path)
+    if result.analysis is None:
+        for d in result.diagnostics:
+            print(render_diagnostic(d, result.document.lines if result.document else _lines(result.text)), file=sys.stderr)
+        print(f"deploylint: cannot analyze {args.path}: fix the errors above first", file=sys.stderr)
+        return EXIT_FINDINGS
+    if args.format == "json":
+        import json
+
+        print(json.dumps(result.analysis.to_json(), indent=2))
+    elif args.format == "html":
+        from .report.analysis_html import render_html
+
+        print(render_html(result.analysis, result.plan, result.diagnostics), end="")
+    else:
+        from .report.analysis_text import render_text
+
+        print(render_text(result.analysis, result.plan, result.diagnostics))
+    return EXIT_CLEAN
+
+
+# -- catalog commands -----------------------------------------------------------------
+def _cmd_rules(args) -> int:
+    from ..host.registry import CORE_CODES
+
+    registry = _registry(args.plugin)
+    rows = [(code, name, "info" if code == "DL008" else "error", "deploylint.core", summary) for code, (name, summary) in CORE_CODES.items()]
+    rows += [(r.code, r.name, Severity.parse(r.severity).value, r.plugin, r.summary) for r in registry.rules]
+    if args.format == "markdown":
+        from .report.rules_markdown import render_markdown
+
+        print(render_markdown(registry), end="")
+        return EXIT_CLEAN
+    if args.format == "json":
+        import json
+
+        by_code = {r.code: r for r in registry.rules}
+        print(json.dumps([{"code": c, "name": n, "severity": s, "plugin": p, "summary": m,
+                           "thresholds": dict(getattr(by_code.get(c), "thresholds", {}) or {})} for c, n, s, p, m in rows], indent=2))
+    else:
+        width = max(len(r[1]) for r in rows)
+        for code, name, sev, plugin, summary in rows:
+            print(f"{code:<8}{name:<{width + 2}}{sev:<9}{summary}")
+        print(f"\n{len(rows)} rules ({len(registry.rules)} from {len([p for p in registry.plugins if p.rules])} plugins, "
+              f"{len(CORE_CODES)} from the core).")
+    _print_failures(registry)
+    return EXIT_INCOMPLETE if registry.failures else EXIT_CLEAN
+
+
+def _cmd_rule(args) -> int:
+    from ..host.registry import CORE_CODES
+    from ..rule import describe
+
+    registry = _registry(args.plugin)
+    code = args.code.upper()
+    rule = registry.rule(code)
+    if rule is not None:
+        print(describe(rule), end="")
+        return EXIT_CLEAN
+    if code in CORE_CODES:
+        name, summary = CORE_CODES[code]
+        print(f"{code} ({name}) — reported by deploylint's core\n\n{summary}\n")
+        return EXIT_CLEAN
+    import difflib
+
+    close = difflib.get_close_matches(code, sorted(registry.known_codes()), n=3, cutoff=0.5)
+    raise UsageError(f"no rule {code}" + (f"; did you mean {', '.join(close)}?" if close else "; `deploylint rules` lists them"))
+
+
+def _cmd_plugins(args) -> int:
+    registry = _registry(args.plugin)
+    rows = [(p.name, p.version or "-", p.source, f"FAILED: {p.error}" if p.error else (", ".join(p.rules) or "no rules"))
+            for p in registry.plugins]
+    widths = [max((len(r[i]) for r in rows), default=0) + 2 for i in range(3)]
+    for name, version, source, status in rows:
+        print(f"{name:<{widths[0]}}{version:<{widths[1]}}{source:<{widths[2]}}{status}")
+    _print_failures(registry)
+    return EXIT_INCOMPLETE if registry.failures else EXIT_CLEAN
+
+
+def _cmd_hardware(args) -> int:
+    registry = _registry(args.plugin)
+    catalog = registry.accelerators()
+    if args.format == "json":
+        import dataclasses
+        import json
+
+        print(json.dumps({n: dataclasses.asdict(a) for n, a in sorted(catalog.items())}, indent=2))
+        return EXIT_CLEAN
+    print(f"{'name':<14}{'memory':>9}{'bf16 TF':>9}{'fp8 TF':>8}{'HBM GB/s':>10}{'intra GB/s':>11}{'inter GB/s':>11}  source")
+    for name, a in sorted(catalog.items()):
+        bf16 = a.peak_for("bf16")
+        fp8 = a.peak_for("fp8")
+        print(f"{name:<14}{a.memory_gib:>6g} GiB{_num(bf16):>9}{_num(fp8):>8}{_num(a.memory_bandwidth_gbps):>10}"
+              f"{_num(a.intra_node_bandwidth_gbps):>11}{_num(a.inter_node_bandwidth_gbps):>11}  {a.source.splitlines()[0] if a.source else ''}")
+    return EXIT_CLEAN
+
+
+def _num(v) -> str:
+    return "-" if v is None else f"{v:g}"
+
+
+def _cmd_schema(args) -> int:
+    from ..pipeline.schema import load_schema
+    import json
+
+    print(json.dumps(load_schema(), indent=2, ensure_ascii=False))
+    return EXIT_CLEAN
+
+
+def _cmd_lsp(args) -> int:
+    try:
+        from .lsp import serve
+    except ImportError as exc:
+        raise UsageError(f"the language server needs pygls: pip install 'deploylint[lsp]' ({exc})") from None
+    serve()
+    return EXIT_CLEAN
+
+
+def _print_failures(registry) -> None:
+    for d in registry.failures:
+        print(f"deploylint: {d.code} {d.message}", file=sys.stderr)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,299 @@
+"""``deploylint lsp``: the language server (pygls 2, stdio).
+
+The editor front door runs the same engine as the CLI, on the buffer's text:
+diagnostics on open, on change (debounced) and on save; each fix as a
+quick-fix code action (safe fixes preferred) and a "fix all safe problems"
+source action; hover on a key shows the schema's description of it, hover on
+a diagnostic the rule's explanation and its figures. Positions go out in
+UTF-16 code units, as LSP requires, converted in one place
+(:meth:`~deploylint.core.document.LineIndex.utf16_position`). A plugin that
+crashes becomes a DL005 diagnostic; nothing a plan or a plugin does stops the
+server. pygls is imported by this module only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from lsprotocol import types as lsp
+from pygls.lsp.server import LanguageServer
+from pygls.uris import to_fs_path
+
+from .. import __version__
+from ..document import pointer as jp
+from ..pipeline.config import Config, load_config
+from ..diagnostics import Applicability, Severity
+from ..document import LineIndex
+
+#: seconds the server waits after a change before linting (typing bursts collapse into one run)
+DEBOUNCE_S = 0.15
+
+_SCHEMA_VERSION = re.compile(r"""^\s*["']?schema_version["']?\s*[=:]""", re.MULTILINE)
+_PLAN_SECTION = re.compile(r"""["']?(hardware|workload|parallelism)["']?\s*[\]=:]""")
+_SEVERITY = {Severity.ERROR: lsp.DiagnosticSeverity.Error, Severity.WARNING: lsp.DiagnosticSeverity.Warning,
+             Severity.INFO: lsp.DiagnosticSeverity.Information, Severity.HINT: lsp.DiagnosticSeverity.Hint}
+FIX_ALL_KIND = "source.fixAll.deploylint"
+
+
+@dataclass
+class _Linted:
+    version: int | None
+    text: str
+    result: Any            # engine.FileResult
+    lines: LineIndex
+    diagnostics: list = field(default_factory=list)   # (lsp.Diagnostic, core Diagnostic) pairs
+
+
+class DeploylintServer(LanguageServer):
+    def __init__(self) -> None:
+        super().__init__("deploylint", __version__)
+        self._registries: dict[tuple, Any] = {}
+        self._configs: dict[str, Config] = {}
+        self.linted: dict[str, _Linted] = {}
+        self._pending: dict[str, asyncio.Task] = {}
+
+    # -- engine ---------------------------------------------------------------------
+    def registry_for(self, cfg: Config):
+        """Installed plugins plus the ``plugins = [...]`` of the file's configuration (cached per list)."""
+        key = tuple(cfg.plugins)
+        if key not in self._registries:
+            from ..host.registry import Registry
+
+            self._registries[key] = Registry().load(autoload=True, modules=list(key), module_dirs=[cfg.root] if cfg.root else [])
+        return self._registries[key]
+
+    def config_for(self, path: str) -> Config:
+        folder = os.path.dirname(os.path.abspath(path))
+        if folder not in self._configs:
+            try:
+                self._configs[folder] = load_config(start_dir=folder)
+            except Exception:  # a broken config file: lint with the defaults rather than not at all
+                self._configs[folder] = Config()
+        return self._configs[folder]
+
+    def is_plan(self, path: str, text: str = "") -> bool:
+        """A plan file: matched by the include patterns, or (any name) a file that declares ``schema_version``
+        next to a plan section — so an opened example is linted but an unrelated pyproject.toml is not."""
+        from ..document.sources import format_for
+
+        if format_for(path) is None:
+            return False
+        if self.config_for(path).matches_include(path):
+            return True
+        return bool(_SCHEMA_VERSION.search(text)) and bool(_PLAN_SECTION.search(text))
+
+    def lint(self, uri: str, text: str, version: int | None) -> _Linted:
+        from ..pipeline.engine import Engine
+        from ..host.registry import plugin_failure
+
+        path = to_fs_path(uri) or uri
+        cfg = self.config_for(path)
+        try:
+            result = Engine(self.registry_for(cfg), cfg).check_text(path, text)
+        except Exception as exc:  # never let a plan or a plugin stop the server
+            from ..pipeline.engine import FileResult
+
+            result = FileResult(path, text)
+            d = plugin_failure("deploylint.core.frontends.lsp", None, f"linting failed: {type(exc).__name__}: {exc}")
+            result.diagnostics.append(d.with_(file=path))
+        result.diagnostics = list(result.diagnostics) + [d.with_(file=path) for d in self.registry_for(cfg).failures]
+        lines = result.document.lines if result.document is not None else LineIndex(text)
+        linted = _Linted(version, text, result, lines)
+        for i, d in enumerate(result.diagnostics):
+            linted.diagnostics.append((self.to_lsp(d, lines, i), d))
+        self.linted[uri] = linted
+        return linted
+
+    # -- conversions ----------------------------------------------------------------
+    @staticmethod
+    def lsp_range(lines: LineIndex, rng) -> lsp.Range:
+        if rng is None:
+            return lsp.Range(lsp.Position(0, 0), lsp.Position(0, 0))
+        s = lines.utf16_position(lines.offset(rng.start))
+        e = lines.utf16_position(lines.offset(rng.end))
+        return lsp.Range(lsp.Position(*s), lsp.Position(*e))
+
+    def to_lsp(self, d, lines: LineIndex, index: int) -> lsp.Diagnostic:
+        return lsp.Diagnostic(
+            range=self.lsp_range(lines, d.range),
+            message=d.message,
+            severity=_SEVERITY[d.severity],
+            code=d.code,
+            source="deploylint",
+            data={"index": index, "rule": d.rule, "figures": d.data},
+        )
+
+    def publish(self, uri: str, linted: _Linted | None) -> None:
+        diagnostics = [pair[0] for pair in linted.diagnostics] if linted else []
+        self.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(
+            uri=uri, version=linted.version if linted else None, diagnostics=diagnostics))
+
+    def refresh(self, uri: str) -> None:
+        doc = self.workspace.get_text_document(uri)
+        path = to_fs_path(uri) or uri
+        if not self.is_plan(path, doc.source):
+            self.linted.pop(uri, None)
+            self.publish(uri, None)
+            return
+        self.publish(uri, self.lint(uri, doc.source, doc.version))
+
+    def schedule(self, uri: str) -> None:
+        old = self._pending.pop(uri, None)
+        if old is not None:
+            old.cancel()
+
+        async def later() -> None:
+            try:
+                await asyncio.sleep(DEBOUNCE_S)
+            except asyncio.CancelledError:
+                return
+            self._pending.pop(uri, None)
+            self.refresh(uri)
+
+        self._pending[uri] = asyncio.ensure_future(later())
+
+
+server = DeploylintServer()
+
+
+@server.feature(lsp.TEXT_DOCUMENT_DID_OPEN)
+def did_open(ls: DeploylintServer, params: lsp.DidOpenTextDocumentParams) -> None:
+    ls.refresh(params.text_document.uri)
+
+
+@server.feature(lsp.TEXT_DOCUMENT_DID_CHANGE)
+def did_change(ls: DeploylintServer, params: lsp.DidChangeTextDocumentParams) -> None:
+    ls.schedule(params.text_document.uri)
+
+
+@server.feature(lsp.TEXT_DOCUMENT_DID_SAVE)
+def did_save(ls: DeploylintServer, params: lsp.DidSaveTextDocumentParams) -> None:
+    ls._configs.clear()   # a saved pyproject.toml or deploylint.toml may have changed the configuration
+    ls.refresh(params.text_document.uri)
+
+
+@server.feature(lsp.TEXT_DOCUMENT_DID_CLOSE)
+def did_close(ls: DeploylintServer, params: lsp.DidCloseTextDocumentParams) -> None:
+    ls.linted.pop(params.text_document.uri, None)
+    ls.publish(params.text_document.uri, None)
+
+
+def _edits(ls: DeploylintServer, linted: _Linted, fix) -> list[lsp.TextEdit]:
+    return [lsp.TextEdit(range=ls.lsp_range(linted.lines, e.range), new_text=e.new_text) for e in fix.edits]
+
+
+@server.feature(lsp.TEXT_DOCUMENT_CODE_ACTION,
+                lsp.CodeActionOptions(code_action_kinds=[lsp.CodeActionKind.QuickFix, FIX_ALL_KIND]))
+def code_action(ls: DeploylintServer, params: lsp.CodeActionParams) -> list[lsp.CodeAction]:
+    uri = params.text_document.uri
+    linted = ls.linted.get(uri)
+    if linted is None:
+        return []
+    wanted = params.context.only
+    actions: list[lsp.CodeAction] = []
+    if not wanted or lsp.CodeActionKind.QuickFix in wanted:
+        asked = {(d.code, d.range.start.line, d.range.start.character) for d in params.context.diagnostics}
+        for lsp_d, d in linted.diagnostics:
+            key = (lsp_d.code, lsp_d.range.start.line, lsp_d.range.start.character)
+            if asked and key not in asked:
+                continue
+            if not asked and not _overlap(lsp_d.range, params.range):
+                continue
+            for n, fix in enumerate(f for f in d.fixes if f.edits and f.applicability is not Applicability.DISPLAY):
+                safe = fix.applicability is Applicability.SAFE
+                title = f"{d.code}: {fix.message}" + ("" if safe else " (unsafe)")
+                actions.append(lsp.CodeAction(
+                    title=title, kind=lsp.CodeActionKind.QuickFix, diagnostics=[lsp_d],
+                    is_preferred=safe and n == 0,
+                    edit=lsp.WorkspaceEdit(changes={uri: _edits(ls, linted, fix)})))
+    if not wanted or any(k in (FIX_ALL_KIND, lsp.CodeActionKind.Source, lsp.CodeActionKind.SourceFixAll) for k in wanted):
+        edit = _fix_all(ls, uri, linted)
+        if edit is not None:
+            actions.append(lsp.CodeAction(title="deploylint: fix all safe problems", kind=FIX_ALL_KIND, edit=edit))
+    return actions
+
+
+def _fix_all(ls: DeploylintServer, uri: str, linted: _Linted) -> lsp.WorkspaceEdit | None:
+    if not any(f.edits and f.applicability is Applicability.SAFE for _, d in linted.diagnostics for f in d.fixes):
+        return None
+    from ..pipeline.engine import Engine
+    from ..pipeline.fixing import fix_text
+    from ..document.writers import minimal_edits
+
+    path = to_fs_path(uri) or uri
+    cfg = ls.config_for(path)
+    new_text, _, applied, problems = fix_text(Engine(ls.registry_for(cfg), cfg), path, linted.text, unsafe=False)
+    if new_text == linted.text:
+        return None
+    edits = []
+    for te in minimal_edits(linted.text, new_text):
+        s = linted.lines.utf16_position(te.start)
+        e = linted.lines.utf16_position(te.end)
+        edits.append(lsp.TextEdit(lsp.Range(lsp.Position(*s), lsp.Position(*e)), te.new_text))
+    return lsp.WorkspaceEdit(changes={uri: edits})
+
+
+def _overlap(a: lsp.Range, b: lsp.Range) -> bool:
+    def key(p):
+        return (p.line, p.character)
+
+    return not (key(a.end) < key(b.start) or key(b.end) < key(a.start))
+
+
+@server.feature(lsp.TEXT_DOCUMENT_HOVER)
+def hover(ls: DeploylintServer, params: lsp.HoverParams) -> lsp.Hover | None:
+    uri = params.text_document.uri
+    linted = ls.linted.get(uri)
+    if linted is None:
+        return None
+    lines = linted.lines
+    offset = lines.offset_from_utf16(params.position.line, params.position.character)
+    parts: list[str] = []
+    document = linted.result.document
+    if document is not None:
+        pointer = _pointer_at(document, offset)
+        if pointer:
+            from ..pipeline.schema import property_description
+
+            generic = jp.join(*(("0" if t.isdigit() else t) for t in jp.split(pointer)))
+            desc = property_description(generic) or property_description(pointer)
+            if desc:
+                parts.append(f"**{'.'.join(t for t in jp.split(pointer))}** — {desc}")
+    for lsp_d, d in linted.diagnostics:
+        r = lsp_d.range
+        if (r.start.line, r.start.character) <= (params.position.line, params.position.character) <= (r.end.line, r.end.character):
+            rule = ls.registry_for(ls.config_for(to_fs_path(uri) or uri)).rule(d.code)
+            text = f"**{d.code} {d.rule}** — {d.message}"
+            if rule is not None and rule.explanation:
+                import textwrap
+
+                text += "\n\n" + textwrap.dedent(rule.explanation).strip()
+            if d.data:
+                figures = ", ".join(f"`{k}` = {v}" for k, v in list(d.data.items())[:12])
+                text += f"\n\nFigures: {figures}"
+            parts.append(text)
+    if not parts:
+        return None
+    return lsp.Hover(contents=lsp.MarkupContent(kind=lsp.MarkupKind.Markdown, value="\n\n---\n\n".join(parts)))
+
+
+def _pointer_at(document, offset: int) -> str | None:
+    """The innermost plan value whose key or value span holds ``offset``."""
+    best = None
+    best_len = None
+    for pointer, node in document.spans.items():
+        for span in (node.key, node.value):
+            if span is not None and span.start <= offset <= span.end:
+                length = span.end - span.start
+                if pointer and (best_len is None or length < best_len):
+                    best, best_len = pointer, length
+    return best
+
+
+def serve() -> int:
+    server.start_io()
+    return 0

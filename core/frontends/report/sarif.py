@@ -1,0 +1,91 @@
+"""SARIF 2.1.0 for code-scanning services (GitHub, Azure DevOps, …).
+
+Only stdlib json: the report is built as plain dicts. Columns are counted in
+Unicode code points, which the run states in ``columnKind`` (the schema gives
+no default). Fixes become ``fixes[].artifactChanges`` with replacements.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Iterable
+from urllib.parse import quote
+
+from ...diagnostics import Diagnostic, Range, Severity
+
+SCHEMA_URI = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
+LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note", Severity.HINT: "note"}
+INFO_URI = "https://github.com/deploylint/deploylint"
+
+
+def _uri(path: str) -> str:
+    rel = os.path.relpath(path) if os.path.isabs(path) else path
+    return quote(rel.replace(os.sep, "/"))
+
+
+def _region(r: Range) -> dict:
+    return {"startLine": r.start.line, "startColumn": r.start.column, "endLine": r.end.line, "endColumn": r.end.column}
+
+
+def rule_descriptors(registry) -> list[dict]:
+    """Every rule the run knows, core codes first, as SARIF reportingDescriptors."""
+    from ...host.registry import CORE_CODES
+    from ...rule import describe
+
+    out = []
+    for code, (name, summary) in CORE_CODES.items():
+        out.append({"id": code, "name": name, "shortDescription": {"text": summary},
+                    "fullDescription": {"text": summary}, "help": {"text": summary},
+                    "defaultConfiguration": {"level": "error"}, "properties": {"plugin": "deploylint.core"}})
+    for rule in registry.rules:
+        text = describe(rule)
+        out.append({"id": rule.code, "name": rule.name, "shortDescription": {"text": rule.summary or rule.name},
+                    "fullDescription": {"text": (rule.explanation or rule.summary or rule.name).strip()},
+                    "help": {"text": text, "markdown": "```\n" + text + "```"},
+                    "defaultConfiguration": {"level": LEVEL[Severity.parse(rule.severity)]},
+                    "properties": {"plugin": rule.plugin}})
+    return out
+
+
+def _result(d: Diagnostic, index: dict[str, int]) -> dict:
+    result: dict = {"ruleId": d.code, "level": LEVEL[d.severity], "message": {"text": d.message},
+                    "properties": {"path": d.path, "data": dict(d.data), "plugin": d.plugin}}
+    if d.code in index:
+        result["ruleIndex"] = index[d.code]
+    if d.file:
+        location: dict = {"physicalLocation": {"artifactLocation": {"uri": _uri(d.file)}}}
+        if d.range:
+            location["physicalLocation"]["region"] = _region(d.range)
+        result["locations"] = [location]
+    fixes = []
+    for fix in d.fixes:
+        if not fix.edits or not d.file:
+            continue
+        fixes.append({
+            "description": {"text": f"{fix.message} ({fix.applicability.value})"},
+            "artifactChanges": [{
+                "artifactLocation": {"uri": _uri(d.file)},
+                "replacements": [{"deletedRegion": _region(e.range), "insertedContent": {"text": e.new_text}} for e in fix.edits],
+            }],
+        })
+    if fixes:
+        result["fixes"] = fixes
+    return result
+
+
+def render(diagnostics: Iterable[Diagnostic], registry) -> str:
+    from ... import __version__
+
+    rules = rule_descriptors(registry)
+    index = {r["id"]: i for i, r in enumerate(rules)}
+    log = {
+        "$schema": SCHEMA_URI,
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {"name": "deploylint", "version": __version__, "informationUri": INFO_URI, "rules": rules}},
+            "columnKind": "unicodeCodePoints",
+            "results": [_result(d, index) for d in diagnostics],
+        }],
+    }
+    return json.dumps(log, indent=2, ensure_ascii=False)

@@ -1,0 +1,87 @@
+"""The terminal report, shaped like a good compiler's.
+
+    plan.toml:24:6: MOE301 warning 64 experts do not divide evenly over ep=3 …
+       |
+    24 | ep = 3
+       |      ^
+       = figures: distribution=[22, 21, 21], imbalance=1.031
+       = fix (unsafe): use ep=1 with dp=3
+
+followed by one summary line. Colour only on a terminal (and never with NO_COLOR).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Iterable
+
+from ...diagnostics import Applicability, Diagnostic, Severity
+
+_COLOURS = {Severity.ERROR: "31", Severity.WARNING: "33", Severity.INFO: "36", Severity.HINT: "35"}
+
+
+def use_colour(stream) -> bool:
+    return hasattr(stream, "isatty") and stream.isatty() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
+
+
+def _c(text: str, code: str, colour: bool) -> str:
+    return f"\x1b[{code}m{text}\x1b[0m" if colour else text
+
+
+def render_diagnostic(d: Diagnostic, source_lines, *, colour: bool = False, show_fixes: bool = True) -> str:
+    """One diagnostic with its source excerpt; ``source_lines`` is a LineIndex or None."""
+    loc = d.file or "<run>"
+    if d.range is not None and d.file:
+        loc += f":{d.range.start.line}:{d.range.start.column}"
+    head = f"{_c(loc, '1', colour)}: {_c(d.code, '1', colour)} {_c(d.severity.value, _COLOURS[d.severity], colour)} {d.message}"
+    out = [head]
+    if d.range is not None and source_lines is not None and d.file:
+        line_no = d.range.start.line
+        text = source_lines.line_text(line_no).expandtabs(1)
+        gutter = " " * len(str(line_no))
+        start = d.range.start.column
+        end = d.range.end.column if d.range.end.line == line_no else len(text) + 1
+        width = max(1, min(end, len(text) + 1) - start)
+        out.append(f"{gutter} |")
+        out.append(f"{line_no} | {text}")
+        out.append(f"{gutter} | {' ' * (start - 1)}{_c('^' * width, _COLOURS[d.severity], colour)}")
+        prefix = f"{gutter} = "
+    else:
+        prefix = "  = "
+    if d.data:
+        out.append(prefix + "figures: " + ", ".join(f"{k}={_fmt(v)}" for k, v in d.data.items()))
+    if show_fixes:
+        for fix in d.fixes:
+            label = {Applicability.SAFE: "fix", Applicability.UNSAFE: "fix (unsafe)", Applicability.DISPLAY: "suggestion"}[fix.applicability]
+            out.append(prefix + f"{label}: {fix.message}")
+    return "\n".join(out)
+
+
+def _fmt(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, (list, dict)):
+        text = json.dumps(value, separators=(", ", ": "))
+        return text if len(text) <= 120 else text[:117] + "..."
+    return str(value)
+
+
+def summary_line(diagnostics: Iterable[Diagnostic], files: int, *, fixed: int = 0) -> str:
+    diags = list(diagnostics)
+    counts = {s: sum(1 for d in diags if d.severity is s) for s in Severity}
+    safe = sum(1 for d in diags if any(f.applicability is Applicability.SAFE and f.edits for f in d.fixes))
+    unsafe = sum(1 for d in diags if any(f.applicability is Applicability.UNSAFE and f.edits for f in d.fixes)
+                 and not any(f.applicability is Applicability.SAFE and f.edits for f in d.fixes))
+    noun = "file" if files == 1 else "files"
+    if not diags:
+        text = f"All clear: {files} {noun} checked, no problems found."
+    else:
+        parts = ", ".join(f"{counts[s]} {s.value}{'s' if counts[s] != 1 and s is not Severity.INFO else ''}" for s in Severity)
+        text = f"Found {len(diags)} problem{'s' if len(diags) != 1 else ''} ({parts}) in {files} {noun}."
+        if safe or unsafe:
+            text += f" {safe} fixable with --fix"
+            text += f", {unsafe} more with --unsafe-fixes." if unsafe else "."
+    if fixed:
+        text = f"Fixed {fixed} problem{'s' if fixed != 1 else ''}. " + text
+    return text

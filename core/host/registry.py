@@ -1,0 +1,218 @@
+"""Plugin loading: entry points, local modules, rule collection and fault isolation.
+
+Every plugin, the built-in ones included, comes in through the same door: the
+entry-point group ``deploylint`` (or ``--plugin module`` / ``plugins = [...]``
+for local, uninstalled ones). Each plugin is imported and asked for its rules
+on its own, so one broken plugin becomes one DL005 diagnostic naming it, and
+every other plugin still runs. Two plugins claiming the same rule code is a
+load-time error naming both: silently dropping one would hide a policy.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+import pluggy
+
+from . import hookspecs
+from ..diagnostics import Diagnostic, Severity
+from ..rule import CODE_PATTERN, NAME_PATTERN, Rule
+
+GROUP = "deploylint"
+CORE_PLUGIN = "deploylint.core"
+
+#: codes the core itself emits (document-level problems)
+CORE_CODES = {
+    "DL001": ("parse-error", "The file cannot be read as a plan (syntax error, bad encoding, not a literal)."),
+    "DL002": ("schema-violation", "A value has the wrong type, is out of range, or a required key is missing."),
+    "DL003": ("unknown-key", "A key the plan format does not know; usually a typo (a did-you-mean fix is offered)."),
+    "DL004": ("unresolved-reference", "An accelerator name or a Hugging Face config.json that cannot be resolved."),
+    "DL005": ("plugin-failure", "A plugin or rule failed (import error, exception, bad output, time budget); the run is incomplete."),
+    "DL006": ("suppression", "A suppression comment names an unknown code or suppresses nothing."),
+    "DL007": ("fix-failure", "A fix could not be applied safely, or fixing did not converge."),
+    "DL008": ("missing-hardware-figure", "A bound was skipped because a hardware figure it needs is missing."),
+}
+
+
+class RegistryError(Exception):
+    """A configuration of plugins that cannot run at all (e.g. two plugins claim one code)."""
+
+
+@dataclass
+class PluginInfo:
+    name: str
+    version: str
+    source: str                       # "entry point <dist>" or "--plugin" / "config"
+    rules: list[str] = field(default_factory=list)
+    error: str | None = None
+
+
+class Registry:
+    """The loaded plugins, their rules and accelerators, and what failed to load."""
+
+    def __init__(self) -> None:
+        self.pm = pluggy.PluginManager(hookspecs.PROJECT)
+        self.pm.add_hookspecs(hookspecs)
+        self.plugins: list[PluginInfo] = []
+        self.rules: list[Rule] = []
+        self.failures: list[Diagnostic] = []
+        self._accelerators: dict[str, Any] | None = None
+        self._rules_by_code: dict[str, Rule] = {}
+        self.configured_with: Any = None
+
+    # -- loading -------------------------------------------------------------
+    def load(self, *, autoload: bool = True, modules: Iterable[str] = (), path: list[str] | None = None,
+             module_dirs: Iterable[str] = ()) -> "Registry":
+        """Load installed plugins (unless ``autoload`` is off) and the named local modules, then collect rules.
+
+        ``module_dirs`` are searched first for the local modules: the folders of the configuration files that
+        name them, so a project can keep its policy plugin next to its ``deploylint.toml``.
+        """
+        if autoload and not os.environ.get("DEPLOYLINT_NO_PLUGIN_AUTOLOAD"):
+            from .entrypoints import entry_points
+
+            for ep in entry_points(GROUP, path):
+                self._register(ep.value, lambda ep=ep: ep.load(), f"entry point of {ep.dist_name}", ep.dist_version)
+        import sys
+
+        added = [d for d in dict.fromkeys(module_dirs) if d and d not in sys.path]
+        sys.path[:0] = added
+        try:
+            for module in modules:
+                self.load_module(module, source="--plugin")
+        finally:
+            for d in added:
+                if d in sys.path:
+                    sys.path.remove(d)
+        self._collect_rules()
+        return self
+
+    def load_module(self, module: str, *, source: str = "--plugin") -> None:
+        import importlib
+
+        self._register(module, lambda: importlib.import_module(module), source, _module_version(module))
+
+    def register_object(self, obj: Any, name: str, *, source: str = "in-process", version: str = "") -> None:
+        """Register an already imported plugin object (tests and embedding applications)."""
+        self._register(name, lambda: obj, source, version)
+
+    def _register(self, name: str, loader, source: str, version: str) -> None:
+        if any(p.name == name for p in self.plugins):
+            return
+        info = PluginInfo(name, version, source)
+        self.plugins.append(info)
+        try:
+            obj = loader()
+            self.pm.register(obj, name=name)
+        except Exception as exc:  # contained: one broken plugin must not stop the others
+            info.error = f"{type(exc).__name__}: {exc}"
+            self.failures.append(plugin_failure(name, None, f"plugin {name!r} ({source}) failed to load: {info.error}"))
+
+    def _collect_rules(self) -> None:
+        owners: dict[str, str] = {code: CORE_PLUGIN for code in CORE_CODES}
+        for impl in self.pm.hook.deploylint_rules.get_hookimpls():
+            plugin = impl.plugin_name
+            info = next((p for p in self.plugins if p.name == plugin), None)
+            try:
+                rules = impl.function()
+                rules = list(rules or [])
+            except Exception as exc:
+                self.failures.append(plugin_failure(plugin, None, f"plugin {plugin!r}: deploylint_rules() raised {type(exc).__name__}: {exc}"))
+                continue
+            for rule in rules:
+                problem = _rule_problem(rule)
+                if problem:
+                    self.failures.append(plugin_failure(plugin, None, f"plugin {plugin!r} returned an invalid rule: {problem}"))
+                    continue
+                if rule.code in owners:
+                    raise RegistryError(
+                        f"rule code {rule.code} is claimed twice: by {owners[rule.code]!r} and by {plugin!r}; "
+                        "uninstall one, or ask its author to choose another code prefix"
+                    )
+                owners[rule.code] = plugin
+                rule.plugin = plugin
+                self.rules.append(rule)
+                self._rules_by_code[rule.code] = rule
+                if info is not None:
+                    info.rules.append(rule.code)
+        self.rules.sort(key=lambda r: r.code)
+
+    # -- queries -------------------------------------------------------------
+    def rule(self, code: str) -> Rule | None:
+        return self._rules_by_code.get(code.upper())
+
+    def known_codes(self) -> set[str]:
+        return set(self._rules_by_code) | set(CORE_CODES)
+
+    def accelerators(self) -> dict[str, Any]:
+        """The catalog: built-in datasheet entries plus those plugins add."""
+        if self._accelerators is None:
+            from ..plan.hardware import CATALOG
+
+            merged = dict(CATALOG)
+            owners = {name: "deploylint.core.plan.hardware" for name in merged}
+            for impl in self.pm.hook.deploylint_accelerators.get_hookimpls():
+                try:
+                    entries = dict(impl.function() or {})
+                except Exception as exc:
+                    self.failures.append(plugin_failure(impl.plugin_name, None, f"deploylint_accelerators() raised {type(exc).__name__}: {exc}"))
+                    continue
+                for name, acc in entries.items():
+                    if name in owners:
+                        raise RegistryError(f"accelerator {name!r} is defined twice: by {owners[name]!r} and by {impl.plugin_name!r}")
+                    owners[name] = impl.plugin_name
+                    merged[name] = acc
+            self._accelerators = merged
+        return self._accelerators
+
+    def source(self, path: str, text: str):
+        """A plugin's Document for a format it reads, or None."""
+        if not self.pm.hook.deploylint_source.get_hookimpls():
+            return None
+        return self.pm.hook.deploylint_source(path=path, text=text)
+
+    def configure(self, config: Any) -> None:
+        self.configured_with = config
+        for impl in self.pm.hook.deploylint_configure.get_hookimpls():
+            try:
+                impl.function(config=config)
+            except Exception as exc:
+                self.failures.append(plugin_failure(impl.plugin_name, None, f"deploylint_configure() raised {type(exc).__name__}: {exc}"))
+
+
+def plugin_failure(plugin: str, rule: str | None, message: str, *, path: str = "") -> Diagnostic:
+    return Diagnostic(
+        code="DL005",
+        severity=Severity.ERROR,
+        message=message,
+        path=path,
+        data={"plugin": plugin, "rule": rule},
+        rule="plugin-failure",
+        plugin=CORE_PLUGIN,
+    )
+
+
+def _rule_problem(rule: Any) -> str | None:
+    if not isinstance(rule, Rule):
+        return f"{rule!r} is not a deploylint.core.Rule instance"
+    if not isinstance(rule.code, str) or not CODE_PATTERN.match(rule.code):
+        return f"code {rule.code!r} of {type(rule).__name__} is not 1-4 capitals and 3 digits (e.g. ACME001)"
+    if rule.code.startswith("DL"):
+        return f"code {rule.code} uses the prefix DL, which deploylint's core reserves"
+    if not isinstance(rule.name, str) or not NAME_PATTERN.match(rule.name):
+        return f"name {rule.name!r} of {rule.code} is not kebab-case"
+    try:
+        Severity.parse(rule.severity)
+    except ValueError as exc:
+        return f"{rule.code}: {exc}"
+    return None
+
+
+def _module_version(module: str) -> str:
+    import sys
+
+    mod = sys.modules.get(module)
+    return str(getattr(mod, "__version__", "")) if mod else ""
+

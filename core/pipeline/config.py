@@ -1,0 +1,250 @@
+"""Configuration: ``[tool.deploylint]`` in pyproject.toml, or a ``deploylint.toml``.
+
+The nearest configuration file above each plan wins (a pyproject.toml without
+a ``[tool.deploylint]`` table does not count). In ``deploylint.toml`` the keys
+sit at the top level (a ``[tool.deploylint]`` table is accepted too). An
+invalid configuration is an error that names the file, line and key — the
+run stops with exit 2 rather than lint with settings the user did not mean.
+"""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..diagnostics import Severity
+
+DEFAULT_INCLUDE = (
+    "*.plan.toml", "*.plan.yaml", "*.plan.yml", "*.plan.json",
+    "deploy*.toml", "deploy*.yaml", "deploy*.yml", "deploy*.json", "deploy*.py",
+)
+CONFIG_FILES = ("deploylint.toml", "pyproject.toml")
+
+
+class ConfigError(Exception):
+    """An invalid configuration, with the place it was found."""
+
+
+@dataclass
+class Config:
+    select: list[str] = field(default_factory=lambda: ["ALL"])
+    ignore: list[str] = field(default_factory=list)
+    per_file_ignores: dict[str, list[str]] = field(default_factory=dict)
+    severity: dict[str, Severity] = field(default_factory=dict)
+    thresholds: dict[str, Any] = field(default_factory=dict)
+    plugins: list[str] = field(default_factory=list)
+    plugin_tables: dict[str, dict] = field(default_factory=dict)
+    include: list[str] = field(default_factory=lambda: list(DEFAULT_INCLUDE))
+    exclude: list[str] = field(default_factory=list)
+    fail_on: Severity = Severity.WARNING
+    rule_timeout_s: float = 10.0
+    fix_loop_limit: int = 10
+    source: str | None = None          # the file this configuration came from
+    root: str | None = None            # the folder of that file (per-file-ignores are relative to it)
+
+    # -- selection -----------------------------------------------------------
+    def is_selected(self, code: str, file: str | None = None) -> bool:
+        """Longest matching prefix between select and ignore decides (flake8's rule); ties go to ignore."""
+        best_select = _longest_prefix(code, self.select)
+        best_ignore = _longest_prefix(code, self.ignore + self._file_ignores(file))
+        if best_select < 0:
+            return False
+        return best_select > best_ignore
+
+    def _file_ignores(self, file: str | None) -> list[str]:
+        if not file or not self.per_file_ignores:
+            return []
+        rel = os.path.relpath(os.path.abspath(file), self.root or os.getcwd()).replace(os.sep, "/")
+        base = os.path.basename(file)
+        out: list[str] = []
+        for pattern, codes in self.per_file_ignores.items():
+            if fnmatch.fnmatch(rel, pattern) or fnmatch.fnmatch(base, pattern):
+                out.extend(codes)
+        return out
+
+    def severity_for(self, code: str, default: Severity) -> Severity:
+        return self.severity.get(code, default)
+
+    def plugin_options(self, name: str) -> dict:
+        """The table ``[tool.deploylint.plugins.<name>]`` (empty when absent)."""
+        return dict(self.plugin_tables.get(name, {}))
+
+    def matches_include(self, path: str) -> bool:
+        base = os.path.basename(path)
+        rel = path.replace(os.sep, "/")
+        if any(fnmatch.fnmatch(base, p) or fnmatch.fnmatch(rel, p) for p in self.exclude):
+            return False
+        return any(fnmatch.fnmatch(base, p) or fnmatch.fnmatch(rel, p) for p in self.include)
+
+
+def _longest_prefix(code: str, patterns: list[str]) -> int:
+    best = -1
+    for p in patterns:
+        if p == "ALL":
+            best = max(best, 0)
+        elif code.startswith(p):
+            best = max(best, len(p))
+    return best
+
+
+# -- reading -------------------------------------------------------------------
+_KEYS = {
+    "select": "list of codes or prefixes",
+    "extend-select": "list of codes or prefixes",
+    "ignore": "list of codes or prefixes",
+    "extend-ignore": "list of codes or prefixes",
+    "per-file-ignores": "table of glob = [codes]",
+    "severity": "table of CODE = error|warning|info|hint",
+    "thresholds": "table of threshold name = number",
+    "plugins": "list of module names",
+    "include": "list of glob patterns",
+    "exclude": "list of glob patterns",
+    "fail-on": "error|warning|info|hint",
+    "rule-timeout": "seconds (number > 0)",
+    "fix-loop-limit": "integer ≥ 1",
+}
+
+
+def find_config_file(start_dir: str) -> tuple[str, dict] | None:
+    """The nearest configuration file at or above ``start_dir``, with its deploylint table."""
+    directory = os.path.abspath(start_dir)
+    while True:
+        for name in CONFIG_FILES:
+            candidate = os.path.join(directory, name)
+            if os.path.isfile(candidate):
+                table = _read_table(candidate)
+                if table is not None:
+                    return candidate, table
+        parent = os.path.dirname(directory)
+        if parent == directory:
+            return None
+        directory = parent
+
+
+def _read_table(path: str) -> dict | None:
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        import tomli as tomllib  # type: ignore[no-redef]
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read()
+        data = tomllib.loads(raw.decode("utf-8-sig"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read the configuration: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    tool = data.get("tool", {}).get("deploylint") if isinstance(data.get("tool"), dict) else None
+    if os.path.basename(path) == "pyproject.toml":
+        return tool
+    if tool is not None:
+        return tool
+    return {k: v for k, v in data.items() if k != "tool"}
+
+
+def load_config(path: str | None = None, *, start_dir: str | None = None) -> Config:
+    """The configuration from ``path``, or the nearest one above ``start_dir``, or the defaults."""
+    if path is not None:
+        if not os.path.isfile(path):
+            raise ConfigError(f"{path}: configuration file not found")
+        table = _read_table(path)
+        if table is None:
+            raise ConfigError(f"{path}: has no [tool.deploylint] table")
+        return config_from_table(table, path)
+    found = find_config_file(start_dir or os.getcwd())
+    if found is None:
+        return Config()
+    return config_from_table(found[1], found[0])
+
+
+def config_from_table(table: dict, source: str | None = None) -> Config:
+    where = source or "configuration"
+    cfg = Config(source=source, root=os.path.dirname(os.path.abspath(source)) if source else None)
+    for key, value in table.items():
+        if key not in _KEYS:
+            hint = difflib.get_close_matches(key, list(_KEYS), n=1, cutoff=0.6)
+            raise ConfigError(
+                f"{_where(where, key)}: unknown key {key!r} in [tool.deploylint]"
+                + (f"; did you mean {hint[0]!r}?" if hint else f"; known keys: {', '.join(sorted(_KEYS))}")
+            )
+    def codes(key: str) -> list[str]:
+        value = table.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(c, str) and c for c in value):
+            raise ConfigError(f"{_where(where, key)}: {key} must be a {_KEYS[key]}, got {value!r}")
+        return [c.strip().upper() if c.strip().upper() != "ALL" else "ALL" for c in value]
+
+    if "select" in table:
+        cfg.select = codes("select")
+    cfg.select += codes("extend-select")
+    cfg.ignore = codes("ignore") + codes("extend-ignore")
+
+    pfi = table.get("per-file-ignores", {})
+    if not isinstance(pfi, dict) or not all(isinstance(v, list) and all(isinstance(c, str) for c in v) for v in pfi.values()):
+        raise ConfigError(f"{_where(where, 'per-file-ignores')}: per-file-ignores must be a {_KEYS['per-file-ignores']}")
+    cfg.per_file_ignores = {k: [c.upper() for c in v] for k, v in pfi.items()}
+
+    sev = table.get("severity", {})
+    if not isinstance(sev, dict):
+        raise ConfigError(f"{_where(where, 'severity')}: severity must be a {_KEYS['severity']}")
+    for code, level in sev.items():
+        try:
+            cfg.severity[code.upper()] = Severity.parse(level)
+        except ValueError as exc:
+            raise ConfigError(f"{_where(where, 'severity')}: severity of {code}: {exc}") from None
+
+    thr = table.get("thresholds", {})
+    if not isinstance(thr, dict) or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in thr.values()):
+        raise ConfigError(f"{_where(where, 'thresholds')}: thresholds must be a {_KEYS['thresholds']}, got {thr!r}")
+    cfg.thresholds = dict(thr)
+
+    plugins = table.get("plugins", [])
+    if isinstance(plugins, dict):
+        # [tool.deploylint.plugins.<name>] tables carry plugin options; a `load` list names modules
+        cfg.plugin_tables = {k: v for k, v in plugins.items() if isinstance(v, dict)}
+        load = plugins.get("load", [])
+        plugins = load
+    if not isinstance(plugins, list) or not all(isinstance(p, str) and p for p in plugins):
+        raise ConfigError(f"{_where(where, 'plugins')}: plugins must be a {_KEYS['plugins']}, got {plugins!r}")
+    cfg.plugins = list(plugins)
+
+    for key in ("include", "exclude"):
+        if key in table:
+            value = table[key]
+            if not isinstance(value, list) or not all(isinstance(p, str) and p for p in value):
+                raise ConfigError(f"{_where(where, key)}: {key} must be a {_KEYS[key]}, got {value!r}")
+            setattr(cfg, key, list(value))
+
+    if "fail-on" in table:
+        try:
+            cfg.fail_on = Severity.parse(table["fail-on"])
+        except ValueError as exc:
+            raise ConfigError(f"{_where(where, 'fail-on')}: fail-on: {exc}") from None
+    if "rule-timeout" in table:
+        t = table["rule-timeout"]
+        if isinstance(t, bool) or not isinstance(t, (int, float)) or not t > 0:
+            raise ConfigError(f"{_where(where, 'rule-timeout')}: rule-timeout must be {_KEYS['rule-timeout']}, got {t!r}")
+        cfg.rule_timeout_s = float(t)
+    if "fix-loop-limit" in table:
+        n = table["fix-loop-limit"]
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ConfigError(f"{_where(where, 'fix-loop-limit')}: fix-loop-limit must be an {_KEYS['fix-loop-limit']}, got {n!r}")
+        cfg.fix_loop_limit = n
+    return cfg
+
+
+def _where(source: str, key: str) -> str:
+    """``file:line`` of ``key`` in a configuration file, found by a plain text search."""
+    try:
+        with open(source, encoding="utf-8-sig") as fh:
+            for number, line in enumerate(fh, 1):
+                stripped = line.lstrip()
+                if stripped.startswith(key) and stripped[len(key):].lstrip().startswith(("=", ".")):
+                    return f"{source}:{number}"
+                if stripped.startswith(f'"{key}"'):
+                    return f"{source}:{number}"
+    except OSError:
+        pass
+    return source

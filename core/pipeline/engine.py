@@ -1,0 +1,329 @@
+"""Run the flow of ARCHITECTURE.md for one file: load, validate, resolve, analyze, check, suppress.
+
+The engine knows no file format and no rule: loaders, the schema, the
+estimator and the rule plugins each do their one job, and the engine moves the
+data between them in one direction. Its output, :class:`FileResult`, is what
+every front door (CLI, language server, fixer, test kit) consumes.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..document import pointer as jp
+from . import suppression
+from .config import Config
+from ..host.containment import RuleTimeout, call_with_budget
+from ..diagnostics import Diagnostic, Fix, Severity, sort_key
+from ..document import Document
+from ..host.registry import CORE_CODES, CORE_PLUGIN, Registry, plugin_failure
+from ..rule import Context
+from ..document.sources import SourceError, decode, load
+
+#: how many diagnostics one rule may return for one file before it counts as garbage
+MAX_DIAGNOSTICS_PER_RULE = 1000
+
+
+@dataclass
+class FileResult:
+    """Everything known about one checked file."""
+
+    path: str
+    text: str | None = None
+    document: Document | None = None
+    plan: Any = None
+    analysis: Any = None
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    suppressed: int = 0
+    incomplete: bool = False          # a plugin or rule failed: the findings may be missing some
+
+    @property
+    def worst(self) -> Severity | None:
+        return min((d.severity for d in self.diagnostics), key=lambda s: s.rank, default=None)
+
+
+class Engine:
+    def __init__(self, registry: Registry, config: Config | None = None) -> None:
+        self.registry = registry
+        self.config = config or Config()
+        self._thresholds = self._merged_thresholds()
+
+    # -- entry points ----------------------------------------------------------
+    def check_path(self, path: str) -> FileResult:
+        try:
+            with open(path, "rb") as fh:
+                raw = fh.read()
+        except OSError as exc:
+            result = FileResult(path)
+            result.diagnostics.append(self._core("DL001", f"cannot read the file: {exc.strerror or exc}", ""))
+            return self._finish(result, [])
+        return self.check_bytes(path, raw)
+
+    def check_bytes(self, path: str, raw: bytes) -> FileResult:
+        try:
+            text, bom = decode(raw)
+        except SourceError as exc:
+            result = FileResult(path)
+            result.diagnostics.append(self._core("DL001", exc.message, "", exc.range))
+            return self._finish(result, [])
+        return self.check_text(path, text, bom=bom)
+
+    def check_text(self, path: str, text: str, *, bom: bool = False) -> FileResult:
+        self._configure_plugins()
+        result = FileResult(path, text)
+        document = self._load(path, text, result)
+        if document is None:
+            return self._finish(result, [])
+        document.bom = bom
+        result.document = document
+
+        data = document.data
+        sups = suppression.from_comments(text, document.format)
+        if isinstance(data, dict) and suppression.META_KEY in data:
+            data = {k: v for k, v in data.items() if k != suppression.META_KEY}
+            meta_sups, problems = suppression.from_meta(document.data[suppression.META_KEY], document)
+            sups += meta_sups
+            result.diagnostics += problems
+        if problems_stop(result.diagnostics):
+            return self._finish(result, sups)
+
+        validated = Document(document.path, document.text, document.format, data, document.spans, document.newline, document.bom)
+        from .schema import validate
+
+        schema_diags = validate(validated)
+        result.diagnostics += schema_diags
+        if any(d.severity is Severity.ERROR and d.code != "DL003" for d in schema_diags):
+            # An unknown key is reported but ignored by resolution; anything else makes the plan unusable.
+            return self._finish(result, sups)
+
+        from ..plan.resolve import resolve
+
+        try:
+            plan, resolve_diags = resolve(data, plan_path=path, accelerators=self.registry.accelerators())
+        except Exception as exc:  # core code, but a crash must still be a diagnostic, never a traceback
+            result.diagnostics.append(plugin_failure("deploylint.core.plan.resolve", None,
+                                                     f"resolving the plan failed: {type(exc).__name__}: {exc}"))
+            result.incomplete = True
+            return self._finish(result, sups)
+        result.diagnostics += resolve_diags
+        if plan is None:
+            return self._finish(result, sups)
+        result.plan = plan
+
+        try:
+            from ..estimate.analysis import analyze
+
+            result.analysis = analyze(plan)
+        except Exception as exc:  # the estimator is core code; a crash here is still contained
+            result.diagnostics.append(plugin_failure("deploylint.core.estimate", None,
+                                                     f"the estimator failed on this plan: {type(exc).__name__}: {exc}"))
+            result.incomplete = True
+            return self._finish(result, sups)
+
+        for key in result.analysis.missing:
+            result.diagnostics.append(Diagnostic(
+                "DL008", Severity.INFO,
+                f"the communication bound was skipped: set hardware.{key} (GB/s per device, one direction) "
+                "or name a catalog accelerator that has it", "/hardware",
+                data={"missing": key}, rule=CORE_CODES["DL008"][0], plugin=CORE_PLUGIN))
+
+        ctx = Context(document=validated, plan=plan, analysis=result.analysis, config=self.config, thresholds=self._thresholds)
+        for rule in self.registry.rules:
+            if not self.config.is_selected(rule.code, path):
+                continue
+            result.diagnostics += self._run_rule(rule, ctx, result)
+        return self._finish(result, sups)
+
+    def _configure_plugins(self) -> None:
+        # Plugins keep their options per run; re-announce when files with another configuration interleave.
+        if self.registry.configured_with is not self.config:
+            self.registry.configure(self.config)
+
+    # -- steps -----------------------------------------------------------------
+    def _load(self, path: str, text: str, result: FileResult) -> Document | None:
+        try:
+            document = self.registry.source(path, text)
+            if document is None:
+                document = load(path, text)
+            return document
+        except SourceError as exc:
+            result.diagnostics.append(self._core("DL001", exc.message, "", exc.range))
+        except Exception as exc:  # a plugin's loader crashed
+            result.diagnostics.append(plugin_failure("deploylint_source", None, f"a source plugin failed on this file: {type(exc).__name__}: {exc}"))
+            result.incomplete = True
+        return None
+
+    def _run_rule(self, rule, ctx: Context, result: FileResult) -> list[Diagnostic]:
+        def run() -> list[Any]:
+            out = []
+            for item in rule.check(ctx) or ():
+                out.append(item)
+                if len(out) > MAX_DIAGNOSTICS_PER_RULE:
+                    break
+            return out
+
+        try:
+            produced = call_with_budget(run, self.config.rule_timeout_s)
+        except RuleTimeout:
+            result.incomplete = True
+            return [plugin_failure(rule.plugin, rule.code, f"rule {rule.code} ({rule.name}) of plugin {rule.plugin!r} ran past its "
+                                   f"time budget of {self.config.rule_timeout_s:g} s and was stopped")]
+        except Exception as exc:
+            result.incomplete = True
+            return [plugin_failure(rule.plugin, rule.code, f"rule {rule.code} ({rule.name}) of plugin {rule.plugin!r} raised "
+                                   f"{type(exc).__name__}: {exc}")]
+        if len(produced) > MAX_DIAGNOSTICS_PER_RULE:
+            result.incomplete = True
+            return [plugin_failure(rule.plugin, rule.code, f"rule {rule.code} of plugin {rule.plugin!r} yielded more than "
+                                   f"{MAX_DIAGNOSTICS_PER_RULE} diagnostics for one file")]
+        out: list[Diagnostic] = []
+        for item in produced:
+            problem = _diagnostic_problem(item, rule, ctx.document)
+            if problem:
+                result.incomplete = True
+                return [plugin_failure(rule.plugin, rule.code, f"rule {rule.code} of plugin {rule.plugin!r} {problem}")]
+            severity = self.config.severity_for(item.code, item.severity)
+            out.append(item.with_(severity=severity, rule=item.rule or rule.name, plugin=rule.plugin))
+        return out
+
+    def _finish(self, result: FileResult, sups: list[suppression.Suppression]) -> FileResult:
+        document = result.document
+        placed: list[Diagnostic] = []
+        for d in result.diagnostics:
+            if d.range is None and document is not None:
+                d = d.with_(range=document.range_of(d.path))
+            if d.fixes and document is not None:
+                d = d.with_(fixes=tuple(_render_fixes(document, d.fixes)))
+            placed.append(d.with_(file=result.path))
+        selected = [d for d in placed if self.config.is_selected(d.code, result.path) or d.code == "DL005"]
+        kept = suppression.apply(selected, sups)
+        result.suppressed = len(selected) - len(kept)
+        if sups and self.config.is_selected("DL006", result.path):
+            evaluated = {r.code for r in self.registry.rules if self.config.is_selected(r.code, result.path)} | set(CORE_CODES)
+            kept += [d.with_(file=result.path) for d in suppression.audit(sups, self.registry.known_codes(), evaluated)]
+        kept = [d.with_(severity=self.config.severity_for(d.code, d.severity)) for d in kept]
+        result.diagnostics = sorted(kept, key=sort_key)
+        if any(d.code == "DL005" for d in result.diagnostics):
+            result.incomplete = True
+        return result
+
+    def _core(self, code: str, message: str, path: str, range=None) -> Diagnostic:
+        name = CORE_CODES[code][0]
+        return Diagnostic(code, Severity.ERROR, message, path, range=range, rule=name, plugin=CORE_PLUGIN)
+
+    def _merged_thresholds(self) -> dict[str, Any]:
+        merged: dict[str, Any] = {}
+        for rule in self.registry.rules:
+            merged.update(getattr(rule, "thresholds", {}) or {})
+        merged.update(self.config.thresholds)
+        return merged
+
+    def unknown_thresholds(self) -> list[str]:
+        """Threshold names in the configuration that no loaded rule reads (probably typos)."""
+        known: set[str] = set()
+        for rule in self.registry.rules:
+            known.update(getattr(rule, "thresholds", {}) or {})
+        return sorted(set(self.config.thresholds) - known)
+
+
+def problems_stop(diags: list[Diagnostic]) -> bool:
+    return any(d.severity is Severity.ERROR for d in diags)
+
+
+def _diagnostic_problem(item: Any, rule, document: Document) -> str | None:
+    if not isinstance(item, Diagnostic):
+        return f"yielded {type(item).__name__} {item!r:.80}, not a Diagnostic"
+    if not isinstance(item.message, str) or not item.message:
+        return "yielded a diagnostic without a message"
+    if item.code != rule.code:
+        return f"yielded a diagnostic with code {item.code!r}, not its own code {rule.code}"
+    try:
+        jp.split(item.path)
+    except (ValueError, AttributeError):
+        return f"reported {item.path!r}, which is not a JSON pointer"
+    if not jp.exists(document.data, item.path) and not _schema_knows(item.path):
+        return f"reported path {item.path!r}, which is neither in the plan nor in the plan format"
+    import json
+
+    try:
+        json.dumps(item.data)
+    except (TypeError, ValueError):
+        return "yielded figures (data) that are not plain JSON values"
+    for fix in item.fixes:
+        if not isinstance(fix, Fix):
+            return f"offered a fix that is not a Fix: {fix!r:.80}"
+    return None
+
+
+def _schema_knows(pointer: str) -> bool:
+    """Whether the plan format defines ``pointer`` (a key a plan may leave to its default)."""
+    from .schema import load_schema
+
+    schema = load_schema()
+    node: Any = schema
+    for token in jp.split(pointer):
+        node = _deref(schema, node)
+        props = node.get("properties", {}) if isinstance(node, dict) else {}
+        if token in props:
+            node = props[token]
+        elif token.isdigit() and isinstance(node, dict) and ("items" in node or "anyOf" in node or "oneOf" in node):
+            node = node.get("items", node)
+        else:
+            return False
+    return True
+
+
+def _deref(root: dict, node: Any) -> Any:
+    while isinstance(node, dict) and "$ref" in node:
+        ref = node["$ref"]
+        if not ref.startswith("#"):
+            return node
+        node = jp.resolve(root, ref[1:], {})
+    return node
+
+
+def _render_fixes(document: Document, fixes: tuple[Fix, ...]) -> list[Fix]:
+    """Turn each fix's value changes into text edits; a fix that cannot be rendered is not offered."""
+    from ..diagnostics import Edit
+    from ..document import Span
+    from ..document.writers import WriteError, render_changes
+
+    out: list[Fix] = []
+    for fix in fixes:
+        if fix.edits or not fix.changes:
+            out.append(fix)
+            continue
+        try:
+            edits = [Edit(document.lines.range(Span(te.start, te.end)), te.new_text, te.start, te.end)
+                     for te in render_changes(document, fix.changes)]
+        except WriteError:
+            continue
+        if edits:
+            out.append(fix.with_edits(edits))
+    return out
+
+
+def discover(paths: list[str], config_for) -> tuple[list[str], list[str]]:
+    """Files to check from the command line's paths; returns (files, missing).
+
+    A file named explicitly is checked whatever its name; folders are walked
+    for files matching the ``include`` patterns of the configuration that
+    applies to each file (hidden folders and virtualenvs are skipped).
+    """
+    files: list[str] = []
+    missing: list[str] = []
+    for p in paths:
+        if os.path.isfile(p):
+            files.append(p)
+        elif os.path.isdir(p):
+            for root, dirs, names in os.walk(p):
+                dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in ("node_modules", "__pycache__", "venv", ".venv", "build", "dist"))
+                for name in sorted(names):
+                    full = os.path.join(root, name)
+                    if config_for(full).matches_include(full):
+                        files.append(full)
+        else:
+            missing.append(p)
+    return files, missing

@@ -1,0 +1,160 @@
+"""The resolved plan: typed, frozen, defaults filled in.
+
+Attribute names are the plan's keys (PLAN_FORMAT.md), so a rule reads
+``ctx.plan.parallelism.ep`` exactly as the author wrote ``[parallelism] ep``.
+The one exception is ``[model] from``, a Python keyword, exposed as
+``model.from_``. Resolution (defaults, the accelerator catalog, a Hugging Face
+``config.json``) lives in :mod:`deploylint.core.plan.resolve`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class MoE:
+    num_experts: int
+    top_k: int
+    expert_ffn_hidden_size: int
+    shared_experts: int = 0
+    shared_expert_ffn_hidden_size: int = 0
+    dense_layers: int = 0
+    layer_frequency: int = 1
+    # Architecture details that only a config.json usually sets (see PLAN_FORMAT.md).
+    router_bias: bool = False
+    expert_bias: bool = False
+    shared_expert_gate: bool = False
+
+    def is_moe_layer(self, index: int) -> bool:
+        """Whether 0-based layer ``index`` has routed experts (dense first-k, then every n-th)."""
+        if index < self.dense_layers:
+            return False
+        return (index - self.dense_layers) % self.layer_frequency == self.layer_frequency - 1 if self.layer_frequency > 1 else True
+
+    def moe_layer_count(self, layers: int) -> int:
+        return sum(1 for i in range(layers) if self.is_moe_layer(i))
+
+
+@dataclass(frozen=True, slots=True)
+class MLA:
+    q_lora_rank: int
+    kv_lora_rank: int
+    qk_nope_head_dim: int
+    qk_rope_head_dim: int
+    v_head_dim: int
+
+
+@dataclass(frozen=True, slots=True)
+class Model:
+    layers: int
+    hidden_size: int
+    num_attention_heads: int
+    vocab_size: int
+    num_kv_heads: int
+    head_dim: int
+    ffn_hidden_size: int
+    ffn_activation: str = "swiglu"
+    tie_embeddings: bool = False
+    attention: str = "gqa"
+    mla: MLA | None = None
+    moe: MoE | None = None
+    from_: str | None = None
+    # Architecture details (defaults = the Llama family); a config.json sets them.
+    qkv_bias: bool = False
+    attention_out_bias: bool = False
+    qk_norm: str = "none"          # "none" | "head" (Qwen3, per-head) | "full" (OLMoE, over all heads)
+    attention_sinks: bool = False  # gpt-oss
+    norm: str = "rmsnorm"          # "rmsnorm" | "layernorm"
+    mtp_layers: int = 0            # DeepSeek-V3 multi-token prediction modules (not in the headline count)
+    model_type: str | None = None  # the config.json model_type it came from, if any
+
+    @property
+    def is_moe(self) -> bool:
+        return self.moe is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Hardware:
+    num_devices: int
+    memory_gib: float
+    peak_tflops: float
+    memory_bandwidth_gbps: float
+    devices_per_node: int = 8
+    intra_node_bandwidth_gbps: float | None = None
+    inter_node_bandwidth_gbps: float | None = None
+    accelerator: str | None = None
+
+    @property
+    def memory_bytes(self) -> int:
+        return int(self.memory_gib * 2**30)
+
+
+@dataclass(frozen=True, slots=True)
+class Parallelism:
+    tp: int = 1
+    pp: int = 1
+    dp: int = 1
+    cp: int = 1
+    ep: int = 1
+    etp: int = 1
+    expert_placement: tuple[Any, ...] | None = None
+    zero_stage: int = 0
+    recompute: str = "none"
+    sequence_parallel: bool = False
+    micro_batch_size: int = 1
+
+    def expert_counts(self, num_experts: int) -> tuple[int, ...]:
+        """Experts held by each EP rank: the placement as written, or the balanced split."""
+        if self.expert_placement:
+            return tuple(len(p) if isinstance(p, (list, tuple)) else int(p) for p in self.expert_placement)
+        base, extra = divmod(num_experts, self.ep)
+        return tuple(base + (1 if r < extra else 0) for r in range(self.ep))
+
+
+@dataclass(frozen=True, slots=True)
+class Workload:
+    mode: str
+    batch_size: int
+    seq_len: int
+    output_len: int = 0
+    dtype: str = "bf16"
+    kv_cache_dtype: str = "bf16"
+    optimizer: str = "adam"
+
+    @property
+    def training(self) -> bool:
+        return self.mode == "training"
+
+
+@dataclass(frozen=True, slots=True)
+class Claims:
+    throughput_samples_per_s: float | None = None
+    throughput_tokens_per_s: float | None = None
+    latency_ms: float | None = None
+    latency_ms_per_layer: float | None = None
+    ttft_ms: float | None = None
+    tpot_ms: float | None = None
+    memory_per_device_mib: float | tuple[float, ...] | None = None
+    mfu: float | None = None
+    achieved_tflops_per_device: float | None = None
+
+    def any(self) -> bool:
+        return any(getattr(self, f.name) is not None for f in fields(self))
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    schema_version: int
+    model: Model
+    hardware: Hardware
+    parallelism: Parallelism
+    workload: Workload
+    claims: Claims = field(default_factory=Claims)
+    name: str | None = None
+    path: str | None = None
+
+
+#: bytes per element of each dtype the plan format names
+DTYPE_BYTES = {"fp32": 4, "bf16": 2, "fp16": 2, "fp8": 1}

@@ -1,0 +1,221 @@
+"""From a schema-valid plan mapping to a typed, frozen :class:`~deploylint.core.plan.Plan`.
+
+Resolution fills in defaults (PLAN_FORMAT.md), looks ``[hardware] accelerator``
+up in the catalog, and reads ``[model] from`` (a Hugging Face config.json,
+relative to the plan). What cannot be resolved is a DL004 diagnostic at the
+key that names it, with a did-you-mean fix where one is close.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from typing import Any, Mapping
+
+from ..diagnostics import Diagnostic, Fix, Severity
+from . import MLA, Claims, Hardware, Model, MoE, Parallelism, Plan, Workload
+
+CORE = "deploylint.core"
+
+
+def _dl004(path: str, message: str, *, fixes=(), data=None) -> Diagnostic:
+    return Diagnostic("DL004", Severity.ERROR, message, path, fixes=tuple(fixes), data=dict(data or {}),
+                      rule="unresolved-reference", plugin=CORE)
+
+
+def resolve(data: Mapping[str, Any], *, plan_path: str | None, accelerators: Mapping[str, Any]) -> tuple[Plan | None, list[Diagnostic]]:
+    """Resolve a validated plan. Returns (plan or None, DL004 diagnostics)."""
+    diags: list[Diagnostic] = []
+    workload = _workload(data["workload"])
+    model = _model(data["model"], plan_path, diags)
+    hardware = _hardware(data["hardware"], workload.dtype, accelerators, diags)
+    if model is None or hardware is None:
+        return None, diags
+    parallelism = _parallelism(data.get("parallelism", {}), hardware.num_devices)
+    claims = _claims(data.get("claims", {}))
+    plan = Plan(
+        schema_version=int(data["schema_version"]),
+        name=data.get("name"),
+        model=model,
+        hardware=hardware,
+        parallelism=parallelism,
+        workload=workload,
+        claims=claims,
+        path=plan_path,
+    )
+    return plan, diags
+
+
+# -- model ---------------------------------------------------------------------
+_MODEL_REQUIRED = ("layers", "hidden_size", "num_attention_heads", "vocab_size")
+
+
+def _merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _model(raw: Mapping[str, Any], plan_path: str | None, diags: list[Diagnostic]) -> Model | None:
+    fields = dict(raw)
+    source = fields.pop("from", None)
+    if source is not None:
+        from .hf import HFConfigError, read_config
+
+        base = os.path.dirname(os.path.abspath(plan_path)) if plan_path else os.getcwd()
+        config_path = source if os.path.isabs(source) else os.path.join(base, source)
+        try:
+            imported = read_config(config_path)
+        except HFConfigError as exc:
+            diags.append(_dl004("/model/from", f"cannot use model.from = {source!r}: {exc}", data={"resolved_path": config_path}))
+            return None
+        fields = _merge(imported, fields)
+    missing = [k for k in _MODEL_REQUIRED if k not in fields]
+    if missing:
+        where = f"the config.json named by model.from ({source})" if source else "[model]"
+        diags.append(_dl004("/model/from" if source else "/model", f"{where} gives no {', '.join(missing)}; add them to [model]",
+                            data={"missing": missing}))
+        return None
+    h = int(fields["hidden_size"])
+    heads = int(fields["num_attention_heads"])
+    ffn = int(fields.get("ffn_hidden_size", 4 * h))
+    moe = None
+    if fields.get("moe"):
+        m = dict(fields["moe"])
+        width = int(m.get("expert_ffn_hidden_size", ffn))
+        shared = int(m.get("shared_experts", 0))
+        moe = MoE(
+            num_experts=int(m["num_experts"]),
+            top_k=int(m["top_k"]),
+            expert_ffn_hidden_size=width,
+            shared_experts=shared,
+            shared_expert_ffn_hidden_size=int(m.get("shared_expert_ffn_hidden_size", width * shared)),
+            dense_layers=int(m.get("dense_layers", 0)),
+            layer_frequency=int(m.get("layer_frequency", 1)),
+            **{k: m[k] for k in ("router_bias", "expert_bias", "shared_expert_gate") if k in m},
+        )
+    mla = None
+    if fields.get("mla"):
+        m = fields["mla"]
+        mla = MLA(q_lora_rank=int(m.get("q_lora_rank") or 0),
+                  **{k: int(m[k]) for k in ("kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim")})
+    extras = {k: fields[k] for k in ("qkv_bias", "attention_out_bias", "qk_norm", "attention_sinks", "norm", "mtp_layers", "model_type")
+              if k in fields}
+    extras.update({k: fields[k] for k in _extra_model_fields() if k in fields})
+    return Model(
+        layers=int(fields["layers"]),
+        hidden_size=h,
+        num_attention_heads=heads,
+        vocab_size=int(fields["vocab_size"]),
+        num_kv_heads=int(fields.get("num_kv_heads", heads)),
+        head_dim=int(fields.get("head_dim", h // heads)),
+        ffn_hidden_size=ffn,
+        ffn_activation=fields.get("ffn_activation", "swiglu"),
+        tie_embeddings=bool(fields.get("tie_embeddings", False)),
+        attention=fields.get("attention", "mla" if mla else "gqa"),
+        mla=mla,
+        moe=moe,
+        from_=source,
+        **extras,
+    )
+
+
+def _extra_model_fields() -> tuple[str, ...]:
+    """Model fields beyond the ones handled explicitly (added as the estimator needs them)."""
+    from dataclasses import fields as dc_fields
+
+    handled = {"layers", "hidden_size", "num_attention_heads", "vocab_size", "num_kv_heads", "head_dim", "ffn_hidden_size",
+               "ffn_activation", "tie_embeddings", "attention", "mla", "moe", "from_", "qkv_bias", "attention_out_bias",
+               "qk_norm", "attention_sinks", "norm", "mtp_layers", "model_type"}
+    return tuple(f.name for f in dc_fields(Model) if f.name not in handled)
+
+
+# -- hardware ------------------------------------------------------------------
+def _hardware(raw: Mapping[str, Any], dtype: str, accelerators: Mapping[str, Any], diags: list[Diagnostic]) -> Hardware | None:
+    name = raw.get("accelerator")
+    acc = None
+    if name is not None:
+        acc = accelerators.get(name) or accelerators.get(str(name).lower())
+        if acc is None:
+            close = difflib.get_close_matches(str(name).lower(), list(accelerators), n=3, cutoff=0.5)
+            fixes = [Fix.set("/hardware/accelerator", c, f"use the catalog entry {c!r}", applicability="unsafe") for c in close]
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            diags.append(_dl004("/hardware/accelerator",
+                                f"unknown accelerator {name!r}{hint} (`deploylint hardware` lists the catalog; or give "
+                                "memory_gib, peak_tflops and memory_bandwidth_gbps instead)",
+                                fixes=fixes, data={"accelerator": name, "suggestions": close}))
+            return None
+    def pick(key: str, from_catalog: Any) -> Any:
+        return raw[key] if key in raw else from_catalog
+
+    peak = raw.get("peak_tflops")
+    if peak is None and acc is not None:
+        peak = acc.peak_for(dtype)
+        if peak is None:
+            diags.append(_dl004("/hardware/accelerator",
+                                f"{acc.name} has no dense {dtype} peak in the catalog; set hardware.peak_tflops",
+                                data={"accelerator": acc.name, "dtype": dtype}))
+            return None
+    return Hardware(
+        num_devices=int(raw["num_devices"]),
+        memory_gib=float(pick("memory_gib", acc.memory_gib if acc else None)),
+        peak_tflops=float(peak),
+        memory_bandwidth_gbps=float(pick("memory_bandwidth_gbps", acc.memory_bandwidth_gbps if acc else None)),
+        devices_per_node=int(pick("devices_per_node", acc.devices_per_node if acc else 8)),
+        intra_node_bandwidth_gbps=_opt_float(pick("intra_node_bandwidth_gbps", acc.intra_node_bandwidth_gbps if acc else None)),
+        inter_node_bandwidth_gbps=_opt_float(pick("inter_node_bandwidth_gbps", acc.inter_node_bandwidth_gbps if acc else None)),
+        accelerator=acc.name if acc else None,
+    )
+
+
+def _opt_float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+# -- the rest --------------------------------------------------------------------
+def _parallelism(raw: Mapping[str, Any], num_devices: int) -> Parallelism:
+    tp, pp, cp = int(raw.get("tp", 1)), int(raw.get("pp", 1)), int(raw.get("cp", 1))
+    dp = raw.get("dp")
+    if dp is None:
+        # Derived when it divides; otherwise the largest that fits, and PAR401 names the mismatch.
+        dp = max(1, num_devices // (tp * pp * cp))
+    placement = raw.get("expert_placement")
+    if placement is not None:
+        placement = tuple(tuple(p) if isinstance(p, list) else int(p) for p in placement)
+    return Parallelism(
+        tp=tp, pp=pp, dp=int(dp), cp=cp,
+        ep=int(raw.get("ep", 1)), etp=int(raw.get("etp", 1)),
+        expert_placement=placement,
+        zero_stage=int(raw.get("zero_stage", 0)),
+        recompute=raw.get("recompute", "none"),
+        sequence_parallel=bool(raw.get("sequence_parallel", tp > 1)),
+        micro_batch_size=int(raw.get("micro_batch_size", 1)),
+    )
+
+
+def _workload(raw: Mapping[str, Any]) -> Workload:
+    dtype = raw.get("dtype", "bf16")
+    return Workload(
+        mode=raw["mode"],
+        batch_size=int(raw["batch_size"]),
+        seq_len=int(raw["seq_len"]),
+        output_len=int(raw.get("output_len", 0)),
+        dtype=dtype,
+        kv_cache_dtype=raw.get("kv_cache_dtype", dtype),
+        optimizer=raw.get("optimizer", "adam"),
+    )
+
+
+def _claims(raw: Mapping[str, Any]) -> Claims:
+    from dataclasses import fields as dc_fields
+
+    known = {f.name for f in dc_fields(Claims)}
+    values = {k: v for k, v in raw.items() if k in known}
+    mem = values.get("memory_per_device_mib")
+    if isinstance(mem, list):
+        values["memory_per_device_mib"] = tuple(float(v) for v in mem)
+    return Claims(**{k: (float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v) for k, v in values.items()})
