@@ -67,7 +67,12 @@ def read_config(path: str) -> dict[str, Any]:
     try:
         cfg = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise HFConfigError(f"{path} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+        from ..document import LineIndex
+        from ..document.sources.json_source import first_error
+
+        offset, reason = first_error(text) or (exc.pos, "the text is not valid JSON here")
+        where = LineIndex(text).position(offset)
+        raise HFConfigError(f"{path} is not valid JSON (line {where.line}, column {where.column}: {reason})") from None
     except RecursionError:
         raise HFConfigError(f"{path} is nested too deeply to be a model config") from None
     if not isinstance(cfg, dict):

@@ -1,8 +1,8 @@
 """JSON plans: values from the stdlib parser, positions from a small scanner of our own.
 
-``json`` decides what the file means and where a syntax error is (its
-messages are reworded to say what was expected, in the object or array being
-read). It gives no positions for what it accepts, so :class:`_Scanner` walks
+``json`` decides what the file means; when it refuses the text,
+:func:`first_error` reads it again and says in our own words what was expected
+where (in the object or array being read), whatever the stdlib's wording. It gives no positions for what it accepts, so :class:`_Scanner` walks
 the accepted text once more and records every key and value span. Key spans
 include the key's quotes and string values include theirs: a span is exactly
 the token a fix replaces.
@@ -79,7 +79,9 @@ def load(path: str, text: str) -> Document:
         data = json.loads(text, object_pairs_hook=_pairs, parse_constant=_constant,
                           parse_float=_float, parse_int=_int)
     except json.JSONDecodeError as exc:
-        raise SourceError(f"invalid JSON: {_reason(exc, text)}", _point(lines, exc.pos)) from None
+        found = first_error(text)
+        offset, reason = found if found is not None else (exc.pos, "the text is not valid JSON here")
+        raise SourceError(f"invalid JSON: {reason}", _point(lines, offset)) from None
     except _Abort as exc:
         _Scanner(text, lines).run()  # raises the same problem with its position
         raise SourceError(f"invalid JSON: {exc.message}", Range.at(1, 1)) from None
@@ -112,72 +114,129 @@ def _kind(value) -> str:
     return "a number"
 
 
-def _container(text: str, pos: int) -> str | None:
-    """The innermost ``{`` or ``[`` open at ``pos`` (outside strings), or None."""
-    stack: list[str] = []
-    in_string = False
+_VALUE_HELP = "a string in double quotes, a number, true, false, null, an object or an array"
+_ESCAPES = frozenset('"\\/bfnrt')
+_HEX = frozenset("0123456789abcdefABCDEF")
+
+
+def first_error(text: str) -> tuple[int, str] | None:
+    """The first syntax error of ``text`` in our own words: ``(offset, message)``, or None if it is valid.
+
+    An iterative reader of the JSON grammar, run only after the stdlib parser
+    refused the text, so that what we say, and where, does not depend on the
+    wording or the positions of any Python version's ``json`` module.
+    """
+    n = len(text)
+    stack: list[str] = []  # the open '{' and '['
+    state = "value"  # value | first-value | key | first-key | colon | after
     i = 0
-    while i < pos:
-        c = text[i]
-        if in_string:
-            if c == "\\":
-                i += 1
+    while True:
+        while i < n and text[i] in _WS:
+            i += 1
+        c = text[i] if i < n else ""
+        ends = ", but the file ends here" if not c else ""
+        if state in ("value", "first-value"):
+            if c in "{[" and c:
+                stack.append(c)
+                state, i = ("first-key" if c == "{" else "first-value"), i + 1
+            elif c == "]" and state == "first-value":
+                stack.pop()
+                state, i = "after", i + 1
             elif c == '"':
-                in_string = False
-        elif c == '"':
-            in_string = True
-        elif c in "[{":
-            stack.append(c)
-        elif c in "]}" and stack:
-            stack.pop()
-        i += 1
-    return stack[-1] if stack else None
+                problem = _string_problem(text, i)
+                if problem:
+                    return problem
+                state, i = "after", _string_end(text, i)
+            elif c == "\ufeff":
+                return i, "a byte-order mark (U+FEFF) before the JSON text"
+            elif c and (c == "-" or c.isdigit()):
+                if text.startswith("-Infinity", i):
+                    i += len("-Infinity")
+                else:
+                    m = _NUMBER.match(text, i)
+                    if m is None:
+                        return i, "a number needs digits here (such as -1, 0.5 or 2e3)"
+                    i = m.end()
+                state = "after"
+            elif c.isalpha() or c == "_":
+                word = re.match(r"[A-Za-z_]\w*", text[i:]).group(0)
+                if word not in ("true", "false", "null", "NaN", "Infinity"):
+                    return i, f"unexpected {word!r}: expected a value ({_VALUE_HELP})"
+                state, i = "after", i + len(word)
+            elif c == "'":
+                return i, "expected a value: strings must be in double quotes"
+            elif c and c in "]}" and text[:i].rstrip(_WS).endswith(","):
+                return i, f"expected a value after ',' (JSON allows no trailing comma before '{c}')"
+            else:
+                return i, f"expected a value{ends}"
+        elif state in ("key", "first-key"):
+            if c == "}" and state == "first-key":
+                stack.pop()
+                state, i = "after", i + 1
+            elif c == '"':
+                problem = _string_problem(text, i)
+                if problem:
+                    return problem
+                state, i = "colon", _string_end(text, i)
+            elif c == "}":
+                return i, "expected another key after ',' (JSON allows no trailing comma before '}')"
+            elif c == "'":
+                return i, "expected a key: keys must be in double quotes"
+            else:
+                return i, f"expected a key in double quotes{ends}"
+        elif state == "colon":
+            if c != ":":
+                return i, f"expected ':' after the key{ends}"
+            state, i = "value", i + 1
+        else:  # after a value
+            if not stack:
+                if not c:
+                    return None
+                return i, "unexpected text after the top-level value (a plan file holds one JSON object)"
+            top = stack[-1]
+            if c == ",":
+                state, i = ("key" if top == "{" else "value"), i + 1
+            elif c and ((c == "}" and top == "{") or (c == "]" and top == "[")):
+                stack.pop()
+                i += 1
+            elif top == "{":
+                return i, f"expected ',' or '}}' after an object member{ends}"
+            else:
+                return i, f"expected ',' or ']' after an array item{ends}"
 
 
-def _reason(exc: json.JSONDecodeError, text: str) -> str:
-    """The parser's message said as what was expected, where."""
-    msg, pos = exc.msg, exc.pos
-    here = text[pos:pos + 1]
-    before = text[:pos].rstrip(_WS)[-1:]
-    at_end = pos >= len(text.rstrip(_WS))
-    ends = ", but the file ends here" if at_end else ""
-    if msg.startswith("Expecting value"):
-        if before == "," and here in ("]", "}"):
-            return f"expected a value after ',' (JSON allows no trailing comma before '{here}')"
-        if here == "'":
-            return "expected a value: strings must be in double quotes"
-        if here.isalpha():
-            word = re.match(r"[A-Za-z_]\w*", text[pos:])
-            return (f"unexpected {word.group(0)!r}: expected a value (a string in double quotes, a number, "
-                    "true, false, null, an object or an array)")
-        return f"expected a value{ends}"
-    if msg.startswith("Expecting property name"):
-        if here == "}" and before == ",":
-            return "expected another key after ',' (JSON allows no trailing comma before '}')"
-        if here == "'":
-            return "expected a key: keys must be in double quotes"
-        return f"expected a key in double quotes{ends}"
-    if msg.startswith("Illegal trailing comma"):  # Python 3.13+
-        return "unexpected ',' before the end (JSON allows no trailing comma)"
-    if msg.startswith("Expecting ',' delimiter"):
-        if _container(text, pos) == "{":
-            return f"expected ',' or '}}' after an object member{ends}"
-        return f"expected ',' or ']' after an array item{ends}"
-    if msg.startswith("Expecting ':' delimiter"):
-        return f"expected ':' after the key{ends}"
-    if msg.startswith("Extra data"):
-        return "unexpected text after the top-level value (a plan file holds one JSON object)"
-    if msg.startswith("Unterminated string"):
-        return "this string is not closed (no closing '\"' before the end of the file)"
-    if msg.startswith("Invalid control character"):
-        return "a control character (a tab or line break) inside a string must be written as an escape (\\t, \\n)"
-    if msg.startswith("Invalid \\uXXXX"):
-        return "invalid \\u escape in a string (it needs four hex digits)"
-    if msg.startswith("Invalid \\escape"):
-        return "invalid escape in a string (JSON knows \\\" \\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX)"
-    if msg.startswith("Unexpected UTF-8 BOM"):
-        return "a byte-order mark (U+FEFF) before the JSON text"
-    return msg[:1].lower() + msg[1:]
+def _string_problem(text: str, i: int) -> tuple[int, str] | None:
+    """What is wrong with the string token whose opening quote is at ``i``, if anything."""
+    n = len(text)
+    j = i + 1
+    while j < n:
+        ch = text[j]
+        if ch == '"':
+            return None
+        if ch == "\\":
+            esc = text[j + 1:j + 2]
+            if esc == "u":
+                digits = text[j + 2:j + 6]
+                if len(digits) < 4 or not set(digits) <= _HEX:
+                    return j, "invalid \\u escape in a string (it needs four hex digits)"
+                j += 6
+                continue
+            if esc not in _ESCAPES:
+                return j, "invalid escape in a string (JSON knows \\\" \\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX)"
+            j += 2
+            continue
+        if ord(ch) < 0x20:
+            return j, "a control character (a tab or line break) inside a string must be written as an escape (\\t, \\n)"
+        j += 1
+    return i, "this string is not closed (no closing '\"' before the end of the file)"
+
+
+def _string_end(text: str, i: int) -> int:
+    """Offset just past the string token opening at ``i`` (one :func:`_string_problem` accepted)."""
+    j = i + 1
+    while text[j] != '"':
+        j += 2 if text[j] == "\\" else 1
+    return j + 1
 
 
 def _too_deep(text: str) -> int | None:

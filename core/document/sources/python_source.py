@@ -42,6 +42,11 @@ def load(path: str, text: str) -> Document:
     try:
         tree = ast.parse(text, filename=path)
     except SyntaxError as exc:  # IndentationError and TabError too
+        deep = _brackets_too_deep(text)
+        if deep is not None:
+            pos = lines.position(deep)
+            raise SourceError(f"invalid Python: brackets nest deeper than {MAX_DEPTH} levels (a plan needs about "
+                              "four)", Range.at(pos.line, pos.column)) from None
         raise SourceError(f"invalid Python: {_syntax_message(exc)}", _syntax_range(exc, text, lines)) from None
     except UnicodeEncodeError as exc:  # a lone surrogate (possible in editor text, never in decoded files)
         pos = lines.position(exc.start)
@@ -61,6 +66,41 @@ def load(path: str, text: str) -> Document:
     data = reader.read(value, "", None, 1)
     return Document(path, text, "python", data, reader.spans, newline=detect_newline(text))
 
+
+def _brackets_too_deep(text: str) -> int | None:
+    """Offset of the first bracket past :data:`MAX_DEPTH` levels outside strings and comments, or None.
+
+    Checked only once the parser has refused the file, so that very deep
+    nesting gets the same message and position whatever limit, and whatever
+    words, the running Python version's parser has.
+    """
+    depth = 0
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c == "#":
+            while i < n and text[i] not in "\r\n":
+                i += 1
+            continue
+        if c in "'\"":
+            quote = c * 3 if text.startswith(c * 3, i) else c
+            j = i + len(quote)
+            while j < n and not text.startswith(quote, j):
+                if text[j] == "\\":
+                    j += 1
+                elif len(quote) == 1 and text[j] in "\r\n":
+                    break
+                j += 1
+            i = j + len(quote)
+            continue
+        if c in "([{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return i
+        elif c in ")]}" and depth:
+            depth -= 1
+        i += 1
+    return None
 
 def _syntax_message(exc: SyntaxError) -> str:
     msg = (exc.msg or "invalid syntax").strip()

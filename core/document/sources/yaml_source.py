@@ -198,6 +198,9 @@ def _compose(text: str, lines: LineIndex, yaml) -> _Node:
     except SourceError:
         raise
     except yaml.MarkedYAMLError as exc:
+        deep = _flow_too_deep(text)
+        if deep is not None:
+            raise SourceError(f"the YAML nests deeper than {MAX_DEPTH} levels", _range(lines, deep)) from None
         raise SourceError(_yaml_message(exc, lines), _mark_range(lines, exc.problem_mark or exc.context_mark)) from None
     except yaml.reader.ReaderError as exc:
         where = text.find(chr(exc.character)) if isinstance(exc.character, int) else -1
@@ -214,6 +217,74 @@ def _compose(text: str, lines: LineIndex, yaml) -> _Node:
     if root is None:
         raise SourceError("the file is empty: a plan is a YAML mapping", Range.at(1, 1))
     return root
+
+
+def _flow_too_deep(text: str) -> int | None:
+    """Offset of the first flow bracket past :data:`MAX_DEPTH` levels, or None.
+
+    Run only after the parser refused the text: libyaml looks ahead and stops
+    deep flow nesting with its own limit before our composer sees the levels,
+    and what we report must not depend on where, or in which words, it does.
+    The block levels around the line count too (the root mapping is level 1).
+    Quoted scalars and comments are skipped; a bracket opens a flow collection
+    only where a value may start (after ``:``, ``-``, ``,``, another bracket,
+    or at the start of a line), so ``a: x[1]`` holds no collection.
+    """
+    depth = 0
+    base = 0
+    i, n = 0, len(text)
+    prev = "\n"  # the last significant character
+    while i < n:
+        c = text[i]
+        if c == "#" and (prev in " \t\n" or i == 0 or text[i - 1] in " \t"):
+            while i < n and text[i] not in "\r\n":
+                i += 1
+            continue
+        if c in "'\"" and prev in "\n:-,[{ \t":
+            j = i + 1
+            while j < n:
+                if text[j] == "\\" and c == '"':
+                    j += 2
+                    continue
+                if text[j] == c:
+                    if c == "'" and text[j + 1:j + 2] == "'":
+                        j += 2
+                        continue
+                    break
+                j += 1
+            i, prev = j + 1, c
+            continue
+        if c in "[{" and (depth or prev in "\n:-,[{"):
+            if depth == 0:
+                base = _block_levels(text, i)
+            depth += 1
+            if base + depth > MAX_DEPTH:
+                return i
+        elif c in "]}" and depth:
+            depth -= 1
+        if c not in " \t":
+            prev = "\n" if c in "\r\n" else c
+        i += 1
+    return None
+
+
+def _block_levels(text: str, offset: int) -> int:
+    """Block collections enclosing the line of ``offset``, that line's own included."""
+    line_start = max(text.rfind("\n", 0, offset), text.rfind("\r", 0, offset)) + 1
+    line = text[line_start:offset]
+    indent = len(line) - len(line.lstrip(" "))
+    levels = 1
+    for previous in reversed(text[:line_start].splitlines()):
+        stripped = previous.lstrip(" ")
+        if not stripped or stripped.startswith("#"):
+            continue
+        width = len(previous) - len(stripped)
+        if width < indent:
+            levels += 1
+            indent = width
+        if width == 0:
+            break
+    return levels
 
 
 def _mark_range(lines: LineIndex, mark) -> Range:
@@ -239,9 +310,34 @@ def _yaml_message(exc, lines: LineIndex) -> str:
     index = getattr(mark, "index", None)
     if index is not None and lines.text[index:index + 1] == "\t":
         message += " (a tab: YAML indentation must use spaces)"
-    elif "expected key" in problem or "<block end>" in problem:
-        message += " (check the indentation here, or for text left over after a value)"
+    elif index is not None:
+        message += _indent_hint(lines, lines.position(index).line)
     return message
+
+
+def _indent_hint(lines: LineIndex, line: int) -> str:
+    """`` (line N is indented by k spaces, …)`` when that line's indentation matches no enclosing level."""
+    def indent(text: str) -> int | None:
+        stripped = text.lstrip(" ")
+        return None if not stripped or stripped.startswith("#") else len(text) - len(stripped)
+
+    own = indent(lines.line_text(line))
+    if own is None:
+        return ""
+    levels: list[int] = []  # indents of the enclosing block levels, innermost first
+    for previous in range(line - 1, 0, -1):
+        width = indent(lines.line_text(previous))
+        if width is None or (levels and width >= levels[-1]):
+            continue
+        levels.append(width)
+        if width == 0:
+            break
+    if not levels or own >= levels[0] or own in levels:
+        return ""
+    spaces = lambda k: f"{k} space" + ("" if k == 1 else "s")  # noqa: E731
+    known = " or ".join(str(k) for k in sorted(set(levels)))
+    return (f" (line {line} is indented by {spaces(own)}, which matches no enclosing level: "
+            f"{known} spaces)")
 
 
 class _Builder:

@@ -264,7 +264,7 @@ def test_missing_file_and_directory(tmp_path):
 def test_garbled_json_names_line_and_column(tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text('{\n  "model_type": "llama",\n  "hidden_size": ,\n}')
-    with pytest.raises(HFConfigError, match=r"bad.json is not valid JSON \(line 3, column 18: Expecting value\)"):
+    with pytest.raises(HFConfigError, match=r"bad.json is not valid JSON \(line 3, column 18: expected a value\)"):
         read_config(str(bad))
     empty = tmp_path / "empty.json"
     empty.write_text("")

@@ -179,6 +179,29 @@ def test_syntax_errors_point_at_the_problem(text, at, message):
     assert start(crlf.range) == at
 
 
+def test_what_we_say_does_not_depend_on_the_stdlib_wording(monkeypatch):
+    # The stdlib only decides *whether* the text is JSON; the message and the position are ours.
+    def refuses(text, **_):
+        raise json.JSONDecodeError("some other wording entirely", text, 0)
+
+    monkeypatch.setattr(json_source.json, "loads", refuses)
+    exc = error('{\n  "a": 1\n  "b": 2\n}\n')
+    assert exc.message == "invalid JSON: expected ',' or '}' after an object member"
+    assert start(exc.range) == (3, 3)
+
+
+@pytest.mark.parametrize("cut", range(0, len(PLAN) + 1, 3))
+def test_our_reader_and_the_stdlib_agree_on_what_is_json(cut):
+    # Every prefix of a plan (and the prefix with a stray character) is refused by both or by neither.
+    for text in (PLAN[:cut], PLAN[:cut] + "]", PLAN[:cut] + ",}", PLAN[:cut] + "'"):
+        try:
+            json.loads(text)
+            valid = True
+        except json.JSONDecodeError:
+            valid = False
+        assert (json_source.first_error(text) is None) == valid, text
+
+
 def test_lone_cr_line_endings_count_as_lines_like_the_document_does():
     exc = error('{"a": 1,\r"b": }')
     assert start(exc.range) == (2, 6)
