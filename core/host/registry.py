@@ -12,16 +12,20 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 import pluggy
 
 from . import hookspecs
 from ..diagnostics import Diagnostic, Severity
 from ..rule import CODE_PATTERN, NAME_PATTERN, Rule
+from .validation import BadOutput, exception_text, one_line
 
 GROUP = "deploylint"
 CORE_PLUGIN = "deploylint.core"
+#: what one plugin may contribute before its hook counts as runaway (an endless generator)
+MAX_RULES_PER_PLUGIN = 1000
+MAX_ACCELERATORS_PER_PLUGIN = 1000
 
 #: codes the core itself emits (document-level problems)
 CORE_CODES = {
@@ -106,9 +110,9 @@ class Registry:
         try:
             obj = loader()
             self.pm.register(obj, name=name)
-        except Exception as exc:  # contained: one broken plugin must not stop the others
-            info.error = f"{type(exc).__name__}: {exc}"
-            self.failures.append(plugin_failure(name, None, f"plugin {name!r} ({source}) failed to load: {info.error}"))
+        except (Exception, SystemExit) as exc:  # contained: one broken plugin must not stop the others
+            info.error = exception_text(exc)
+            self.failures.append(plugin_failure(name, None, f"plugin {name!r} ({source}) failed to load: it {info.error}"))
 
     def _collect_rules(self) -> None:
         owners: dict[str, str] = {code: CORE_PLUGIN for code in CORE_CODES}
@@ -116,10 +120,9 @@ class Registry:
             plugin = impl.plugin_name
             info = next((p for p in self.plugins if p.name == plugin), None)
             try:
-                rules = impl.function()
-                rules = list(rules or [])
-            except Exception as exc:
-                self.failures.append(plugin_failure(plugin, None, f"plugin {plugin!r}: deploylint_rules() raised {type(exc).__name__}: {exc}"))
+                rules = bounded_list(impl.function(), MAX_RULES_PER_PLUGIN, "rules")
+            except (Exception, SystemExit) as exc:
+                self.failures.append(plugin_failure(plugin, None, f"plugin {plugin!r}: deploylint_rules() {exception_text(exc)}"))
                 continue
             for rule in rules:
                 problem = _rule_problem(rule)
@@ -155,9 +158,12 @@ class Registry:
             owners = {name: "deploylint.core.plan.hardware" for name in merged}
             for impl in self.pm.hook.deploylint_accelerators.get_hookimpls():
                 try:
-                    entries = dict(impl.function() or {})
-                except Exception as exc:
-                    self.failures.append(plugin_failure(impl.plugin_name, None, f"deploylint_accelerators() raised {type(exc).__name__}: {exc}"))
+                    found = impl.function() or {}
+                    entries = dict(bounded_list(found.items() if isinstance(found, Mapping) else found,
+                                                MAX_ACCELERATORS_PER_PLUGIN, "accelerators"))
+                except (Exception, SystemExit) as exc:
+                    self.failures.append(plugin_failure(impl.plugin_name, None,
+                                                        f"plugin {impl.plugin_name!r}: deploylint_accelerators() {exception_text(exc)}"))
                     continue
                 for name, acc in entries.items():
                     if name in owners:
@@ -178,20 +184,34 @@ class Registry:
         for impl in self.pm.hook.deploylint_configure.get_hookimpls():
             try:
                 impl.function(config=config)
-            except Exception as exc:
-                self.failures.append(plugin_failure(impl.plugin_name, None, f"deploylint_configure() raised {type(exc).__name__}: {exc}"))
+            except (Exception, SystemExit) as exc:
+                self.failures.append(plugin_failure(impl.plugin_name, None,
+                                                    f"plugin {impl.plugin_name!r}: deploylint_configure() {exception_text(exc)}"))
 
 
 def plugin_failure(plugin: str, rule: str | None, message: str, *, path: str = "") -> Diagnostic:
+    """DL005 about ``plugin``; the message (which quotes the plugin's own words) is made one line."""
     return Diagnostic(
         code="DL005",
         severity=Severity.ERROR,
-        message=message,
+        message=one_line(message),
         path=path,
         data={"plugin": plugin, "rule": rule},
         rule="plugin-failure",
         plugin=CORE_PLUGIN,
     )
+
+
+def bounded_list(items: Any, limit: int, what: str) -> list:
+    """The items of a hook's answer, stopping after ``limit`` (an endless generator must not fill memory)."""
+    import itertools
+
+    if items is None:
+        return []
+    out = list(itertools.islice(iter(items), limit + 1))
+    if len(out) > limit:
+        raise BadOutput(f"returned more than {limit} {what} (an endless generator?)")
+    return out
 
 
 def _rule_problem(rule: Any) -> str | None:

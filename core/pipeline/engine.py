@@ -19,6 +19,7 @@ from ..host.containment import RuleTimeout, call_with_budget
 from ..diagnostics import Diagnostic, Fix, Severity, sort_key
 from ..document import Document
 from ..host.registry import CORE_CODES, CORE_PLUGIN, Registry, plugin_failure
+from ..host.validation import BadOutput, checked_diagnostic, exception_text
 from ..rule import Context
 from ..document.sources import SourceError, decode, load
 
@@ -170,22 +171,22 @@ class Engine:
             result.incomplete = True
             return [plugin_failure(rule.plugin, rule.code, f"rule {rule.code} ({rule.name}) of plugin {rule.plugin!r} ran past its "
                                    f"time budget of {self.config.rule_timeout_s:g} s and was stopped")]
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:   # SystemExit: a rule's sys.exit() must not end the run
             result.incomplete = True
-            return [plugin_failure(rule.plugin, rule.code, f"rule {rule.code} ({rule.name}) of plugin {rule.plugin!r} raised "
-                                   f"{type(exc).__name__}: {exc}")]
+            return [plugin_failure(rule.plugin, rule.code, f"rule {rule.code} ({rule.name}) of plugin {rule.plugin!r} "
+                                   f"{exception_text(exc)}")]
         if len(produced) > MAX_DIAGNOSTICS_PER_RULE:
             result.incomplete = True
             return [plugin_failure(rule.plugin, rule.code, f"rule {rule.code} of plugin {rule.plugin!r} yielded more than "
                                    f"{MAX_DIAGNOSTICS_PER_RULE} diagnostics for one file")]
         out: list[Diagnostic] = []
         for item in produced:
-            problem = _diagnostic_problem(item, rule, ctx.document)
-            if problem:
+            try:
+                d = checked_diagnostic(item, rule.code, rule.name, ctx.document, schema_knows=_schema_knows)
+            except BadOutput as exc:
                 result.incomplete = True
-                return [plugin_failure(rule.plugin, rule.code, f"rule {rule.code} of plugin {rule.plugin!r} {problem}")]
-            severity = self.config.severity_for(item.code, item.severity)
-            out.append(item.with_(severity=severity, rule=item.rule or rule.name, plugin=rule.plugin))
+                return [plugin_failure(rule.plugin, rule.code, f"rule {rule.code} of plugin {rule.plugin!r} {exc}")]
+            out.append(d.with_(severity=self.config.severity_for(d.code, d.severity), plugin=rule.plugin))
         return out
 
     def _finish(self, result: FileResult, sups: list[suppression.Suppression]) -> FileResult:
@@ -230,31 +231,6 @@ class Engine:
 
 def problems_stop(diags: list[Diagnostic]) -> bool:
     return any(d.severity is Severity.ERROR for d in diags)
-
-
-def _diagnostic_problem(item: Any, rule, document: Document) -> str | None:
-    if not isinstance(item, Diagnostic):
-        return f"yielded {type(item).__name__} {item!r:.80}, not a Diagnostic"
-    if not isinstance(item.message, str) or not item.message:
-        return "yielded a diagnostic without a message"
-    if item.code != rule.code:
-        return f"yielded a diagnostic with code {item.code!r}, not its own code {rule.code}"
-    try:
-        jp.split(item.path)
-    except (ValueError, AttributeError):
-        return f"reported {item.path!r}, which is not a JSON pointer"
-    if not jp.exists(document.data, item.path) and not _schema_knows(item.path):
-        return f"reported path {item.path!r}, which is neither in the plan nor in the plan format"
-    import json
-
-    try:
-        json.dumps(item.data)
-    except (TypeError, ValueError):
-        return "yielded figures (data) that are not plain JSON values"
-    for fix in item.fixes:
-        if not isinstance(fix, Fix):
-            return f"offered a fix that is not a Fix: {fix!r:.80}"
-    return None
 
 
 def _schema_knows(pointer: str) -> bool:

@@ -17,6 +17,7 @@ import os
 from typing import Iterable
 
 from ...diagnostics import Applicability, Diagnostic, Severity
+from ...host.validation import one_line
 
 _COLOURS = {Severity.ERROR: "31", Severity.WARNING: "33", Severity.INFO: "36", Severity.HINT: "35"}
 
@@ -34,11 +35,13 @@ def render_diagnostic(d: Diagnostic, source_lines, *, colour: bool = False, show
     loc = d.file or "<run>"
     if d.range is not None and d.file:
         loc += f":{d.range.start.line}:{d.range.start.column}"
-    head = f"{_c(loc, '1', colour)}: {_c(d.code, '1', colour)} {_c(d.severity.value, _COLOURS[d.severity], colour)} {d.message}"
+    # One line per message, whatever it holds: a CI log reads a line that starts with "::" as a command.
+    head = (f"{_c(one_line(loc), '1', colour)}: {_c(d.code, '1', colour)} {_c(d.severity.value, _COLOURS[d.severity], colour)} "
+            f"{one_line(d.message)}")
     out = [head]
     if d.range is not None and source_lines is not None and d.file:
         line_no = d.range.start.line
-        text = source_lines.line_text(line_no).expandtabs(1)
+        text = one_line(source_lines.line_text(line_no).expandtabs(1))
         gutter = " " * len(str(line_no))
         start = d.range.start.column
         end = d.range.end.column if d.range.end.line == line_no else len(text) + 1
@@ -50,11 +53,11 @@ def render_diagnostic(d: Diagnostic, source_lines, *, colour: bool = False, show
     else:
         prefix = "  = "
     if d.data:
-        out.append(prefix + "figures: " + ", ".join(f"{k}={_fmt(v)}" for k, v in d.data.items()))
+        out.append(prefix + "figures: " + one_line(", ".join(f"{k}={_fmt(v)}" for k, v in d.data.items())))
     if show_fixes:
         for fix in d.fixes:
             label = {Applicability.SAFE: "fix", Applicability.UNSAFE: "fix (unsafe)", Applicability.DISPLAY: "suggestion"}[fix.applicability]
-            out.append(prefix + f"{label}: {fix.message}")
+            out.append(prefix + f"{label}: {one_line(fix.message)}")
     return "\n".join(out)
 
 

@@ -1,0 +1,170 @@
+"""What a plugin hands back must be something every output can carry.
+
+A rule's diagnostic travels to the text report, JSON, SARIF, GitHub workflow
+commands and the language server. Each of them breaks on something different:
+a severity none of them knows, a lone surrogate (no UTF-8 encoder accepts
+it), ``NaN`` (not JSON), a negative or inverted range (SARIF's schema forbids
+it), a line break in a message (a CI log reads a line that starts with
+``::error`` as a workflow command). :func:`checked_diagnostic` either returns
+the diagnostic in a form all of them accept, or says what is wrong, so that
+the engine reports DL005 naming the plugin instead of crashing a reporter.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Mapping
+
+from ..diagnostics import Diagnostic, Edit, Fix, Range, Severity, ValueChange
+from ..document import pointer as jp
+
+#: control characters and line/paragraph separators: each becomes one space in a message
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+#: the value-level operations a fix may carry (see ValueChange)
+FIX_OPERATIONS = ("set", "remove", "insert", "rename")
+
+
+class BadOutput(Exception):
+    """A plugin returned something no output can carry; the message says what."""
+
+
+def one_line(text: str) -> str:
+    """``text`` with every control character (line breaks, tabs, escapes) replaced by one space."""
+    return _CONTROL.sub(" ", text)
+
+
+def utf8_problem(text: Any, what: str) -> str | None:
+    if not isinstance(text, str):
+        return f"gave {what} of type {type(text).__name__}, not a string"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return f"gave {what} that is not valid Unicode (a lone surrogate {text[exc.start:exc.end]!a} at character {exc.start})"
+    return None
+
+
+def json_problem(value: Any, what: str) -> str | None:
+    """Why ``value`` is not plain, finite JSON that encodes as UTF-8, or None."""
+    try:
+        json.dumps(value, allow_nan=False, ensure_ascii=False).encode("utf-8")
+    except (TypeError, ValueError, RecursionError) as exc:
+        kind = "NaN or infinity" if isinstance(exc, ValueError) and "JSON compliant" in str(exc) else type(exc).__name__
+        if isinstance(exc, UnicodeEncodeError):
+            kind = "a lone surrogate"
+        return f"gave {what} that is not plain, finite JSON ({kind})"
+    return None
+
+
+def range_problem(rng: Any, lines, what: str) -> str | None:
+    """Why ``rng`` is not a forward range inside the document, or None."""
+    if not isinstance(rng, Range) or not all(hasattr(rng, p) for p in ("start", "end")):
+        return f"gave {what} that is not a deploylint.core.Range"
+    for pos in (rng.start, rng.end):
+        line, column = getattr(pos, "line", None), getattr(pos, "column", None)
+        if type(line) is not int or type(column) is not int or line < 1 or column < 1:
+            return f"gave {what} with a position that is not 1-based line and column numbers ({line!r}, {column!r})"
+        if line > lines.line_count or column > len(lines.line_text(line)) + 2:
+            return f"gave {what} that ends outside the file (line {line}, column {column})"
+    if (rng.end.line, rng.end.column) < (rng.start.line, rng.start.column):
+        return f"gave {what} that ends before it starts"
+    return None
+
+
+def checked_diagnostic(item: Any, code: str, name: str, document, *, schema_knows) -> Diagnostic:
+    """``item`` as a diagnostic every output accepts, or :class:`BadOutput` saying why it is not one.
+
+    ``code`` and ``name`` are the rule's; ``schema_knows(pointer)`` says
+    whether the plan format defines a path the plan leaves to its default.
+    """
+    if not isinstance(item, Diagnostic):
+        raise BadOutput(f"yielded {type(item).__name__} {one_line(_short_repr(item))}, not a Diagnostic")
+    if item.code != code:
+        raise BadOutput(f"yielded a diagnostic with code {one_line(_short_repr(item.code))}, not its own code {code}")
+    severity = item.severity
+    if not isinstance(severity, Severity):
+        try:
+            severity = Severity.parse(severity) if isinstance(severity, str) else None
+        except ValueError:
+            severity = None
+        if severity is None:
+            raise BadOutput(f"yielded a diagnostic with severity {one_line(_short_repr(item.severity))} "
+                            "(expected error, warning, info or hint)")
+    if not isinstance(item.message, str) or not item.message.strip():
+        raise BadOutput("yielded a diagnostic without a message")
+    _raise(utf8_problem(item.message, "a message"))
+    if not isinstance(item.path, str):
+        raise BadOutput(f"reported {one_line(_short_repr(item.path))}, which is not a JSON pointer")
+    try:
+        jp.split(item.path)
+    except (ValueError, AttributeError):
+        raise BadOutput(f"reported {one_line(_short_repr(item.path))}, which is not a JSON pointer") from None
+    _raise(utf8_problem(item.path, "a path"))
+    if not jp.exists(document.data, item.path) and not schema_knows(item.path):
+        raise BadOutput(f"reported path {one_line(_short_repr(item.path))}, which is neither in the plan nor in the plan format")
+    if not isinstance(item.data, Mapping):
+        raise BadOutput(f"gave figures (data) of type {type(item.data).__name__}, not a mapping")
+    _raise(json_problem(dict(item.data), "figures (data)"))
+    if item.range is not None:
+        _raise(range_problem(item.range, document.lines, "a range"))
+    fixes = item.fixes if isinstance(item.fixes, (tuple, list)) else None
+    if fixes is None:
+        raise BadOutput(f"gave fixes of type {type(item.fixes).__name__}, not a tuple of Fix")
+    return item.with_(severity=severity, message=one_line(item.message), rule=name,
+                      data=dict(item.data), fixes=tuple(_checked_fix(f, document) for f in fixes))
+
+
+def _checked_fix(fix: Any, document) -> Fix:
+    if not isinstance(fix, Fix):
+        raise BadOutput(f"offered a fix that is not a Fix: {one_line(_short_repr(fix))}")
+    _raise(utf8_problem(fix.message, "a fix message"))
+    for change in fix.changes:
+        if not isinstance(change, ValueChange) or change.op not in FIX_OPERATIONS or not isinstance(change.path, str):
+            raise BadOutput(f"offered a fix with a change that is not a ValueChange ({', '.join(FIX_OPERATIONS)}): "
+                            f"{one_line(_short_repr(change))}")
+        _raise(json_problem(change.value, "a fix value"))
+    for edit in fix.edits:
+        if not isinstance(edit, Edit):
+            raise BadOutput(f"offered a fix with an edit that is not an Edit: {one_line(_short_repr(edit))}")
+        _raise(range_problem(edit.range, document.lines, "an edit range"))
+        _raise(utf8_problem(edit.new_text, "an edit text"))
+    return fix if fix.message == one_line(fix.message) else _with_message(fix, one_line(fix.message))
+
+
+def _with_message(fix: Fix, message: str) -> Fix:
+    from dataclasses import replace
+
+    return replace(fix, message=message)
+
+
+def _raise(problem: str | None) -> None:
+    if problem:
+        raise BadOutput(problem)
+
+
+def _short_repr(value: Any) -> str:
+    try:
+        text = repr(value)
+    except Exception as exc:  # a hostile __repr__ stays the plugin's problem
+        text = f"<unprintable {type(value).__name__}: {type(exc).__name__}>"
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def exception_text(exc: BaseException) -> str:
+    """What a plugin's exception did, as a verb phrase: ``raised Type: message`` or ``called sys.exit(0)``.
+
+    Safe whatever the exception's ``__str__`` does; the text is cut to 500 characters.
+    """
+    if isinstance(exc, BadOutput):
+        return str(exc)
+    if isinstance(exc, SystemExit):
+        return f"called sys.exit({_short_repr(exc.code)}), which deploylint does not let a plugin end the run with"
+    try:
+        text = str(exc)
+    except Exception as inner:  # an exception whose __str__ raises
+        text = f"<unprintable: {type(inner).__name__}>"
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    text = text if len(text) <= 500 else text[:497] + "..."
+    return f"raised {type(exc).__name__}: {text}" if text else f"raised {type(exc).__name__}"

@@ -1,0 +1,235 @@
+"""Hostile third-party plugins, run as users run deploylint (the console script, in a subprocess).
+
+Each plugin misbehaves in one way. Whatever it does, the run must end with a
+DL005 naming it, the findings of the other plugins (``friendly`` below, whose
+ACME001 always fires), output that is valid in the asked format, and exit
+code 3. The plugin modules are written into ``tmp_path`` by the tests.
+"""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import jsonschema
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+SARIF_SCHEMA = os.path.join(ROOT, "tests", "data", "sarif-2.1.0.json")
+EXE = shutil.which("deploylint", path=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
+FORMATS = ("text", "json", "sarif", "github")
+#: a guard against a hang of the whole test, not a timing assertion: the runs below take about a second
+HANG_GUARD_S = 120
+
+PLAN = """\
+schema_version = 1
+name = "hostile-plugin-test"
+
+[model]
+layers = 4
+hidden_size = 1024
+num_attention_heads = 16
+vocab_size = 32000
+
+[hardware]
+num_devices = 1
+memory_gib = 80
+peak_tflops = 400
+memory_bandwidth_gbps = 2000
+
+[parallelism]
+tp = 1
+
+[workload]
+mode = "inference"
+batch_size = 8
+seq_len = 128
+output_len = 16
+"""
+
+FRIENDLY = """\
+from deploylint.core import Rule, Severity, hookimpl
+
+class AlwaysFires(Rule):
+    code = "ACME001"
+    name = "always-fires"
+    severity = Severity.WARNING
+    summary = "A well-behaved rule that always reports."
+
+    def check(self, ctx):
+        yield self.report("/hardware/num_devices", "the friendly plugin still reports", data={"devices": 1})
+
+@hookimpl
+def deploylint_rules():
+    return [AlwaysFires()]
+"""
+
+#: the head of every hostile module: one rule, HOST001, whose check() body each case fills in
+RULE_HEAD = """\
+import math, os, signal, sys
+from deploylint.core import Diagnostic, Position, Range, Rule, Severity, hookimpl
+
+class Hostile(Rule):
+    code = "HOST001"
+    name = "hostile"
+    summary = "A rule that misbehaves."
+
+    def check(self, ctx):
+{body}
+
+@hookimpl
+def deploylint_rules():
+    return [Hostile()]
+"""
+
+
+def rule_module(body: str) -> str:
+    return RULE_HEAD.format(body=textwrap.indent(textwrap.dedent(body).strip("\n"), " " * 8))
+
+
+#: hostile plugin modules: what each returns from its rule, or does at import, in configure or in deploylint_rules
+CASES = {
+    "bad-severity": rule_module("""
+        yield Diagnostic("HOST001", "fatal", "severity no output knows", "/hardware/num_devices")
+    """),
+    "lone-surrogate": rule_module("""
+        yield self.report("/hardware/num_devices", "broken \\udc80 text")
+    """),
+    "nan-in-data": rule_module("""
+        yield self.report("/hardware/num_devices", "figures that are not numbers", data={"ratio": math.nan, "top": math.inf})
+    """),
+    "negative-range": rule_module("""
+        yield self.report("/hardware/num_devices", "a range before the file").with_(range=Range(Position(-3, -1), Position(0, 0)))
+    """),
+    "inverted-range": rule_module("""
+        yield self.report("/hardware/num_devices", "a range that ends first").with_(range=Range(Position(5, 9), Position(2, 1)))
+    """),
+    "sys-exit-in-rule": rule_module("""
+        sys.exit(0)
+        yield
+    """),
+    "sys-exit-at-import": "import sys\nsys.exit(0)\n",
+    "sys-exit-in-configure": rule_module("yield from ()") + "\n@hookimpl\ndef deploylint_configure(config):\n    sys.exit(0)\n",
+    "endless-rules-generator": (
+        "from deploylint.core import Rule, hookimpl\n"
+        "class R(Rule):\n    code = 'HOST001'\n    name = 'hostile'\n"
+        "@hookimpl\ndef deploylint_rules():\n    while True:\n        yield R()\n"
+    ),
+    "endless-diagnostics": rule_module("""
+        while True:
+            yield self.report("/hardware/num_devices", "again")
+    """),
+}
+
+
+def module_name(case: str) -> str:
+    return "hostile_" + case.replace("-", "_")
+
+
+def write_case(tmp_path, case: str) -> str:
+    """The module of ``case`` in ``tmp_path`` with a rule code of its own; returns its name."""
+    code = f"HOST{sorted(CASES).index(case) + 1:03d}"
+    (tmp_path / f"{module_name(case)}.py").write_text(CASES[case].replace("HOST001", code))
+    return module_name(case)
+
+
+def run(tmp_path, *args, plugins=("hostile",), timeout="1"):
+    plan = tmp_path / "deploy.plan.toml"
+    if not plan.exists():
+        plan.write_text(PLAN)
+    (tmp_path / "friendly.py").write_text(FRIENDLY)
+    argv = [EXE, "check", str(plan), "--rule-timeout", timeout, *args]
+    for p in (*plugins, "friendly"):
+        argv += ["--plugin", p]
+    return subprocess.run(argv, capture_output=True, cwd=tmp_path, stdin=subprocess.DEVNULL, timeout=HANG_GUARD_S,
+                          env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+
+
+def strict_json(raw: bytes):
+    def refuse(constant):
+        raise ValueError(f"{constant} is not JSON")
+
+    return json.loads(raw.decode("utf-8"), parse_constant=refuse)
+
+
+GITHUB_COMMAND = re.compile(r"^::(error|warning|notice) (file=[^,]+,line=\d+,col=\d+,endLine=\d+,endColumn=\d+,)?"
+                            r"title=[A-Z]+\d+::[^\r\n]+$")
+
+
+def findings(fmt: str, out: bytes) -> list[tuple[str, str]]:
+    """(code, text) of each finding in the output, after checking that the output is valid in its format."""
+    text = out.decode("utf-8")   # strict: a lone surrogate or a stray byte fails here
+    if fmt == "json":
+        report = strict_json(out)
+        return [(d["code"], json.dumps(d)) for d in report["diagnostics"]]
+    if fmt == "sarif":
+        report = strict_json(out)
+        schema = json.load(open(SARIF_SCHEMA))
+        errors = list(jsonschema.validators.validator_for(schema)(schema).iter_errors(report))
+        assert not errors, [f"{list(e.path)}: {e.message}" for e in errors[:5]]
+        return [(r["ruleId"], json.dumps(r)) for r in report["runs"][0]["results"]]
+    lines = text.splitlines()
+    if fmt == "github":
+        assert all(GITHUB_COMMAND.match(line) for line in lines), lines
+        return [(re.search(r"title=([A-Z]+\d+)", line).group(1), line) for line in lines]
+    # text: no line a CI runner would take for a workflow command; one head line per finding
+    assert not [line for line in lines if line.lstrip().startswith("::")], lines
+    assert lines[-1].startswith(("Found ", "All clear")), lines[-1:]
+    return [(m.group(1), line) for line in lines if (m := re.match(r"^\S.*?: ([A-Z]+\d+) (?:error|warning|info|hint) ", line))]
+
+
+def assert_contained(fmt: str, out: subprocess.CompletedProcess, plugins=("hostile",)) -> list[str]:
+    """Exit 3, valid output, a DL005 naming each hostile plugin (and only them), the friendly finding."""
+    assert out.returncode == 3, (out.returncode, out.stdout[-2000:], out.stderr[-2000:])
+    found = findings(fmt, out.stdout)
+    failures = [text for code, text in found if code == "DL005"]
+    for plugin in plugins:
+        assert [f for f in failures if repr(plugin) in f or f'"plugin": "{plugin}"' in f], (plugin, found)
+    assert all(any(p in f for p in plugins) for f in failures), failures
+    assert "ACME001" in [code for code, _ in found], found
+    return failures
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_a_hostile_plugin_is_one_dl005_and_the_run_goes_on(tmp_path, case):
+    name = write_case(tmp_path, case)
+    assert_contained("json", run(tmp_path, "--format", "json", plugins=[name]), plugins=[name])
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_all_hostile_plugins_together_in_every_format(tmp_path, fmt):
+    names = [write_case(tmp_path, case) for case in sorted(CASES)]
+    assert_contained(fmt, run(tmp_path, "--format", fmt, plugins=names), plugins=names)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_line_break_in_a_message_cannot_inject_a_workflow_command(tmp_path, fmt):
+    # A valid finding whose message, figures and fix text carry line breaks and a forged command:
+    # it is reported on one line, so a CI runner sees no second command.
+    forged = "::error file=deploy.plan.toml,line=1,col=1,endLine=1,endColumn=2,title=FORGED001::pwned"
+    (tmp_path / "hostile.py").write_text(rule_module(f"""
+        from deploylint.core import Fix
+        yield self.report("/hardware/num_devices", "first line\\n{forged}\\r\\n{forged}\\u2028x",
+                          data={{"note": "\\n{forged}"}},
+                          fixes=[Fix.set("/hardware/num_devices", 2, "use two\\n{forged}")])
+    """))
+    out = run(tmp_path, "--format", fmt)
+    assert out.returncode == 1, (out.stdout[-2000:], out.stderr[-2000:])
+    found = findings(fmt, out.stdout)
+    assert "FORGED001" not in [code for code, _ in found]
+    (hostile,) = [text for code, text in found if code == "HOST001"]
+    assert "first line" in hostile and "pwned" in hostile
+    if fmt == "text":
+        assert not [l for l in out.stdout.decode().splitlines() if l.lstrip().startswith("::")]
+
+
+def test_a_plugin_exception_with_a_forged_command_stays_on_one_line(tmp_path):
+    (tmp_path / "hostile.py").write_text(rule_module("""
+        raise RuntimeError("boom\\n::error title=FORGED001::pwned")
+    """))
+    for fmt in ("text", "github"):
+        failures = assert_contained(fmt, run(tmp_path, "--format", fmt))
+        assert any("boom" in f and "pwned" in f for f in failures)
