@@ -27,11 +27,11 @@ def _codes(value: str) -> list[str]:
     return [c.strip().upper() if c.strip().upper() != "ALL" else "ALL" for c in value.split(",") if c.strip()]
 
 
-def _check_codes(registry, options: dict[str, list[str]]) -> None:
-    """A code or prefix that matches no rule is a typo: say so instead of silently selecting nothing."""
+def _check_codes(registries, options: dict[str, list[str]]) -> None:
+    """A code or prefix that matches no rule of any registry is a typo: say so instead of silently selecting nothing."""
     import difflib
 
-    known = sorted(registry.known_codes())
+    known = sorted(set().union(*(registry.known_codes() for registry in registries)))
     for option, values in options.items():
         for value in values:
             if value == "ALL" or any(code.startswith(value) for code in known):
@@ -75,14 +75,18 @@ def build_parser() -> argparse.ArgumentParser:
     rules = sub.add_parser("rules", help="list the registered rules")
     rules.add_argument("--format", choices=("text", "json", "markdown"), default="text")
     rules.add_argument("--plugin", action="append", default=[], metavar="MODULE")
+    rules.add_argument("--config", help="the configuration whose plugins to include (default: the nearest one above this folder)")
     rule = sub.add_parser("rule", help="explain one rule")
     rule.add_argument("code")
     rule.add_argument("--plugin", action="append", default=[], metavar="MODULE")
+    rule.add_argument("--config")
     plugins = sub.add_parser("plugins", help="list the loaded plugins with their versions and rules")
     plugins.add_argument("--plugin", action="append", default=[], metavar="MODULE")
+    plugins.add_argument("--config", help="the configuration whose plugins to include (default: the nearest one above this folder)")
     hardware = sub.add_parser("hardware", help="list the accelerator catalog")
     hardware.add_argument("--format", choices=("text", "json"), default="text")
     hardware.add_argument("--plugin", action="append", default=[], metavar="MODULE")
+    hardware.add_argument("--config")
     sub.add_parser("schema", help="print the plan's JSON schema (for editors)")
     sub.add_parser("lsp", help="run the language server over stdio")
     return parser
@@ -123,36 +127,52 @@ def _registry_error():
     return RegistryError
 
 
-def _registry(plugins: list[str], *, autoload: bool = True, module_dirs=()):
+def _registry(plugins: list[str], *, autoload: bool = True, cfg: Config | None = None):
+    """Installed plugins, ``--plugin`` modules and the ``plugins = [...]`` of ``cfg`` (found next to its file)."""
     from ..host.registry import Registry
 
-    return Registry().load(autoload=autoload, modules=plugins, module_dirs=[os.getcwd(), *module_dirs])
+    config_plugins = [m for m in (cfg.plugins if cfg else []) if m not in plugins]
+    module_dirs = [os.getcwd(), *([cfg.root] if cfg and cfg.plugins and cfg.root else [])]
+    return Registry().load(autoload=autoload, modules=plugins, module_dirs=module_dirs,
+                           config_modules=config_plugins, config_source=cfg.source if cfg else None)
+
+
+def _catalog_registry(args):
+    """The registry the catalog commands (rules, rule, plugins, hardware) describe: the same one
+    ``deploylint check`` would use in this folder (or with ``--config``)."""
+    cfg = load_config(args.config) if args.config else load_config(start_dir=os.getcwd())
+    return _registry(args.plugin, cfg=cfg)
 
 
 # -- check -----------------------------------------------------------------------
 class _Configs:
-    """The configuration of each file: --config, or the nearest one above it (cached per folder)."""
+    """The configuration of each file: --config, or the nearest one above it (cached per folder).
+
+    The command line's overrides are applied once, when a configuration is first read.
+    """
 
     def __init__(self, explicit: str | None, overrides) -> None:
-        self.explicit = load_config(explicit) if explicit else None
         self.overrides = overrides
+        self.explicit = self._apply(load_config(explicit)) if explicit else None
         self._by_dir: dict[str, Config] = {}
         self._by_source: dict[str | None, Config] = {}
 
     def __call__(self, path: str) -> Config:
         if self.explicit is not None:
-            return self._apply(self.explicit)
+            return self.explicit
         directory = os.path.dirname(os.path.abspath(path))
         if directory not in self._by_dir:
             cfg = load_config(start_dir=directory)
-            self._by_dir[directory] = self._by_source.setdefault(cfg.source, self._apply(cfg))
+            if cfg.source not in self._by_source:
+                self._by_source[cfg.source] = self._apply(cfg)
+            self._by_dir[directory] = self._by_source[cfg.source]
         return self._by_dir[directory]
 
     def _apply(self, cfg: Config) -> Config:
         a = self.overrides
         if a.select:
             cfg.select = list(a.select)
-        cfg.select += a.extend_select
+        cfg.select = cfg.select + a.extend_select
         cfg.ignore = cfg.ignore + a.ignore
         if a.fail_on:
             cfg.fail_on = Severity.parse(a.fail_on)
@@ -163,6 +183,28 @@ class _Configs:
         return cfg
 
 
+class _Registries:
+    """One registry per distinct set of plugins: the installed ones, ``--plugin`` and the file's ``plugins = [...]``.
+
+    A plugin named in ``a/deploylint.toml`` is loaded only for the files that configuration governs. Local
+    modules are looked up next to the configuration that names them, so the key includes its folder.
+    """
+
+    def __init__(self, cli_plugins: list[str], *, autoload: bool) -> None:
+        self.cli_plugins = list(cli_plugins)
+        self.autoload = autoload
+        self._by_key: dict[tuple, object] = {}
+
+    def __call__(self, cfg: Config):
+        key = (tuple(cfg.plugins), cfg.root if cfg.plugins else None)
+        if key not in self._by_key:
+            self._by_key[key] = _registry(self.cli_plugins, autoload=self.autoload, cfg=cfg if cfg.plugins else None)
+        return self._by_key[key]
+
+    def all(self) -> list:
+        return list(self._by_key.values())
+
+
 def _cmd_check(args) -> int:
     from ..pipeline.engine import Engine, discover
 
@@ -170,19 +212,21 @@ def _cmd_check(args) -> int:
     files, missing = discover(args.paths, configs)
     if missing:
         raise UsageError("no such file or folder: " + ", ".join(missing))
-    plugin_modules = list(dict.fromkeys([*args.plugin, *(m for f in files for m in configs(f).plugins)]))
-    roots = [c.root for c in {id(configs(f)): configs(f) for f in files}.values() if c.root]
-    registry = _registry(plugin_modules, autoload=not args.no_plugin_autoload, module_dirs=roots)
-    _check_codes(registry, {"--select": args.select or [], "--extend-select": args.extend_select, "--ignore": args.ignore})
+    registries = _Registries(args.plugin, autoload=not args.no_plugin_autoload)
+    distinct = list({id(configs(f)): configs(f) for f in files}.values()) or [configs(os.path.join(os.getcwd(), "-"))]
+    for cfg in distinct:
+        registries(cfg)
+    _check_codes(registries.all(), {"--select": args.select or [], "--extend-select": args.extend_select, "--ignore": args.ignore})
     engines: dict[int, Engine] = {}
     results = []
+    failing = False
     fixing = args.fix or args.diff
     fixed_total = 0
     for path in files:
         cfg = configs(path)
         engine = engines.get(id(cfg))
         if engine is None:
-            engine = engines[id(cfg)] = Engine(registry, cfg)
+            engine = engines[id(cfg)] = Engine(registries(cfg), cfg)
             unknown = engine.unknown_thresholds()
             if unknown:
                 raise ConfigError(f"{cfg.source}: unknown threshold(s) {', '.join(unknown)} in [tool.deploylint.thresholds]; "
@@ -194,12 +238,15 @@ def _cmd_check(args) -> int:
             if args.diff and outcome.diff:
                 sys.stdout.write(outcome.diff)
             fixed_total += outcome.fixed
-            results.append(outcome.result)
+            result = outcome.result
         else:
-            results.append(engine.check_path(path))
+            result = engine.check_path(path)
+        results.append(result)
+        # each file's findings count against its own configuration's fail-on
+        failing = failing or any(d.severity.at_least(cfg.fail_on) for d in result.diagnostics)
 
-    diagnostics = list(registry.failures) + [d for r in results for d in r.diagnostics]
-    fail_on = configs(files[0]).fail_on if files else (Severity.parse(args.fail_on) if args.fail_on else Severity.WARNING)
+    load_failures = [d for registry in registries.all() for d in registry.failures]
+    diagnostics = _unique(load_failures) + [d for r in results for d in r.diagnostics]
     if args.diff:
         pass
     elif args.format == "json":
@@ -209,7 +256,7 @@ def _cmd_check(args) -> int:
     elif args.format == "sarif":
         from .report.sarif import render as render_sarif
 
-        print(render_sarif(diagnostics, registry))
+        print(render_sarif(diagnostics, [r for registry in registries.all() for r in registry.rules]))
     elif args.format == "github":
         from .report.github import render as render_github
 
@@ -218,14 +265,24 @@ def _cmd_check(args) -> int:
             print(out)
     else:
         _print_text(diagnostics, results, len(files), fixed_total, args)
-    incomplete = bool(registry.failures) or any(r.incomplete for r in results)
+    incomplete = bool(load_failures) or any(r.incomplete for r in results)
     if incomplete:
         return EXIT_INCOMPLETE
     if args.diff:
         return EXIT_FINDINGS if fixed_total else EXIT_CLEAN
-    if any(d.severity.at_least(fail_on) for d in diagnostics):
-        return EXIT_FINDINGS
-    return EXIT_CLEAN
+    return EXIT_FINDINGS if failing else EXIT_CLEAN
+
+
+def _unique(diagnostics: list) -> list:
+    """A plugin that fails to load in two registries is one failure, reported once."""
+    seen: set = set()
+    out = []
+    for d in diagnostics:
+        key = (d.code, d.message)
+        if key not in seen:
+            seen.add(key)
+            out.append(d)
+    return out
 
 
 def _print_text(diagnostics, results, files: int, fixed: int, args) -> None:
@@ -256,7 +313,7 @@ def _cmd_analyze(args) -> int:
     cfg = load_config(args.config) if args.config else load_config(start_dir=os.path.dirname(os.path.abspath(args.path)))
     if not os.path.isfile(args.path):
         raise UsageError(f"no such file: {args.path}")
-    registry = _registry([*args.plugin, *cfg.plugins], module_dirs=[cfg.root] if cfg.root else [])
+    registry = _registry(args.plugin, cfg=cfg)
     result = Engine(registry, cfg).check_path(args.path)
     if result.analysis is None:
         for d in result.diagnostics:
@@ -282,7 +339,7 @@ def _cmd_analyze(args) -> int:
 def _cmd_rules(args) -> int:
     from ..host.registry import CORE_CODES
 
-    registry = _registry(args.plugin)
+    registry = _catalog_registry(args)
     rows = [(code, name, "info" if code == "DL008" else "error", "deploylint.core", summary) for code, (name, summary) in CORE_CODES.items()]
     rows += [(r.code, r.name, Severity.parse(r.severity).value, r.plugin, r.summary) for r in registry.rules]
     if args.format == "markdown":
@@ -310,7 +367,7 @@ def _cmd_rule(args) -> int:
     from ..host.registry import CORE_CODES
     from ..rule import describe
 
-    registry = _registry(args.plugin)
+    registry = _catalog_registry(args)
     code = args.code.upper()
     rule = registry.rule(code)
     if rule is not None:
@@ -327,7 +384,7 @@ def _cmd_rule(args) -> int:
 
 
 def _cmd_plugins(args) -> int:
-    registry = _registry(args.plugin)
+    registry = _catalog_registry(args)
     rows = [(p.name, p.version or "-", p.source, f"FAILED: {p.error}" if p.error else (", ".join(p.rules) or "no rules"))
             for p in registry.plugins]
     widths = [max((len(r[i]) for r in rows), default=0) + 2 for i in range(3)]
@@ -338,7 +395,7 @@ def _cmd_plugins(args) -> int:
 
 
 def _cmd_hardware(args) -> int:
-    registry = _registry(args.plugin)
+    registry = _catalog_registry(args)
     catalog = registry.accelerators()
     if args.format == "json":
         import dataclasses

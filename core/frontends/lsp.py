@@ -63,7 +63,8 @@ class DeploylintServer(LanguageServer):
         if key not in self._registries:
             from ..host.registry import Registry
 
-            self._registries[key] = Registry().load(autoload=True, modules=list(key), module_dirs=[cfg.root] if cfg.root else [])
+            self._registries[key] = Registry().load(autoload=True, config_modules=list(key), config_source=cfg.source,
+                                                    module_dirs=[cfg.root] if cfg.root else [])
         return self._registries[key]
 
     def config_for(self, path: str) -> Config:

@@ -68,11 +68,13 @@ class Registry:
 
     # -- loading -------------------------------------------------------------
     def load(self, *, autoload: bool = True, modules: Iterable[str] = (), path: list[str] | None = None,
-             module_dirs: Iterable[str] = ()) -> "Registry":
+             module_dirs: Iterable[str] = (), config_modules: Iterable[str] = (), config_source: str | None = None) -> "Registry":
         """Load installed plugins (unless ``autoload`` is off) and the named local modules, then collect rules.
 
-        ``module_dirs`` are searched first for the local modules: the folders of the configuration files that
-        name them, so a project can keep its policy plugin next to its ``deploylint.toml``.
+        ``modules`` come from the command line (``--plugin``), ``config_modules`` from the ``plugins = [...]``
+        of the configuration file ``config_source``. ``module_dirs`` are searched first for the local modules:
+        the folders of the configuration files that name them, so a project can keep its policy plugin next
+        to its ``deploylint.toml``.
         """
         if autoload and not os.environ.get("DEPLOYLINT_NO_PLUGIN_AUTOLOAD"):
             from .entrypoints import entry_points
@@ -86,6 +88,8 @@ class Registry:
         try:
             for module in modules:
                 self.load_module(module, source="--plugin")
+            for module in config_modules:
+                self.load_module(module, source=f"plugins of {config_source}" if config_source else "configuration")
         finally:
             for d in added:
                 if d in sys.path:
@@ -96,16 +100,17 @@ class Registry:
     def load_module(self, module: str, *, source: str = "--plugin") -> None:
         import importlib
 
-        self._register(module, lambda: importlib.import_module(module), source, _module_version(module))
+        self._register(module, lambda: importlib.import_module(module), source, lambda: _module_version(module))
 
     def register_object(self, obj: Any, name: str, *, source: str = "in-process", version: str = "") -> None:
         """Register an already imported plugin object (tests and embedding applications)."""
         self._register(name, lambda: obj, source, version)
 
-    def _register(self, name: str, loader, source: str, version: str) -> None:
+    def _register(self, name: str, loader, source: str, version) -> None:
+        """Load and register one plugin; ``version`` is a string, or a function asked once the plugin is loaded."""
         if any(p.name == name for p in self.plugins):
             return
-        info = PluginInfo(name, version, source)
+        info = PluginInfo(name, version if isinstance(version, str) else "", source)
         self.plugins.append(info)
         try:
             obj = loader()
@@ -113,6 +118,9 @@ class Registry:
         except (Exception, SystemExit) as exc:  # contained: one broken plugin must not stop the others
             info.error = exception_text(exc)
             self.failures.append(plugin_failure(name, None, f"plugin {name!r} ({source}) failed to load: it {info.error}"))
+            return
+        if callable(version):
+            info.version = version()
 
     def _collect_rules(self) -> None:
         owners: dict[str, str] = {code: CORE_PLUGIN for code in CORE_CODES}
@@ -231,8 +239,18 @@ def _rule_problem(rule: Any) -> str | None:
 
 
 def _module_version(module: str) -> str:
+    """A loaded module's ``__version__`` (its own or its top-level package's), else its distribution's version."""
     import sys
 
-    mod = sys.modules.get(module)
-    return str(getattr(mod, "__version__", "")) if mod else ""
+    top = module.split(".")[0]
+    for name in (module, top):
+        version = getattr(sys.modules.get(name), "__version__", None)
+        if isinstance(version, str) and version:
+            return version
+    from importlib import metadata
 
+    try:
+        dists = metadata.packages_distributions().get(top, [])
+        return metadata.version(dists[0]) if dists else ""
+    except Exception:  # broken metadata of an unrelated installed package: no version rather than no run
+        return ""

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..document import pointer as jp
 from . import suppression
-from .config import Config
+from .config import CONFIG_FILES, Config
 from ..host.containment import RuleTimeout, call_with_budget
 from ..diagnostics import Diagnostic, Fix, Severity, sort_key
 from ..document import Document
@@ -286,7 +286,8 @@ def discover(paths: list[str], config_for) -> tuple[list[str], list[str]]:
 
     A file named explicitly is checked whatever its name; folders are walked
     for files matching the ``include`` patterns of the configuration that
-    applies to each file (hidden folders and virtualenvs are skipped).
+    applies to each file (hidden folders and virtualenvs are skipped, and so
+    are configuration files: ``deploylint.toml`` matches ``deploy*.toml``).
     """
     files: list[str] = []
     missing: list[str] = []
@@ -297,6 +298,8 @@ def discover(paths: list[str], config_for) -> tuple[list[str], list[str]]:
             for root, dirs, names in os.walk(p):
                 dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in ("node_modules", "__pycache__", "venv", ".venv", "build", "dist"))
                 for name in sorted(names):
+                    if name in CONFIG_FILES:
+                        continue
                     full = os.path.join(root, name)
                     if config_for(full).matches_include(full):
                         files.append(full)

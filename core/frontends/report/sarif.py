@@ -28,8 +28,8 @@ def _region(r: Range) -> dict:
     return {"startLine": r.start.line, "startColumn": r.start.column, "endLine": r.end.line, "endColumn": r.end.column}
 
 
-def rule_descriptors(registry) -> list[dict]:
-    """Every rule the run knows, core codes first, as SARIF reportingDescriptors."""
+def rule_descriptors(rules) -> list[dict]:
+    """Every rule the run knows (each code once, in the order given), as SARIF reportingDescriptors."""
     from ...host.registry import CORE_CODES
     from ...rule import describe
 
@@ -38,7 +38,11 @@ def rule_descriptors(registry) -> list[dict]:
         out.append({"id": code, "name": name, "shortDescription": {"text": summary},
                     "fullDescription": {"text": summary}, "help": {"text": summary},
                     "defaultConfiguration": {"level": "error"}, "properties": {"plugin": "deploylint.core"}})
-    for rule in registry.rules:
+    seen: set[str] = set()
+    for rule in rules:
+        if rule.code in seen:
+            continue
+        seen.add(rule.code)
         text = describe(rule)
         out.append({"id": rule.code, "name": rule.name, "shortDescription": {"text": rule.summary or rule.name},
                     "fullDescription": {"text": (rule.explanation or rule.summary or rule.name).strip()},
@@ -74,10 +78,11 @@ def _result(d: Diagnostic, index: dict[str, int]) -> dict:
     return result
 
 
-def render(diagnostics: Iterable[Diagnostic], registry) -> str:
+def render(diagnostics: Iterable[Diagnostic], rules) -> str:
+    """The SARIF log of ``diagnostics``; ``rules`` are the Rule objects of the run (from one or more registries)."""
     from ... import __version__
 
-    rules = rule_descriptors(registry)
+    rules = rule_descriptors(rules)
     index = {r["id"]: i for i, r in enumerate(rules)}
     log = {
         "$schema": SCHEMA_URI,
