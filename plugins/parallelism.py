@@ -295,6 +295,74 @@ class BetterLayoutExists(Rule):
         return best, best_gain
 
 
+class BatchNotDivisible(Rule):
+    code = "PAR406"
+    name = "batch-not-divisible"
+    severity = Severity.WARNING
+    summary = "The batch does not split evenly over the data-parallel ranks (training: into micro-batches on every rank)."
+    explanation = """
+        Data parallelism gives every replica the same share of the batch. In
+        training, the global batch is micro_batch_size × accumulation steps ×
+        dp: a batch that micro_batch_size × dp does not divide cannot be
+        formed, and the frameworks refuse to start (Megatron-LM: "global batch
+        size (…) is not divisible by micro batch size (…) times data parallel
+        size (…)", megatron/core/num_microbatches_calculator.py; DeepSpeed:
+        "train_batch_size is not equal to micro_batch_per_gpu *
+        gradient_acc_step * world_size", deepspeed/runtime/config.py;
+        TorchTitan: "global batch size must be multiple of local batch size
+        times data-parallel degree", torchtitan/train.py) — an error.
+        In serving, replicas that get uneven shares (batch 8 over 3 replicas:
+        3-3-2) run at the pace of the busiest one while the others idle for
+        part of every step — a warning naming the split and the idle share.
+    """
+    bad_example = """
+        [hardware]
+        num_devices = 3
+        [workload]
+        mode = "inference"
+        batch_size = 8      # 3-3-2 over dp = 3
+    """
+    good_example = """
+        [workload]
+        mode = "inference"
+        batch_size = 9      # 3 per replica
+    """
+    fix_safety = "Unsafe: a different batch (training: different hyperparameters; serving: a different load)."
+
+    def check(self, ctx):
+        from ._shared import batch_fix
+
+        par, work = ctx.plan.parallelism, ctx.plan.workload
+        B, dp = work.batch_size, par.dp
+        unit = par.micro_batch_size * dp if work.training else dp
+        if dp < 1 or B % unit == 0:
+            return
+        lower, upper = B // unit * unit, (B // unit + 1) * unit
+        fixes = [batch_fix(ctx, "/workload/batch_size", b,
+                           f"set batch_size to {b} ({b // dp} per data-parallel rank"
+                           + (f", {b // unit} micro-batches of {par.micro_batch_size})" if work.training else ")"))
+                 for b in (lower, upper) if b >= unit]
+        if work.training:
+            message = (f"global batch {B} is not a multiple of micro_batch_size × dp = {par.micro_batch_size} × {dp} = "
+                       f"{unit}: the frameworks refuse to start (nearest: {', '.join(str(b) for b in (lower, upper) if b)})")
+            yield self.report("/workload/batch_size", message, severity=Severity.ERROR, fixes=fixes,
+                              data={"batch_size": B, "micro_batch_size": par.micro_batch_size, "dp": dp,
+                                    "multiple_of": unit, "nearest": [b for b in (lower, upper) if b]})
+            return
+        base, extra = divmod(B, dp)
+        split = [base + (1 if r < extra else 0) for r in range(dp)]
+        busiest = split[0]
+        idle = 1 - B / (busiest * dp)
+        shown = "-".join(map(str, split)) if dp <= 8 else f"{busiest} on {extra} ranks, {base} on {dp - extra}"
+        yield self.report("/workload/batch_size",
+                          f"batch {B} does not split evenly over dp = {dp} replicas: {shown} sequences; the replicas "
+                          f"wait for the busiest, {pct(idle)} of replica time idles",
+                          data={"batch_size": B, "dp": dp, "split": split, "idle_fraction": round(idle, 4),
+                                "nearest": [b for b in (lower, upper) if b]},
+                          fixes=fixes)
+
+
 @hookimpl
 def deploylint_rules():
-    return [WorldSizeMismatch(), HeadsNotDivisible(), LayersNotDivisible(), GroupSpansNodes(), BetterLayoutExists()]
+    return [WorldSizeMismatch(), HeadsNotDivisible(), LayersNotDivisible(), GroupSpansNodes(), BetterLayoutExists(),
+            BatchNotDivisible()]

@@ -59,3 +59,27 @@ def test_par405_fires_only_with_a_real_gain_and_its_layout_is_clean(deploylint, 
     # a plan already at its best layout gets no PAR405
     assert "PAR405" not in deploylint.lint(plan(model=big, hardware={"memory_gib": 192}, parallelism={"tp": 8, "dp": 1},
                                                 workload={"batch_size": 8, "seq_len": 1024, "output_len": 128})).codes
+
+
+def test_par406_serving_batch_split_over_replicas(deploylint, plan):
+    # 64 sequences over dp=8 split evenly; 60 give 8-8-8-8-7-7-7-7: the busiest replica sets the pace,
+    # idle share = 1 - 60 / (8 replicas × 8) = 6.25%
+    assert "PAR406" not in deploylint.lint(plan()).codes
+    result = deploylint.lint(plan(workload={"batch_size": 60}))
+    d = result.one("PAR406")
+    assert d.severity.value == "warning" and d.path == "/workload/batch_size"
+    assert d.data["split"] == [8, 8, 8, 8, 7, 7, 7, 7] and d.data["idle_fraction"] == 0.0625
+    assert d.data["nearest"] == [56, 64]
+    fixed = deploylint.lint(result.apply_fixes(unsafe=True))
+    assert "PAR406" not in fixed.codes and fixed.plan.workload.batch_size % 8 == 0
+
+
+def test_par406_training_batch_must_be_whole_micro_batches_on_every_rank(deploylint, plan):
+    # Megatron-LM: global batch % (micro × dp) == 0, else it refuses to start; 8 ranks × micro 2 = 16
+    work = {"mode": "training", "batch_size": 40, "seq_len": 1024, "output_len": None}
+    d = deploylint.lint(plan(workload=work, parallelism={"micro_batch_size": 2})).one("PAR406")
+    assert d.severity.value == "error"
+    assert d.data["multiple_of"] == 16 and d.data["nearest"] == [32, 48]
+    assert "micro_batch_size × dp = 2 × 8 = 16" in d.message
+    ok = deploylint.lint(plan(workload={**work, "batch_size": 48}, parallelism={"micro_batch_size": 2}))
+    assert "PAR406" not in ok.codes
