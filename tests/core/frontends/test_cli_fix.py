@@ -13,7 +13,7 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 EXE = shutil.which("deploylint", path=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
 SEEDS = ["seed-moe-64e-3dev.toml", "seed-moe-64e-3dev.yaml", "seed-moe-64e-3dev.plan.json", "deploy_seed_moe_64e_3dev.py"]
-SEED_CODES = {"MEM102", "MEM103", "CMP201", "MOE301", "PRF502"}
+SEED_CODES = {"MEM102", "MEM103", "CMP201", "MOE301", "PRF502", "PAR406"}
 
 
 def run(*args, cwd):
