@@ -58,7 +58,9 @@ def load(path: str, text: str) -> Document:
             raise SourceError("invalid Python: the file contains a null character", Range.at(pos.line, pos.column)) from None
         what = "nests too deeply" if not isinstance(exc, ValueError) else str(exc)
         raise SourceError(f"invalid Python: the file {what} to be read", Range.at(1, 1)) from None
+    _refuse_foreign_encoding(text, lines)
     value = _find_plan(tree, cols)
+    _refuse_hidden_assignments(tree, value, cols)
     reader = _Reader(text, cols)
     if not isinstance(value, ast.Dict) and not _is_dict_call(value):
         raise reader.fail("a plan must be a mapping at the top level: PLAN must be a dict literal {...} or "
@@ -159,6 +161,68 @@ def _find_plan(tree: ast.Module, cols: "_Columns") -> ast.expr:
                           Range.at(1, 1))
     return found
 
+
+_CODING = re.compile(r"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)")
+
+
+def _refuse_foreign_encoding(text: str, lines: LineIndex) -> None:
+    """A PEP 263 cookie naming another encoding than UTF-8 would make Python read another PLAN than we do."""
+    for line in (1, 2):
+        if line > lines.line_count:
+            break
+        match = _CODING.match(lines.line_text(line))
+        if match is None:
+            if not lines.line_text(line).lstrip().startswith("#"):
+                break  # the cookie counts only on the first two lines, the second only after a comment line
+            continue
+        name = match.group(1).lower().replace("_", "-")
+        if name not in ("utf-8", "utf8", "utf-8-sig"):
+            raise SourceError(f"the coding cookie declares {match.group(1)!r}: Python would decode this file "
+                              "differently from the UTF-8 text deploylint reads, so the PLAN it sees could differ; "
+                              "a plan file is UTF-8 (remove the cookie or write utf-8)",
+                              Range.at(line, match.start(1) + 1, line, match.end(1) + 1))
+        break
+
+
+_BLOCKS = {ast.If: "an if block", ast.For: "a for loop", ast.AsyncFor: "a for loop", ast.While: "a while loop",
+           ast.With: "a with block", ast.AsyncWith: "a with block", ast.Try: "a try block",
+           ast.FunctionDef: "a function", ast.AsyncFunctionDef: "a function", ast.ClassDef: "a class"}
+
+
+def _refuse_hidden_assignments(tree: ast.Module, value: ast.expr, cols: "_Columns") -> None:
+    """PLAN bound or changed anywhere but its one module-level assignment (in a block, a loop target, a
+    walrus, an import) would make Python see another PLAN than the one linted."""
+    accepted = set()
+    for stmt in tree.body:
+        if getattr(stmt, "value", None) is value:
+            accepted.update(id(n) for n in getattr(stmt, "targets", [getattr(stmt, "target", None)]))
+
+    def refuse(node: ast.AST, where: str) -> None:
+        raise SourceError(f"PLAN is {where} at line {node.lineno}: a plan file assigns PLAN once, at module level, "
+                          "and changes it nowhere (Python would see another value than the one linted)",
+                          cols.range(node))
+
+    def visit(node: ast.AST, block: str | None) -> None:
+        inner = _BLOCKS.get(type(node), block)
+        if isinstance(node, ast.Name) and node.id == "PLAN" and not isinstance(node.ctx, ast.Load) \
+                and id(node) not in accepted:
+            refuse(node, f"bound again inside {block}" if block else "bound a second time")
+        elif isinstance(node, ast.alias) and (node.asname or node.name) == "PLAN":
+            refuse(node, "bound by an import")
+        elif isinstance(node, (ast.Global, ast.Nonlocal)) and "PLAN" in node.names:
+            refuse(node, "declared global inside a function")
+        elif block and isinstance(node, ast.stmt) and _changes_plan(node) and not _binds_name(node):
+            refuse(node, f"changed inside {block}")
+        for child in ast.iter_child_nodes(node):
+            visit(child, inner)
+
+    for stmt in tree.body:
+        visit(stmt, None)
+
+def _binds_name(stmt: ast.stmt) -> bool:
+    """An assignment whose PLAN target is the bare name (reported at the name, as a binding)."""
+    targets = getattr(stmt, "targets", None) or [getattr(stmt, "target", None)]
+    return any(isinstance(t, ast.Name) and t.id == "PLAN" for t in targets)
 
 def _root_name(node: ast.AST) -> str | None:
     while isinstance(node, (ast.Subscript, ast.Attribute)):

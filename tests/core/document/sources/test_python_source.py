@@ -360,3 +360,39 @@ def test_unpaired_surrogate_from_an_editor_buffer_is_a_positioned_error():
     exc = error('PLAN = {"a": "\ud800"}\n')
     assert exc.message == "the text holds an unpaired surrogate U+D800, which is not valid Unicode"
     assert exc.range.start == Position(1, 15)
+
+
+# --- the PLAN Python would see is the PLAN we lint (issue 16) ------------------------------------
+
+@pytest.mark.parametrize("cookie", ["# -*- coding: utf-7 -*-", "# vim: set fileencoding=latin-1 :"])
+def test_a_coding_cookie_for_another_encoding_is_refused(cookie):
+    exc = error(cookie + '\nPLAN = {"a": 1}\n')
+    assert "coding cookie declares" in exc.message and "a plan file is UTF-8" in exc.message
+    assert start(exc.range)[0] == 1
+
+
+def test_a_cookie_on_the_second_line_after_a_shebang_counts_and_utf8_cookies_are_fine():
+    exc = error('#!/usr/bin/env python\n# coding: utf-7\nPLAN = {"a": 1}\n')
+    assert start(exc.range)[0] == 2
+    assert load('# -*- coding: utf-8 -*-\nPLAN = {"a": 1}\n').data == {"a": 1}
+    # only the first two lines can hold a cookie
+    assert load('PLAN = {"a": 1}\n# coding: utf-7\n').data == {"a": 1}
+
+
+@pytest.mark.parametrize("text, line, where", [
+    ('PLAN = {"a": 1}\nif True:\n    PLAN = {"a": 2}\n', 3, "bound again inside an if block"),
+    ('PLAN = {"a": 1}\nfor PLAN in [{"a": 2}]:\n    pass\n', 2, "bound again inside a for loop"),
+    ('PLAN = {"a": 1}\ndef f():\n    global PLAN\n    PLAN = {}\n', 3, "declared global inside a function"),
+    ('PLAN = {"a": 1}\ntry:\n    PLAN["a"] = 2\nexcept Exception:\n    pass\n', 3, "changed inside a try block"),
+    ('PLAN = {"a": 1}\nwith open("x") as f:\n    PLAN.update(a=2)\n', 3, "changed inside a with block"),
+    ('PLAN = {"a": 1}\n(PLAN := {"a": 2})\n', 2, "bound a second time"),
+    ('from os import environ as PLAN\nPLAN = {"a": 1}\n', 1, "bound by an import"),
+])
+def test_plan_bound_or_changed_outside_its_one_assignment_is_refused(text, line, where):
+    exc = error(text)
+    assert f"PLAN is {where} at line {line}" in exc.message
+    assert start(exc.range)[0] == line
+
+
+def test_other_names_in_blocks_are_fine():
+    assert load('PLAN = {"a": 1}\nif True:\n    other = 2\n').data == {"a": 1}
