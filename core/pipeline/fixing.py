@@ -159,61 +159,110 @@ def fix_file(engine: Engine, path: str, *, unsafe: bool, write: bool) -> FixOutc
 
 
 def write_atomically(path: str, expected: bytes, data: bytes) -> str | None:
-    """Replace ``path`` by ``data`` if it still holds ``expected``; returns an error message or None."""
+    """Replace the content of ``path`` by ``data`` if it still holds ``expected``; an error message or None.
+
+    The file keeps its identity: a symbolic link is written through (the link
+    stays a link, its target gets the new text); a file with other hard links
+    is rewritten in place, so every name sees the fix; otherwise the new text
+    goes to a temporary file in the same folder that takes the file's mode and
+    owner and then replaces it atomically. Nothing is written when the file
+    changed since it was read (an editor's save during the fix wins), when it
+    is read-only, or when it is not a regular file.
+    """
     import fcntl
 
     try:
-        mode = os.stat(path).st_mode
+        target = os.path.realpath(path)
+        mode = os.stat(target).st_mode
     except OSError as exc:
         return f"cannot read {path}: {exc.strerror}"
+    if not stat.S_ISREG(mode):
+        return f"{path} is not a regular file; fixes were not written"
     # A file without write permission is read-only by intent, even to root (who could write it anyway).
-    if not os.access(path, os.W_OK) or not mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH):
+    if not os.access(target, os.W_OK) or not mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH):
         return f"{path} is read-only; fixes were not written"
-    directory = os.path.dirname(os.path.abspath(path))
+    directory = os.path.dirname(target)
     for _ in range(5):
         try:
-            fd = os.open(path, os.O_RDONLY)
+            fd = os.open(target, os.O_RDWR)
         except OSError as exc:
             return f"cannot open {path} to write fixes: {exc.strerror}"
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             st = os.fstat(fd)
             try:
-                if os.stat(path).st_ino != st.st_ino:
+                if os.stat(target).st_ino != st.st_ino:
                     continue  # another writer replaced the file while we waited: look again
             except FileNotFoundError:
                 return f"{path} was deleted while fixing; nothing written"
-            current = b""
-            while chunk := os.read(fd, 1 << 20):
-                current += chunk
+            current = _read_all(fd)
             if current != expected:
                 return f"{path} changed on disk while it was being checked; fixes were not written (run again)"
-            tmp = tempfile.NamedTemporaryFile(dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".deploylint-tmp", delete=False)
-            try:
-                with tmp:
-                    tmp.write(data)
-                    tmp.flush()
-                    os.fsync(tmp.fileno())
-                os.chmod(tmp.name, st.st_mode & 0o7777)
-                os.replace(tmp.name, path)
-            except OSError as exc:
-                try:
-                    os.unlink(tmp.name)
-                except OSError:
-                    pass
-                return f"cannot write fixes to {path}: {exc.strerror or exc}"
-            try:
-                dfd = os.open(directory, os.O_RDONLY)
-                try:
-                    os.fsync(dfd)
-                finally:
-                    os.close(dfd)
-            except OSError:
-                pass
-            return None
+            if st.st_nlink > 1:
+                return _rewrite_in_place(fd, path, data)
+            return _replace(target, path, directory, st, data)
         finally:
             os.close(fd)
     return f"{path} kept changing while fixing; nothing written"
+
+
+def _read_all(fd: int) -> bytes:
+    chunks = []
+    while chunk := os.read(fd, 1 << 20):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _rewrite_in_place(fd: int, path: str, data: bytes) -> str | None:
+    """Overwrite the open file (hard links keep sharing it); not atomic, so it is used only for linked files."""
+    try:
+        os.lseek(fd, 0, os.SEEK_SET)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.ftruncate(fd, len(data))
+        os.fsync(fd)
+    except OSError as exc:
+        return f"cannot write fixes to {path}: {exc.strerror or exc}"
+    return None
+
+
+def _replace(target: str, path: str, directory: str, st: os.stat_result, data: bytes) -> str | None:
+    """Write ``data`` beside ``target`` with its mode and owner, then rename it over ``target``."""
+    tmp = tempfile.NamedTemporaryFile(dir=directory, prefix=f".{os.path.basename(target)}.",
+                                      suffix=".deploylint-tmp", delete=False)
+    try:
+        with tmp:
+            tmp.write(data)
+            tmp.flush()
+            os.fsync(tmp.fileno())
+        os.chmod(tmp.name, st.st_mode & 0o7777)
+        if (st.st_uid, st.st_gid) != (os.geteuid(), os.getegid()):
+            try:
+                os.chown(tmp.name, st.st_uid, st.st_gid)
+            except PermissionError:
+                os.unlink(tmp.name)
+                return f"{path} belongs to another user; fixes were not written (its owner would change)"
+        now = os.stat(target)
+        if (now.st_ino, now.st_size, now.st_mtime_ns) != (st.st_ino, st.st_size, st.st_mtime_ns):
+            os.unlink(tmp.name)
+            return f"{path} changed on disk while fixes were written; nothing written (run again)"
+        os.replace(tmp.name, target)
+    except OSError as exc:
+        try:
+            os.unlink(tmp.name)
+        except OSError:
+            pass
+        return f"cannot write fixes to {path}: {exc.strerror or exc}"
+    try:
+        dfd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    except OSError:
+        pass
+    return None
 
 
 def _dl007(d: Diagnostic | None, message: str) -> Diagnostic:
