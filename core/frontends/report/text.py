@@ -42,10 +42,11 @@ def render_diagnostic(d: Diagnostic, source_lines, *, colour: bool = False, show
     if d.range is not None and source_lines is not None and d.file:
         line_no = d.range.start.line
         text = one_line(source_lines.line_text(line_no).expandtabs(1))
-        gutter = " " * len(str(line_no))
         start = d.range.start.column
         end = d.range.end.column if d.range.end.line == line_no else len(text) + 1
-        width = max(1, min(end, len(text) + 1) - start)
+        text, start, end = _window(text, start, min(end, len(text) + 1))
+        gutter = " " * len(str(line_no))
+        width = max(1, end - start)
         out.append(f"{gutter} |")
         out.append(f"{line_no} | {text}")
         out.append(f"{gutter} | {' ' * (start - 1)}{_c('^' * width, _COLOURS[d.severity], colour)}")
@@ -60,6 +61,24 @@ def render_diagnostic(d: Diagnostic, source_lines, *, colour: bool = False, show
             out.append(prefix + f"{label}: {one_line(fix.message)}")
     return "\n".join(out)
 
+
+#: at most this many columns of a source line are shown in a code frame
+FRAME_COLUMNS = 100
+
+
+def _window(text: str, start: int, end: int) -> tuple[str, int, int]:
+    """The part of a source line a frame shows, with the 1-based columns ``[start, end)`` moved into it.
+
+    A minified file is one long line: the frame shows a window around the
+    span (``…`` where it was cut) instead of the whole line for each finding.
+    """
+    if len(text) <= FRAME_COLUMNS:
+        return text, start, max(end, start + 1)
+    lo = max(0, min(start - 1 - FRAME_COLUMNS // 3, len(text) - FRAME_COLUMNS))
+    hi = lo + FRAME_COLUMNS
+    shown = ("…" if lo else "") + text[lo:hi] + ("…" if hi < len(text) else "")
+    shift = lo - (1 if lo else 0)
+    return shown, start - shift, max(min(end, hi + 1) - shift, start - shift + 1)
 
 def _fmt(value) -> str:
     if isinstance(value, float):
