@@ -209,9 +209,9 @@ def _cmd_check(args) -> int:
     from ..pipeline.engine import Engine, discover
 
     configs = _Configs(args.config, args)
-    files, missing = discover(args.paths, configs)
-    if missing:
-        raise UsageError("no such file or folder: " + ", ".join(missing))
+    files, problems = discover(args.paths, configs)
+    if problems:
+        raise UsageError("; ".join(problems))
     registries = _Registries(args.plugin, autoload=not args.no_plugin_autoload)
     distinct = list({id(configs(f)): configs(f) for f in files}.values()) or [configs(os.path.join(os.getcwd(), "-"))]
     for cfg in distinct:

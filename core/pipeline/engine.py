@@ -281,28 +281,43 @@ def _render_fixes(document: Document, fixes: tuple[Fix, ...]) -> list[Fix]:
     return out
 
 
-def discover(paths: list[str], config_for) -> tuple[list[str], list[str]]:
-    """Files to check from the command line's paths; returns (files, missing).
+_SKIPPED_DIRS = ("node_modules", "__pycache__", "venv", ".venv", "build", "dist")
 
-    A file named explicitly is checked whatever its name; folders are walked
-    for files matching the ``include`` patterns of the configuration that
-    applies to each file (hidden folders and virtualenvs are skipped, and so
-    are configuration files: ``deploylint.toml`` matches ``deploy*.toml``).
+
+def discover(paths: list[str], config_for) -> tuple[list[str], list[str]]:
+    """Files to check from the command line's paths; returns (files, problems).
+
+    A file named explicitly is checked whatever its name (but a
+    configuration file is not a plan); folders are walked for files matching
+    the ``include`` patterns of the configuration that applies to each file
+    (hidden folders and virtualenvs are skipped). A problem is a sentence
+    about a path that could not be used: missing, unreadable, a folder in
+    which nothing is found (a run that checked nothing is never "all clear").
     """
     files: list[str] = []
-    missing: list[str] = []
+    problems: list[str] = []
     for p in paths:
-        if os.path.isfile(p):
-            files.append(p)
+        if os.path.isfile(p) or (os.path.exists(p) and not os.path.isdir(p)):
+            if os.path.basename(p) in CONFIG_FILES:
+                problems.append(f"{p} is deploylint's configuration, not a plan")
+            else:
+                files.append(p)
         elif os.path.isdir(p):
-            for root, dirs, names in os.walk(p):
-                dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in ("node_modules", "__pycache__", "venv", ".venv", "build", "dist"))
+            unreadable: list[str] = []
+            found = 0
+            for root, dirs, names in os.walk(p, onerror=lambda exc: unreadable.append(
+                    f"cannot read the folder {exc.filename}: {exc.strerror}")):
+                dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in _SKIPPED_DIRS)
                 for name in sorted(names):
-                    if name in CONFIG_FILES:
-                        continue
                     full = os.path.join(root, name)
-                    if config_for(full).matches_include(full):
+                    if name not in CONFIG_FILES and config_for(full).matches_include(full):
                         files.append(full)
+                        found += 1
+            problems.extend(unreadable)
+            if not found and not unreadable:
+                patterns = ", ".join(config_for(os.path.join(p, "x")).include)
+                problems.append(f"no plan file in the folder {p} (files are matched by the include patterns: "
+                                f"{patterns})")
         else:
-            missing.append(p)
-    return files, missing
+            problems.append(f"no such file or folder: {p}")
+    return files, problems
