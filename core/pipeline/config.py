@@ -39,6 +39,7 @@ class Config:
     plugin_tables: dict[str, dict] = field(default_factory=dict)
     include: list[str] = field(default_factory=lambda: list(DEFAULT_INCLUDE))
     exclude: list[str] = field(default_factory=list)
+    model_paths: list[str] = field(default_factory=list)   # folders model.from may read beside the repository
     fail_on: Severity = Severity.WARNING
     rule_timeout_s: float = 10.0
     fix_loop_limit: int = 10
@@ -102,6 +103,7 @@ _KEYS = {
     "plugins": "list of module names",
     "include": "list of glob patterns",
     "exclude": "list of glob patterns",
+    "model-paths": "list of folders (relative to this file) that model.from may read besides the plan's repository",
     "fail-on": "error|warning|info|hint",
     "rule-timeout": "seconds (number > 0)",
     "fix-loop-limit": "integer ≥ 1",
@@ -216,6 +218,13 @@ def config_from_table(table: dict, source: str | None = None) -> Config:
             if not isinstance(value, list) or not all(isinstance(p, str) and p for p in value):
                 raise ConfigError(f"{_where(where, key)}: {key} must be a {_KEYS[key]}, got {value!r}")
             setattr(cfg, key, list(value))
+
+    if "model-paths" in table:
+        value = table["model-paths"]
+        if not isinstance(value, list) or not all(isinstance(p, str) and p for p in value):
+            raise ConfigError(f"{_where(where, 'model-paths')}: model-paths must be a {_KEYS['model-paths']}, got {value!r}")
+        base = os.path.dirname(os.path.abspath(source)) if source else os.getcwd()
+        cfg.model_paths = [os.path.join(base, os.path.expanduser(p)) for p in value]
 
     if "fail-on" in table:
         try:

@@ -102,7 +102,8 @@ class Engine:
         from ..plan.resolve import resolve
 
         try:
-            plan, resolve_diags = resolve(data, plan_path=path, accelerators=self.registry.accelerators())
+            plan, resolve_diags = resolve(data, plan_path=path, accelerators=self.registry.accelerators(),
+                                          model_paths=tuple(self.config.model_paths))
         except Exception as exc:  # core code, but a crash must still be a diagnostic, never a traceback
             result.diagnostics.append(plugin_failure("deploylint.core.plan.resolve", None,
                                                      f"resolving the plan failed: {type(exc).__name__}: {exc}"))

@@ -23,11 +23,16 @@ def _dl004(path: str, message: str, *, fixes=(), data=None) -> Diagnostic:
                       rule="unresolved-reference", plugin=CORE)
 
 
-def resolve(data: Mapping[str, Any], *, plan_path: str | None, accelerators: Mapping[str, Any]) -> tuple[Plan | None, list[Diagnostic]]:
-    """Resolve a validated plan. Returns (plan or None, DL004 diagnostics)."""
+def resolve(data: Mapping[str, Any], *, plan_path: str | None, accelerators: Mapping[str, Any],
+            model_paths: tuple[str, ...] = ()) -> tuple[Plan | None, list[Diagnostic]]:
+    """Resolve a validated plan. Returns (plan or None, DL004 diagnostics).
+
+    ``model.from`` is read only inside the plan's repository or a folder of
+    ``model_paths`` (the configuration's ``model-paths``).
+    """
     diags: list[Diagnostic] = []
     workload = _workload(data["workload"])
-    model = _model(data["model"], plan_path, diags)
+    model = _model(data["model"], plan_path, diags, model_paths)
     hardware = _hardware(data["hardware"], workload.dtype, accelerators, diags)
     if model is None or hardware is None:
         return None, diags
@@ -60,7 +65,26 @@ def _merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, An
     return out
 
 
-def _model(raw: Mapping[str, Any], plan_path: str | None, diags: list[Diagnostic]) -> Model | None:
+def repository_root(plan_path: str | None) -> str:
+    """The folder a plan's references may point into: the nearest enclosing git work tree, else the plan's folder."""
+    start = os.path.dirname(os.path.realpath(plan_path)) if plan_path else os.path.realpath(os.getcwd())
+    directory = start
+    while True:
+        if os.path.exists(os.path.join(directory, ".git")):
+            return directory
+        parent = os.path.dirname(directory)
+        if parent == directory:
+            return start
+        directory = parent
+
+
+def _allowed(config_path: str, roots: list[str]) -> bool:
+    real = os.path.realpath(config_path)
+    return any(os.path.commonpath([real, root]) == root for root in roots)
+
+
+def _model(raw: Mapping[str, Any], plan_path: str | None, diags: list[Diagnostic],
+           model_paths: tuple[str, ...] = ()) -> Model | None:
     fields = dict(raw)
     source = fields.pop("from", None)
     if source is not None:
@@ -68,6 +92,13 @@ def _model(raw: Mapping[str, Any], plan_path: str | None, diags: list[Diagnostic
 
         base = os.path.dirname(os.path.abspath(plan_path)) if plan_path else os.getcwd()
         config_path = source if os.path.isabs(source) else os.path.join(base, source)
+        roots = [repository_root(plan_path), *(os.path.realpath(p) for p in model_paths)]
+        if not _allowed(config_path, roots):
+            # Said the same way whether or not the file exists: a plan cannot probe the machine.
+            diags.append(_dl004("/model/from", f"model.from = {source!r} points outside the plan's repository "
+                                f"({roots[0]}); deploylint reads model configs only there, or in a folder listed in "
+                                "model-paths in [tool.deploylint]", data={"allowed": roots}))
+            return None
         try:
             imported = read_config(config_path)
         except HFConfigError as exc:

@@ -257,7 +257,7 @@ def test_head_dim_defaults_to_hidden_over_heads():
 def test_missing_file_and_directory(tmp_path):
     with pytest.raises(HFConfigError, match="no such file: .*missing.json"):
         read_config(str(tmp_path / "missing.json"))
-    with pytest.raises(HFConfigError, match="is a directory"):
+    with pytest.raises(HFConfigError, match="is a folder, not a config.json file"):
         read_config(str(tmp_path))
 
 

@@ -1,0 +1,90 @@
+"""`[model] from` reads only regular files of bounded size inside the plan's repository (issue 16)."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from deploylint.core.plan.hf import MAX_CONFIG_BYTES, HFConfigError, read_config
+from deploylint.core.plan.resolve import repository_root
+
+EXE = shutil.which("deploylint", path=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
+CONFIG = {"model_type": "llama", "hidden_size": 4096, "num_attention_heads": 32, "num_key_value_heads": 8,
+          "num_hidden_layers": 32, "intermediate_size": 14336, "vocab_size": 128256}
+
+
+def plan(source: str) -> str:
+    return (f'schema_version = 1\n[model]\nfrom = "{source}"\n[hardware]\naccelerator = "h100-sxm"\nnum_devices = 8\n'
+            '[parallelism]\ntp = 8\n[workload]\nmode = "inference"\nbatch_size = 8\nseq_len = 1024\n')
+
+
+def check(folder, *args):
+    return subprocess.run([EXE, "check", "deploy.toml", "--format", "json", *args], capture_output=True, text=True,
+                          cwd=folder, stdin=subprocess.DEVNULL, timeout=60)
+
+
+def dl004(out) -> list[str]:
+    return [d["message"] for d in json.loads(out.stdout)["diagnostics"] if d["code"] == "DL004"]
+
+
+@pytest.fixture
+def repo(tmp_path):
+    (tmp_path / "repo" / ".git").mkdir(parents=True)
+    (tmp_path / "repo" / "plans").mkdir()
+    return tmp_path / "repo"
+
+
+def test_the_repository_is_the_nearest_git_work_tree(repo):
+    assert repository_root(str(repo / "plans" / "deploy.toml")) == str(repo)
+
+
+def test_a_config_inside_the_repository_is_read(repo):
+    (repo / "configs").mkdir()
+    (repo / "configs" / "config.json").write_text(json.dumps(CONFIG))
+    (repo / "plans" / "deploy.toml").write_text(plan("../configs/config.json"))
+    assert dl004(check(repo / "plans")) == []
+
+
+@pytest.mark.parametrize("source", ["/etc/passwd", "/no/such/file.json", "../../outside.json"])
+def test_a_path_outside_the_repository_is_refused_alike_whether_it_exists_or_not(repo, source):
+    (repo.parent / "outside.json").write_text(json.dumps(CONFIG))
+    (repo / "plans" / "deploy.toml").write_text(plan(source))
+    [message] = dl004(check(repo / "plans"))
+    assert message == (f"model.from = {source!r} points outside the plan's repository ({repo}); deploylint reads "
+                       "model configs only there, or in a folder listed in model-paths in [tool.deploylint]")
+    assert "root:" not in message and "no such file" not in message
+
+
+def test_a_link_inside_the_repository_to_a_device_outside_is_refused(repo):
+    os.symlink("/dev/zero", repo / "plans" / "config.json")
+    (repo / "plans" / "deploy.toml").write_text(plan("config.json"))
+    [message] = dl004(check(repo / "plans"))
+    assert "points outside the plan's repository" in message
+
+
+def test_model_paths_in_the_configuration_allow_another_folder(repo):
+    shared = repo.parent / "shared-models"
+    shared.mkdir()
+    (shared / "config.json").write_text(json.dumps(CONFIG))
+    (repo / "deploylint.toml").write_text('[tool.deploylint]\nmodel-paths = ["../shared-models"]\n')
+    (repo / "plans" / "deploy.toml").write_text(plan(str(shared / "config.json")))
+    assert dl004(check(repo / "plans")) == []
+
+
+def test_a_fifo_is_refused_without_blocking(repo):
+    os.mkfifo(repo / "plans" / "config.json")
+    (repo / "plans" / "deploy.toml").write_text(plan("config.json"))
+    [message] = dl004(check(repo / "plans"))     # the timeout of check() fails the test if it blocks
+    assert "is not a regular file (a FIFO, device or socket); only regular files are read" in message
+
+
+def test_devices_and_oversized_files_are_refused_by_the_reader(tmp_path):
+    with pytest.raises(HFConfigError, match="/dev/zero is not a regular file"):
+        read_config("/dev/zero")
+    big = tmp_path / "config.json"
+    big.write_bytes(b" " * (MAX_CONFIG_BYTES + 1))
+    with pytest.raises(HFConfigError, match="larger than 4 MiB"):
+        read_config(str(big))
