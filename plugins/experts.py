@@ -24,7 +24,8 @@ def _placement_fix(ctx, message: str) -> Fix:
     moe, par = ctx.plan.model.moe, ctx.plan.parallelism
     written = ((ctx.document.data or {}).get("parallelism") or {}).get("expert_placement") or []
     as_ids = any(isinstance(p, list) for p in written)
-    value = balanced_ids(moe.num_experts, par.ep) if as_ids else balanced_counts(moe.num_experts, par.ep)
+    value = (balanced_ids(moe.num_experts, par.ep) if as_ids and not par.redundant_experts
+             else balanced_counts(moe.num_experts + par.redundant_experts, par.ep))
     return Fix.set("/parallelism/expert_placement", value, message, applicability="safe")
 
 
@@ -45,8 +46,10 @@ class ExpertsNotDivisible(Rule):
         with 22 carries ~3% more weights and, with uniform routing, ~3% more
         tokens, and every step waits for it. Frameworks such as Megatron-LM
         require num_experts % ep == 0 outright. Choose an ep that divides the
-        expert count (and the devices of a stage), or — a model change — an
-        expert count divisible by ep.
+        expert count (and the devices of a stage), hold redundant experts —
+        replicas of the hottest ones, as DeepSeek's EPLB does (DeepSeek-V3
+        §3.4) — so that (experts + redundant) % ep == 0, or, a model change,
+        an expert count divisible by ep.
     """
     bad_example = """
         [model.moe]
@@ -64,7 +67,8 @@ class ExpertsNotDivisible(Rule):
 
     def check(self, ctx):
         moe, par = ctx.plan.model.moe, ctx.plan.parallelism
-        if moe is None or par.ep <= 1 or par.ep > moe.num_experts or moe.num_experts % par.ep == 0:
+        # redundant experts (EPLB replicas) fill the slots: (experts + replicas) % ep == 0 is an even split
+        if moe is None or par.ep <= 1 or par.ep > moe.num_experts or (moe.num_experts + par.redundant_experts) % par.ep == 0:
             return
         dist = balanced_counts(moe.num_experts, par.ep)
         mean = moe.num_experts / par.ep
@@ -74,6 +78,13 @@ class ExpertsNotDivisible(Rule):
             fixes += layout_fixes(ctx, near, f"use ep={near.parallelism.ep} (dp={near.parallelism.dp}): {_effect(ctx, near)}")
         lower = moe.num_experts // par.ep * par.ep
         upper = lower + par.ep
+        # replicas of the hottest experts even the ranks out without touching the model (DeepSeek-V3 §3.4, EPLB)
+        replicas = upper - moe.num_experts - par.redundant_experts
+        if replicas > 0:
+            fixes.append(Fix.set("/parallelism/redundant_experts", par.redundant_experts + replicas,
+                                 f"hold {par.redundant_experts + replicas} redundant experts (replicas of the hottest, as "
+                                 f"DeepSeek's EPLB does): {upper // par.ep} slots per rank, the model unchanged",
+                                 applicability="unsafe"))
         per_expert = next((l.expert for l in ctx.analysis.params.layers if l.is_moe), 0)
         moe_layers = sum(1 for l in ctx.analysis.params.layers if l.is_moe)
         for count in (lower, upper):
@@ -136,11 +147,13 @@ class PlacementInvalid(Rule):
         data = {"ep": par.ep, "num_experts": moe.num_experts, "ranks": len(placement)}
         if len(placement) != par.ep:
             problems.append(f"lists {len(placement)} ranks but ep={par.ep}")
+        slots = moe.num_experts + par.redundant_experts
         if all(isinstance(p, int) for p in placement):
             total = sum(placement)
             data["placed"] = total
-            if total != moe.num_experts:
-                problems.append(f"places {total} experts but the model has {moe.num_experts}")
+            if total != slots:
+                problems.append(f"places {total} experts but the model has {moe.num_experts}"
+                                + (f" and {par.redundant_experts} redundant" if par.redundant_experts else ""))
         elif all(isinstance(p, tuple) for p in placement):
             ids = [i for p in placement for i in p]
             seen, dups = set(), set()
@@ -151,8 +164,10 @@ class PlacementInvalid(Rule):
             data.update(missing=missing[:64], duplicates=sorted(dups)[:64], out_of_range=bad[:64])
             if missing:
                 problems.append(f"leaves {len(missing)} expert(s) unplaced ({_few(missing)})")
-            if dups:
-                problems.append(f"places expert(s) {_few(sorted(dups))} more than once")
+            extra = len(ids) - len(seen)
+            if dups and extra > par.redundant_experts:
+                problems.append(f"places expert(s) {_few(sorted(dups))} more than once"
+                                + (f" ({extra} copies for {par.redundant_experts} redundant slots)" if par.redundant_experts else ""))
             if bad:
                 problems.append(f"names expert id(s) {_few(bad)} beyond num_experts={moe.num_experts}")
         else:
@@ -233,16 +248,17 @@ class PlacementImbalanced(Rule):
         if not placement or moe is None or len(placement) != par.ep:
             return
         counts = list(par.expert_counts(moe.num_experts))
-        if sum(counts) != moe.num_experts:
+        slots = moe.num_experts + par.redundant_experts
+        if sum(counts) != slots:
             return  # MOE302's case
         if all(isinstance(p, tuple) for p in placement):
             ids = [i for p in placement for i in p]
-            if sorted(ids) != list(range(moe.num_experts)):
+            if sorted(set(ids)) != list(range(moe.num_experts)) or len(ids) != slots:
                 return
         if max(counts) - min(counts) <= 1:
             return
-        best = balanced_counts(moe.num_experts, par.ep)
-        mean = moe.num_experts / par.ep
+        best = balanced_counts(slots, par.ep)
+        mean = slots / par.ep
         yield self.report(
             "/parallelism/expert_placement",
             f"expert_placement {'-'.join(map(str, counts))} is uneven: the busiest rank holds {max(counts)} experts "

@@ -59,6 +59,8 @@ moe = table("Mixture-of-Experts layers: routed experts, optional shared experts,
     "router_bias": boolean("The router (gate) projection has a bias vector (gpt-oss).", default=False),
     "expert_bias": boolean("Expert projections have bias vectors (gpt-oss).", default=False),
     "shared_expert_gate": boolean("A sigmoid gate (hidden → 1) scales the shared expert's output (Qwen2-MoE).", default=False),
+    "n_group": integer("Node-limited routing: experts form n_group groups (DeepSeek-V3 config n_group); 0 = none.", minimum=0, maximum=1_000_000, default=0),
+    "topk_group": integer("Node-limited routing: each token's experts come from at most topk_group groups (config topk_group).", minimum=0, maximum=1_000_000, default=0),
 }, required=["num_experts", "top_k"])
 
 mla = table("Multi-head latent attention (DeepSeek-V2/V3): low-rank compressed queries and key/values.", {
@@ -130,6 +132,7 @@ parallelism = table("How the work is split over the devices.", {
     "recompute": enum(["none", "selective", "full"], "Activation recomputation (Korthikanti et al. 2022).", "none"),
     "sequence_parallel": boolean("Megatron sequence parallelism (default: on when tp > 1)."),
     "micro_batch_size": integer("Samples per pipeline micro-batch.", maximum=1_000_000, default=1),
+    "redundant_experts": integer("Replicas of hot experts held besides the routed experts (DeepSeek EPLB); ranks hold (num_experts + redundant_experts) / ep slots.", minimum=0, maximum=1_000_000, default=0),
 })
 
 workload = table("What the deployment does.", {
@@ -140,6 +143,9 @@ workload = table("What the deployment does.", {
     "dtype": enum(DTYPES, "Weights and compute dtype.", "bf16"),
     "kv_cache_dtype": enum(DTYPES, "KV-cache dtype (default: dtype)."),
     "optimizer": enum(["adam", "sgd"], "Training optimizer (Adam keeps fp32 master weights, momentum and variance).", "adam"),
+    "batching": enum(["continuous", "static"], "Inference: continuous batching gives each request its own prefill; static prefills the whole batch first.", "continuous"),
+    "phase": enum(["both", "prefill", "decode"], "Inference: the serving phases this plan runs; prefill or decode for one pool of a disaggregated deployment.", "both"),
+    "speculative_tokens": integer("Inference: draft tokens verified per decode step (speculative decoding, MTP).", minimum=0, maximum=1000, default=0),
 }, required=["mode", "batch_size", "seq_len"])
 
 claims = table("What the plan's author says it achieves; each claim is checked against the estimate.", {

@@ -165,14 +165,16 @@ ASSUMPTIONS = (
     "activations: Korthikanti et al. 2022 generalised to GQA, gated MLPs and MoE; attention scores not stored (FlashAttention)",
     "training FLOPs: 3 × forward over the full sequence (PaLM/Megatron model FLOPs); inference: causal attention",
     "bounds: perfect overlap of compute, memory traffic and communication; ring collectives; uniform expert routing",
-    "inference prefill works in chunks of at most 8192 tokens; the KV cache holds seq_len + output_len tokens per sequence",
+    "inference prefill works in chunks of at most 8192 tokens; continuous batching: each request's first token waits "
+    "for its own prefill, and the KV cache holds seq_len + output_len/2 tokens per sequence on average (static "
+    "batching: the whole batch's prefill, seq_len + output_len)",
 )
 
 
-def _comm_time(comm: CommEstimate, hw, decode: bool, missing: set[str]) -> float | None:
+def _comm_time(comm: CommEstimate, hw, decode: bool, missing: set[str], *, request: bool = False) -> float | None:
     times = []
     for link, key in (("intra", "intra_node_bandwidth_gbps"), ("inter", "inter_node_bandwidth_gbps")):
-        volume = comm.bytes_on(link, decode)
+        volume = comm.bytes_on(link, decode, request=request)
         if not volume:
             continue
         bw = getattr(hw, key)
@@ -209,7 +211,6 @@ def analyze(plan, *, counts: ParamCounts | None = None, all_devices: bool = True
     hbm = hw.memory_bandwidth_gbps * 1e9
     N = hw.num_devices
     busiest = memory.busiest
-    w = DTYPE_BYTES[work.dtype]
 
     if work.training:
         m = micro_batches(plan)
@@ -229,49 +230,97 @@ def analyze(plan, *, counts: ParamCounts | None = None, all_devices: bool = True
                         step.bottleneck if bubble < 0.5 else "pipeline bubble", (step,))
         phase = "training"
     else:
-        batch = -(-work.batch_size // max(1, par.dp))       # sequences one replica serves at once
-        replica_devices = par.tp * par.cp * par.pp
-        # Prefill: the whole prompt batch once through every stage.
-        prefill_compute = batch * flops.prefill_flops_per_sample / (replica_devices * peak) * par.pp
-        kv_written = kv_bytes_per_token(model, busiest.layers, par.tp, work.kv_cache_dtype) * batch * work.seq_len / par.cp
-        prefill_memory = (busiest.weights + kv_written) / hbm * par.pp
-        prefill_comm = _comm_time(comm, hw, False, missing)
-        prefill = PhaseBound("prefill", prefill_compute, prefill_memory,
-                             None if prefill_comm is None else prefill_comm * par.pp)
-        phases = [prefill]
-        ttft = prefill.time_s
-        tpot = None
-        total = ttft
-        if work.output_len:
-            context = work.seq_len + (work.output_len + 1) / 2
-            tokens_seen = batch * max(1, par.dp) / expert_data_parallel(par) if model.moe else batch
-            expert_bytes = 0.0
-            if model.moe:
-                per_expert = counts.layers[-1].expert * w / max(1, par.etp)
-                moe_here = sum(1 for li in stage_layers(model.layers, par.pp)[busiest.stage] if counts.layers[li].is_moe)
-                touched = distinct_experts_touched(busiest.experts, model.moe.num_experts, model.moe.top_k, tokens_seen)
-                all_expert_bytes = moe_here * busiest.experts * per_expert
-                expert_bytes = moe_here * touched * per_expert - all_expert_bytes
-            weights_read = busiest.weights + expert_bytes
-            kv_read = kv_bytes_per_token(model, busiest.layers, par.tp, work.kv_cache_dtype) * batch * context / par.cp
-            decode_compute = batch * flops.decode_flops_per_token / (replica_devices * peak) * par.pp
-            decode_memory = (weights_read + kv_read) / hbm * par.pp
-            decode_comm = _comm_time(comm, hw, True, missing)
-            decode = PhaseBound("decode", decode_compute, decode_memory, None if decode_comm is None else decode_comm * par.pp)
-            phases.append(decode)
-            tpot = decode.time_s
-            total = ttft + work.output_len * tpot
-        # Pipelining: a replica can keep up to pp micro-batches of its batch in flight.
-        in_flight = min(par.pp, batch)
-        throughput = work.batch_size / total * in_flight if total else float("inf")
-        tokens = work.output_len or work.seq_len
-        slowest = max(phases, key=lambda p: p.time_s * (work.output_len if p.name == "decode" else 1))
-        phase = slowest.name
-        bounds = Bounds(throughput, throughput * tokens, total * 1e3, total * 1e3 / model.layers, slowest.bottleneck,
-                        tuple(phases), ttft * 1e3, None if tpot is None else tpot * 1e3)
+        bounds, phase = _serving_bounds(plan, counts, memory, flops, comm, missing)
 
     implied = _implied(plan, flops, bounds, memory, counts)
     return Analysis(plan, counts, memory, flops, comm, bounds, implied, phase, tuple(sorted(missing)), ASSUMPTIONS)
+
+
+def _serving_bounds(plan, counts: ParamCounts, memory: MemoryEstimate, flops: FlopsEstimate, comm: CommEstimate,
+                    missing: set[str]) -> tuple[Bounds, str]:
+    """Inference bounds: the batch's prefill, one request's first token, and one decode step.
+
+    Under continuous batching (vLLM, SGLang, TensorRT-LLM's in-flight batching; Yu et al., "Orca", OSDI'22) a
+    request's first token waits for *its own* prefill — chunked and interleaved with the other requests' decode steps
+    (Agrawal et al., "Sarathi-Serve", OSDI'24) — so the TTFT bound is one prompt's prefill; a static batch prefills
+    every prompt before the first token. The throughput bound always pays the whole batch's prefill. A
+    disaggregated pool (``workload.phase``) runs only its own phase (Zhong et al., "DistServe", OSDI'24).
+    """
+    model, hw, par, work = plan.model, plan.hardware, plan.parallelism, plan.workload
+    peak = hw.peak_tflops * 1e12
+    hbm = hw.memory_bandwidth_gbps * 1e9
+    busiest = memory.busiest
+    w = DTYPE_BYTES[work.dtype]
+    batch = -(-work.batch_size // max(1, par.dp))       # sequences one replica serves at once
+    replica_devices = par.tp * par.cp * par.pp
+    kv_token = kv_bytes_per_token(model, busiest.layers, par.tp, work.kv_cache_dtype)
+    moe_here = 0
+    per_expert = 0.0
+    if model.moe:
+        per_expert = next((l.expert for l in counts.layers if l.is_moe), 0) * w / max(1, par.etp)
+        moe_here = sum(1 for li in stage_layers(model.layers, par.pp)[busiest.stage] if counts.layers[li].is_moe)
+
+    def weights_read(tokens_per_replica: float) -> float:
+        """Weight bytes the busiest device reads in one pass over ``tokens_per_replica`` tokens of each replica:
+        the experts no token is routed to stay unread (uniform routing)."""
+        if not model.moe or not busiest.experts:
+            return busiest.weights
+        seen = tokens_per_replica * max(1, par.dp) / expert_data_parallel(par)
+        touched = distinct_experts_touched(busiest.experts, model.moe.num_experts + par.redundant_experts,
+                                           model.moe.top_k, seen)
+        return busiest.weights - moe_here * (busiest.experts - touched) * per_expert
+
+    phases: list[PhaseBound] = []
+    ttft = tpot = None
+    prefill_s = decode_total_s = 0.0
+    if work.phase != "decode" or not work.output_len:
+        # the batch's prefill: every prompt once through every stage (the throughput bound pays all of it)
+        prefill_compute = batch * flops.prefill_flops_per_sample / (replica_devices * peak) * par.pp
+        kv_written = kv_token * batch * work.seq_len / par.cp
+        prefill_memory = (weights_read(batch * work.seq_len) + kv_written) / hbm * par.pp
+        prefill_comm = _comm_time(comm, hw, False, missing)
+        prefill = PhaseBound("prefill", prefill_compute, prefill_memory,
+                             None if prefill_comm is None else prefill_comm * par.pp)
+        phases.append(prefill)
+        prefill_s = prefill.time_s
+        if work.batching == "static" or batch == 1:
+            ttft = prefill.time_s
+        else:
+            # one request's own prefill: its attention and dense layers on its replica's tp·cp devices, its routed
+            # experts spread over the ep·etp devices that hold them (the same devices do both, one after the other)
+            expert_flops = 2 * sum(l.top_k * l.expert for l in counts.layers) * work.seq_len
+            dense_flops = flops.prefill_flops_per_sample - expert_flops
+            group = par.ep * par.etp if model.moe else par.tp * par.cp
+            first_compute = (dense_flops / (par.tp * par.cp) + expert_flops / max(1, group)) / peak
+            first_memory = (weights_read(work.seq_len / max(1, par.dp)) + kv_token * work.seq_len / par.cp) / hbm * par.pp
+            first_comm = _comm_time(comm, hw, False, missing, request=True)
+            first = PhaseBound("first token", first_compute, first_memory,
+                               None if first_comm is None else first_comm * par.pp)
+            phases.append(first)
+            ttft = first.time_s
+    if work.output_len and work.phase != "prefill":
+        # one decode step: every sequence of the replica advances by up to 1 + speculative_tokens tokens
+        per_step = 1 + work.speculative_tokens
+        context = work.seq_len + (work.output_len + 1) / 2
+        kv_read = kv_token * batch * context / par.cp
+        decode_compute = batch * per_step * flops.decode_flops_per_token / (replica_devices * peak) * par.pp
+        decode_memory = (weights_read(batch * per_step) + kv_read) / hbm * par.pp
+        decode_comm = _comm_time(comm, hw, True, missing)
+        decode = PhaseBound("decode", decode_compute, decode_memory, None if decode_comm is None else decode_comm * par.pp)
+        phases.append(decode)
+        tpot = decode.time_s / per_step
+        decode_total_s = work.output_len * tpot
+    # Pipelining: a replica can keep up to pp micro-batches of its batch in flight.
+    in_flight = min(par.pp, batch)
+    total = prefill_s + decode_total_s
+    throughput = work.batch_size / total * in_flight if total else float("inf")
+    request = (ttft or 0.0) + decode_total_s
+    tokens = work.output_len or work.seq_len
+    weight = {"decode": work.output_len / (1 + work.speculative_tokens), "first token": 0.0}
+    slowest = max(phases, key=lambda p: p.time_s * weight.get(p.name, 1))
+    bounds = Bounds(throughput, throughput * tokens, request * 1e3, request * 1e3 / model.layers, slowest.bottleneck,
+                    tuple(phases), None if ttft is None else ttft * 1e3, None if tpot is None else tpot * 1e3)
+    return bounds, slowest.name
 
 
 def _implied(plan, flops: FlopsEstimate, bounds: Bounds, memory: MemoryEstimate, counts: ParamCounts) -> Implied:

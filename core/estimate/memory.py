@@ -18,7 +18,7 @@ Conventions (docs/analysis.md states them for users):
   are not stored (FlashAttention), which is also what selective recompute
   removes; :func:`layer_activation_bytes` can include them to reproduce the
   paper's table.
-* Inference: the KV cache holds batch × (seq_len + output_len) tokens; GQA
+* Inference: the KV cache holds the tokens of the sequences in flight (:func:`held_tokens`); GQA
   stores K and V per KV head (replicated when tp > kv heads), MLA one
   compressed latent of kv_lora_rank + qk_rope_head_dim per token and layer.
 """
@@ -198,7 +198,7 @@ def estimate_memory(plan, counts: ParamCounts, devices: list[int] | None = None)
             dense += counts.embedding / par.tp
         if c.stage == par.pp - 1:
             dense += counts.final_norm + (counts.lm_head if counts.lm_head else (counts.embedding if par.pp > 1 else 0)) / par.tp
-            if counts.mtp and model.mtp_layers:
+            if counts.mtp and model.mtp_layers and (training or work.speculative_tokens):
                 last = counts.layers[-1]
                 mtp_dense = counts.mtp // model.mtp_layers - last.routed_experts
                 dense += model.mtp_layers * mtp_dense / par.tp
@@ -238,13 +238,24 @@ def estimate_memory(plan, counts: ParamCounts, devices: list[int] | None = None)
                 logit_rows = batch if work.output_len else min(batch, -(-chunk // s) + 1)
                 acts += 4 * logit_rows * model.vocab_size / par.tp
                 stage_acts[c.stage] = acts
-            kv = kv_cache_bytes(model, len(layers), tokens=(work.seq_len + work.output_len) / par.cp, batch=batch,
+            kv = kv_cache_bytes(model, len(layers), tokens=held_tokens(work) / par.cp, batch=batch,
                                 tp=par.tp, dtype=work.kv_cache_dtype)
         dev = DeviceMemory(i, c.stage, c.ep_rank, len(layers), n_experts, int(weights), int(grads), int(opt),
                            int(acts), int(kv), capacity, int(params))
         cache[key] = dev
         out.append(dev)
     return MemoryEstimate(tuple(out))
+
+
+def held_tokens(work) -> float:
+    """Tokens of KV cache one sequence holds: a prefill pool only the prompt; a static batch every sequence at its full
+    length; continuous batching (requests joining and leaving at every step) the prompt plus half the output on
+    average — what paged KV caches (Kwon et al., "vLLM", SOSP'23) allocate as the tokens are generated."""
+    if work.phase == "prefill" or not work.output_len:
+        return work.seq_len
+    if work.batching == "static":
+        return work.seq_len + work.output_len
+    return work.seq_len + work.output_len / 2
 
 
 def _stage_sums(counts: ParamCounts, layers: range, kv_attn: int) -> tuple[float, float, int, float, int]:

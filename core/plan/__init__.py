@@ -26,6 +26,10 @@ class MoE:
     router_bias: bool = False
     expert_bias: bool = False
     shared_expert_gate: bool = False
+    # Node-limited routing (DeepSeek-V3 §2.1.2): experts form n_group groups and each token picks its experts from
+    # at most topk_group of them (HF config n_group / topk_group); 0 = unrestricted.
+    n_group: int = 0
+    topk_group: int = 0
 
     def is_moe_layer(self, index: int) -> bool:
         """Whether 0-based layer ``index`` has routed experts (dense first-k, then every n-th)."""
@@ -104,12 +108,15 @@ class Parallelism:
     recompute: str = "none"
     sequence_parallel: bool = False
     micro_batch_size: int = 1
+    # Replicas of the busiest experts kept in addition to the routed experts (DeepSeek's EPLB, "redundant experts",
+    # DeepSeek-V3 §3.4): each EP rank holds (num_experts + redundant_experts) / ep expert slots.
+    redundant_experts: int = 0
 
     def expert_counts(self, num_experts: int) -> tuple[int, ...]:
-        """Experts held by each EP rank: the placement as written, or the balanced split."""
+        """Expert slots held by each EP rank: the placement as written, or the balanced split (replicas included)."""
         if self.expert_placement:
             return tuple(len(p) if isinstance(p, (list, tuple)) else int(p) for p in self.expert_placement)
-        base, extra = divmod(num_experts, self.ep)
+        base, extra = divmod(num_experts + self.redundant_experts, self.ep)
         return tuple(base + (1 if r < extra else 0) for r in range(self.ep))
 
 
@@ -122,6 +129,14 @@ class Workload:
     dtype: str = "bf16"
     kv_cache_dtype: str = "bf16"
     optimizer: str = "adam"
+    # Inference only. How requests share the engine: "continuous" batching (vLLM, SGLang, TensorRT-LLM) gives each
+    # request its own prefill, interleaved with the others' decode steps; "static" runs the whole batch's prefill first.
+    batching: str = "continuous"
+    # Which serving phases this plan runs: "both", or one pool of a disaggregated deployment ("prefill" or "decode").
+    phase: str = "both"
+    # Draft tokens verified per decode step (speculative decoding, e.g. DeepSeek-V3's MTP module): up to
+    # 1 + speculative_tokens tokens per step.
+    speculative_tokens: int = 0
 
     @property
     def training(self) -> bool:

@@ -340,6 +340,10 @@ def _deepseek(f: _Fields) -> dict[str, Any]:
     topk_method = f.cfg.get("topk_method", "noaux_tc" if f.model_type == "deepseek_v3" else "greedy")
     out["moe"] = _moe(experts, f.int("num_experts_per_tok"), width, shared_experts=shared,
                       shared_expert_ffn_hidden_size=shared * width, router_bias=topk_method == "noaux_tc")
+    # Node-limited (group-limited) routing: DeepSeek-V3 n_group = 8, topk_group = 4 (V2: group_limited_greedy)
+    groups, top_groups = f.int("n_group", 0, minimum=0), f.int("topk_group", 0, minimum=0)
+    if groups > 1 and 0 < top_groups < groups:
+        out["moe"]["n_group"], out["moe"]["topk_group"] = groups, top_groups
     first_dense = f.int("first_k_dense_replace", 0, minimum=0)
     freq = f.int("moe_layer_freq", 1)
     # DeepseekV2/V3DecoderLayer: MoE iff layer_idx >= first_k_dense_replace and layer_idx % moe_layer_freq == 0

@@ -128,6 +128,7 @@ def _model(raw: Mapping[str, Any], plan_path: str | None, diags: list[Diagnostic
             dense_layers=int(m.get("dense_layers", 0)),
             layer_frequency=int(m.get("layer_frequency", 1)),
             **{k: m[k] for k in ("router_bias", "expert_bias", "shared_expert_gate") if k in m},
+            **{k: int(m[k]) for k in ("n_group", "topk_group") if k in m},
         )
     mla = None
     if fields.get("mla"):
@@ -225,6 +226,7 @@ def _parallelism(raw: Mapping[str, Any], num_devices: int) -> Parallelism:
         recompute=raw.get("recompute", "none"),
         sequence_parallel=bool(raw.get("sequence_parallel", tp > 1)),
         micro_batch_size=int(raw.get("micro_batch_size", 1)),
+        redundant_experts=int(raw.get("redundant_experts", 0)),
     )
 
 
@@ -238,6 +240,9 @@ def _workload(raw: Mapping[str, Any]) -> Workload:
         dtype=dtype,
         kv_cache_dtype=raw.get("kv_cache_dtype", dtype),
         optimizer=raw.get("optimizer", "adam"),
+        batching=raw.get("batching", "continuous"),
+        phase=raw.get("phase", "both"),
+        speculative_tokens=int(raw.get("speculative_tokens", 0)),
     )
 
 

@@ -57,3 +57,26 @@ def test_moe304_uneven_placement_gets_balanced(deploylint, moe_plan):
     assert d.data["balanced"] == [16, 16, 16, 16]
     fixed = result.apply_fixes()
     assert "MOE304" not in deploylint.lint(fixed).codes
+
+
+def test_moe301_redundant_experts_fill_the_ranks(deploylint, moe_plan):
+    # DeepSeek-V3 §3.4 (EPLB): replicas of the hottest experts even out the ranks without changing the model.
+    # 64 experts + 2 replicas on ep=3: 22-22-22, nothing to report, never a "retrain" fix
+    p = moe_plan(hardware={"num_devices": 3}, parallelism={"tp": 1, "dp": 3, "ep": 3}, workload={"batch_size": 6})
+    d = deploylint.lint(p).one("MOE301")
+    replicas = [f for f in d.fixes if "redundant experts" in f.message]
+    assert replicas and "model unchanged" in replicas[0].message
+    eplb = moe_plan(hardware={"num_devices": 3}, parallelism={"tp": 1, "dp": 3, "ep": 3, "redundant_experts": 2},
+                    workload={"batch_size": 6})
+    result = deploylint.lint(eplb)
+    assert "MOE301" not in result.codes
+    assert [d.experts for d in result.analysis.memory.devices] == [22, 22, 22]
+
+
+def test_moe302_replicas_may_repeat_ids(deploylint, moe_plan):
+    # 64 experts plus 4 redundant slots over ep=4: ids 0..63 once each and four hot experts twice
+    ids = [list(range(0, 16)) + [0], list(range(16, 32)) + [16], list(range(32, 48)) + [32], list(range(48, 64)) + [48]]
+    ok = moe_plan(parallelism={"ep": 4, "redundant_experts": 4, "expert_placement": ids})
+    assert "MOE302" not in deploylint.lint(ok).codes
+    too_many = moe_plan(parallelism={"ep": 4, "redundant_experts": 2, "expert_placement": ids})
+    assert "MOE302" in deploylint.lint(too_many).codes

@@ -30,10 +30,16 @@ def test_tp_all_reduce_volume_in_prefill():
     assert a.bounds.phase("prefill").comm_s * 1e3 == pytest.approx(143.2, abs=0.1)
 
 
-def test_tp_across_nodes_uses_the_network():
+def test_tp_across_nodes_is_hierarchical():
+    # A 16-way all-reduce over two nodes of 8: reduce-scatter and all-gather over NVLink (2·7/8 of the message), and
+    # only each device's 1/8 shard across the network, a 2-node ring (2·1/2 of M/8) — NCCL's hierarchical algorithms
+    # (Jeaugey 2019) and ZeRO's §7 accounting; a flat 16-device ring would send 2·15/16·M over the network.
     plan = Plan(1, LLAMA70, Hardware(num_devices=16, devices_per_node=8, **H100), Parallelism(tp=16),
                 Workload("inference", batch_size=8, seq_len=2048))
-    assert {t.link for t in analyze(plan).comm.traffic if t.kind == "tp"} == {"inter"}
+    tp = {t.link: t.bytes for t in analyze(plan).comm.traffic if t.kind == "tp"}
+    message = 8 * 2048 * 8192 * 2
+    assert tp["inter"] == pytest.approx(2 * 80 * 2 * (1 / 2) * message / 8, rel=1e-12)
+    assert tp["intra"] == pytest.approx(2 * 80 * 2 * (7 / 8) * message, rel=1e-12)
 
 
 def test_pipeline_bubble_and_compute_bound_step():

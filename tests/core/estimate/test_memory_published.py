@@ -10,6 +10,8 @@
   and selective recompute, 2·sbh with full recompute.
 """
 
+from dataclasses import replace
+
 import pytest
 
 from deploylint.core.estimate.analysis import analyze
@@ -88,9 +90,13 @@ def test_kv_cache_llama70b_matches_published_per_token_size():
     llama70 = Model(layers=80, hidden_size=8192, num_attention_heads=64, vocab_size=128256, num_kv_heads=8, head_dim=128,
                     ffn_hidden_size=28672)
     plan = Plan(1, llama70, Hardware(num_devices=4, memory_gib=80, peak_tflops=989, memory_bandwidth_gbps=3350),
-                Parallelism(tp=4), Workload("inference", batch_size=8, seq_len=2048, output_len=256))
+                Parallelism(tp=4), Workload("inference", batch_size=8, seq_len=2048, output_len=256, batching="static"))
     d = analyze(plan).memory.devices[0]
     assert d.kv_cache == 1_509_949_440
+    # continuous batching: sequences join and leave at every step, so on average each holds its prompt and half its
+    # output (paged KV cache, Kwon et al. SOSP'23): 81,920 B/token/device × 8 × (2048 + 128)
+    continuous = analyze(replace(plan, workload=replace(plan.workload, batching="continuous"))).memory.devices[0]
+    assert continuous.kv_cache == 81_920 * 8 * (2048 + 128)
 
 
 def test_mla_kv_cache_is_the_compressed_latent():

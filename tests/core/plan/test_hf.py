@@ -20,7 +20,7 @@ MODEL_KEYS = {"layers", "hidden_size", "num_attention_heads", "num_kv_heads", "h
               "ffn_activation", "vocab_size", "tie_embeddings", "attention", "mla", "moe", "qkv_bias",
               "attention_out_bias", "qk_norm", "attention_sinks", "norm", "mtp_layers", "model_type"}
 MOE_KEYS = {"num_experts", "top_k", "expert_ffn_hidden_size", "shared_experts", "shared_expert_ffn_hidden_size",
-            "dense_layers", "layer_frequency", "router_bias", "expert_bias", "shared_expert_gate"}
+            "dense_layers", "layer_frequency", "router_bias", "expert_bias", "shared_expert_gate", "n_group", "topk_group"}
 
 
 def cfg(name):
@@ -175,7 +175,8 @@ def test_deepseek_v3_mla_dense_layers_router_bias_and_mtp():
                         "expert_ffn_hidden_size": c["moe_intermediate_size"], "shared_experts": c["n_shared_experts"],
                         "shared_expert_ffn_hidden_size": c["n_shared_experts"] * c["moe_intermediate_size"],
                         "dense_layers": c["first_k_dense_replace"], "layer_frequency": c["moe_layer_freq"],
-                        "router_bias": True}          # e_score_correction_bias (topk_method "noaux_tc")
+                        "router_bias": True,          # e_score_correction_bias (topk_method "noaux_tc")
+                        "n_group": 8, "topk_group": 4}  # node-limited routing (DeepSeek-V3 §2.1.2)
     assert m["mtp_layers"] == c["num_nextn_predict_layers"] == 1
 
 
