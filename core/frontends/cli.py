@@ -60,6 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--config", help="use this configuration file instead of searching upward")
     check.add_argument("--plugin", action="append", default=[], metavar="MODULE", help="load a local plugin module (repeatable)")
     check.add_argument("--no-plugin-autoload", action="store_true", help="do not load installed third-party plugins")
+    check.add_argument("--allow-local-plugins", action="store_true",
+                       help="import the local plugin modules the configuration names (code from the checked repository; "
+                            "off by default, see `deploylint trust`)")
     check.add_argument("--fix", action="store_true", help="apply safe fixes")
     check.add_argument("--unsafe-fixes", action="store_true", help="with --fix or --diff, also apply unsafe fixes")
     check.add_argument("--diff", action="store_true", help="print the fixes as a unified diff; write nothing")
@@ -87,6 +90,11 @@ def build_parser() -> argparse.ArgumentParser:
     hardware.add_argument("--format", choices=("text", "json"), default="text")
     hardware.add_argument("--plugin", action="append", default=[], metavar="MODULE")
     hardware.add_argument("--config")
+    trust = sub.add_parser("trust", help="let a folder's configuration load its local plugin modules",
+                           description="Add FOLDER to your trusted folders (a user-level file outside any repository), "
+                                       "so that the plugins = [...] its deploylint configuration names are imported.")
+    trust.add_argument("folder", nargs="?", default=".", metavar="FOLDER")
+    trust.add_argument("--list", action="store_true", help="print the trusted folders and the file that holds them")
     sub.add_parser("schema", help="print the plan's JSON schema (for editors)")
     sub.add_parser("lsp", help="run the language server over stdio")
     return parser
@@ -107,6 +115,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         handler = {
             "check": _cmd_check, "analyze": _cmd_analyze, "rules": _cmd_rules, "rule": _cmd_rule,
             "plugins": _cmd_plugins, "hardware": _cmd_hardware, "schema": _cmd_schema, "lsp": _cmd_lsp,
+            "trust": _cmd_trust,
         }[command]
         return handler(args)
     except (ConfigError, UsageError) as exc:
@@ -127,14 +136,28 @@ def _registry_error():
     return RegistryError
 
 
-def _registry(plugins: list[str], *, autoload: bool = True, cfg: Config | None = None):
-    """Installed plugins, ``--plugin`` modules and the ``plugins = [...]`` of ``cfg`` (found next to its file)."""
+def _registry(plugins: list[str], *, autoload: bool = True, cfg: Config | None = None, allow_local: bool = False):
+    """Installed plugins, ``--plugin`` modules and, when trusted, the ``plugins = [...]`` of ``cfg``.
+
+    A configuration's local modules are code from the repository being checked: they are imported only with
+    ``--allow-local-plugins`` or when the user trusts the configuration's folder (``core/host/trust.py``);
+    otherwise the registry carries a DL009 notice for every file that configuration governs.
+    """
     from ..host.registry import Registry
 
     config_plugins = [m for m in (cfg.plugins if cfg else []) if m not in plugins]
-    module_dirs = [os.getcwd(), *([cfg.root] if cfg and cfg.plugins and cfg.root else [])]
-    return Registry().load(autoload=autoload, modules=plugins, module_dirs=module_dirs,
-                           config_modules=config_plugins, config_source=cfg.source if cfg else None)
+    notices = []
+    if config_plugins and not allow_local:
+        from ..host.trust import is_trusted, untrusted
+
+        if not is_trusted(cfg.root):
+            notices.append(untrusted(config_plugins, cfg.source, cfg.root))
+            config_plugins = []
+    module_dirs = [os.getcwd(), *([cfg.root] if config_plugins and cfg.root else [])]
+    registry = Registry().load(autoload=autoload, modules=plugins, module_dirs=module_dirs,
+                               config_modules=config_plugins, config_source=cfg.source if cfg else None)
+    registry.notices = notices
+    return registry
 
 
 def _catalog_registry(args):
@@ -190,15 +213,17 @@ class _Registries:
     modules are looked up next to the configuration that names them, so the key includes its folder.
     """
 
-    def __init__(self, cli_plugins: list[str], *, autoload: bool) -> None:
+    def __init__(self, cli_plugins: list[str], *, autoload: bool, allow_local: bool = False) -> None:
         self.cli_plugins = list(cli_plugins)
         self.autoload = autoload
+        self.allow_local = allow_local
         self._by_key: dict[tuple, object] = {}
 
     def __call__(self, cfg: Config):
         key = (tuple(cfg.plugins), cfg.root if cfg.plugins else None)
         if key not in self._by_key:
-            self._by_key[key] = _registry(self.cli_plugins, autoload=self.autoload, cfg=cfg if cfg.plugins else None)
+            self._by_key[key] = _registry(self.cli_plugins, autoload=self.autoload, cfg=cfg if cfg.plugins else None,
+                                          allow_local=self.allow_local)
         return self._by_key[key]
 
     def all(self) -> list:
@@ -212,7 +237,7 @@ def _cmd_check(args) -> int:
     files, problems = discover(args.paths, configs)
     if problems:
         raise UsageError("; ".join(problems))
-    registries = _Registries(args.plugin, autoload=not args.no_plugin_autoload)
+    registries = _Registries(args.plugin, autoload=not args.no_plugin_autoload, allow_local=args.allow_local_plugins)
     distinct = list({id(configs(f)): configs(f) for f in files}.values()) or [configs(os.path.join(os.getcwd(), "-"))]
     for cfg in distinct:
         registries(cfg)
@@ -241,6 +266,8 @@ def _cmd_check(args) -> int:
             result = outcome.result
         else:
             result = engine.check_path(path)
+        # after selection and suppression: a repository's own configuration cannot silence it
+        result.diagnostics.extend(d.with_(file=path) for d in registries(cfg).notices)
         results.append(result)
         # each file's findings count against its own configuration's fail-on
         failing = failing or any(d.severity.at_least(cfg.fail_on) for d in result.diagnostics)
@@ -390,8 +417,25 @@ def _cmd_plugins(args) -> int:
     widths = [max((len(r[i]) for r in rows), default=0) + 2 for i in range(3)]
     for name, version, source, status in rows:
         print(f"{name:<{widths[0]}}{version:<{widths[1]}}{source:<{widths[2]}}{status}")
+    for notice in registry.notices:
+        print(f"DL009 {notice.message}", file=sys.stderr)
     _print_failures(registry)
     return EXIT_INCOMPLETE if registry.failures else EXIT_CLEAN
+
+
+def _cmd_trust(args) -> int:
+    from ..host.trust import trust, trust_file, trusted_folders
+
+    if args.list:
+        print(f"# {trust_file()}")
+        for folder in trusted_folders():
+            print(folder)
+        return EXIT_CLEAN
+    if not os.path.isdir(args.folder):
+        raise UsageError(f"no such folder: {args.folder}")
+    path = trust(args.folder)
+    print(f"trusted {os.path.realpath(args.folder)} (in {path}): its configuration's local plugins will be imported")
+    return EXIT_CLEAN
 
 
 def _cmd_hardware(args) -> int:

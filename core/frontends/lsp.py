@@ -52,20 +52,74 @@ class DeploylintServer(LanguageServer):
     def __init__(self) -> None:
         super().__init__("deploylint", __version__)
         self._registries: dict[tuple, Any] = {}
+        self._allowed: set[str | None] = set()   # folders whose local plugins the user allowed in this session
+        self._asked: set[str | None] = set()
         self._configs: dict[str, Config] = {}
         self.linted: dict[str, _Linted] = {}
         self._pending: dict[str, asyncio.Task] = {}
 
     # -- engine ---------------------------------------------------------------------
     def registry_for(self, cfg: Config):
-        """Installed plugins plus the ``plugins = [...]`` of the file's configuration (cached per list)."""
-        key = tuple(cfg.plugins)
+        """Installed plugins plus, when trusted, the ``plugins = [...]`` of the file's configuration (cached).
+
+        Local plugin modules are code from the opened repository: like an editor's workspace trust, the
+        server asks once per folder (allow once, always, or not) and until then lints without them, with
+        DL009 saying so (``core/host/trust.py``).
+        """
+        allowed = bool(cfg.plugins) and (cfg.root in self._allowed or self._trusted(cfg.root))
+        key = (tuple(cfg.plugins), cfg.root, allowed)
         if key not in self._registries:
             from ..host.registry import Registry
 
-            self._registries[key] = Registry().load(autoload=True, config_modules=list(key), config_source=cfg.source,
-                                                    module_dirs=[cfg.root] if cfg.root else [])
+            modules = list(cfg.plugins) if allowed else []
+            registry = Registry().load(autoload=True, config_modules=modules, config_source=cfg.source,
+                                       module_dirs=[cfg.root] if cfg.root and modules else [])
+            if cfg.plugins and not allowed:
+                from ..host.trust import untrusted
+
+                registry.notices = [untrusted(list(cfg.plugins), cfg.source, cfg.root)]
+                self._ask_trust(cfg)
+            self._registries[key] = registry
         return self._registries[key]
+
+    @staticmethod
+    def _trusted(folder: str | None) -> bool:
+        from ..host.trust import is_trusted
+
+        return is_trusted(folder)
+
+    def _ask_trust(self, cfg: Config) -> None:
+        """Ask the editor, once per folder, whether the configuration's local plugins may run."""
+        if cfg.root in self._asked:
+            return
+        self._asked.add(cfg.root)
+
+        async def ask() -> None:
+            once, always = "Allow once", "Always trust this folder"
+            try:
+                answer = await self.window_show_message_request_async(lsp.ShowMessageRequestParams(
+                    type=lsp.MessageType.Warning,
+                    message=(f"{cfg.source} names local deploylint plugins ({', '.join(cfg.plugins)}): importing them "
+                             "runs code from this repository. Run them?"),
+                    actions=[lsp.MessageActionItem(once), lsp.MessageActionItem(always),
+                             lsp.MessageActionItem("Don't run")]))
+            except Exception:  # a client without message requests: the plugins stay off
+                return
+            title = getattr(answer, "title", None)
+            if title not in (once, always):
+                return
+            if title == always:
+                from ..host.trust import trust
+
+                trust(cfg.root)
+            self._allowed.add(cfg.root)
+            for uri in list(self.linted):
+                self.refresh(uri)
+
+        try:
+            asyncio.ensure_future(ask())
+        except RuntimeError:  # no event loop (the server is driven without one, as in unit tests)
+            pass
 
     def config_for(self, path: str) -> Config:
         folder = os.path.dirname(os.path.abspath(path))
@@ -101,7 +155,8 @@ class DeploylintServer(LanguageServer):
             result = FileResult(path, text)
             d = plugin_failure("deploylint.core.frontends.lsp", None, f"linting failed: {type(exc).__name__}: {exc}")
             result.diagnostics.append(d.with_(file=path))
-        result.diagnostics = list(result.diagnostics) + [d.with_(file=path) for d in self.registry_for(cfg).failures]
+        registry = self.registry_for(cfg)
+        result.diagnostics = list(result.diagnostics) + [d.with_(file=path) for d in (*registry.failures, *registry.notices)]
         lines = result.document.lines if result.document is not None else LineIndex(text)
         linted = _Linted(version, text, result, lines)
         for i, d in enumerate(result.diagnostics):

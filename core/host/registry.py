@@ -37,6 +37,8 @@ CORE_CODES = {
     "DL006": ("suppression", "A suppression comment names an unknown code or suppresses nothing."),
     "DL007": ("fix-failure", "A fix could not be applied safely, or fixing did not converge."),
     "DL008": ("missing-hardware-figure", "A bound was skipped because a hardware figure it needs is missing."),
+    "DL009": ("local-plugins-not-trusted", "The configuration names local plugin modules that were not run: they are "
+              "code from the checked repository (allow with --allow-local-plugins or `deploylint trust`)."),
 }
 
 
@@ -62,6 +64,7 @@ class Registry:
         self.plugins: list[PluginInfo] = []
         self.rules: list[Rule] = []
         self.failures: list[Diagnostic] = []
+        self.notices: list[Diagnostic] = []   # DL009: local plugins the caller did not trust (see host/trust.py)
         self._accelerators: dict[str, Any] | None = None
         self._rules_by_code: dict[str, Rule] = {}
         self.configured_with: Any = None
