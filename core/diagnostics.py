@@ -104,14 +104,32 @@ class Range:
 class Edit:
     """Replace the text in ``range`` by ``new_text`` (an insertion has an empty range).
 
+    The range is what an edit means: build one as ``Edit(range, new_text)``.
     ``start`` and ``end`` are the same span as code-point offsets into the
-    document text; the fixer works on offsets, reporters show the range.
+    document text; the engine derives them from ``range`` before a diagnostic
+    leaves it (a plugin that passes offsets too must pass the ones its range
+    names, or its fix is refused), and the fixer applies edits by offset.
     """
 
     range: Range
     new_text: str
-    start: int = -1
-    end: int = -1
+    start: int | None = None
+    end: int | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.range, Range):
+            raise TypeError(f"Edit needs a Range saying which text it replaces, got {self.range!r:.80}")
+        if not isinstance(self.new_text, str):
+            raise TypeError(f"Edit.new_text must be a str, got {type(self.new_text).__name__}")
+        if (self.start is None) != (self.end is None):
+            raise ValueError("Edit offsets come in pairs: give both start and end, or neither (they follow from the range)")
+        if self.start is not None:
+            if not all(isinstance(o, int) and not isinstance(o, bool) for o in (self.start, self.end)):
+                raise TypeError("Edit offsets must be integers")
+            if not 0 <= self.start <= self.end:
+                raise ValueError(f"Edit offsets must satisfy 0 <= start <= end, got {self.start}, {self.end}")
+        if self.range.end < self.range.start:
+            raise ValueError("Edit range ends before it starts")
 
     def to_json(self) -> dict[str, Any]:
         return {"range": self.range.to_json(), "new_text": self.new_text}

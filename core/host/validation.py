@@ -72,6 +72,18 @@ def range_problem(rng: Any, lines, what: str) -> str | None:
     return None
 
 
+def offsets_problem(edit: Edit, lines) -> str | None:
+    """An edit is what its range says: offsets passed as well must be the ones the range names."""
+    if edit.start is None:
+        return None   # the engine derives them from the range
+    start, end = lines.offset(edit.range.start), lines.offset(edit.range.end)
+    if (edit.start, edit.end) == (start, end):
+        return None
+    r = edit.range
+    return (f"gave an edit whose offsets {edit.start}..{edit.end} are not those of its range "
+            f"{r.start.line}:{r.start.column}-{r.end.line}:{r.end.column} ({start}..{end})")
+
+
 def checked_diagnostic(item: Any, code: str, name: str, document, *, schema_knows) -> Diagnostic:
     """``item`` as a diagnostic every output accepts, or :class:`BadOutput` saying why it is not one.
 
@@ -129,6 +141,7 @@ def _checked_fix(fix: Any, document) -> Fix:
             raise BadOutput(f"offered a fix with an edit that is not an Edit: {one_line(_short_repr(edit))}")
         _raise(range_problem(edit.range, document.lines, "an edit range"))
         _raise(utf8_problem(edit.new_text, "an edit text"))
+        _raise(offsets_problem(edit, document.lines))
     return fix if fix.message == one_line(fix.message) else _with_message(fix, one_line(fix.message))
 
 

@@ -39,6 +39,9 @@ class FileResult:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     suppressed: int = 0
     incomplete: bool = False          # a plugin or rule failed: the findings may be missing some
+    #: every finding of the run before select/ignore and suppressions (configured severities, fixes not rendered):
+    #: what the fixer compares to decide whether a fix made the plan worse
+    unfiltered: list[Diagnostic] = field(default_factory=list)
 
     @property
     def worst(self) -> Severity | None:
@@ -71,7 +74,9 @@ class Engine:
             return self._finish(result, [])
         return self.check_text(path, text, bom=bom)
 
-    def check_text(self, path: str, text: str, *, bom: bool = False) -> FileResult:
+    def check_text(self, path: str, text: str, *, bom: bool = False, every_rule: bool = False) -> FileResult:
+        """Check one text. With ``every_rule`` the rules that select/ignore leave out run too, and their findings
+        land only in ``result.unfiltered`` (the fixer's safety check), never in ``result.diagnostics``."""
         self._configure_plugins()
         result = FileResult(path, text)
         document = self._load(path, text, result)
@@ -132,11 +137,14 @@ class Engine:
                 data={"missing": key}, rule=CORE_CODES["DL008"][0], plugin=CORE_PLUGIN))
 
         ctx = Context(document=validated, plan=plan, analysis=result.analysis, config=self.config, thresholds=self._thresholds)
+        hidden: list[Diagnostic] = []
         for rule in self.registry.rules:
-            if not self.config.is_selected(rule.code, path):
-                continue
-            result.diagnostics += self._run_rule(rule, ctx, result)
-        return self._finish(result, sups)
+            if self.config.is_selected(rule.code, path):
+                result.diagnostics += self._run_rule(rule, ctx, result)
+            elif every_rule:
+                # seen by the fixer's safety check only: neither reported nor making this run incomplete
+                hidden += self._run_rule(rule, ctx, FileResult(path))
+        return self._finish(result, sups, hidden)
 
     def _configure_plugins(self) -> None:
         # Plugins keep their options per run; re-announce when files with another configuration interleave.
@@ -190,16 +198,20 @@ class Engine:
             out.append(d.with_(severity=self.config.severity_for(d.code, d.severity), plugin=rule.plugin))
         return out
 
-    def _finish(self, result: FileResult, sups: list[suppression.Suppression]) -> FileResult:
+    def _finish(self, result: FileResult, sups: list[suppression.Suppression], hidden: list[Diagnostic] = ()) -> FileResult:
         document = result.document
-        placed: list[Diagnostic] = []
-        for d in result.diagnostics:
+
+        def place(d: Diagnostic) -> Diagnostic:
             if d.range is None and document is not None:
                 d = d.with_(range=document.range_of(d.path))
-            if d.fixes and document is not None:
-                d = d.with_(fixes=tuple(_render_fixes(document, d.fixes)))
-            placed.append(d.with_(file=result.path))
+            return d.with_(file=result.path)
+
+        placed = [place(d) for d in result.diagnostics]
+        result.unfiltered = [d.with_(severity=self.config.severity_for(d.code, d.severity))
+                             for d in placed + [place(d) for d in hidden]]
         selected = [d for d in placed if self.config.is_selected(d.code, result.path) or d.code == "DL005"]
+        if document is not None:
+            selected = [d.with_(fixes=tuple(_render_fixes(document, d.fixes))) if d.fixes else d for d in selected]
         kept = suppression.apply(selected, sups)
         result.suppressed = len(selected) - len(kept)
         if sups and self.config.is_selected("DL006", result.path):
@@ -269,7 +281,13 @@ def _render_fixes(document: Document, fixes: tuple[Fix, ...]) -> list[Fix]:
 
     out: list[Fix] = []
     for fix in fixes:
-        if fix.edits or not fix.changes:
+        if fix.edits:
+            # Text edits a rule built itself: the offsets follow from the range (host.validation checked both).
+            lines = document.lines
+            out.append(fix.with_edits(e if e.start is not None else Edit(e.range, e.new_text, lines.offset(e.range.start),
+                                                                         lines.offset(e.range.end)) for e in fix.edits))
+            continue
+        if not fix.changes:
             out.append(fix)
             continue
         try:

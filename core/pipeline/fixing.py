@@ -1,12 +1,30 @@
-"""Apply fixes without ever losing or corrupting a file.
+"""Apply fixes without ever losing or corrupting a file, and without ever writing a plan worse than it was.
 
-The loop: check → pick one applicable fix per diagnostic (the first one the
-rule offers that the chosen applicability allows) → drop fixes whose edits
-overlap an earlier one (they get their turn next round) → apply → check the
-new text again. A round whose result no longer parses or validates is undone
-and the fix responsible is named (DL007); the loop stops when nothing more
-applies, when a text repeats (a cycle), or after ``fix-loop-limit`` rounds
-(DL007, never an endless loop).
+The loop, one round at a time: check → pick one applicable fix per diagnostic
+(the first one the rule offers that the chosen applicability allows) → build
+the round → apply → check the new text again → keep the round only if it made
+nothing worse. A round is either
+
+* one *isolated* fix alone — a fix that reshapes the deployment (any value
+  under ``/parallelism``, the device count, the accelerator, the batch; see
+  :data:`ISOLATED`) or one made of raw text edits whose keys nobody knows —
+  because two such fixes, each right on its own, are computed for the plan as
+  it was and can contradict each other once combined (ruff isolates fixes the
+  same way); or
+* every other fix whose edits do not overlap (the rest get their turn later).
+
+A round is undone when the plan after it has a problem it did not have before
+(:func:`new_problems`): it no longer parses, it has a schema problem
+(DL002/DL003), an unresolved reference (DL004) or a plugin failure (DL005) it
+did not have, or an error of any rule that was not there — counted over every
+rule and every finding, whatever ``--select``, ``ignore`` or suppressions hide,
+so a fix cannot slip a broken plan past a narrow selection. The fixes of an
+undone round are then tried one at a time and each one that breaks the plan on
+its own is named (DL007) and not tried again. A fix whose diagnostic comes
+back unchanged after it was applied did nothing useful: the round is undone and
+the fix named (DL007, no progress), so a fix can never apply itself again and
+again. The loop stops when nothing more applies, when a text repeats (a cycle),
+or after ``fix-loop-limit`` rounds (DL007, never an endless loop).
 
 Writing is atomic and exclusive: the file is locked, re-read and compared with
 what was checked (a file changed on disk meanwhile is an error, not an
@@ -20,14 +38,19 @@ import difflib
 import os
 import stat
 import tempfile
+from collections import Counter
 from dataclasses import dataclass, field
 
 from ..diagnostics import Applicability, Diagnostic, Edit, Fix, Severity
 from .engine import Engine, FileResult
 
 CORE = "deploylint.core"
-_DOCUMENT_CODES = {"DL001", "DL002", "DL003"}
 _BLOCKING_CODES = {"DL001"}   # a file that does not parse is never fixed; schema problems (DL002, DL003) are fixable
+#: problems of the document itself: any new one, of any severity, makes a round worse
+DOCUMENT_CODES = ("DL001", "DL002", "DL003", "DL004", "DL005")
+#: plan values that shape the whole deployment; a fix that changes one is applied alone in its round
+ISOLATED = ("/parallelism", "/hardware/num_devices", "/hardware/devices_per_node", "/hardware/accelerator",
+            "/workload/batch_size")
 
 
 @dataclass
@@ -47,8 +70,15 @@ def applicable(fix: Fix, unsafe: bool) -> bool:
     return unsafe and fix.applicability is Applicability.UNSAFE
 
 
+def isolated(fix: Fix) -> bool:
+    """Whether ``fix`` must be applied alone in its round (see the module docstring)."""
+    if not fix.changes:
+        return True   # raw text edits: which plan values they touch is unknown
+    return any(c.path == p or c.path.startswith(p + "/") for c in fix.changes for p in ISOLATED)
+
+
 def choose_fixes(diagnostics: list[Diagnostic], unsafe: bool) -> list[tuple[Diagnostic, Fix]]:
-    """One fix per diagnostic, in file order, without overlapping edits."""
+    """One fix per diagnostic, in file order, without overlapping edits (isolation aside: see :func:`plan_round`)."""
     chosen: list[tuple[Diagnostic, Fix]] = []
     taken: list[tuple[int, int]] = []
     for d in diagnostics:
@@ -63,6 +93,17 @@ def choose_fixes(diagnostics: list[Diagnostic], unsafe: bool) -> list[tuple[Diag
     return chosen
 
 
+def plan_round(candidates: list[tuple[Diagnostic, Fix]], *, solo: bool = False) -> list[tuple[Diagnostic, Fix]]:
+    """The fixes of one round: the first candidate alone when it is isolated (or ``solo``), else every candidate
+    that is not isolated."""
+    if not candidates:
+        return []
+    first = candidates[0]
+    if solo or isolated(first[1]):
+        return [first]
+    return [c for c in candidates if not isolated(c[1])]
+
+
 def _overlaps(a: tuple[int, int], b: tuple[int, int]) -> bool:
     if a[0] == a[1] and b[0] == b[1]:
         return a[0] == b[0]  # two insertions at one point would interleave
@@ -70,6 +111,9 @@ def _overlaps(a: tuple[int, int], b: tuple[int, int]) -> bool:
 
 
 def apply_edits(text: str, edits: list[Edit]) -> str:
+    for e in edits:
+        if e.start is None or e.end is None:
+            raise ValueError("an edit reached the fixer without offsets; the engine derives them from its range")
     for e in sorted(edits, key=lambda e: (e.start, e.end), reverse=True):
         text = text[: e.start] + e.new_text + text[e.end:]
     return text
@@ -79,39 +123,86 @@ def _document_errors(result: FileResult) -> int:
     return sum(1 for d in result.diagnostics if d.code in _BLOCKING_CODES and d.severity is Severity.ERROR)
 
 
-def _schema_problems(result: FileResult) -> int:
-    return sum(1 for d in result.diagnostics if d.code in ("DL002", "DL003"))
+def _problems(result: FileResult, rules_ran: bool) -> Counter:
+    """What counts against a plan, by (code, path): every document problem, and every error when rules ran."""
+    return Counter((d.code, d.path) for d in result.unfiltered
+                   if d.code in DOCUMENT_CODES or (rules_ran and d.severity is Severity.ERROR and not d.code.startswith("DL")))
 
 
-def _worse(before: FileResult, after: FileResult) -> bool:
-    """A fix made the file worse: it no longer parses, or it has more schema problems than before."""
-    return after.document is None or _document_errors(after) > 0 or _schema_problems(after) > _schema_problems(before)
+def new_problems(before: FileResult, after: FileResult) -> list[Diagnostic]:
+    """The problems ``after`` has that ``before`` did not (all rules, all findings, nothing hidden).
+
+    Rule errors are compared only when the rules ran on ``before`` too: a plan
+    whose schema problem is fixed is checked by the rules for the first time,
+    and what they find was there all along."""
+    if after.document is None:
+        return [d for d in after.unfiltered if d.code == "DL001"] or [_dl007(None, "the result does not load")]
+    rules_ran = before.plan is not None
+    fresh = _problems(after, rules_ran) - _problems(before, rules_ran)
+    out = []
+    for d in after.unfiltered:
+        if fresh[(d.code, d.path)] > 0:
+            fresh[(d.code, d.path)] -= 1
+            out.append(d)
+    return out
+
+
+def _stuck(d: Diagnostic, after: FileResult) -> bool:
+    """The fixed diagnostic came back unchanged (same code, place and message): applying its fix made no progress."""
+    return any(x.code == d.code and x.path == d.path and x.message == d.message for x in after.diagnostics)
+
+
+def _refusal(d: Diagnostic, f: Fix, problems: list[Diagnostic]) -> Diagnostic:
+    shown = "; ".join(f"{p.code} at {p.path or 'the file'}: {p.message}" for p in problems[:3])
+    more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+    return _dl007(d, f"fix of {d.code} ({f.message}) was not applied: the plan would get a new problem: {shown}{more}")
 
 
 def fix_text(engine: Engine, path: str, text: str, *, unsafe: bool, bom: bool = False) -> tuple[str, FileResult, list[str], list[Diagnostic]]:
     """Run the fix-point loop on ``text``; returns (new text, final result, applied fixes, loop problems)."""
-    result = engine.check_text(path, text, bom=bom)
+    def check(candidate: str) -> FileResult:
+        return engine.check_text(path, candidate, bom=bom, every_rule=True)
+
+    result = original = check(text)
     if result.document is None or _document_errors(result):
         return text, result, [], []  # never fix a file that does not load and validate
     applied: list[str] = []
     problems: list[Diagnostic] = []
     seen = {text}
     limit = engine.config.fix_loop_limit
-    broken: set[tuple[str, str]] = set()
+    refused: set[tuple[str, str, str]] = set()
+    solo = False     # after a round that broke the plan only as a whole: one fix per round from then on
+
+    def offered(res: FileResult) -> list[tuple[Diagnostic, Fix]]:
+        return [(d, f) for d, f in choose_fixes(res.diagnostics, unsafe) if (d.code, d.path, f.message) not in refused]
+
+    def refuse(d: Diagnostic, f: Fix, problem: Diagnostic) -> None:
+        refused.add((d.code, d.path, f.message))
+        problems.append(problem)
+
     for _ in range(limit):
-        chosen = [(d, f) for d, f in choose_fixes(result.diagnostics, unsafe) if (d.code, f.message) not in broken]
+        chosen = plan_round(offered(result), solo=solo)
         if not chosen:
             break
         candidate = apply_edits(text, [e for _, f in chosen for e in f.edits])
-        after = engine.check_text(path, candidate, bom=bom)
-        if _worse(result, after):
-            # Find the fixes that break the file on their own; keep the rest for the next round.
+        after = check(candidate)
+        worse = new_problems(result, after)
+        if worse:
+            if len(chosen) == 1:
+                refuse(*chosen[0], _refusal(*chosen[0], worse))
+                continue
+            # Name the fixes that break the plan on their own; the others go one per round from now on.
             for d, f in chosen:
-                alone = engine.check_text(path, apply_edits(text, list(f.edits)), bom=bom)
-                if _worse(result, alone):
-                    broken.add((d.code, f.message))
-                    reason = next((x.message for x in alone.diagnostics if x.code in _DOCUMENT_CODES), "it does not load")
-                    problems.append(_dl007(d, f"fix of {d.code} ({f.message}) was not applied: the result would be invalid: {reason}"))
+                alone = new_problems(result, check(apply_edits(text, list(f.edits))))
+                if alone:
+                    refuse(d, f, _refusal(d, f, alone))
+            solo = True
+            continue
+        stuck = [(d, f) for d, f in chosen if _stuck(d, after)]
+        if stuck:
+            for d, f in stuck:
+                refuse(d, f, _dl007(d, f"fix of {d.code} ({f.message}) made no progress: after it was applied the "
+                                       "same finding came back unchanged; it was undone and not applied"))
             continue
         if candidate in seen:
             problems.append(_dl007(None, "fixes undo each other (a cycle); stopped: " + ", ".join(d.code for d, _ in chosen)))
@@ -120,10 +211,57 @@ def fix_text(engine: Engine, path: str, text: str, *, unsafe: bool, bom: bool = 
         applied += [f"{d.code}: {f.message}" for d, f in chosen]
         text, result = candidate, after
     else:
-        if choose_fixes(result.diagnostics, unsafe):
+        left = offered(result)
+        if left:
             problems.append(_dl007(None, f"fixes did not converge after {limit} rounds (fix-loop-limit); "
-                                         "still offered by: " + ", ".join(sorted({d.code for d, _ in choose_fixes(result.diagnostics, unsafe)}))))
+                                         "still offered by: " + ", ".join(sorted({d.code for d, _ in left}))))
+    if applied:
+        text, result = _tidy(check, original, text, result)
+    if refused:
+        # A refused fix is no longer offered: "fixable with --fix" must not count what the loop would not apply.
+        result.diagnostics = [d.with_(fixes=tuple(f for f in d.fixes if (d.code, d.path, f.message) not in refused))
+                              for d in result.diagnostics]
     return text, result, applied, problems
+
+
+def _tidy(check, original: FileResult, text: str, result: FileResult) -> tuple[str, FileResult]:
+    """Remove again each key the loop added that now holds what the plan would have without it.
+
+    Round by round a fix may add a key that a later fix sets back to its
+    default (a micro-batch raised, then reset by a new layout): the plan is
+    the same with or without it, and a fix writes only the keys it needs. A
+    key is removed only when the plan resolves exactly as before and every
+    finding stays as it was; keys the file had before fixing are never
+    touched."""
+    from ..diagnostics import ValueChange
+    from ..document import pointer as jp
+    from ..document.writers import WriteError, apply_changes
+
+    if result.plan is None or original.document is None:
+        return text, result
+    findings = [(d.code, d.path, d.message) for d in result.unfiltered]
+    for pointer in _leaves(result.document.data, ""):
+        if jp.exists(original.document.data, pointer):
+            continue
+        try:
+            candidate = apply_changes(result.document, [ValueChange("remove", pointer)])
+        except WriteError:
+            continue
+        after = check(candidate)
+        if after.plan == result.plan and [(d.code, d.path, d.message) for d in after.unfiltered] == findings:
+            text, result = candidate, after
+    return text, result
+
+
+def _leaves(data, prefix: str):
+    from ..document import pointer as jp
+
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if isinstance(key, str) and not key.startswith("$"):
+                yield from _leaves(value, jp.child(prefix, key))
+    elif prefix:
+        yield prefix
 
 
 def fix_file(engine: Engine, path: str, *, unsafe: bool, write: bool) -> FixOutcome:

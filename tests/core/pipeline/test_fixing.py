@@ -27,7 +27,7 @@ class BreaksTheFile(Rule):
     summary = "offers a text edit that corrupts the file"
 
     def check(self, ctx):
-        bad = Edit(Range.at(1, 1), "[[[ not toml", 0, 0)
+        bad = Edit(Range.at(1, 1, 1, 1), "[[[ not toml")     # an insertion before the first character
         yield self.report("/parallelism/tp", "always", fixes=[Fix("insert garbage", (), edits=(bad,))])
 
 
