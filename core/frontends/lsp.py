@@ -46,6 +46,7 @@ class _Linted:
     result: Any            # engine.FileResult
     lines: LineIndex
     diagnostics: list = field(default_factory=list)   # (lsp.Diagnostic, core Diagnostic) pairs
+    verdicts: Any = None   # fixing.AloneVerdicts for this text: which quick fixes leave the plan no worse
 
 
 class DeploylintServer(LanguageServer):
@@ -259,7 +260,8 @@ def code_action(ls: DeploylintServer, params: lsp.CodeActionParams) -> list[lsp.
                 continue
             if not asked and not _overlap(lsp_d.range, params.range):
                 continue
-            for n, fix in enumerate(f for f in d.fixes if f.edits and f.applicability is not Applicability.DISPLAY):
+            offered = [f for f in d.fixes if f.edits and f.applicability is not Applicability.DISPLAY]
+            for n, fix in enumerate(f for f in offered if not _alone_problems(ls, uri, linted, f)):
                 safe = fix.applicability is Applicability.SAFE
                 title = f"{d.code}: {fix.message}" + ("" if safe else " (unsafe)")
                 actions.append(lsp.CodeAction(
@@ -271,6 +273,18 @@ def code_action(ls: DeploylintServer, params: lsp.CodeActionParams) -> list[lsp.
         if edit is not None:
             actions.append(lsp.CodeAction(title="deploylint: fix all safe problems", kind=FIX_ALL_KIND, edit=edit))
     return actions
+
+
+def _alone_problems(ls: DeploylintServer, uri: str, linted: _Linted, fix) -> list:
+    """What ``fix`` alone would break in the plan: a quick fix that would is not offered (the fix loop's rule)."""
+    if linted.verdicts is None:
+        from ..pipeline.engine import Engine
+        from ..pipeline.fixing import AloneVerdicts
+
+        path = to_fs_path(uri) or uri
+        cfg = ls.config_for(path)
+        linted.verdicts = AloneVerdicts(Engine(ls.registry_for(cfg), cfg), path, linted.text)
+    return linted.verdicts.problems(fix)
 
 
 def _fix_all(ls: DeploylintServer, uri: str, linted: _Linted) -> lsp.WorkspaceEdit | None:

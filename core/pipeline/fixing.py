@@ -158,6 +158,29 @@ def _refusal(d: Diagnostic, f: Fix, problems: list[Diagnostic]) -> Diagnostic:
     return _dl007(d, f"fix of {d.code} ({f.message}) was not applied: the plan would get a new problem: {shown}{more}")
 
 
+class AloneVerdicts:
+    """Whether each fix, applied on its own to ``text``, leaves the plan without a new problem.
+
+    What an editor's quick fix does (one fix, nothing else): the language
+    server offers only the fixes this finds harmless. Each verdict costs one
+    check and is kept for the text it was made for."""
+
+    def __init__(self, engine: Engine, path: str, text: str, *, bom: bool = False) -> None:
+        self.engine, self.path, self.text, self.bom = engine, path, text, bom
+        self._before: FileResult | None = None
+        self._verdicts: dict[tuple, list[Diagnostic]] = {}
+
+    def problems(self, fix: Fix) -> list[Diagnostic]:
+        """The new problems ``fix`` alone would give the plan (empty: it may be applied)."""
+        key = (fix.message, fix.changes, tuple((e.start, e.end, e.new_text) for e in fix.edits))
+        if key not in self._verdicts:
+            if self._before is None:
+                self._before = self.engine.check_text(self.path, self.text, bom=self.bom, every_rule=True)
+            after = self.engine.check_text(self.path, apply_edits(self.text, list(fix.edits)), bom=self.bom, every_rule=True)
+            self._verdicts[key] = new_problems(self._before, after)
+        return self._verdicts[key]
+
+
 def fix_text(engine: Engine, path: str, text: str, *, unsafe: bool, bom: bool = False) -> tuple[str, FileResult, list[str], list[Diagnostic]]:
     """Run the fix-point loop on ``text``; returns (new text, final result, applied fixes, loop problems)."""
     def check(candidate: str) -> FileResult:

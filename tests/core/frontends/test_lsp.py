@@ -159,3 +159,27 @@ async def test_save_relints_with_the_new_configuration(client: LanguageClient, t
     client.text_document_did_save(types.DidSaveTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=uri)))
     await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
     assert "MOE301" not in [d.code for d in client.diagnostics[uri]]
+
+
+async def test_a_fix_that_would_break_the_plan_is_offered_neither_as_quick_fix_nor_in_fix_all(client: LanguageClient, tmp_path):
+    # a team's rule whose safe fix writes tp = 0, which the plan format forbids; only that rule is selected
+    (tmp_path / "zero_tp_rules.py").write_text(
+        "from deploylint.core import Fix, Rule, Severity, hookimpl\n"
+        "class ZeroTp(Rule):\n    code = 'ACME402'\n    name = 'zero-tp'\n    severity = Severity.WARNING\n"
+        "    summary = 'asks for tp = 0'\n"
+        "    def check(self, ctx):\n"
+        "        yield self.report('/parallelism/tp', 'tp should be 0', fixes=[Fix.set('/parallelism/tp', 0, 'set tp to 0')])\n"
+        "@hookimpl\ndef deploylint_rules():\n    return [ZeroTp()]\n")
+    (tmp_path / "deploylint.toml").write_text('plugins = ["zero_tp_rules"]\nselect = ["ACME402"]\n')
+    uri = _uri(tmp_path)
+    _open(client, uri, PLAN)
+    await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    (finding,) = [d for d in client.diagnostics[uri] if d.code == "ACME402"]
+    quick = await client.text_document_code_action_async(types.CodeActionParams(
+        text_document=types.TextDocumentIdentifier(uri=uri), range=finding.range,
+        context=types.CodeActionContext(diagnostics=[finding], only=[types.CodeActionKind.QuickFix])))
+    assert not quick                                          # "set tp to 0" would give the plan a DL002
+    fix_all = await client.text_document_code_action_async(types.CodeActionParams(
+        text_document=types.TextDocumentIdentifier(uri=uri), range=types.Range(types.Position(0, 0), types.Position(0, 0)),
+        context=types.CodeActionContext(diagnostics=[], only=["source.fixAll.deploylint"])))
+    assert not fix_all
