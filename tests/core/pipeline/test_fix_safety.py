@@ -261,12 +261,16 @@ def test_the_training_plan_is_fixed_into_a_coherent_plan_without_stray_keys(tmp_
     assert [d for d in after["diagnostics"] if d["severity"] == "error"] == []
 
 
-def test_the_language_server_fix_all_path_gives_the_same_plan(deploylint):
+@pytest.mark.parametrize("fmt", ["toml", "yaml", "json", "python"])
+def test_fix_text_gives_the_same_plan_in_every_format(deploylint, fmt):
+    # fix_text is the loop the language server's "fix all" runs; each format's writer adds and removes the keys
+    from deploylint.core.document.sources import load
     from deploylint.core.pipeline.fixing import fix_text
 
-    result = deploylint.lint(TRAINING_PLAN)
+    result = deploylint.lint(tomllib.loads(TRAINING_PLAN), format=fmt)
     new, final, applied, problems = fix_text(result.engine, result.path, result.text, unsafe=True)
-    assert problems == [] and tomllib.loads(new)["parallelism"] == {"pp": 1, "dp": 16}
+    assert problems == [] and [a.split(":")[0] for a in applied] == ["MEM102", "PAR405"]    # both isolated: a round each
+    assert load(result.path, new).data["parallelism"] == {"pp": 1, "dp": 16}
     assert not [d for d in final.diagnostics if d.severity is Severity.ERROR]
 
 
