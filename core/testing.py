@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
-from .pipeline.config import Config, config_from_table
-from .diagnostics import Diagnostic
-from .pipeline.engine import Engine, FileResult
-from .host.registry import Registry
+if TYPE_CHECKING:  # the engine is imported when a test lints, not when pytest loads this plugin
+    from .diagnostics import Diagnostic
+    from .host.registry import Registry
+    from .pipeline.engine import Engine, FileResult
 
 _SUFFIX = {"toml": ".toml", "yaml": ".yaml", "json": ".json", "python": ".py"}
 
@@ -83,6 +83,8 @@ class Linter:
         plugins = tuple(plugins)
         key = (tuple(p if isinstance(p, str) else id(p) for p in plugins), autoload)
         if key not in self._registries:
+            from .host.registry import Registry
+
             reg = Registry()
             for p in plugins:
                 if not isinstance(p, str):
@@ -104,6 +106,9 @@ class Linter:
         """Lint ``plan`` (a dict or text in ``format``); ``config`` is a ``[tool.deploylint]`` table."""
         text = plan if isinstance(plan, str) else render_plan(plan, format)
         path = path or f"plan{_SUFFIX[format]}"
+        from .pipeline.config import Config, config_from_table
+        from .pipeline.engine import Engine
+
         cfg = config_from_table(dict(config)) if config else Config()
         engine = Engine(self.registry(plugins, autoload=autoload), cfg)
         return LintResult(text, format, engine.check_text(path, text), engine, path)

@@ -29,13 +29,13 @@ def _codes(value: str) -> list[str]:
 
 def _check_codes(registries, options: dict[str, list[str]]) -> None:
     """A code or prefix that matches no rule of any registry is a typo: say so instead of silently selecting nothing."""
-    import difflib
-
     known = sorted(set().union(*(registry.known_codes() for registry in registries)))
     for option, values in options.items():
         for value in values:
             if value == "ALL" or any(code.startswith(value) for code in known):
                 continue
+            import difflib
+
             prefixes = sorted({c.rstrip("0123456789") for c in known} | set(known))
             close = difflib.get_close_matches(value, prefixes, n=3, cutoff=0.5)
             raise UsageError(f"{option} {value}: no rule has this code or prefix"

@@ -9,7 +9,6 @@ run stops with exit 2 rather than lint with settings the user did not mean.
 
 from __future__ import annotations
 
-import difflib
 import fnmatch
 import os
 from dataclasses import dataclass, field
@@ -167,6 +166,8 @@ def config_from_table(table: dict, source: str | None = None) -> Config:
     cfg = Config(source=source, root=os.path.dirname(os.path.abspath(source)) if source else None)
     for key, value in table.items():
         if key not in _KEYS:
+            import difflib  # only when a suggestion or a diff is needed
+
             hint = difflib.get_close_matches(key, list(_KEYS), n=1, cutoff=0.6)
             raise ConfigError(
                 f"{_where(where, key)}: unknown key {key!r} in [tool.deploylint]"

@@ -34,7 +34,6 @@ fsynced and renamed over the original, keeping its mode, BOM and line endings.
 
 from __future__ import annotations
 
-import difflib
 import os
 import stat
 import tempfile
@@ -303,6 +302,8 @@ def fix_file(engine: Engine, path: str, *, unsafe: bool, write: bool) -> FixOutc
     new_text, result, applied, problems = fix_text(engine, path, text, unsafe=unsafe, bom=bom)
     outcome = FixOutcome(result, fixed=len(applied), applied=applied)
     if new_text != text:
+        import difflib  # only when a suggestion or a diff is needed
+
         outcome.diff = "".join(difflib.unified_diff(
             text.splitlines(keepends=True), new_text.splitlines(keepends=True), fromfile=f"a/{path}", tofile=f"b/{path}"))
         if write:

@@ -9,8 +9,8 @@ was given (DL002), and unknown keys into DL003 with a did-you-mean rename.
 
 from __future__ import annotations
 
-import difflib
 import json
+import os
 from functools import lru_cache
 from typing import Any
 
@@ -23,16 +23,17 @@ CORE = "deploylint.core"
 
 @lru_cache(maxsize=1)
 def load_schema() -> dict:
-    """The plan schema as a dict (read once per process)."""
-    from importlib.resources import files
-
-    return json.loads(files("deploylint.schemas").joinpath("plan.schema.json").read_text(encoding="utf-8"))
+    """The plan schema as a dict."""
+    return json.loads(schema_text())
 
 
 def schema_text() -> str:
-    from importlib.resources import files
+    """The schema file, read beside the installed ``deploylint.schemas`` package (package data; no
+    importlib.resources, which would import zipfile and tempfile on every check)."""
+    import deploylint.schemas
 
-    return files("deploylint.schemas").joinpath("plan.schema.json").read_text(encoding="utf-8")
+    with open(os.path.join(os.path.dirname(deploylint.schemas.__file__), "plan.schema.json"), encoding="utf-8") as fh:
+        return fh.read()
 
 
 def property_schema(pointer: str) -> dict | None:
@@ -192,6 +193,8 @@ def _explain(error, root: dict) -> list[Diagnostic]:
             if key in props:
                 continue
             # suggest only names not already used next to it: renaming onto an existing key would lose a value
+            import difflib  # only when a suggestion or a diff is needed
+
             close = difflib.get_close_matches(key, [p for p in props if p not in value], n=3, cutoff=0.6)
             key_path = jp.child(path, key)
             fixes = [Fix.rename(key_path, c, f"rename {key!r} to {c!r}") for c in close[:1]]
@@ -233,6 +236,8 @@ def _explain(error, root: dict) -> list[Diagnostic]:
                        data={"expected": expected, "given": value, kind: error.validator_value})]
     if kind == "enum":
         options = [str(v) for v in error.validator_value]
+        import difflib  # only when a suggestion or a diff is needed
+
         close = difflib.get_close_matches(str(value).lower(), options, n=1, cutoff=0.5) if isinstance(value, str) else []
         fixes = [Fix.set(path, close[0], f"use {close[0]!r}")] if close else []
         hint = f"; did you mean {close[0]!r}?" if close else ""

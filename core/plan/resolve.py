@@ -8,7 +8,6 @@ key that names it, with a did-you-mean fix where one is close.
 
 from __future__ import annotations
 
-import difflib
 import os
 from typing import Any, Mapping
 
@@ -173,6 +172,8 @@ def _hardware(raw: Mapping[str, Any], dtype: str, accelerators: Mapping[str, Any
     if name is not None:
         acc = accelerators.get(name) or accelerators.get(str(name).lower())
         if acc is None:
+            import difflib  # only when a suggestion or a diff is needed
+
             close = difflib.get_close_matches(str(name).lower(), list(accelerators), n=3, cutoff=0.5)
             fixes = [Fix.set("/hardware/accelerator", c, f"use the catalog entry {c!r}", applicability="unsafe") for c in close]
             hint = f"; did you mean {close[0]!r}?" if close else ""

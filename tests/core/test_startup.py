@@ -13,7 +13,8 @@ import sys
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-HEAVY = ("jsonschema", "libcst", "yaml", "pygls", "lsprotocol", "importlib.metadata", "importlib_metadata", "hypothesis")
+HEAVY = ("jsonschema", "libcst", "yaml", "pygls", "lsprotocol", "importlib.metadata", "importlib_metadata", "hypothesis",
+         "zipfile", "tempfile", "importlib.resources")
 
 
 def imported_modules(*args: str, cwd: str = ROOT) -> tuple[set[str], subprocess.CompletedProcess]:
@@ -32,6 +33,13 @@ def test_toml_check_imports_nothing_heavy(plan):
     assert proc.returncode in (0, 1), proc.stderr[-2000:]
     leaked = sorted(n for n in names if n.split(".")[0] in {h.split(".")[0] for h in HEAVY if "." not in h} or n in HEAVY)
     assert leaked == [], f"heavy modules on the TOML check path: {leaked}"
+
+
+def test_a_clean_check_renders_no_diff_and_suggests_nothing():
+    # difflib serves did-you-mean suggestions, --diff and fix rendering: a clean plan needs none of them
+    names, proc = imported_modules("check", "examples/mixtral-8x7b-h100.plan.toml")
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    assert "deploylint.core.pipeline.engine" in names and "difflib" not in names
 
 
 def test_json_check_imports_nothing_heavy(tmp_path):
@@ -53,3 +61,12 @@ def test_an_invalid_plan_does_import_jsonschema_to_explain_itself(tmp_path):
     names, proc = imported_modules("check", str(plan))
     assert proc.returncode == 1
     assert "jsonschema" in names and "DL002" in proc.stdout
+
+
+def test_loading_the_pytest_plugin_imports_no_engine():
+    # every pytest session of a project where deploylint is installed loads deploylint.core.testing
+    code = ("import sys, deploylint.core.testing; "
+            "print(sorted(m for m in sys.modules if m.startswith(('deploylint.core.pipeline', 'deploylint.core.host', "
+            "'deploylint.core.estimate', 'deploylint.plugins'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0 and out.stdout.strip() == "[]", out.stdout + out.stderr

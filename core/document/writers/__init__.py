@@ -16,7 +16,6 @@ server offers as quick fixes (converted to UTF-16 positions in one place,
 
 from __future__ import annotations
 
-import difflib
 import importlib
 from dataclasses import dataclass
 from typing import Iterable
@@ -79,6 +78,8 @@ def minimal_edits(old: str, new: str) -> list[TextEdit]:
     for line in old_lines:
         starts.append(starts[-1] + len(line))
     edits: list[TextEdit] = []
+    import difflib  # only when a suggestion or a diff is needed
+
     matcher = difflib.SequenceMatcher(None, old_lines, new_lines, autojunk=False)
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         if tag == "equal":
