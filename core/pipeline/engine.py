@@ -9,7 +9,7 @@ every front door (CLI, language server, fixer, test kit) consumes.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..document import pointer as jp
@@ -283,9 +283,12 @@ def _render_fixes(document: Document, fixes: tuple[Fix, ...]) -> list[Fix]:
     for fix in fixes:
         if fix.edits:
             # Text edits a rule built itself: the offsets follow from the range (host.validation checked both).
+            # Which plan values raw text touches is unknown whatever ``changes`` claims, so they are dropped: the
+            # fixer then treats the fix as raw text (applied alone in its round).
             lines = document.lines
-            out.append(fix.with_edits(e if e.start is not None else Edit(e.range, e.new_text, lines.offset(e.range.start),
-                                                                         lines.offset(e.range.end)) for e in fix.edits))
+            edits = [e if e.start is not None else Edit(e.range, e.new_text, lines.offset(e.range.start), lines.offset(e.range.end))
+                     for e in fix.edits]
+            out.append(replace(fix, changes=(), edits=tuple(edits)))
             continue
         if not fix.changes:
             out.append(fix)

@@ -342,3 +342,30 @@ def test_what_goes_alone_in_a_round():
     assert plan_round([layout, claim, rename, batch]) == [layout]            # an isolated fix first: alone
     assert plan_round([claim, layout, rename, batch]) == [claim, rename]     # else every fix that is not isolated
     assert plan_round([claim, rename], solo=True) == [claim]
+
+
+def test_raw_edits_count_as_raw_whatever_changes_the_fix_claims(deploylint):
+    from deploylint.core import ValueChange
+    from deploylint.core.pipeline.fixing import isolated
+
+    class Claims(Rule):
+        code = "TST030"
+        name = "claims-one-thing"
+        severity = Severity.WARNING
+        summary = "says it changes a claim, edits the layout"
+
+        def check(self, ctx):
+            where = ctx.document.range_of("/parallelism/tp")
+            yield self.report("/parallelism/tp", "x", fixes=[Fix("tp", (ValueChange("set", "/claims/mfu", 0.4),),
+                                                                 edits=(Edit(where, "1"),))])
+
+    class Plugin:
+        @hookimpl
+        def deploylint_rules(self):
+            return [Claims()]
+
+    result = deploylint.lint(PLAN_YAML, format="yaml", plugins=[Plugin()], config={"select": ["TST030"]})
+    (fix,) = result.one("TST030").fixes
+    value = result.text.index("tp: 2") + len("tp: ")
+    assert fix.changes == () and isolated(fix)
+    assert (fix.edits[0].start, fix.edits[0].end) == (value, value + 1)     # derived from the range: `tp: 2`'s 2
