@@ -21,7 +21,9 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
     from .plan import Plan
 
 CODE_PATTERN = re.compile(r"^[A-Z]{1,4}[0-9]{3}$")
+_NO_DEFAULT: Any = object()
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+THRESHOLD_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
 @dataclass
@@ -36,8 +38,18 @@ class Context:
     #: per-plan memo shared by the rules of one run (e.g. the layout search, computed once)
     cache: dict = field(default_factory=dict)
 
-    def threshold(self, name: str, default: Any = None) -> Any:
-        return self.thresholds.get(name, default)
+    def threshold(self, name: str, default: Any = _NO_DEFAULT) -> Any:
+        """The running rule's threshold ``name``: its declared default or the configured value.
+
+        The default belongs in the rule's ``thresholds`` declaration, written once; ``default`` is only for
+        rules that read a name they do not declare, which cannot be configured.
+        """
+        if name in self.thresholds:
+            return self.thresholds[name]
+        if default is not _NO_DEFAULT:
+            return default
+        raise LookupError(f"threshold {name!r} is not declared in the rule's `thresholds` "
+                          f"(it declares: {', '.join(sorted(self.thresholds)) or 'none'})")
 
 
 class Rule:
@@ -55,8 +67,9 @@ class Rule:
     bad_example: ClassVar[str] = ""
     good_example: ClassVar[str] = ""
     fix_safety: ClassVar[str] = ""
-    #: configurable thresholds this rule reads, with their defaults
-    #: (``[tool.deploylint.thresholds]`` overrides them by name)
+    #: configurable thresholds this rule reads, with their defaults (written only here; ``ctx.threshold(name)``
+    #: reads them). Users override them in ``[tool.deploylint.thresholds.<CODE>]``. Names are lower_snake_case
+    #: and unique within the code prefix, so ``[tool.deploylint.thresholds.<PREFIX>]`` is never ambiguous.
     thresholds: ClassVar[Mapping[str, float]] = {}
 
     plugin: str = ""
@@ -99,6 +112,9 @@ def describe(rule: Rule) -> str:
         parts += ["", "Bad", "", _indent(_dedent(rule.bad_example))]
     if rule.good_example:
         parts += ["", "Good", "", _indent(_dedent(rule.good_example))]
+    if rule.thresholds:
+        parts += ["", "Thresholds", "", *(f"    {name} = {value:g}" for name, value in rule.thresholds.items()),
+                  "", f"  set in [tool.deploylint.thresholds.{rule.code}]"]
     if rule.fix_safety:
         parts += ["", "Fix safety", "", _dedent(rule.fix_safety)]
     parts.append(f"\nPlugin: {rule.plugin or 'unknown'}")

@@ -84,8 +84,8 @@ class ClaimsContradict(Rule):
         (8.4 ms per request), the deployment completes at most 8 / 8.4 ms ≈
         952 requests/s; a claim of 3800/s needs 32 in flight. Per-layer
         latency × layers must also match the request latency, and TTFT plus
-        TPOT per further token must add up to it. The default tolerance is a
-        factor of 1.5 either way (queues, pipelining and overheads blur the
+        TPOT per further token must add up to it. The tolerance
+        (`claims_tolerance`) is a factor either way (queues, pipelining and overheads blur the
         relation, but not by 4×).
     """
     bad_example = """
@@ -105,7 +105,7 @@ class ClaimsContradict(Rule):
 
     def check(self, ctx):
         c, work, L = ctx.plan.claims, ctx.plan.workload, ctx.plan.model.layers
-        tol = float(ctx.threshold("claims_tolerance", 1.5))
+        tol = float(ctx.threshold("claims_tolerance"))
         # latency per request (or per step), from whichever claims give it
         latency = None
         if c.latency_ms:

@@ -48,7 +48,7 @@ class ComputeUnderutilized(Rule):
         with a batch far too small to keep the devices busy. Well-run large
         training jobs reach 40–55% MFU (Megatron-LM 2021 Table 1: 44–52% on
         A100; PaLM: 46.2%; Korthikanti et al. 2022: 54.2%); the default
-        threshold (10%) flags plans far below that. Decode is judged by memory
+        threshold (`utilization_min`) flags plans far below that. Decode is judged by memory
         bandwidth, since it is bandwidth-bound by nature.
     """
     bad_example = """
@@ -73,7 +73,7 @@ class ComputeUnderutilized(Rule):
         if metric is None:
             return
         label, value, phase = metric
-        threshold = float(ctx.threshold("utilization_min", 0.10))
+        threshold = float(ctx.threshold("utilization_min"))
         if value >= threshold or value > 1:
             return
         a = ctx.analysis
@@ -132,7 +132,7 @@ class UtilizationImpossible(Rule):
     explanation = """
         No device runs above its dense peak or streams memory above its
         bandwidth. Above 100% the claim is impossible (error); above the
-        plausible ceiling (default 75% MFU, 90% MBU — the best published large
+        plausible ceiling (`mfu_plausible_max`, `mbu_plausible_max` — the best published large
         training runs reach about 55% MFU) it is very unlikely (warning). Check
         the peak figure (dense, not the sparsity number) and the claim.
     """
@@ -154,8 +154,7 @@ class UtilizationImpossible(Rule):
         if metric is None:
             return
         label, value, phase = metric
-        ceiling = float(ctx.threshold("mbu_plausible_max" if phase == "decode" else "mfu_plausible_max",
-                                      0.90 if phase == "decode" else 0.75))
+        ceiling = float(ctx.threshold("mbu_plausible_max" if phase == "decode" else "mfu_plausible_max"))
         if value <= ceiling:
             return
         severity = Severity.ERROR if value > 1 else Severity.WARNING

@@ -114,7 +114,7 @@ class MemoryUnderutilized(Rule):
         Memory you pay for and leave empty is capacity for a larger batch (more
         throughput at the same cost), a longer context, or fewer devices. The
         rule compares the busiest device's estimated peak with its capacity;
-        the default threshold (30%) is far below what well-run jobs use —
+        the default threshold (`memory_utilization_min`) is far below what well-run jobs use —
         inference servers reserve about 90% for weights and KV cache (vLLM's
         gpu_memory_utilization defaults to 0.9), training jobs are sized to
         fill most of it.
@@ -143,10 +143,10 @@ class MemoryUnderutilized(Rule):
     def check(self, ctx):
         mem = ctx.analysis.memory
         busiest = mem.busiest
-        threshold = float(ctx.threshold("memory_utilization_min", 0.30))
+        threshold = float(ctx.threshold("memory_utilization_min"))
         if mem.utilization >= threshold or not mem.fits:
             return
-        target = float(ctx.threshold("memory_target", 0.85))
+        target = float(ctx.threshold("memory_target"))
         fixes = []
         batch_fix = self._batch_fix(ctx, target)
         if batch_fix:
@@ -270,7 +270,7 @@ class MemoryClaimMismatch(Rule):
             return
         devices = ctx.analysis.memory.devices
         claims = list(claim) if isinstance(claim, tuple) else [claim] * len(devices)
-        ratio_max = float(ctx.threshold("memory_claim_ratio_max", 2.0))
+        ratio_max = float(ctx.threshold("memory_claim_ratio_max"))
         per_list = isinstance(claim, tuple)
         worst_low = None
         worst_high = None
@@ -329,7 +329,7 @@ class MemoryImbalance(Rule):
 
     def check(self, ctx):
         mem = ctx.analysis.memory
-        limit = float(ctx.threshold("memory_imbalance_max", 1.15))
+        limit = float(ctx.threshold("memory_imbalance_max"))
         if len(mem.devices) < 2 or mem.imbalance <= limit:
             return
         busiest = mem.busiest

@@ -219,7 +219,7 @@ class BetterLayoutExists(Rule):
         The layout search enumerates every feasible (tp, pp, dp, cp, ep, etp)
         for the plan's devices — each passing every PAR and MOE rule and
         fitting in memory — and estimates each with the same model as the plan.
-        When the best is better by more than the threshold (default 15%:
+        When the best is better by more than the threshold (`layout_gain_min`:
         training by throughput; serving by latency or throughput, without
         giving up more than 5% of the other), the rule names it with both sets
         of figures. It never recommends what cannot run: "add TP=2"
@@ -245,7 +245,7 @@ class BetterLayoutExists(Rule):
             return
         best = best[0]
         own = own_candidate(ctx)
-        gain_min = float(ctx.threshold("layout_gain_min", 0.15))
+        gain_min = float(ctx.threshold("layout_gain_min"))
         training = ctx.plan.workload.training
         if training:
             if not own.fits:

@@ -18,7 +18,7 @@ import pluggy
 
 from . import hookspecs
 from ..diagnostics import Diagnostic, Severity
-from ..rule import CODE_PATTERN, NAME_PATTERN, Rule
+from ..rule import CODE_PATTERN, NAME_PATTERN, THRESHOLD_PATTERN, Rule
 from .validation import BadOutput, exception_text, one_line
 
 GROUP = "deploylint"
@@ -127,6 +127,7 @@ class Registry:
 
     def _collect_rules(self) -> None:
         owners: dict[str, str] = {code: CORE_PLUGIN for code in CORE_CODES}
+        threshold_owners: dict[tuple[str, str], Rule] = {}
         for impl in self.pm.hook.deploylint_rules.get_hookimpls():
             plugin = impl.plugin_name
             info = next((p for p in self.plugins if p.name == plugin), None)
@@ -145,6 +146,7 @@ class Registry:
                         f"rule code {rule.code} is claimed twice: by {owners[rule.code]!r} and by {plugin!r}; "
                         "uninstall one, or ask its author to choose another code prefix"
                     )
+                _claim_thresholds(threshold_owners, rule, plugin)
                 owners[rule.code] = plugin
                 rule.plugin = plugin
                 self.rules.append(rule)
@@ -225,6 +227,18 @@ def bounded_list(items: Any, limit: int, what: str) -> list:
     return out
 
 
+def _claim_thresholds(owners: dict[tuple[str, str], Rule], rule: Rule, plugin: str) -> None:
+    """Threshold names are unique within a code prefix (``[tool.deploylint.thresholds.MEM]`` is one namespace)."""
+    prefix = rule.code.rstrip("0123456789")
+    for name in rule.thresholds or {}:
+        other = owners.get((prefix, name))
+        if other is not None:
+            raise RegistryError(
+                f"threshold {name!r} is declared by {other.code} (plugin {other.plugin!r}) and by {rule.code} "
+                f"(plugin {plugin!r}); in [tool.deploylint.thresholds.{prefix}] it would mean both: rename one")
+        owners[(prefix, name)] = rule
+
+
 def _rule_problem(rule: Any) -> str | None:
     if not isinstance(rule, Rule):
         return f"{rule!r} is not a deploylint.core.Rule instance"
@@ -238,6 +252,22 @@ def _rule_problem(rule: Any) -> str | None:
         Severity.parse(rule.severity)
     except ValueError as exc:
         return f"{rule.code}: {exc}"
+    return _thresholds_problem(rule)
+
+
+def _thresholds_problem(rule: Rule) -> str | None:
+    import math
+
+    thresholds = rule.thresholds
+    if thresholds is None:
+        return None
+    if not isinstance(thresholds, Mapping):
+        return f"thresholds of {rule.code} must be a mapping of name to number, got {type(thresholds).__name__}"
+    for name, value in thresholds.items():
+        if not isinstance(name, str) or not THRESHOLD_PATTERN.match(name):
+            return f"threshold {name!r} of {rule.code} is not a lower_snake_case name"
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            return f"threshold {name!r} of {rule.code} must default to a finite number, got {value!r}"
     return None
 
 

@@ -10,11 +10,14 @@ run stops with exit 2 rather than lint with settings the user did not mean.
 from __future__ import annotations
 
 import fnmatch
+import math
 import os
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..diagnostics import Severity
+from ..rule import THRESHOLD_PATTERN
 
 DEFAULT_INCLUDE = (
     "*.plan.toml", "*.plan.yaml", "*.plan.yml", "*.plan.json",
@@ -33,7 +36,9 @@ class Config:
     ignore: list[str] = field(default_factory=list)
     per_file_ignores: dict[str, list[str]] = field(default_factory=dict)
     severity: dict[str, Severity] = field(default_factory=dict)
-    thresholds: dict[str, Any] = field(default_factory=dict)
+    #: threshold settings by scope: a rule code or code prefix (``CMP201``, ``MEM``), or "" for the bare names
+    #: of ``[tool.deploylint.thresholds]`` (the empty prefix: every rule); each maps a threshold name to a number
+    thresholds: dict[str, dict[str, float]] = field(default_factory=dict)
     plugins: list[str] = field(default_factory=list)
     plugin_tables: dict[str, dict] = field(default_factory=dict)
     include: list[str] = field(default_factory=lambda: list(DEFAULT_INCLUDE))
@@ -98,7 +103,7 @@ _KEYS = {
     "extend-ignore": "list of codes or prefixes",
     "per-file-ignores": "table of glob = [codes]",
     "severity": "table of CODE = error|warning|info|hint",
-    "thresholds": "table of threshold name = number",
+    "thresholds": "table of [thresholds.CODE] (or prefix) tables of name = number",
     "plugins": "list of module names",
     "include": "list of glob patterns",
     "exclude": "list of glob patterns",
@@ -198,10 +203,7 @@ def config_from_table(table: dict, source: str | None = None) -> Config:
         except ValueError as exc:
             raise ConfigError(f"{_where(where, 'severity')}: severity of {code}: {exc}") from None
 
-    thr = table.get("thresholds", {})
-    if not isinstance(thr, dict) or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in thr.values()):
-        raise ConfigError(f"{_where(where, 'thresholds')}: thresholds must be a {_KEYS['thresholds']}, got {thr!r}")
-    cfg.thresholds = dict(thr)
+    cfg.thresholds = _threshold_settings(table.get("thresholds", {}), where)
 
     plugins = table.get("plugins", [])
     if isinstance(plugins, dict):
@@ -243,6 +245,68 @@ def config_from_table(table: dict, source: str | None = None) -> Config:
             raise ConfigError(f"{_where(where, 'fix-loop-limit')}: fix-loop-limit must be an {_KEYS['fix-loop-limit']}, got {n!r}")
         cfg.fix_loop_limit = n
     return cfg
+
+
+THRESHOLD_SCOPE = re.compile(r"^[A-Z]{1,4}[0-9]{0,3}$")
+
+
+def _threshold_settings(thr: Any, where: str) -> dict[str, dict[str, float]]:
+    """``[tool.deploylint.thresholds]``: tables per rule code or prefix, or (the older form) bare names."""
+    place = _where(where, "thresholds")
+    if not isinstance(thr, dict):
+        raise ConfigError(f"{place}: thresholds must be a {_KEYS['thresholds']}, got {thr!r}")
+    out: dict[str, dict[str, float]] = {}
+    for key, value in thr.items():
+        if isinstance(value, dict):
+            scope = key.strip().upper()
+            if not THRESHOLD_SCOPE.match(scope):
+                raise ConfigError(f"{place}: thresholds.{key} must be named by a rule code or code prefix (e.g. CMP201, MEM)")
+            items = value.items()
+        else:
+            scope, items = "", [(key, value)]
+        for name, number in items:
+            label = f"thresholds.{scope + '.' if scope else ''}{name}"
+            if not THRESHOLD_PATTERN.match(name):
+                raise ConfigError(f"{place}: {label}: a threshold name is lower-case words joined by _ (e.g. utilization_min)")
+            if isinstance(number, bool) or not isinstance(number, (int, float)) or not math.isfinite(number):
+                raise ConfigError(f"{place}: {label} must be a finite number, got {number!r}")
+            out.setdefault(scope, {})[name] = number
+    return out
+
+
+def rule_thresholds(rules, config: Config) -> dict[str, dict[str, float]]:
+    """Each rule's thresholds (by code): its declared defaults, overridden by the configuration.
+
+    A setting belongs to exactly one rule: ``[thresholds.CMP201]`` to CMP201, ``[thresholds.MEM]`` (a prefix)
+    or a bare name to the one rule in that scope declaring the name. A name no rule in its scope declares,
+    or one that two rules in its scope declare, is an error naming them; the most specific scope wins.
+    """
+    out = {rule.code: dict(rule.thresholds or {}) for rule in rules}
+    where = config.source or "configuration"
+    for scope, values in sorted(config.thresholds.items(), key=lambda item: len(item[0])):
+        matching = [rule for rule in rules if rule.code.startswith(scope)]
+        table = f"thresholds.{scope}" if scope else "thresholds"
+        if not matching:
+            close = difflib.get_close_matches(scope, sorted(out), n=1, cutoff=0.6)
+            raise ConfigError(f"{_where(where, 'thresholds')}: [{table}]: no loaded rule has the code or prefix {scope}"
+                              + (f"; did you mean {close[0]}?" if close else "; `deploylint rules` lists them"))
+        for name, value in values.items():
+            owners = [rule for rule in matching if name in (rule.thresholds or {})]
+            if not owners:
+                known = sorted({n for rule in matching for n in (rule.thresholds or {})})
+                close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+                raise ConfigError(
+                    f"{_where(where, name)}: unknown threshold {name!r} in [{table}]"
+                    + (f"; did you mean {close[0]!r}?" if close else
+                       f"; {'its thresholds: ' + ', '.join(known) if known else 'no rule there has thresholds'}")
+                    + "; `deploylint rules --format json` lists each rule's thresholds")
+            if len(owners) > 1:
+                named = " and ".join(f"{r.code} (plugin {r.plugin!r})" for r in owners[:2])
+                raise ConfigError(
+                    f"{_where(where, name)}: threshold {name!r} in [{table}] is declared by {named}: "
+                    f"set it in [thresholds.{owners[0].code}] or [thresholds.{owners[1].code}]")
+            out[owners[0].code][name] = value
+    return out
 
 
 def _where(source: str, key: str) -> str:

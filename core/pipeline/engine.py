@@ -8,13 +8,14 @@ every front door (CLI, language server, fixer, test kit) consumes.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..document import pointer as jp
 from . import suppression
-from .config import CONFIG_FILES, Config
+from .config import CONFIG_FILES, Config, rule_thresholds
 from ..host.containment import RuleTimeout, call_with_budget
 from ..diagnostics import Diagnostic, Fix, Severity, sort_key
 from ..document import Document
@@ -52,7 +53,8 @@ class Engine:
     def __init__(self, registry: Registry, config: Config | None = None) -> None:
         self.registry = registry
         self.config = config or Config()
-        self._thresholds = self._merged_thresholds()
+        #: each rule's own thresholds (a ConfigError when the configuration sets one no rule owns)
+        self._thresholds = rule_thresholds(self.registry.rules, self.config)
 
     # -- entry points ----------------------------------------------------------
     def check_path(self, path: str) -> FileResult:
@@ -136,14 +138,16 @@ class Engine:
                 "or name a catalog accelerator that has it", "/hardware",
                 data={"missing": key}, rule=CORE_CODES["DL008"][0], plugin=CORE_PLUGIN))
 
-        ctx = Context(document=validated, plan=plan, analysis=result.analysis, config=self.config, thresholds=self._thresholds)
+        ctx = Context(document=validated, plan=plan, analysis=result.analysis, config=self.config)
         hidden: list[Diagnostic] = []
         for rule in self.registry.rules:
+            # each rule reads its own thresholds; the memo (ctx.cache) stays shared
+            rule_ctx = dataclasses.replace(ctx, thresholds=self._thresholds.get(rule.code, {}))
             if self.config.is_selected(rule.code, path):
-                result.diagnostics += self._run_rule(rule, ctx, result)
+                result.diagnostics += self._run_rule(rule, rule_ctx, result)
             elif every_rule:
                 # seen by the fixer's safety check only: neither reported nor making this run incomplete
-                hidden += self._run_rule(rule, ctx, FileResult(path))
+                hidden += self._run_rule(rule, rule_ctx, FileResult(path))
         return self._finish(result, sups, hidden)
 
     def _configure_plugins(self) -> None:
@@ -226,21 +230,6 @@ class Engine:
     def _core(self, code: str, message: str, path: str, range=None) -> Diagnostic:
         name = CORE_CODES[code][0]
         return Diagnostic(code, Severity.ERROR, message, path, range=range, rule=name, plugin=CORE_PLUGIN)
-
-    def _merged_thresholds(self) -> dict[str, Any]:
-        merged: dict[str, Any] = {}
-        for rule in self.registry.rules:
-            merged.update(getattr(rule, "thresholds", {}) or {})
-        merged.update(self.config.thresholds)
-        return merged
-
-    def unknown_thresholds(self) -> list[str]:
-        """Threshold names in the configuration that no loaded rule reads (probably typos)."""
-        known: set[str] = set()
-        for rule in self.registry.rules:
-            known.update(getattr(rule, "thresholds", {}) or {})
-        return sorted(set(self.config.thresholds) - known)
-
 
 def problems_stop(diags: list[Diagnostic]) -> bool:
     return any(d.severity is Severity.ERROR for d in diags)

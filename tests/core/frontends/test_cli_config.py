@@ -132,3 +132,15 @@ def test_plugins_named_in_the_configuration_are_listed_by_rules_and_plugins(tmp_
     elsewhere.write_text("select = [\"ALL\"]\n")
     out = deploylint("rules", "--config", str(elsewhere), cwd=tmp_path)
     assert out.returncode == 0 and "ACME001" not in out.stdout
+
+
+def test_a_threshold_is_checked_against_the_rules_of_its_own_configuration(tmp_path):
+    # b sets a threshold of a rule only a's plugin has: b's configuration is an error naming b's file
+    a = _folder(tmp_path, "a", HEALTHY, 'plugins = ["acme_policy"]\n[thresholds.ACME001]\nacme_limit = 4\n')
+    (a / "acme_policy.py").write_text(POLICY.replace('    summary = "Reports', '    thresholds = {"acme_limit": 3}\n    summary = "Reports'))
+    out = deploylint("check", "a", cwd=tmp_path)
+    assert out.returncode == 1, out.stderr
+    _folder(tmp_path, "b", HEALTHY, '[thresholds.ACME001]\nacme_limit = 4\n')
+    out = deploylint("check", "a", "b", cwd=tmp_path)
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert os.path.join("b", "deploylint.toml") in out.stderr and "no loaded rule has the code or prefix ACME001" in out.stderr

@@ -29,7 +29,8 @@ def test_unknown_key_is_an_error_with_line_and_suggestion(tmp_path):
 @pytest.mark.parametrize("table, words", [
     ({"select": "MOE"}, "select must be a list"),
     ({"severity": {"MOE301": "fatal"}}, "unknown severity 'fatal'"),
-    ({"thresholds": {"x": "high"}}, "thresholds must be"),
+    ({"thresholds": {"x": "high"}}, "thresholds.x must be a finite number"),
+    ({"thresholds": ["x"]}, "thresholds must be a table"),
     ({"fail-on": "loud"}, "unknown severity"),
     ({"rule-timeout": 0}, "rule-timeout must be"),
     ({"plugins": [3]}, "plugins must be"),
