@@ -279,7 +279,7 @@ def _cmd_check(args) -> int:
     elif args.format == "sarif":
         from .report.sarif import render as render_sarif
 
-        print(render_sarif(diagnostics, [r for registry in registries.all() for r in registry.rules]))
+        print(render_sarif(diagnostics, [r for registry in registries.all() for r in registry.all_rules()]))
     elif args.format == "github":
         from .report.github import render as render_github
 
@@ -360,11 +360,8 @@ def _cmd_analyze(args) -> int:
 
 # -- catalog commands -----------------------------------------------------------------
 def _cmd_rules(args) -> int:
-    from ..host.registry import CORE_CODES
-
     registry = _catalog_registry(args)
-    rows = [(code, name, "info" if code == "DL008" else "error", "deploylint.core", summary) for code, (name, summary) in CORE_CODES.items()]
-    rows += [(r.code, r.name, Severity.parse(r.severity).value, r.plugin, r.summary) for r in registry.rules]
+    rules = registry.all_rules()
     if args.format == "markdown":
         from .report.rules_markdown import render_markdown
 
@@ -373,21 +370,20 @@ def _cmd_rules(args) -> int:
     if args.format == "json":
         import json
 
-        by_code = {r.code: r for r in registry.rules}
-        print(json.dumps([{"code": c, "name": n, "severity": s, "plugin": p, "summary": m,
-                           "thresholds": dict(getattr(by_code.get(c), "thresholds", {}) or {})} for c, n, s, p, m in rows], indent=2))
+        print(json.dumps([{"code": r.code, "name": r.name, "severity": Severity.parse(r.severity).value, "plugin": r.plugin,
+                           "summary": r.summary, "thresholds": dict(r.thresholds or {})} for r in rules], indent=2))
     else:
-        width = max(len(r[1]) for r in rows)
-        for code, name, sev, plugin, summary in rows:
-            print(f"{code:<8}{name:<{width + 2}}{sev:<9}{summary}")
-        print(f"\n{len(rows)} rules ({len(registry.rules)} from {len([p for p in registry.plugins if p.rules])} plugins, "
-              f"{len(CORE_CODES)} from the core).")
+        width = max(len(r.name) for r in rules)
+        for r in rules:
+            print(f"{r.code:<8}{r.name:<{width + 2}}{Severity.parse(r.severity).value:<9}{r.summary}")
+        core = sum(1 for r in rules if r not in registry.rules)
+        print(f"\n{len(rules)} rules ({len(registry.rules)} from {len([p for p in registry.plugins if p.rules])} plugins, "
+              f"{core} from the core).")
     _print_failures(registry)
     return EXIT_INCOMPLETE if registry.failures else EXIT_CLEAN
 
 
 def _cmd_rule(args) -> int:
-    from ..host.registry import CORE_CODES
     from ..rule import describe
 
     registry = _catalog_registry(args)
@@ -395,10 +391,6 @@ def _cmd_rule(args) -> int:
     rule = registry.rule(code)
     if rule is not None:
         print(describe(rule), end="")
-        return EXIT_CLEAN
-    if code in CORE_CODES:
-        name, summary = CORE_CODES[code]
-        print(f"{code} ({name}) — reported by deploylint's core\n\n{summary}\n")
         return EXIT_CLEAN
     import difflib
 

@@ -20,26 +20,13 @@ from . import hookspecs
 from ..diagnostics import Diagnostic, Severity
 from ..rule import CODE_PATTERN, NAME_PATTERN, THRESHOLD_PATTERN, Rule
 from .validation import BadOutput, exception_text, one_line
+# the core's own rules (DL001–DL009) are Rule objects in core_rules; re-exported for the host's callers
+from .core_rules import CORE_CODES, CORE_PLUGIN, CORE_RULES, core_diagnostic
 
 GROUP = "deploylint"
-CORE_PLUGIN = "deploylint.core"
 #: what one plugin may contribute before its hook counts as runaway (an endless generator)
 MAX_RULES_PER_PLUGIN = 1000
 MAX_ACCELERATORS_PER_PLUGIN = 1000
-
-#: codes the core itself emits (document-level problems)
-CORE_CODES = {
-    "DL001": ("parse-error", "The file cannot be read as a plan (syntax error, bad encoding, not a literal)."),
-    "DL002": ("schema-violation", "A value has the wrong type, is out of range, or a required key is missing."),
-    "DL003": ("unknown-key", "A key the plan format does not know; usually a typo (a did-you-mean fix is offered)."),
-    "DL004": ("unresolved-reference", "An accelerator name or a Hugging Face config.json that cannot be resolved."),
-    "DL005": ("plugin-failure", "A plugin or rule failed (import error, exception, bad output, time budget); the run is incomplete."),
-    "DL006": ("suppression", "A suppression comment names an unknown code or suppresses nothing."),
-    "DL007": ("fix-failure", "A fix could not be applied safely, or fixing did not converge."),
-    "DL008": ("missing-hardware-figure", "A bound was skipped because a hardware figure it needs is missing."),
-    "DL009": ("local-plugins-not-trusted", "The configuration names local plugin modules that were not run: they are "
-              "code from the checked repository (allow with --allow-local-plugins or `deploylint trust`)."),
-}
 
 
 class RegistryError(Exception):
@@ -157,7 +144,14 @@ class Registry:
 
     # -- queries -------------------------------------------------------------
     def rule(self, code: str) -> Rule | None:
-        return self._rules_by_code.get(code.upper())
+        """The rule with ``code``: a plugin's, or one of the core's (DL001–DL008)."""
+        code = code.upper()
+        return self._rules_by_code.get(code) or CORE_CODES.get(code)
+
+    def all_rules(self) -> list[Rule]:
+        """Every rule a run can report: the core's (which the pipeline emits), then the plugins' (``rules``,
+        which the engine runs) in code order."""
+        return [*CORE_RULES, *self.rules]
 
     def known_codes(self) -> set[str]:
         return set(self._rules_by_code) | set(CORE_CODES)
@@ -204,15 +198,7 @@ class Registry:
 
 def plugin_failure(plugin: str, rule: str | None, message: str, *, path: str = "") -> Diagnostic:
     """DL005 about ``plugin``; the message (which quotes the plugin's own words) is made one line."""
-    return Diagnostic(
-        code="DL005",
-        severity=Severity.ERROR,
-        message=one_line(message),
-        path=path,
-        data={"plugin": plugin, "rule": rule},
-        rule="plugin-failure",
-        plugin=CORE_PLUGIN,
-    )
+    return core_diagnostic("DL005", one_line(message), path, data={"plugin": plugin, "rule": rule})
 
 
 def bounded_list(items: Any, limit: int, what: str) -> list:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import os
 
-from ..diagnostics import Diagnostic, Severity
+from ..diagnostics import Diagnostic
 
 
 def trust_file() -> str:
@@ -81,15 +81,13 @@ def _toml_string(text: str) -> str:
 
 def untrusted(modules: list[str], source: str | None, root: str | None) -> Diagnostic:
     """DL009: the local plugins a configuration names were not run."""
+    from .core_rules import core_diagnostic
+
     names = ", ".join(modules)
-    return Diagnostic(
-        code="DL009",
-        severity=Severity.WARNING,
-        message=(f"{source or 'the configuration'} names local plugins ({names}) that were not run: they are code "
-                 "from the repository being checked. Allow them with --allow-local-plugins, or trust the folder "
-                 f"with `deploylint trust {root or '.'}`"),
-        path="",
+    return core_diagnostic(
+        "DL009",
+        f"{source or 'the configuration'} names local plugins ({names}) that were not run: they are code "
+        "from the repository being checked. Allow them with --allow-local-plugins, or trust the folder "
+        f"with `deploylint trust {root or '.'}`",
         data={"plugins": list(modules), "config": source, "trust_file": trust_file()},
-        rule="local-plugins-not-trusted",
-        plugin="deploylint.core",
     )

@@ -19,7 +19,7 @@ from .config import CONFIG_FILES, Config, rule_thresholds
 from ..host.containment import RuleTimeout, call_with_budget
 from ..diagnostics import Diagnostic, Fix, Severity, sort_key
 from ..document import Document
-from ..host.registry import CORE_CODES, CORE_PLUGIN, Registry, plugin_failure
+from ..host.registry import CORE_CODES, Registry, core_diagnostic, plugin_failure
 from ..host.validation import BadOutput, checked_diagnostic, exception_text
 from ..rule import Context
 from ..document.sources import SourceError, decode, load
@@ -132,11 +132,9 @@ class Engine:
             return self._finish(result, sups)
 
         for key in result.analysis.missing:
-            result.diagnostics.append(Diagnostic(
-                "DL008", Severity.INFO,
-                f"the communication bound was skipped: set hardware.{key} (GB/s per device, one direction) "
-                "or name a catalog accelerator that has it", "/hardware",
-                data={"missing": key}, rule=CORE_CODES["DL008"][0], plugin=CORE_PLUGIN))
+            result.diagnostics.append(core_diagnostic(
+                "DL008", f"the communication bound was skipped: set hardware.{key} (GB/s per device, one direction) "
+                "or name a catalog accelerator that has it", "/hardware", data={"missing": key}))
 
         ctx = Context(document=validated, plan=plan, analysis=result.analysis, config=self.config)
         hidden: list[Diagnostic] = []
@@ -228,8 +226,7 @@ class Engine:
         return result
 
     def _core(self, code: str, message: str, path: str, range=None) -> Diagnostic:
-        name = CORE_CODES[code][0]
-        return Diagnostic(code, Severity.ERROR, message, path, range=range, rule=name, plugin=CORE_PLUGIN)
+        return core_diagnostic(code, message, path, range=range)
 
 def problems_stop(diags: list[Diagnostic]) -> bool:
     return any(d.severity is Severity.ERROR for d in diags)

@@ -43,7 +43,6 @@ from dataclasses import dataclass, field
 from ..diagnostics import Applicability, Diagnostic, Edit, Fix, Severity
 from .engine import Engine, FileResult
 
-CORE = "deploylint.core"
 _BLOCKING_CODES = {"DL001"}   # a file that does not parse is never fixed; schema problems (DL002, DL003) are fixable
 #: problems of the document itself: any new one, of any severity, makes a round worse
 DOCUMENT_CODES = ("DL001", "DL002", "DL003", "DL004", "DL005")
@@ -428,5 +427,7 @@ def _replace(target: str, path: str, directory: str, st: os.stat_result, data: b
 
 
 def _dl007(d: Diagnostic | None, message: str) -> Diagnostic:
-    return Diagnostic("DL007", Severity.ERROR, message, d.path if d else "", range=d.range if d else None,
-                      data={"code": d.code} if d else {}, rule="fix-failure", plugin=CORE)
+    from ..host.core_rules import core_diagnostic
+
+    return core_diagnostic("DL007", message, d.path if d else "", range=d.range if d else None,
+                           data={"code": d.code} if d else {})

@@ -15,10 +15,10 @@ from functools import lru_cache
 from typing import Any
 
 from ..document import pointer as jp
-from ..diagnostics import Diagnostic, Fix, Severity
+from ..diagnostics import Diagnostic, Fix
+from ..host.core_rules import core_diagnostic
 from ..document import Document
 
-CORE = "deploylint.core"
 
 
 @lru_cache(maxsize=1)
@@ -102,8 +102,7 @@ def _pointer(path) -> str:
 
 def _dl002(path: str, message: str, *, fixes=(), data=None, part: str = "value") -> Diagnostic:
     data = dict(data or {})
-    return Diagnostic("DL002", Severity.ERROR, message, path, fixes=tuple(fixes), data=data,
-                      rule="schema-violation", plugin=CORE)
+    return core_diagnostic("DL002", message, path, fixes=fixes, data=data)
 
 
 def _shown(value: Any) -> str:
@@ -200,9 +199,8 @@ def _explain(error, root: dict) -> list[Diagnostic]:
             fixes = [Fix.rename(key_path, c, f"rename {key!r} to {c!r}") for c in close[:1]]
             fixes += [Fix.rename(key_path, c, f"rename {key!r} to {c!r}", applicability="unsafe") for c in close[1:]]
             hint = f"; did you mean {close[0]!r}?" if close else f" (known keys: {', '.join(props)})"
-            out.append(Diagnostic("DL003", Severity.ERROR, f"unknown key {key!r} in {_section(path)}{hint}", key_path,
-                                  fixes=tuple(fixes), data={"key": key, "suggestions": close, "known": props},
-                                  rule="unknown-key", plugin=CORE))
+            out.append(core_diagnostic("DL003", f"unknown key {key!r} in {_section(path)}{hint}", key_path,
+                                       fixes=fixes, data={"key": key, "suggestions": close, "known": props}))
         return out
     if kind == "required":
         missing = [k for k in error.validator_value if not (isinstance(value, dict) and k in value)]

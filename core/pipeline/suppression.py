@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from ..document import pointer as jp
-from ..diagnostics import Diagnostic, Range, Severity
+from ..diagnostics import Diagnostic, Range
+from ..host.core_rules import core_diagnostic
 
-CORE = "deploylint.core"
 META_KEY = "$deploylint"
 
 _COMMENT_RE = re.compile(r"#\s*deploylint:\s*(?P<kind>ignore-file|ignore)\s*\[(?P<codes>[^\]]*)\]")
@@ -81,8 +81,7 @@ def from_meta(meta: Any, document) -> tuple[list[Suppression], list[Diagnostic]]
     base = "/" + jp.escape(META_KEY)
 
     def bad(path: str, message: str) -> None:
-        problems.append(Diagnostic("DL002", Severity.ERROR, message, path, range=document.range_of(path),
-                                   rule="schema-violation", plugin=CORE))
+        problems.append(core_diagnostic("DL002", message, path, range=document.range_of(path)))
 
     if not isinstance(meta, dict):
         bad(base, f"{META_KEY} must be a table with 'ignore' and/or 'ignore-file'")
@@ -138,4 +137,4 @@ def audit(suppressions: list[Suppression], known_codes: set[str], evaluated: set
 
 
 def _dl006(s: Suppression, path: str, message: str, data: dict) -> Diagnostic:
-    return Diagnostic("DL006", Severity.WARNING, message, path, range=s.range, data=data, rule="suppression", plugin=CORE)
+    return core_diagnostic("DL006", message, path, range=s.range, data=data)

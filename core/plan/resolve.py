@@ -11,15 +11,14 @@ from __future__ import annotations
 import os
 from typing import Any, Mapping
 
-from ..diagnostics import Diagnostic, Fix, Severity
+from ..diagnostics import Diagnostic, Fix
+from ..host.core_rules import core_diagnostic
 from . import MLA, Claims, Hardware, Model, MoE, Parallelism, Plan, Workload
 
-CORE = "deploylint.core"
 
 
 def _dl004(path: str, message: str, *, fixes=(), data=None) -> Diagnostic:
-    return Diagnostic("DL004", Severity.ERROR, message, path, fixes=tuple(fixes), data=dict(data or {}),
-                      rule="unresolved-reference", plugin=CORE)
+    return core_diagnostic("DL004", message, path, fixes=fixes, data=data)
 
 
 def resolve(data: Mapping[str, Any], *, plan_path: str | None, accelerators: Mapping[str, Any],

@@ -30,14 +30,9 @@ def _region(r: Range) -> dict:
 
 def rule_descriptors(rules) -> list[dict]:
     """Every rule the run knows (each code once, in the order given), as SARIF reportingDescriptors."""
-    from ...host.registry import CORE_CODES
     from ...rule import describe
 
     out = []
-    for code, (name, summary) in CORE_CODES.items():
-        out.append({"id": code, "name": name, "shortDescription": {"text": summary},
-                    "fullDescription": {"text": summary}, "help": {"text": summary},
-                    "defaultConfiguration": {"level": "error"}, "properties": {"plugin": "deploylint.core"}})
     seen: set[str] = set()
     for rule in rules:
         if rule.code in seen:
