@@ -287,12 +287,16 @@ def rule_thresholds(rules, config: Config) -> dict[str, dict[str, float]]:
         matching = [rule for rule in rules if rule.code.startswith(scope)]
         table = f"thresholds.{scope}" if scope else "thresholds"
         if not matching:
+            import difflib  # only when a suggestion is needed
+
             close = difflib.get_close_matches(scope, sorted(out), n=1, cutoff=0.6)
             raise ConfigError(f"{_where(where, 'thresholds')}: [{table}]: no loaded rule has the code or prefix {scope}"
                               + (f"; did you mean {close[0]}?" if close else "; `deploylint rules` lists them"))
         for name, value in values.items():
             owners = [rule for rule in matching if name in (rule.thresholds or {})]
             if not owners:
+                import difflib  # only when a suggestion is needed
+
                 known = sorted({n for rule in matching for n in (rule.thresholds or {})})
                 close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
                 raise ConfigError(
