@@ -11,15 +11,15 @@ internal and may change in any release.
 
 from __future__ import annotations
 
-from .diagnostics import Applicability, Diagnostic, Edit, Fix, Position, Range, Severity, ValueChange
+from .diagnostics import Applicability, Diagnostic, Edit, Fix, Position, Range, Related, Severity, ValueChange
 from .rule import Context, Rule
 
 __version__ = "0.1.0"
 PLUGIN_API_VERSION = "1.0"
 
 __all__ = [
-    "Accelerator", "Applicability", "Context", "Diagnostic", "Document", "Edit", "Fix", "Position", "Range", "Rule",
-    "Severity", "SourceError", "ValueChange", "hookimpl", "PLUGIN_API_VERSION", "__version__",
+    "Accelerator", "Applicability", "Context", "Diagnostic", "Document", "Edit", "Fix", "Position", "Range", "Related", "Rule",
+    "Severity", "SourceError", "Span", "NodeSpan", "SpanWriter", "ValueChange", "hookimpl", "PLUGIN_API_VERSION", "__version__",
 ]
 
 
@@ -37,6 +37,14 @@ def __getattr__(name: str):
         from .document import Document
 
         return Document
+    if name in ("Span", "NodeSpan"):
+        from . import document
+
+        return getattr(document, name)
+    if name == "SpanWriter":
+        from .document.writers.span_writer import SpanWriter
+
+        return SpanWriter
     if name == "SourceError":
         from .document.sources import SourceError
 

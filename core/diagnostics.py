@@ -205,12 +205,33 @@ class Fix:
 
 
 @dataclass(frozen=True, slots=True)
+class Related:
+    """Another place that explains a finding: where a variable the value comes from is set, the other
+    end of a mismatch. Shown as SARIF ``relatedLocations`` and LSP ``relatedInformation``.
+
+    ``file`` is None for the diagnostic's own file; ``range`` is filled in by the engine from
+    ``start``/``end`` (code-point offsets into the same text) when a source adapter supplies it.
+    """
+
+    message: str
+    range: Range | None = None
+    file: str | None = None
+    start: int = -1
+    end: int = -1
+
+    def to_json(self) -> dict[str, Any]:
+        return {"message": self.message, "file": self.file, "range": self.range.to_json() if self.range else None}
+
+
+@dataclass(frozen=True, slots=True)
 class Diagnostic:
     """One finding about one place in a plan.
 
     ``path`` is the JSON pointer of the plan value the finding is about;
     ``range`` the span of that value in the file (filled in by the engine);
-    ``data`` the figures behind the message as plain JSON values.
+    ``data`` the figures behind the message as plain JSON values;
+    ``related`` other places that explain it (:class:`Related`), e.g. where
+    the environment variable a flag's value comes from is set.
     """
 
     code: str
@@ -223,12 +244,13 @@ class Diagnostic:
     rule: str = ""
     plugin: str = ""
     file: str | None = None
+    related: tuple[Related, ...] = ()
 
     def with_(self, **changes: Any) -> "Diagnostic":
         return replace(self, **changes)
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out = {
             "code": self.code,
             "rule": self.rule,
             "severity": self.severity.value,
@@ -240,6 +262,9 @@ class Diagnostic:
             "fixes": [f.to_json() for f in self.fixes],
             "plugin": self.plugin,
         }
+        if self.related:
+            out["related"] = [r.to_json() for r in self.related]
+        return out
 
 
 def sort_key(d: Diagnostic) -> tuple:

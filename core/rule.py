@@ -71,6 +71,11 @@ class Rule:
     #: reads them). Users override them in ``[tool.deploylint.thresholds.<CODE>]``. Names are lower_snake_case
     #: and unique within the code prefix, so ``[tool.deploylint.thresholds.<PREFIX>]`` is never ambiguous.
     thresholds: ClassVar[Mapping[str, float]] = {}
+    #: the inputs this rule's check needs: ``"hardware"`` (the accelerator's memory and speed figures) and
+    #: ``"workload"`` (a batch and sequence length). A plan read from a serving command or a launch script
+    #: may lack either (``ctx.plan.unknown`` names what is missing); the engine then does not run the rule
+    #: and says so. Rules that only compare sizes (divisibility, context length) declare ``frozenset()``.
+    requires: ClassVar[frozenset] = frozenset({"hardware", "workload"})
 
     plugin: str = ""
 

@@ -30,6 +30,8 @@ def _placement_fix(ctx, message: str) -> Fix:
 
 
 def _effect(ctx, cand) -> str:
+    if "hardware" in ctx.plan.unknown:
+        return "no accelerator known, so no speed estimate"
     own = own_candidate(ctx)
     if ctx.plan.workload.training:
         return f"est. {num(cand.throughput_samples_per_s)} samples/s (now {num(own.throughput_samples_per_s)})"
@@ -38,6 +40,7 @@ def _effect(ctx, cand) -> str:
 
 class ExpertsNotDivisible(Rule):
     code = "MOE301"
+    requires = frozenset()          # sizes only: runs without an accelerator or a workload
     name = "experts-not-divisible"
     severity = Severity.WARNING
     summary = "The number of routed experts is not divisible by ep, so EP ranks hold different numbers of experts."
@@ -117,6 +120,7 @@ class ExpertsNotDivisible(Rule):
 
 class PlacementInvalid(Rule):
     code = "MOE302"
+    requires = frozenset()          # sizes only: runs without an accelerator or a workload
     name = "placement-invalid"
     severity = Severity.ERROR
     summary = "expert_placement does not add up: wrong number of ranks, wrong total, or missing/duplicate expert ids."
@@ -185,6 +189,7 @@ def _few(ids) -> str:
 
 class EpExceedsExperts(Rule):
     code = "MOE303"
+    requires = frozenset()          # sizes only: runs without an accelerator or a workload
     name = "ep-exceeds-experts"
     severity = Severity.ERROR
     summary = "ep is larger than the number of routed experts: some EP ranks hold no expert at all."
@@ -221,6 +226,7 @@ class EpExceedsExperts(Rule):
 
 class PlacementImbalanced(Rule):
     code = "MOE304"
+    requires = frozenset()          # sizes only: runs without an accelerator or a workload
     name = "placement-imbalanced"
     severity = Severity.WARNING
     summary = "expert_placement is more uneven than the expert count requires."

@@ -22,6 +22,7 @@ def _written(ctx) -> dict:
 
 class WorldSizeMismatch(Rule):
     code = "PAR401"
+    requires = frozenset()          # sizes only: runs without an accelerator or a workload
     name = "world-size-mismatch"
     severity = Severity.ERROR
     summary = "tp·pp·cp·dp does not equal num_devices, or ep·etp does not divide the devices of a pipeline stage."
@@ -79,6 +80,7 @@ class WorldSizeMismatch(Rule):
 
 class HeadsNotDivisible(Rule):
     code = "PAR402"
+    requires = frozenset()          # sizes only: runs without an accelerator or a workload
     name = "heads-not-divisible"
     severity = Severity.ERROR
     summary = "Attention heads are not divisible by tp (an error), or KV heads get replicated across tp ranks (a warning)."
@@ -128,6 +130,7 @@ class HeadsNotDivisible(Rule):
 
 class LayersNotDivisible(Rule):
     code = "PAR403"
+    requires = frozenset()          # sizes only: runs without an accelerator or a workload
     name = "layers-not-divisible"
     severity = Severity.WARNING
     summary = "Layers are not divisible by pp: pipeline stages hold different numbers of layers."
@@ -166,6 +169,7 @@ class LayersNotDivisible(Rule):
 
 class GroupSpansNodes(Rule):
     code = "PAR404"
+    requires = frozenset({"hardware"})
     name = "group-spans-nodes"
     severity = Severity.WARNING
     summary = "A tensor-parallel or expert-parallel group spans nodes."

@@ -73,6 +73,8 @@ mla = table("Multi-head latent attention (DeepSeek-V2/V3): low-rank compressed q
 
 model = table("The model: inline fields, or `from` a Hugging Face config.json (inline fields override it).", {
     "from": {"type": "string", "minLength": 1, "description": "Path of a Hugging Face config.json, relative to the plan file."},
+    "id": {"type": "string", "minLength": 1, "description": "A Hugging Face model id (org/name), resolved offline: local Hugging Face cache, bundled catalog, [tool.deploylint.models]."},
+    "max_position_embeddings": integer("The longest context (tokens) the model was built for (config.json max_position_embeddings).", maximum=10**9),
     "layers": integer("Transformer blocks.", maximum=100_000),
     "hidden_size": integer("Model width h.", maximum=10_000_000),
     "num_attention_heads": integer("Query heads per layer.", maximum=100_000),
@@ -94,7 +96,8 @@ model = table("The model: inline fields, or `from` a Hugging Face config.json (i
     "model_type": {"type": "string", "description": "The Hugging Face model_type the fields came from (informational)."},
 })
 model["allOf"] = [
-    {"if": {"not": {"required": ["from"]}}, "then": {"required": ["layers", "hidden_size", "num_attention_heads", "vocab_size"]}},
+    {"if": {"not": {"anyOf": [{"required": ["from"]}, {"required": ["id"]}]}},
+     "then": {"required": ["layers", "hidden_size", "num_attention_heads", "vocab_size"]}},
     {"if": {"required": ["attention"], "properties": {"attention": {"const": "mla"}}}, "then": {"required": ["mla"]}},
 ]
 
@@ -164,6 +167,17 @@ claims = table("What the plan's author says it achieves; each claim is checked a
     "achieved_tflops_per_device": number("Claimed achieved TFLOP/s per device.", maximum=1e9),
 })
 
+serving = table("A serving engine's limits: caps on what runs (not the load), and its memory knob.", {
+    "engine": {"type": "string", "minLength": 1, "description": "The serving engine the limits belong to (vllm, sglang, trtllm, …)."},
+    "max_model_len": integer("Longest sequence (prompt + output tokens) the engine admits.", maximum=10**9),
+    "max_num_seqs": integer("Most sequences the engine runs at once (vLLM max_num_seqs, SGLang max_running_requests, TensorRT-LLM max_batch_size).", maximum=10**9),
+    "max_num_batched_tokens": integer("Most tokens one engine step processes (vLLM max_num_batched_tokens, TensorRT-LLM max_num_tokens).", maximum=10**12),
+    "memory_fraction": number("The engine's memory knob: the share of memory it may use (see memory_fraction_of).", maximum=1),
+    "memory_fraction_of": enum(["device", "free"], "What memory_fraction is a share of: the whole device (weights, activations and KV cache; vLLM, SGLang) or the memory left after the weights (the KV cache only; TensorRT-LLM).", "device"),
+    "chunked_prefill": boolean("Long prompts are prefilled in chunks of max_num_batched_tokens."),
+    "redundant_experts": integer("Extra expert replicas for load balancing (EPLB); experts + redundant must split evenly over ep.", minimum=0, maximum=1_000_000, default=0),
+})
+
 schema = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "$id": "https://deploylint.dev/schemas/plan-1.json",
@@ -179,6 +193,7 @@ schema = {
         "parallelism": parallelism,
         "workload": workload,
         "claims": claims,
+        "serving": serving,
     },
     "required": ["schema_version", "model", "hardware", "parallelism", "workload"],
     "additionalProperties": False,

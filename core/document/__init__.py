@@ -113,6 +113,35 @@ class Document:
     ``format`` names the writer that renders fixes (``toml``, ``yaml``,
     ``json``, ``python``). ``newline`` is the file's dominant line ending and
     ``bom`` whether a UTF-8 byte-order mark preceded the text.
+
+    Source adapters (a ``deploylint_source`` plugin reading a file that is not
+    a plan, e.g. a ``vllm serve`` command in a Kubernetes manifest) also set:
+
+    ``writer``
+        the object that turns value-level fixes into text of the original
+        file (``apply(document, change) -> new text``, and
+        ``reload(document, text) -> Document`` to read the result again);
+        :class:`~deploylint.core.SpanWriter` is a ready-made one. Without a
+        writer, the built-in writer of ``format`` is used.
+    ``label``
+        which plan of the file this is, when a file holds several (``"decode"``,
+        ``"LeaderWorkerSet vllm, container vllm-leader"``); shown in findings.
+    ``related``
+        pointer → tuple of :class:`~deploylint.core.Related` (offsets set): places
+        that explain a value, e.g. where ``$TP_SIZE`` is set. Attached to every
+        finding about that pointer.
+    ``origins``
+        pointer → a sentence saying where a value the file does not state came
+        from (``"8 GPUs: nvidia.com/gpu limit 8 × LeaderWorkerSet size 2 at line 30"``);
+        each is reported as an info (DL010).
+    ``partial``
+        True for an adapter's plan: the engine fills what it lacks (accelerator,
+        device count, workload) from the command line and the configuration,
+        and runs only the rules whose inputs are known.
+    ``skipped``
+        sentences naming what the adapter could not read (an unknown flag, an
+        unresolved variable), each reported as an info (DL010); every check that
+        does not depend on it still runs.
     """
 
     path: str
@@ -123,6 +152,12 @@ class Document:
     newline: str = "\n"
     bom: bool = False
     _index: LineIndex | None = field(default=None, repr=False, compare=False)
+    writer: Any = field(default=None, repr=False, compare=False)
+    label: str | None = None
+    related: dict[str, tuple] = field(default_factory=dict, repr=False, compare=False)
+    origins: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+    partial: bool = False
+    skipped: list = field(default_factory=list, repr=False, compare=False)
 
     @property
     def lines(self) -> LineIndex:

@@ -112,7 +112,7 @@ def layout_problems(plan, par) -> list[str]:
     if work.training:
         if work.batch_size % (par.dp * par.micro_batch_size):
             out.append("global batch not divisible by dp·micro_batch_size")
-    elif par.dp > work.batch_size:
+    elif par.dp > work.batch_size and "workload" not in plan.unknown:
         out.append("more replicas than sequences")
     return out
 
@@ -133,7 +133,7 @@ def _grid(plan) -> Iterator[tuple[int, int, int, int, int, int]]:
                 if work.seq_len % cp or cp > hw.devices_per_node:
                     continue
                 dp = N // (tp * pp * cp)
-                if not work.training and dp > work.batch_size:
+                if not work.training and dp > work.batch_size and "workload" not in plan.unknown:
                     continue
                 stage_devices = tp * cp * dp
                 if moe is None:
@@ -155,7 +155,9 @@ def _grid(plan) -> Iterator[tuple[int, int, int, int, int, int]]:
 def _evaluate(plan, par, counts: ParamCounts) -> tuple[Analysis, Candidate]:
     a = analyze(replace(plan, parallelism=par), counts=counts, all_devices=False)
     b = a.bounds
-    fits = a.memory.busiest.total <= HEADROOM * a.memory.busiest.capacity
+    # Without an accelerator (a serving command that does not say), memory cannot decide: every layout
+    # that passes the divisibility rules counts, and the rules say nothing about its speed.
+    fits = "hardware" in plan.unknown or a.memory.busiest.total <= HEADROOM * a.memory.busiest.capacity
     return a, Candidate(par, b.max_throughput_samples_per_s, b.min_latency_ms, a.memory.utilization, fits, b.bottleneck)
 
 

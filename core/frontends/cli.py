@@ -68,12 +68,14 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--diff", action="store_true", help="print the fixes as a unified diff; write nothing")
     check.add_argument("--no-fixes", action="store_true", help="do not show the fixes offered")
     check.add_argument("--rule-timeout", type=float, help="seconds a rule may run on one file (default 10)")
+    _hardware_flags(check)
 
     analyze = sub.add_parser("analyze", help="print the estimate of one plan", description="Print the estimate of one plan.")
     analyze.add_argument("path", metavar="PLAN")
     analyze.add_argument("--format", choices=("text", "json", "html"), default="text")
     analyze.add_argument("--config")
     analyze.add_argument("--plugin", action="append", default=[], metavar="MODULE")
+    _hardware_flags(analyze)
 
     rules = sub.add_parser("rules", help="list the registered rules")
     rules.add_argument("--format", choices=("text", "json", "markdown"), default="text")
@@ -98,6 +100,33 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("schema", help="print the plan's JSON schema (for editors)")
     sub.add_parser("lsp", help="run the language server over stdio")
     return parser
+
+
+def _positive(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected at least 1, got {n}")
+    return n
+
+
+def _hardware_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("what adapted files do not say (serving commands, launch scripts)")
+    group.add_argument("--accelerator", metavar="NAME", help="the accelerator (a `deploylint hardware` name)")
+    group.add_argument("--num-devices", type=_positive, metavar="N", help="accelerators in the deployment")
+    group.add_argument("--devices-per-node", type=_positive, metavar="N", help="accelerators per node")
+
+
+def cli_hardware(args) -> dict:
+    """The hardware values given on the command line (highest precedence for adapted files)."""
+    out = {}
+    for key in ("accelerator", "num_devices", "devices_per_node"):
+        value = getattr(args, key, None)
+        if value is not None:
+            out[key] = value
+    return out
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -199,6 +228,7 @@ class _Configs:
         cfg.ignore = cfg.ignore + a.ignore
         if a.fail_on:
             cfg.fail_on = Severity.parse(a.fail_on)
+        cfg.cli_hardware = cli_hardware(a)
         if a.rule_timeout is not None:
             if not a.rule_timeout > 0:
                 raise UsageError("--rule-timeout must be a positive number of seconds")
@@ -234,7 +264,7 @@ def _cmd_check(args) -> int:
     from ..pipeline.engine import Engine, discover
 
     configs = _Configs(args.config, args)
-    files, problems = discover(args.paths, configs)
+    files, problems, candidates = discover(args.paths, configs)
     if problems:
         raise UsageError("; ".join(problems))
     registries = _Registries(args.plugin, autoload=not args.no_plugin_autoload, allow_local=args.allow_local_plugins)
@@ -255,18 +285,24 @@ def _cmd_check(args) -> int:
         if fixing:
             from ..pipeline.fixing import fix_file
 
-            outcome = fix_file(engine, path, unsafe=args.unsafe_fixes, write=args.fix and not args.diff)
+            outcome = fix_file(engine, path, unsafe=args.unsafe_fixes, write=args.fix and not args.diff,
+                               candidate=path in candidates)
             if args.diff and outcome.diff:
                 sys.stdout.write(outcome.diff)
             fixed_total += outcome.fixed
             result = outcome.result
         else:
-            result = engine.check_path(path)
+            result = engine.check_path(path, candidate=path in candidates)
+        if not result.claimed:
+            continue            # a candidate no source adapter reads: not a plan, left alone
         # after selection and suppression: a repository's own configuration cannot silence it
         result.diagnostics.extend(d.with_(file=path) for d in registries(cfg).notices)
         results.append(result)
         # each file's findings count against its own configuration's fail-on
         failing = failing or any(d.severity.at_least(cfg.fail_on) for d in result.diagnostics)
+    if files and not results and len(candidates) == len(files):
+        raise UsageError(f"nothing to check: none of the {len(files)} files found is a plan or a file a source "
+                         "adapter reads (a serving command, a launch script, an engine config)")
 
     load_failures = [d for registry in registries.all() for d in registry.failures]
     diagnostics = _unique(load_failures) + [d for r in results for d in r.diagnostics]
@@ -275,7 +311,7 @@ def _cmd_check(args) -> int:
     elif args.format == "json":
         from .report.json_report import render
 
-        print(render(diagnostics, len(files), fixed=fixed_total))
+        print(render(diagnostics, len(results), fixed=fixed_total))
     elif args.format == "sarif":
         from .report.sarif import render as render_sarif
 
@@ -287,7 +323,7 @@ def _cmd_check(args) -> int:
         if out:
             print(out)
     else:
-        _print_text(diagnostics, results, len(files), fixed_total, args)
+        _print_text(diagnostics, results, len(results), fixed_total, args)
     incomplete = bool(load_failures) or any(r.incomplete for r in results)
     if incomplete:
         return EXIT_INCOMPLETE
@@ -334,6 +370,7 @@ def _cmd_analyze(args) -> int:
     from .report.text import render_diagnostic
 
     cfg = load_config(args.config) if args.config else load_config(start_dir=os.path.dirname(os.path.abspath(args.path)))
+    cfg.cli_hardware = cli_hardware(args)
     if not os.path.isfile(args.path):
         raise UsageError(f"no such file: {args.path}")
     registry = _registry(args.plugin, cfg=cfg)

@@ -142,14 +142,14 @@ class DeploylintServer(LanguageServer):
             return True
         return bool(_SCHEMA_VERSION.search(text)) and bool(_PLAN_SECTION.search(text))
 
-    def lint(self, uri: str, text: str, version: int | None) -> _Linted:
+    def lint(self, uri: str, text: str, version: int | None, *, candidate: bool = False) -> _Linted:
         from ..pipeline.engine import Engine
         from ..host.registry import plugin_failure
 
         path = to_fs_path(uri) or uri
         cfg = self.config_for(path)
         try:
-            result = Engine(self.registry_for(cfg), cfg).check_text(path, text)
+            result = Engine(self.registry_for(cfg), cfg).check_text(path, text, candidate=candidate)
         except Exception as exc:  # never let a plan or a plugin stop the server
             from ..pipeline.engine import FileResult
 
@@ -175,6 +175,16 @@ class DeploylintServer(LanguageServer):
         return lsp.Range(lsp.Position(*s), lsp.Position(*e))
 
     def to_lsp(self, d, lines: LineIndex, index: int) -> lsp.Diagnostic:
+        related = None
+        if d.related:
+            from pygls.uris import from_fs_path
+
+            related = [lsp.DiagnosticRelatedInformation(
+                location=lsp.Location(uri=from_fs_path(os.path.abspath(r.file or d.file or "")) or "",
+                                      range=self.lsp_range(lines, r.range) if not r.file or r.file == d.file
+                                      else lsp.Range(lsp.Position(r.range.start.line - 1, r.range.start.column - 1),
+                                                     lsp.Position(r.range.end.line - 1, r.range.end.column - 1))),
+                message=r.message) for r in d.related if r.range is not None]
         return lsp.Diagnostic(
             range=self.lsp_range(lines, d.range),
             message=d.message,
@@ -182,6 +192,7 @@ class DeploylintServer(LanguageServer):
             code=d.code,
             source="deploylint",
             data={"index": index, "rule": d.rule, "figures": d.data},
+            related_information=related or None,
         )
 
     def publish(self, uri: str, linted: _Linted | None) -> None:
@@ -192,11 +203,18 @@ class DeploylintServer(LanguageServer):
     def refresh(self, uri: str) -> None:
         doc = self.workspace.get_text_document(uri)
         path = to_fs_path(uri) or uri
-        if not self.is_plan(path, doc.source):
+        plan = self.is_plan(path, doc.source)
+        if not plan and not self.config_for(path).matches_candidate(path):
             self.linted.pop(uri, None)
             self.publish(uri, None)
             return
-        self.publish(uri, self.lint(uri, doc.source, doc.version))
+        # A candidate (a script, a manifest, an engine's YAML) is linted only when a source adapter reads it.
+        linted = self.lint(uri, doc.source, doc.version, candidate=not plan)
+        if not linted.result.claimed:
+            self.linted.pop(uri, None)
+            self.publish(uri, None)
+            return
+        self.publish(uri, linted)
 
     def schedule(self, uri: str) -> None:
         old = self._pending.pop(uri, None)

@@ -1,4 +1,4 @@
-"""The core's own rules, DL001–DL009: the document-level problems the pipeline itself reports.
+"""The core's own rules, DL001–DL010: the document-level problems the pipeline itself reports.
 
 They are :class:`~deploylint.core.rule.Rule` objects like any plugin's — code, name, severity, summary,
 explanation, examples — so ``deploylint rules``, ``deploylint rule DL006``, docs/rules.md and the SARIF
@@ -230,9 +230,33 @@ class LocalPluginsNotTrusted(Rule):
     """
 
 
+class FilledValue(Rule):
+    code = "DL010"
+    name = "filled-value"
+    severity = Severity.INFO
+    summary = ("A value the file does not state was filled in (command line, configuration, inferred from the file), "
+               "or a part of the file was not read; says where from.")
+    explanation = """
+        A serving command or a launch script names the layout but rarely the
+        accelerator, the device count or the load. deploylint fills what is
+        missing from --accelerator/--num-devices/--devices-per-node, then
+        [tool.deploylint.hardware]/[tool.deploylint.workload], then what the
+        file implies (GPUs the pods request, GPU node labels), and says so for
+        every value; a flag it does not read or a variable it cannot resolve is
+        named too. Nothing is guessed silently. It is information, not a problem.
+    """
+    bad_example = """
+        vllm serve meta-llama/Llama-3.1-70B -tp 8     # which GPU? (nothing says)
+    """
+    good_example = """
+        deploylint check serve.sh --accelerator h100-sxm
+    """
+
+
 def _instances() -> tuple[Rule, ...]:
     rules = tuple(cls() for cls in (ParseError, SchemaViolation, UnknownKey, UnresolvedReference, PluginFailure,
-                                    Suppression, FixFailure, MissingHardwareFigure, LocalPluginsNotTrusted))
+                                    Suppression, FixFailure, MissingHardwareFigure, LocalPluginsNotTrusted,
+                                    FilledValue))
     for rule in rules:
         rule.plugin = CORE_PLUGIN
     return rules

@@ -42,12 +42,62 @@ def deploylint_accelerators():
 
 @hookspec(firstresult=True)
 def deploylint_source(path, text):
-    """Read a plan in a format deploylint does not know; return a Document or None.
+    """Read a file deploylint does not know as a plan; return a Document, a list of Documents, or None.
 
     ``path`` is the file's path, ``text`` its content decoded as UTF-8 (BOM
-    removed). Return None to let other plugins or the built-in loaders try.
+    removed). Stops at the first non-None result; None lets other plugins or
+    the built-in loaders try.
+
+    **Plan formats.** A plugin adding a new plan syntax returns one Document
+    whose ``data`` is a plan and whose ``spans`` map JSON pointers to the text.
     Raise :class:`deploylint.core.SourceError` for a file of your format that
-    cannot be read. Stops at the first non-None result.
+    cannot be read.
+
+    **Source adapters** read the files teams already have — a ``vllm serve``
+    command in a Kubernetes manifest, a launch script, an engine's YAML config —
+    and map each to the plan it describes:
+
+    * *Recognise the file by its content*, cheaply and silently. A folder walk
+      offers every candidate file (``*.sh``, ``*.yaml``, ``*.yml``, ``*.json``,
+      ``*.toml`` by default, the configuration's ``candidates``) to every
+      adapter, so test a substring first (``"vllm" in text``) and parse only
+      then; return None for anything that is not yours — a manifest that is
+      not a serving deployment gets no finding at all. Never raise on a file
+      that is not yours.
+    * *Several plans per file*: return a list (a prefill and a decode pool, a
+      LeaderWorkerSet leader and its workers, the documents of a multi-document
+      YAML). Give each a ``label``; an empty list claims the file and says it
+      holds no plan.
+    * *Spans into the original*: ``spans["/parallelism/tp"]`` is the flag's
+      value token (for ``--tp=8`` the part after ``=``; inside a ``sh -c``
+      string, the position in the file, not in the decoded string). Give
+      ``/parallelism`` and the other tables the span of the command word, so a
+      finding about a value the file leaves to its default lands there.
+    * *Fixes in the original*: set ``document.writer`` — usually a
+      :class:`deploylint.core.SpanWriter` with a binding per value token — so
+      a rule's ``Fix.set("/parallelism/tp", 2)`` becomes an edit of that token,
+      everything else kept byte for byte. Values without a binding (derived
+      from several tokens) get no fix.
+    * *What the file does not say*: set ``document.partial = True``; the engine
+      then fills the accelerator, device count and workload from the command
+      line (``--accelerator``, ``--num-devices``, ``--devices-per-node``) and the
+      configuration (``[tool.deploylint.hardware]``, ``[tool.deploylint.workload]``),
+      and runs only the rules whose inputs are known (``Rule.requires``). Values
+      the adapter inferred from the file (a ``nvidia.com/gpu`` limit × pod count)
+      go into ``data`` with a sentence in ``document.origins[pointer]``; things it
+      could not read (an unknown flag, an unresolved ``$VAR``) into
+      ``document.skipped``. Both become info diagnostics (DL010).
+    * *Related locations*: ``document.related[pointer]`` = Related entries with
+      ``start``/``end`` offsets (where ``TP_SIZE`` is set for a ``$TP_SIZE``
+      token); every finding about that pointer carries them (text, JSON, SARIF
+      ``relatedLocations``, LSP ``relatedInformation``).
+    * *Models by id*: ``data["model"] = {"id": "meta-llama/Llama-3.1-8B"}`` is
+      resolved offline (Hugging Face cache, bundled catalog,
+      ``[tool.deploylint.models]``); :mod:`deploylint.core.plan.catalog`.
+
+    Shared pieces for adapters: :mod:`deploylint.core.document.kube` (Kubernetes
+    objects → containers with command, args, env and GPU limits, with spans;
+    multi-document YAML; YAML string scalars mapped back to file offsets).
     """
 
 

@@ -23,6 +23,8 @@ DEFAULT_INCLUDE = (
     "*.plan.toml", "*.plan.yaml", "*.plan.yml", "*.plan.json",
     "deploy*.toml", "deploy*.yaml", "deploy*.yml", "deploy*.json", "deploy*.py",
 )
+#: files a folder walk offers to source adapters (they are checked only if an adapter claims them)
+DEFAULT_CANDIDATES = ("*.sh", "*.bash", "*.yaml", "*.yml", "*.json", "*.toml")
 CONFIG_FILES = ("deploylint.toml", "pyproject.toml")
 
 
@@ -44,9 +46,14 @@ class Config:
     include: list[str] = field(default_factory=lambda: list(DEFAULT_INCLUDE))
     exclude: list[str] = field(default_factory=list)
     model_paths: list[str] = field(default_factory=list)   # folders model.from may read beside the repository
+    candidates: list[str] = field(default_factory=lambda: list(DEFAULT_CANDIDATES))
     fail_on: Severity = Severity.WARNING
     rule_timeout_s: float = 10.0
     fix_loop_limit: int = 10
+    hardware: dict[str, Any] = field(default_factory=dict)      # [tool.deploylint.hardware]: for plans an adapter reads
+    workload: dict[str, Any] = field(default_factory=dict)      # [tool.deploylint.workload]
+    models: dict[str, str] = field(default_factory=dict)        # [tool.deploylint.models]: model id → config.json path
+    cli_hardware: dict[str, Any] = field(default_factory=dict)  # --accelerator / --num-devices / --devices-per-node
     source: str | None = None          # the file this configuration came from
     root: str | None = None            # the folder of that file (per-file-ignores are relative to it)
 
@@ -84,6 +91,14 @@ class Config:
             return False
         return any(fnmatch.fnmatch(base, p) or fnmatch.fnmatch(rel, p) for p in self.include)
 
+    def matches_candidate(self, path: str) -> bool:
+        """A file a folder walk offers to the source adapters (not excluded, not a configuration file)."""
+        base = os.path.basename(path)
+        rel = path.replace(os.sep, "/")
+        if base in CONFIG_FILES or any(fnmatch.fnmatch(base, p) or fnmatch.fnmatch(rel, p) for p in self.exclude):
+            return False
+        return any(fnmatch.fnmatch(base, p) or fnmatch.fnmatch(rel, p) for p in self.candidates)
+
 
 def _longest_prefix(code: str, patterns: list[str]) -> int:
     best = -1
@@ -106,11 +121,15 @@ _KEYS = {
     "thresholds": "table of [thresholds.CODE] (or prefix) tables of name = number",
     "plugins": "list of module names",
     "include": "list of glob patterns",
+    "candidates": "list of glob patterns",
     "exclude": "list of glob patterns",
     "model-paths": "list of folders (relative to this file) that model.from may read besides the plan's repository",
     "fail-on": "error|warning|info|hint",
     "rule-timeout": "seconds (number > 0)",
     "fix-loop-limit": "integer ≥ 1",
+    "hardware": "table of [hardware] keys (accelerator, num_devices, devices_per_node, …) for adapted files",
+    "workload": "table of [workload] keys (mode, batch_size, seq_len, output_len, …) for adapted files",
+    "models": "table of model id = path of a config.json",
 }
 
 
@@ -215,7 +234,7 @@ def config_from_table(table: dict, source: str | None = None) -> Config:
         raise ConfigError(f"{_where(where, 'plugins')}: plugins must be a {_KEYS['plugins']}, got {plugins!r}")
     cfg.plugins = list(plugins)
 
-    for key in ("include", "exclude"):
+    for key in ("include", "exclude", "candidates"):
         if key in table:
             value = table[key]
             if not isinstance(value, list) or not all(isinstance(p, str) and p for p in value):
@@ -228,6 +247,15 @@ def config_from_table(table: dict, source: str | None = None) -> Config:
             raise ConfigError(f"{_where(where, 'model-paths')}: model-paths must be a {_KEYS['model-paths']}, got {value!r}")
         base = os.path.dirname(os.path.abspath(source)) if source else os.getcwd()
         cfg.model_paths = [os.path.join(base, os.path.expanduser(p)) for p in value]
+    for key in ("hardware", "workload"):
+        value = table.get(key, {})
+        if not isinstance(value, dict):
+            raise ConfigError(f"{_where(where, key)}: {key} must be a {_KEYS[key]}, got {value!r}")
+        setattr(cfg, key, dict(value))
+    models = table.get("models", {})
+    if not isinstance(models, dict) or not all(isinstance(v, str) and v for v in models.values()):
+        raise ConfigError(f"{_where(where, 'models')}: models must be a {_KEYS['models']}, got {models!r}")
+    cfg.models = dict(models)
 
     if "fail-on" in table:
         try:

@@ -18,7 +18,7 @@ from . import suppression
 from .config import CONFIG_FILES, Config, rule_thresholds
 from ..host.containment import RuleTimeout, call_with_budget
 from ..diagnostics import Diagnostic, Fix, Severity, sort_key
-from ..document import Document
+from ..document import Document, Span
 from ..host.registry import CORE_CODES, Registry, core_diagnostic, plugin_failure
 from ..host.validation import BadOutput, checked_diagnostic, exception_text
 from ..rule import Context
@@ -26,6 +26,8 @@ from ..document.sources import SourceError, decode, load
 
 #: how many diagnostics one rule may return for one file before it counts as garbage
 MAX_DIAGNOSTICS_PER_RULE = 1000
+#: what a rule may need that an adapter's plan can lack (see ``Rule.requires``)
+ALL_INPUTS = frozenset({"hardware", "workload"})
 
 
 @dataclass
@@ -43,6 +45,8 @@ class FileResult:
     #: every finding of the run before select/ignore and suppressions (configured severities, fixes not rendered):
     #: what the fixer compares to decide whether a fix made the plan worse
     unfiltered: list[Diagnostic] = field(default_factory=list)
+    claimed: bool = True              # False: a candidate file that no source adapter reads (not a plan)
+    documents: list[Document] = field(default_factory=list)   # every plan of the file (adapters may give several)
 
     @property
     def worst(self) -> Severity | None:
@@ -57,7 +61,7 @@ class Engine:
         self._thresholds = rule_thresholds(self.registry.rules, self.config)
 
     # -- entry points ----------------------------------------------------------
-    def check_path(self, path: str) -> FileResult:
+    def check_path(self, path: str, *, candidate: bool = False) -> FileResult:
         try:
             with open(path, "rb") as fh:
                 raw = fh.read()
@@ -65,88 +69,158 @@ class Engine:
             result = FileResult(path)
             result.diagnostics.append(self._core("DL001", f"cannot read the file: {exc.strerror or exc}", ""))
             return self._finish(result, [])
-        return self.check_bytes(path, raw)
+        return self.check_bytes(path, raw, candidate=candidate)
 
-    def check_bytes(self, path: str, raw: bytes) -> FileResult:
+    def check_bytes(self, path: str, raw: bytes, *, candidate: bool = False) -> FileResult:
         try:
             text, bom = decode(raw)
         except SourceError as exc:
+            if candidate:       # a binary file that merely has a candidate's name: not ours
+                return FileResult(path, claimed=False)
             result = FileResult(path)
             result.diagnostics.append(self._core("DL001", exc.message, "", exc.range))
             return self._finish(result, [])
-        return self.check_text(path, text, bom=bom)
+        return self.check_text(path, text, bom=bom, candidate=candidate)
 
-    def check_text(self, path: str, text: str, *, bom: bool = False, every_rule: bool = False) -> FileResult:
+    def check_text(self, path: str, text: str, *, bom: bool = False, every_rule: bool = False,
+                   candidate: bool = False) -> FileResult:
         """Check one text. With ``every_rule`` the rules that select/ignore leave out run too, and their findings
-        land only in ``result.unfiltered`` (the fixer's safety check), never in ``result.diagnostics``."""
+        land only in ``result.unfiltered`` (the fixer's safety check), never in ``result.diagnostics``. A
+        ``candidate`` (a file found in a folder only because a source adapter might read it) that no adapter
+        claims is left alone: ``result.claimed`` is False, no diagnostics."""
         self._configure_plugins()
         result = FileResult(path, text)
-        document = self._load(path, text, result)
-        if document is None:
+        documents = self._load(path, text, result, candidate)
+        if documents is None:
             return self._finish(result, [])
-        document.bom = bom
-        result.document = document
+        if not documents:
+            result.claimed = False
+            return result
+        result.documents = documents
+        result.document = documents[0]
+        sups = suppression.from_comments(text, documents[0].format)
+        hidden: list[Diagnostic] = []
+        for document in documents:
+            document.bom = bom
+            found: list[Diagnostic] = []
+            diags = self._check_document(document, result, sups, every_rule, found)
+            result.diagnostics += self._place(document, diags)
+            hidden += self._place(document, found)
+        return self._finish(result, sups, hidden)
 
+    def _check_document(self, document: Document, result: FileResult, sups: list, every_rule: bool = False,
+                        hidden: list | None = None) -> list[Diagnostic]:
+        """The flow for one plan of the file: validate, resolve, analyze, rules. Returns its diagnostics
+        (with ``every_rule``, the findings of the unselected rules go to ``hidden``)."""
+        hidden = [] if hidden is None else hidden
+        out: list[Diagnostic] = []
         data = document.data
-        sups = suppression.from_comments(text, document.format)
         if isinstance(data, dict) and suppression.META_KEY in data:
             data = {k: v for k, v in data.items() if k != suppression.META_KEY}
             meta_sups, problems = suppression.from_meta(document.data[suppression.META_KEY], document)
             sups += meta_sups
-            result.diagnostics += problems
-        if problems_stop(result.diagnostics):
-            return self._finish(result, sups)
+            out += problems
+        if problems_stop(out):
+            return out
+        unknown: frozenset[str] = frozenset()
+        if document.partial:
+            from .fill import fill
 
-        validated = Document(document.path, document.text, document.format, data, document.spans, document.newline, document.bom)
+            data, filled, unknown = fill(document, data, self.config)
+            out += filled
+
+        validated = Document(document.path, document.text, document.format, data, document.spans, document.newline,
+                             document.bom, writer=document.writer, label=document.label, related=document.related,
+                             origins=document.origins, partial=document.partial, skipped=document.skipped)
         from .schema import validate
 
         schema_diags = validate(validated)
-        result.diagnostics += schema_diags
+        out += schema_diags
         if any(d.severity is Severity.ERROR and d.code != "DL003" for d in schema_diags):
             # An unknown key is reported but ignored by resolution; anything else makes the plan unusable.
-            return self._finish(result, sups)
+            return out
 
         from ..plan.resolve import resolve
 
         try:
-            plan, resolve_diags = resolve(data, plan_path=path, accelerators=self.registry.accelerators(),
-                                          model_paths=tuple(self.config.model_paths))
+            plan, resolve_diags = resolve(data, plan_path=document.path, accelerators=self.registry.accelerators(),
+                                          model_paths=tuple(self.config.model_paths), models=self.config.models,
+                                          models_base=self.config.root, unknown=unknown)
         except Exception as exc:  # core code, but a crash must still be a diagnostic, never a traceback
-            result.diagnostics.append(plugin_failure("deploylint.core.plan.resolve", None,
-                                                     f"resolving the plan failed: {type(exc).__name__}: {exc}"))
+            out.append(plugin_failure("deploylint.core.plan.resolve", None,
+                                      f"resolving the plan failed: {type(exc).__name__}: {exc}"))
             result.incomplete = True
-            return self._finish(result, sups)
-        result.diagnostics += resolve_diags
+            return out
+        out += resolve_diags
         if plan is None:
-            return self._finish(result, sups)
-        result.plan = plan
+            return out
+        if result.plan is None:
+            result.plan = plan
 
         try:
             from ..estimate.analysis import analyze
 
-            result.analysis = analyze(plan)
+            analysis = analyze(plan)
         except Exception as exc:  # the estimator is core code; a crash here is still contained
-            result.diagnostics.append(plugin_failure("deploylint.core.estimate", None,
-                                                     f"the estimator failed on this plan: {type(exc).__name__}: {exc}"))
+            out.append(plugin_failure("deploylint.core.estimate", None,
+                                      f"the estimator failed on this plan: {type(exc).__name__}: {exc}"))
             result.incomplete = True
-            return self._finish(result, sups)
+            return out
+        if result.analysis is None:
+            result.analysis = analysis
 
-        for key in result.analysis.missing:
-            result.diagnostics.append(core_diagnostic(
-                "DL008", f"the communication bound was skipped: set hardware.{key} (GB/s per device, one direction) "
-                "or name a catalog accelerator that has it", "/hardware", data={"missing": key}))
+        if "hardware" not in plan.unknown:
+            for key in analysis.missing:
+                out.append(core_diagnostic(
+                    "DL008", f"the communication bound was skipped: set hardware.{key} (GB/s per device, one direction) "
+                    "or name a catalog accelerator that has it", "/hardware", data={"missing": key}))
 
-        ctx = Context(document=validated, plan=plan, analysis=result.analysis, config=self.config)
-        hidden: list[Diagnostic] = []
+        ctx = Context(document=validated, plan=plan, analysis=analysis, config=self.config)
+        skipped: list[str] = []
         for rule in self.registry.rules:
+            selected = self.config.is_selected(rule.code, document.path)
+            if not selected and not every_rule:
+                continue
+            needs = frozenset(getattr(rule, "requires", ALL_INPUTS))
+            if needs & plan.unknown:
+                if selected:
+                    skipped.append(rule.code)
+                continue
             # each rule reads its own thresholds; the memo (ctx.cache) stays shared
             rule_ctx = dataclasses.replace(ctx, thresholds=self._thresholds.get(rule.code, {}))
-            if self.config.is_selected(rule.code, path):
-                result.diagnostics += self._run_rule(rule, rule_ctx, result)
-            elif every_rule:
+            if selected:
+                out += self._run_rule(rule, rule_ctx, result)
+            else:
                 # seen by the fixer's safety check only: neither reported nor making this run incomplete
-                hidden += self._run_rule(rule, rule_ctx, FileResult(path))
-        return self._finish(result, sups, hidden)
+                hidden += self._run_rule(rule, rule_ctx, FileResult(document.path))
+        if skipped and plan.unknown:
+            from .fill import skipped_rules
+
+            out.append(skipped_rules(plan.unknown, skipped))
+        return out
+
+    def _place(self, document: Document, diags: list[Diagnostic]) -> list[Diagnostic]:
+        """Give each diagnostic of one plan its range, its rendered fixes, its related places and its plan label."""
+        from ..diagnostics import Related
+
+        placed = []
+        for d in diags:
+            if d.range is None:
+                d = d.with_(range=document.range_of(d.path))
+            if d.fixes and (self.config.is_selected(d.code, document.path) or d.code == "DL005"):
+                d = d.with_(fixes=tuple(_render_fixes(document, d.fixes)))
+            related = list(d.related)
+            if d.path:
+                related += [r for r in _related_for(document, d.path) if r not in related]
+            if related:
+                related = [r if r.range is not None or r.start < 0 else
+                           Related(r.message, document.lines.range(Span(r.start, r.end)), r.file, r.start, r.end)
+                           for r in related]
+                d = d.with_(related=tuple(related))
+            if document.label and not d.message.startswith(f"[{document.label}]"):
+                d = d.with_(message=f"[{document.label}] {d.message}")
+            placed.append(d)
+        return placed
 
     def _configure_plugins(self) -> None:
         # Plugins keep their options per run; re-announce when files with another configuration interleave.
@@ -154,12 +228,22 @@ class Engine:
             self.registry.configure(self.config)
 
     # -- steps -----------------------------------------------------------------
-    def _load(self, path: str, text: str, result: FileResult) -> Document | None:
+    def _load(self, path: str, text: str, result: FileResult, candidate: bool = False) -> list[Document] | None:
+        """The plans of the file (an empty list: a candidate no adapter claims), or None when it cannot be read."""
         try:
-            document = self.registry.source(path, text)
-            if document is None:
-                document = load(path, text)
-            return document
+            found = self.registry.source(path, text)
+            if found is None:
+                if candidate:
+                    return []
+                return [load(path, text)]
+            documents = [found] if isinstance(found, Document) else list(found)
+            bad = [d for d in documents if not isinstance(d, Document)]
+            if bad:
+                result.diagnostics.append(plugin_failure("deploylint_source", None, "a source plugin returned "
+                                                         f"{type(bad[0]).__name__}, not a Document"))
+                result.incomplete = True
+                return None
+            return documents
         except SourceError as exc:
             result.diagnostics.append(self._core("DL001", exc.message, "", exc.range))
         except Exception as exc:  # a plugin's loader crashed
@@ -259,6 +343,11 @@ def _deref(root: dict, node: Any) -> Any:
     return node
 
 
+def _related_for(document: Document, pointer: str) -> list:
+    """The related places the source adapter recorded for ``pointer``."""
+    return list(document.related.get(pointer, ()))
+
+
 def _render_fixes(document: Document, fixes: tuple[Fix, ...]) -> list[Fix]:
     """Turn each fix's value changes into text edits; a fix that cannot be rendered is not offered."""
     from ..diagnostics import Edit
@@ -292,18 +381,22 @@ def _render_fixes(document: Document, fixes: tuple[Fix, ...]) -> list[Fix]:
 _SKIPPED_DIRS = ("node_modules", "__pycache__", "venv", ".venv", "build", "dist")
 
 
-def discover(paths: list[str], config_for) -> tuple[list[str], list[str]]:
-    """Files to check from the command line's paths; returns (files, problems).
+def discover(paths: list[str], config_for) -> tuple[list[str], list[str], set[str]]:
+    """Files to check from the command line's paths; returns (files, problems, candidates).
 
     A file named explicitly is checked whatever its name (but a
     configuration file is not a plan); folders are walked for files matching
     the ``include`` patterns of the configuration that applies to each file
-    (hidden folders and virtualenvs are skipped). A problem is a sentence
+    (hidden folders and virtualenvs are skipped). Files matching only the
+    ``candidates`` patterns (``*.sh``, ``*.yaml``, ``*.json``, … — where
+    serving commands and launch scripts live) are offered to the source
+    adapters: a candidate no adapter claims is left alone, silently. A problem is a sentence
     about a path that could not be used: missing, unreadable, a folder in
     which nothing is found (a run that checked nothing is never "all clear").
     """
     files: list[str] = []
     problems: list[str] = []
+    candidates: set[str] = set()
     for p in paths:
         if os.path.isfile(p) or (os.path.exists(p) and not os.path.isdir(p)):
             if os.path.basename(p) in CONFIG_FILES:
@@ -318,8 +411,15 @@ def discover(paths: list[str], config_for) -> tuple[list[str], list[str]]:
                 dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in _SKIPPED_DIRS)
                 for name in sorted(names):
                     full = os.path.join(root, name)
-                    if name not in CONFIG_FILES and config_for(full).matches_include(full):
+                    if name in CONFIG_FILES:
+                        continue
+                    cfg = config_for(full)
+                    if cfg.matches_include(full):
                         files.append(full)
+                        found += 1
+                    elif cfg.matches_candidate(full):
+                        files.append(full)
+                        candidates.add(full)
                         found += 1
             problems.extend(unreadable)
             if not found and not unreadable:
@@ -328,4 +428,4 @@ def discover(paths: list[str], config_for) -> tuple[list[str], list[str]]:
                                 f"{patterns})")
         else:
             problems.append(f"no such file or folder: {p}")
-    return files, problems
+    return files, problems, candidates

@@ -179,10 +179,11 @@ class AloneVerdicts:
         return self._verdicts[key]
 
 
-def fix_text(engine: Engine, path: str, text: str, *, unsafe: bool, bom: bool = False) -> tuple[str, FileResult, list[str], list[Diagnostic]]:
+def fix_text(engine: Engine, path: str, text: str, *, unsafe: bool, bom: bool = False,
+             candidate: bool = False) -> tuple[str, FileResult, list[str], list[Diagnostic]]:
     """Run the fix-point loop on ``text``; returns (new text, final result, applied fixes, loop problems)."""
-    def check(candidate: str) -> FileResult:
-        return engine.check_text(path, candidate, bom=bom, every_rule=True)
+    def check(attempt: str) -> FileResult:
+        return engine.check_text(path, attempt, bom=bom, every_rule=True, candidate=candidate)
 
     result = original = check(text)
     if result.document is None or _document_errors(result):
@@ -205,8 +206,8 @@ def fix_text(engine: Engine, path: str, text: str, *, unsafe: bool, bom: bool = 
         chosen = plan_round(offered(result), solo=solo)
         if not chosen:
             break
-        candidate = apply_edits(text, [e for _, f in chosen for e in f.edits])
-        after = check(candidate)
+        attempt = apply_edits(text, [e for _, f in chosen for e in f.edits])
+        after = check(attempt)
         worse = new_problems(result, after)
         if worse:
             if len(chosen) == 1:
@@ -225,12 +226,12 @@ def fix_text(engine: Engine, path: str, text: str, *, unsafe: bool, bom: bool = 
                 refuse(d, f, _dl007(d, f"fix of {d.code} ({f.message}) made no progress: after it was applied the "
                                        "same finding came back unchanged; it was undone and not applied"))
             continue
-        if candidate in seen:
+        if attempt in seen:
             problems.append(_dl007(None, "fixes undo each other (a cycle); stopped: " + ", ".join(d.code for d, _ in chosen)))
             break
-        seen.add(candidate)
+        seen.add(attempt)
         applied += [f"{d.code}: {f.message}" for d, f in chosen]
-        text, result = candidate, after
+        text, result = attempt, after
     else:
         left = offered(result)
         if left:
@@ -285,20 +286,22 @@ def _leaves(data, prefix: str):
         yield prefix
 
 
-def fix_file(engine: Engine, path: str, *, unsafe: bool, write: bool) -> FixOutcome:
+def fix_file(engine: Engine, path: str, *, unsafe: bool, write: bool, candidate: bool = False) -> FixOutcome:
     """Fix one file on disk (or only compute the diff when ``write`` is false)."""
     try:
         with open(path, "rb") as fh:
             original = fh.read()
     except OSError:
-        return FixOutcome(engine.check_path(path))
+        return FixOutcome(engine.check_path(path, candidate=candidate))
     from ..document.sources import SourceError, decode
 
     try:
         text, bom = decode(original)
     except SourceError:
-        return FixOutcome(engine.check_bytes(path, original))
-    new_text, result, applied, problems = fix_text(engine, path, text, unsafe=unsafe, bom=bom)
+        return FixOutcome(engine.check_bytes(path, original, candidate=candidate))
+    new_text, result, applied, problems = fix_text(engine, path, text, unsafe=unsafe, bom=bom, candidate=candidate)
+    if not result.claimed:
+        return FixOutcome(result)
     outcome = FixOutcome(result, fixed=len(applied), applied=applied)
     if new_text != text:
         import difflib  # only when a suggestion or a diff is needed

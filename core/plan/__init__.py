@@ -73,6 +73,8 @@ class Model:
     norm: str = "rmsnorm"          # "rmsnorm" | "layernorm"
     mtp_layers: int = 0            # DeepSeek-V3 multi-token prediction modules (not in the headline count)
     model_type: str | None = None  # the config.json model_type it came from, if any
+    max_position_embeddings: int | None = None   # the longest context the model was built for
+    id: str | None = None          # the model id (Hugging Face repo id) it was resolved from, if any
 
     @property
     def is_moe(self) -> bool:
@@ -160,6 +162,28 @@ class Claims:
 
 
 @dataclass(frozen=True, slots=True)
+class Serving:
+    """A serving engine's limits (``[serving]``): caps on what runs, not the load.
+
+    ``memory_fraction`` is the engine's memory knob; ``memory_fraction_of`` says
+    what it is a fraction of: ``"device"`` (vLLM ``gpu_memory_utilization``,
+    SGLang ``mem_fraction_static``: weights, activations and KV cache together
+    get that share of the device) or ``"free"`` (TensorRT-LLM
+    ``free_gpu_memory_fraction``: the KV cache gets that share of what is left
+    after the weights).
+    """
+
+    engine: str | None = None
+    max_model_len: int | None = None
+    max_num_seqs: int | None = None
+    max_num_batched_tokens: int | None = None
+    memory_fraction: float | None = None
+    memory_fraction_of: str = "device"
+    chunked_prefill: bool | None = None
+    redundant_experts: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class Plan:
     schema_version: int
     model: Model
@@ -169,6 +193,10 @@ class Plan:
     claims: Claims = field(default_factory=Claims)
     name: str | None = None
     path: str | None = None
+    serving: "Serving | None" = None
+    #: inputs the file did not give and nobody supplied ("hardware", "workload"): the values in their
+    #: place are nominal, and rules that need them are not run (``Rule.requires``)
+    unknown: frozenset = frozenset()
 
 
 #: bytes per element of each dtype the plan format names

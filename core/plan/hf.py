@@ -208,6 +208,7 @@ def _base(f: _Fields) -> dict[str, Any]:
         "ffn_activation": "swiglu",        # every family here has a gated MLP (gate, up, down)
         "vocab_size": f.int("vocab_size"),
         "tie_embeddings": f.bool("tie_word_embeddings", False),
+        "max_position_embeddings": f.int("max_position_embeddings", None),
     }
 
 

@@ -22,15 +22,18 @@ def _dl004(path: str, message: str, *, fixes=(), data=None) -> Diagnostic:
 
 
 def resolve(data: Mapping[str, Any], *, plan_path: str | None, accelerators: Mapping[str, Any],
-            model_paths: tuple[str, ...] = ()) -> tuple[Plan | None, list[Diagnostic]]:
+            model_paths: tuple[str, ...] = (), models: Mapping[str, str] | None = None,
+            models_base: str | None = None, unknown: frozenset = frozenset()) -> tuple[Plan | None, list[Diagnostic]]:
     """Resolve a validated plan. Returns (plan or None, DL004 diagnostics).
 
     ``model.from`` is read only inside the plan's repository or a folder of
-    ``model_paths`` (the configuration's ``model-paths``).
+    ``model_paths`` (the configuration's ``model-paths``). ``models`` maps model ids to config.json paths
+    (``[tool.deploylint.models]``, relative to ``models_base``); ``unknown`` names the inputs whose values
+    are nominal (see ``Plan.unknown``).
     """
     diags: list[Diagnostic] = []
     workload = _workload(data["workload"])
-    model = _model(data["model"], plan_path, diags, model_paths)
+    model = _model(data["model"], plan_path, diags, model_paths, models, models_base)
     hardware = _hardware(data["hardware"], workload.dtype, accelerators, diags)
     if model is None or hardware is None:
         return None, diags
@@ -45,6 +48,8 @@ def resolve(data: Mapping[str, Any], *, plan_path: str | None, accelerators: Map
         workload=workload,
         claims=claims,
         path=plan_path,
+        serving=_serving(data["serving"]) if "serving" in data else None,
+        unknown=frozenset(unknown),
     )
     return plan, diags
 
@@ -82,9 +87,21 @@ def _allowed(config_path: str, roots: list[str]) -> bool:
 
 
 def _model(raw: Mapping[str, Any], plan_path: str | None, diags: list[Diagnostic],
-           model_paths: tuple[str, ...] = ()) -> Model | None:
+           model_paths: tuple[str, ...] = (), models: Mapping[str, str] | None = None,
+           models_base: str | None = None) -> Model | None:
     fields = dict(raw)
     source = fields.pop("from", None)
+    model_id = fields.pop("id", None)
+    if source is None and model_id is not None:
+        from .catalog import CatalogError, resolve_model_id
+
+        try:
+            imported, origin = resolve_model_id(str(model_id), models, base_dir=models_base)
+        except CatalogError as exc:
+            diags.append(_dl004("/model/id", str(exc), data={"model": model_id}))
+            return None
+        fields = _merge(imported, fields)
+        fields["id"] = model_id
     if source is not None:
         from .hf import HFConfigError, read_config
 
@@ -105,7 +122,8 @@ def _model(raw: Mapping[str, Any], plan_path: str | None, diags: list[Diagnostic
         fields = _merge(imported, fields)
     missing = [k for k in _MODEL_REQUIRED if k not in fields]
     if missing:
-        where = f"the config.json named by model.from ({source})" if source else "[model]"
+        where = (f"the config.json named by model.from ({source})" if source else
+                 f"the config of model {model_id!r}" if model_id else "[model]")
         diags.append(_dl004("/model/from" if source else "/model", f"{where} gives no {', '.join(missing)}; add them to [model]",
                             data={"missing": missing}))
         return None
@@ -244,6 +262,15 @@ def _workload(raw: Mapping[str, Any]) -> Workload:
         phase=raw.get("phase", "both"),
         speculative_tokens=int(raw.get("speculative_tokens", 0)),
     )
+
+
+def _serving(raw: Mapping[str, Any]):
+    from dataclasses import fields as dc_fields
+
+    from . import Serving
+
+    known = {f.name for f in dc_fields(Serving)}
+    return Serving(**{k: v for k, v in raw.items() if k in known})
 
 
 def _claims(raw: Mapping[str, Any]) -> Claims:

@@ -124,8 +124,26 @@ def _skip_properties(text: str, start: int, end: int) -> int:
     return min(i, end)
 
 
-def _compose(text: str, lines: LineIndex, yaml) -> _Node:
-    """The single document's node tree, built from events with an explicit stack."""
+def load_all(path: str, text: str) -> list[tuple[object, dict[str, NodeSpan], int]]:
+    """Every document of a multi-document YAML stream: ``(data, spans, start offset)`` each.
+
+    For source adapters (a Kubernetes manifest holds a LeaderWorkerSet and a
+    Service). The same safe construction, limits and spans as :func:`load`;
+    empty documents are skipped.
+    """
+    import yaml
+
+    lines = LineIndex(text)
+    out = []
+    for root in _compose(text, lines, yaml, multi=True):
+        builder = _Builder(lines)
+        out.append((builder.build(root, "", None, 1, False), builder.spans, root.origin))
+    return out
+
+
+def _compose(text: str, lines: LineIndex, yaml, multi: bool = False):
+    """The single document's node tree (with ``multi``: the list of every document's tree), built from
+    events with an explicit stack."""
     events_mod = yaml.events
     loader = getattr(yaml, "CSafeLoader", None) or yaml.SafeLoader
     resolver = yaml.resolver.Resolver()
@@ -133,6 +151,7 @@ def _compose(text: str, lines: LineIndex, yaml) -> _Node:
     stack: list[_Node] = []
     pending: list[str | None] = []  # the anchor of each open collection, registered when it closes
     root: _Node | None = None
+    roots: list[_Node] = []
     documents = 0
 
     def add(node: _Node) -> None:
@@ -141,6 +160,7 @@ def _compose(text: str, lines: LineIndex, yaml) -> _Node:
             stack[-1].value.append(node)
         else:
             root = node
+            roots.append(node)
 
     try:
         for event in yaml.parse(text, Loader=loader):
@@ -192,7 +212,7 @@ def _compose(text: str, lines: LineIndex, yaml) -> _Node:
                 add(_Node("alias", None, None, start, end, target=target))
             elif cls is events_mod.DocumentStartEvent:
                 documents += 1
-                if documents > 1:
+                if documents > 1 and not multi:
                     raise SourceError("a plan file holds one YAML document; a second one starts here",
                                       _range(lines, start, end))
     except SourceError:
@@ -214,6 +234,8 @@ def _compose(text: str, lines: LineIndex, yaml) -> _Node:
         raise SourceError("the YAML is too large or nests too deeply to read", Range.at(1, 1)) from None
     except Exception as exc:  # a parser failure PyYAML does not classify: still a message, not a traceback
         raise SourceError(f"invalid YAML: {exc}", Range.at(1, 1)) from None
+    if multi:
+        return roots
     if root is None:
         raise SourceError("the file is empty: a plan is a YAML mapping", Range.at(1, 1))
     return root

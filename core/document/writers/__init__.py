@@ -1,7 +1,9 @@
 """Writers: value-level changes (``Fix.set/remove/insert/rename``) → minimal text edits, per source format.
 
 Rules never touch text. Each format has a writer module exposing
-``apply(document, change) -> str`` (the whole new text after one change); this
+``apply(document, change) -> str`` (a source adapter's Document may carry its
+own writer object with the same ``apply`` and a ``reload``; see
+:mod:`.span_writer`) (the whole new text after one change); this
 package applies the changes of one fix in turn — re-reading the text between
 changes with the format's own loader, so every change sees correct positions —
 and then reduces the result to the smallest edits against the original text.
@@ -46,7 +48,7 @@ def apply_changes(document, changes: Iterable) -> str:
     from .. import Document
     from ..sources import SourceError, load
 
-    writer = writer_for(document.format)
+    writer = document.writer if document.writer is not None else writer_for(document.format)
     current = document
     text = document.text
     changes = list(changes)
@@ -60,11 +62,15 @@ def apply_changes(document, changes: Iterable) -> str:
         text = writer.apply(current, change)
         if i + 1 < len(changes):
             try:
-                current = load(document.path, text, document.format)
+                if document.writer is not None:
+                    current = document.writer.reload(current, text)
+                else:
+                    current = load(document.path, text, document.format)
             except SourceError as exc:
                 raise WriteError(f"the text after {change.op} {change.path} no longer parses: {exc.message}") from None
-            current = Document(current.path, current.text, current.format, current.data, current.spans,
-                               current.newline, document.bom)
+            if document.writer is None:
+                current = Document(current.path, current.text, current.format, current.data, current.spans,
+                                   current.newline, document.bom)
     return text
 
 

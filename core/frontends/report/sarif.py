@@ -57,6 +57,14 @@ def _result(d: Diagnostic, index: dict[str, int]) -> dict:
         if d.range:
             location["physicalLocation"]["region"] = _region(d.range)
         result["locations"] = [location]
+        related = []
+        for i, r in enumerate(d.related):
+            place: dict = {"artifactLocation": {"uri": _uri(r.file or d.file)}}
+            if r.range is not None:
+                place["region"] = _region(r.range)
+            related.append({"id": i, "physicalLocation": place, "message": {"text": r.message}})
+        if related:
+            result["relatedLocations"] = related
     fixes = []
     for fix in d.fixes:
         if not fix.edits or not d.file:

@@ -53,6 +53,11 @@ def render_diagnostic(d: Diagnostic, source_lines, *, colour: bool = False, show
         prefix = f"{gutter} = "
     else:
         prefix = "  = "
+    for r in d.related:
+        where = r.file or d.file or ""
+        if r.range is not None:
+            where += f":{r.range.start.line}:{r.range.start.column}"
+        out.append(prefix + f"see {where}: {r.message}")
     if d.data:
         out.append(prefix + "figures: " + one_line(", ".join(f"{k}={_fmt(v)}" for k, v in d.data.items())))
     if show_fixes:

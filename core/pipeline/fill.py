@@ -1,0 +1,113 @@
+"""What the file does not say: fill an adapter's plan from the command line, the configuration and the file.
+
+A serving command or a training launcher says how the model is split, rarely
+on which accelerator, and never what load it will carry. For a Document an
+adapter marks ``partial``, each missing value comes from, highest first:
+
+1. the command line: ``--accelerator NAME``, ``--num-devices N``, ``--devices-per-node N``;
+2. the configuration: ``[tool.deploylint.hardware]`` and ``[tool.deploylint.workload]``
+   (the keys of the plan's ``[hardware]`` and ``[workload]`` tables);
+3. what the adapter inferred from the file (a Kubernetes ``nvidia.com/gpu`` limit
+   × LeaderWorkerSet size; a ``nvidia.com/gpu.product`` node label), recorded in
+   ``Document.origins``.
+
+Every value filled or inferred is an info diagnostic (DL010) saying where it
+came from. What nobody supplies stays *unknown*: the accelerator (then the
+rules that need memory or speed figures are not run, and one info says which
+and how to supply it) or the workload (serving limits are caps, not a load:
+the rules that need a batch and sequence length wait for one). The checks that
+need neither — divisibility, context length, GPUs requested vs. used — run.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from ..diagnostics import Diagnostic
+
+
+#: stand-in figures for an unknown accelerator: never reported, only let the estimator run
+#: (no rule that reads them runs while "hardware" is unknown)
+_NOMINAL_HARDWARE = {"memory_gib": 1.0, "peak_tflops": 1.0, "memory_bandwidth_gbps": 1.0}
+
+
+def _info(message: str, path: str, data: dict | None = None) -> Diagnostic:
+    from ..host.core_rules import core_diagnostic
+
+    return core_diagnostic("DL010", message, path, data=data)
+
+
+def fill(document, data: Any, config) -> tuple[dict, list[Diagnostic], frozenset]:
+    """``(data with the missing values filled, DL010 infos, unknown inputs)`` for an adapter's plan."""
+    out: list[Diagnostic] = []
+    data = copy.deepcopy(data) if isinstance(data, dict) else {}
+    data.setdefault("schema_version", 1)
+    unknown: set[str] = set()
+    where = f"[tool.deploylint.{{}}] in {config.source}" if config.source else "[tool.deploylint.{}]"
+
+    for skipped in document.skipped:
+        text, path = (skipped if isinstance(skipped, tuple) else (skipped, ""))
+        out.append(_info(f"not read: {text}; the checks that do not depend on it still run", path))
+
+    hardware = data.setdefault("hardware", {})
+    cli = getattr(config, "cli_hardware", {}) or {}
+    for key, value in cli.items():
+        flag = "--" + key.replace("_", "-")
+        hardware[key] = value
+        out.append(_info(f"hardware.{key} = {value!r}: from {flag} on the command line", f"/hardware/{key}",
+                         {"key": key, "value": value, "origin": "command line"}))
+    for key, value in (getattr(config, "hardware", {}) or {}).items():
+        if key in cli:
+            continue
+        hardware[key] = value
+        out.append(_info(f"hardware.{key} = {value!r}: from {where.format('hardware')}", f"/hardware/{key}",
+                         {"key": key, "value": value, "origin": "configuration"}))
+    configured = set(cli) | set(getattr(config, "hardware", {}) or {})
+    for pointer, origin in document.origins.items():
+        key = pointer.rsplit("/", 1)[-1]
+        if pointer.startswith("/hardware/") and key in configured:
+            continue
+        out.append(_info(origin, pointer, {"origin": "inferred"}))
+
+    if "accelerator" not in hardware and not all(k in hardware for k in _NOMINAL_HARDWARE):
+        unknown.add("hardware")
+        for key, value in _NOMINAL_HARDWARE.items():
+            hardware.setdefault(key, value)
+    if "num_devices" not in hardware:
+        par = data.get("parallelism", {}) if isinstance(data.get("parallelism"), dict) else {}
+        world = 1
+        for key in ("tp", "pp", "cp", "dp"):
+            value = par.get(key, 1)
+            world *= value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 1
+        hardware["num_devices"] = world
+        out.append(_info(f"hardware.num_devices = {world}: the GPUs the layout uses (nothing in the file or the "
+                         "configuration gives a device count; --num-devices N sets one)", "/hardware/num_devices",
+                         {"key": "num_devices", "value": world, "origin": "layout"}))
+
+    workload = data.setdefault("workload", {})
+    for key, value in (getattr(config, "workload", {}) or {}).items():
+        workload[key] = value
+        out.append(_info(f"workload.{key} = {value!r}: from {where.format('workload')}", f"/workload/{key}",
+                         {"key": key, "value": value, "origin": "configuration"}))
+    if "batch_size" not in workload or "seq_len" not in workload:
+        unknown.add("workload")
+        workload.setdefault("mode", "inference")
+        workload.setdefault("batch_size", 1)
+        serving = data.get("serving", {}) if isinstance(data.get("serving"), dict) else {}
+        length = serving.get("max_model_len")
+        workload.setdefault("seq_len", length if isinstance(length, int) and not isinstance(length, bool) and length > 0 else 1)
+    return data, out, frozenset(unknown)
+
+
+def skipped_rules(unknown: frozenset, codes: list[str]) -> Diagnostic:
+    """The one info saying which checks did not run for lack of an input, and how to supply it."""
+    how = []
+    if "hardware" in unknown:
+        how.append("the accelerator (--accelerator NAME, or accelerator = \"…\" in [tool.deploylint.hardware])")
+    if "workload" in unknown:
+        how.append("the workload (batch_size, seq_len, output_len in [tool.deploylint.workload]; the engine's "
+                   "limits are caps, not a load)")
+    shown = ", ".join(codes[:12]) + (f" and {len(codes) - 12} more" if len(codes) > 12 else "")
+    return _info(f"{len(codes)} checks were not run because nothing gives {' or '.join(how)}: {shown}", "",
+                 {"skipped": codes, "unknown": sorted(unknown)})
