@@ -176,6 +176,7 @@ serving = table("A serving engine's limits: caps on what runs (not the load), an
     "memory_fraction_of": enum(["device", "free"], "What memory_fraction is a share of: the whole device (weights, activations and KV cache; vLLM, SGLang) or the memory left after the weights (the KV cache only; TensorRT-LLM).", "device"),
     "chunked_prefill": boolean("Long prompts are prefilled in chunks of max_num_batched_tokens."),
     "redundant_experts": integer("Extra expert replicas for load balancing (EPLB); experts + redundant must split evenly over ep.", minimum=0, maximum=1_000_000, default=0),
+    "expert_load_balancing": boolean("Expert-parallel load balancing (EPLB) is on: experts + redundant_experts must split evenly over ep."),
 })
 
 schema = {

@@ -138,6 +138,9 @@ class Document:
         True for an adapter's plan: the engine fills what it lacks (accelerator,
         device count, workload) from the command line and the configuration,
         and runs only the rules whose inputs are known.
+    ``engine``
+        the source's own options as it wrote them (``{"tp_size": 16, "enable_dp_attention": True}``), for
+        the adapter's own rules (an engine's start-up checks in its own terms); not plan data.
     ``skipped``
         sentences naming what the adapter could not read (an unknown flag, an
         unresolved variable), each reported as an info (DL010); every check that
@@ -158,6 +161,7 @@ class Document:
     origins: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
     partial: bool = False
     skipped: list = field(default_factory=list, repr=False, compare=False)
+    engine: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def lines(self) -> LineIndex:

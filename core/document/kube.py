@@ -125,6 +125,8 @@ def containers(text: str, *, must_contain: tuple[str, ...] = ()) -> list[Contain
                           _list(text, spans, data, pointer, "command"), _list(text, spans, data, pointer, "args"),
                           _env(text, spans, data, pointer, mapping), _gpus(text, spans, data, pointer, mapping),
                           kind, name, data=data, spans=spans, doc_start=start)
+            if c.gpus is None and kind == "DynamoGraphDeployment":
+                c.gpus = _dynamo_gpus(text, spans, data, pointer)
             _group(text, spans, data, c)
             c.node_labels = _labels(text, spans, data, pointer)
             out.append(c)
@@ -190,6 +192,19 @@ def _gpus(text, spans, data, pointer: str, mapping: dict) -> Item | None:
             found = item(text, spans, data, jp.child(jp.child(jp.child(pointer, "resources"), part), GPU_RESOURCE))
             if found is not None:
                 return found
+    return None
+
+
+def _dynamo_gpus(text, spans, data, pointer: str) -> Item | None:
+    """Dynamo graphs state a service's GPUs once, at ``spec.services.<name>.resources.limits.gpu``."""
+    tokens = jp.split(pointer)
+    if len(tokens) < 3 or tokens[:2] != ["spec", "services"]:
+        return None
+    base = jp.join(*tokens[:3])
+    for part in ("limits", "requests"):
+        found = item(text, spans, data, f"{base}/resources/{part}/gpu")
+        if found is not None:
+            return found
     return None
 
 

@@ -128,10 +128,13 @@ class Engine:
 
             data, filled, unknown = fill(document, data, self.config)
             out += filled
+            if "model" in unknown:
+                return out
 
         validated = Document(document.path, document.text, document.format, data, document.spans, document.newline,
                              document.bom, writer=document.writer, label=document.label, related=document.related,
-                             origins=document.origins, partial=document.partial, skipped=document.skipped)
+                             origins=document.origins, partial=document.partial, skipped=document.skipped,
+                             engine=document.engine)
         from .schema import validate
 
         schema_diags = validate(validated)

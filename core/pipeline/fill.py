@@ -50,6 +50,12 @@ def fill(document, data: Any, config) -> tuple[dict, list[Diagnostic], frozenset
         text, path = (skipped if isinstance(skipped, tuple) else (skipped, ""))
         out.append(_info(f"not read: {text}; the checks that do not depend on it still run", path))
 
+    if not isinstance(data.get("model"), dict) or not data["model"]:
+        unknown.add("model")
+        out.append(_info("no model: this file does not name one (it is given where the engine is started), so no "
+                         "check can run on it; checked with the command that names the model", ""))
+        return data, out, frozenset(unknown)
+
     hardware = data.setdefault("hardware", {})
     cli = getattr(config, "cli_hardware", {}) or {}
     for key, value in cli.items():

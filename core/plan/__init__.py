@@ -181,6 +181,7 @@ class Serving:
     memory_fraction_of: str = "device"
     chunked_prefill: bool | None = None
     redundant_experts: int = 0
+    expert_load_balancing: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -202,6 +202,11 @@ def find_config(model_id: str, models: Mapping[str, str] | None = None, *, base_
         if os.path.isdir(path):
             path = os.path.join(path, "config.json")
         return path, f"[tool.deploylint.models] ({path})"
+    if model_id.startswith("/") or model_id.startswith("."):
+        raise CatalogError(
+            f"the model folder {model_id!r} is not on this machine (it is read where the engine runs); map it in the "
+            f"configuration ([tool.deploylint.models] \"{model_id}\" = \"path/to/config.json\"), or put the model's "
+            "config.json at that path, or write the [model] fields in a plan")
     raise CatalogError(
         f"the model {model_id!r} is not known offline; supply its config.json one of three ways: download it into "
         f"the Hugging Face cache ({hf_cache_dir(environ)}, e.g. `huggingface-cli download {model_id} config.json`), "

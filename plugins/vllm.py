@@ -1,0 +1,342 @@
+"""vLLM: ``vllm serve`` and ``python -m vllm.entrypoints.openai.api_server`` in scripts and Kubernetes
+manifests, the ``--config`` YAML file, and production-stack Helm values — read in place, with vLLM's
+own start-up checks as rules.
+
+World composition (vLLM 0.33.0, ``vllm/config/parallel.py``, ``fused_moe/config.py:1136-1245``): the
+GPUs of one engine are tp·pp·dp; with ``--enable-expert-parallel`` the MoE layers use EP over tp·dp
+(ep = tp·dp, etp = 1), without it the experts are tensor-sharded over tp·dp (etp = tp·dp).
+docs/adapters.md lists every flag read and what is not read yet.
+"""
+
+from __future__ import annotations
+
+from deploylint.core import Rule, Severity, hookimpl
+
+from . import _serving as sv
+from ._serving import Flag
+from deploylint.core.document.writers.span_writer import plain_token
+
+ENGINE = "vLLM"
+
+#: vLLM 0.33.0 flags deploylint reads (vllm/engine/arg_utils.py; aliases at arg_utils.py:1172-1306)
+FLAGS = [
+    Flag("model", ("--model",)),
+    Flag("tp", ("--tensor-parallel-size", "-tp"), "int"), Flag("pp", ("--pipeline-parallel-size", "-pp"), "int"),
+    Flag("dp", ("--data-parallel-size", "-dp"), "int"), Flag("dpl", ("--data-parallel-size-local", "-dpl"), "int"),
+    Flag("ep", ("--enable-expert-parallel", "-ep"), "optbool"),
+    Flag("dtype", ("--dtype",)), Flag("quantization", ("--quantization", "-q")),
+    Flag("kv_cache_dtype", ("--kv-cache-dtype",)),
+    Flag("max_model_len", ("--max-model-len",), "int"), Flag("max_num_seqs", ("--max-num-seqs",), "int"),
+    Flag("max_num_batched_tokens", ("--max-num-batched-tokens",), "int"),
+    Flag("gpu_memory_utilization", ("--gpu-memory-utilization",), "float"),
+    Flag("chunked_prefill", ("--enable-chunked-prefill",), "optbool"),
+    Flag("eplb", ("--enable-eplb",), "optbool"), Flag("eplb_config", ("--eplb-config",), "json"),
+    Flag("config", ("--config",)),
+]
+#: flags read only so that their values are not mistaken for something else (not used by any check)
+IGNORED = [Flag(n.lstrip("-").replace("-", "_"), (n,), used=False) for n in (
+    "--port", "--host", "--served-model-name", "--api-key", "--tokenizer", "--revision", "--download-dir",
+    "--data-parallel-address", "--data-parallel-rpc-port", "--data-parallel-start-rank", "--kv-transfer-config",
+    "--compilation-config", "--kv-cache-memory-bytes", "--dbo-decode-token-threshold", "--max-cudagraph-capture-size",
+    "--stream-interval", "--tool-call-parser", "--reasoning-parser", "--chat-template", "--load-format",
+    "--distributed-executor-backend", "--block-size", "--swap-space", "--seed", "--uvicorn-log-level",
+    "--speculative-config", "--hf-overrides", "--ray-cluster-size", "--nnodes", "--node-rank")] + \
+    [Flag(n.lstrip("-").replace("-", "_"), (n,), "optbool", used=False) for n in (
+        "--trust-remote-code", "--enforce-eager", "--disable-log-requests", "--disable-uvicorn-access-log",
+        "--data-parallel-hybrid-lb", "--async-scheduling", "--enable-dbo", "--enable-prefix-caching",
+        "--enable-auto-tool-choice", "--headless", "--disable-log-stats", "--enable-log-requests")]
+TABLE = FLAGS + IGNORED
+#: vLLM's default gpu_memory_utilization (vllm/config/cache.py:215, 0.33.0)
+DEFAULT_GPU_MEMORY_UTILIZATION = 0.92
+
+
+def entry(words) -> int | None:
+    """Index of the first argument after ``vllm serve`` / ``python -m vllm.entrypoints.openai.api_server``."""
+    vals = [w.value or "" for w in words]
+    for i, v in enumerate(vals):
+        if v.rsplit("/", 1)[-1] == "vllm" and i + 1 < len(vals) and vals[i + 1] == "serve":
+            return i + 2
+        if v == "-m" and i + 1 < len(vals) and vals[i + 1] == "vllm.entrypoints.openai.api_server":
+            return i + 2
+    return None
+
+
+# -- reading ---------------------------------------------------------------------------------------
+def read(path: str, text: str):
+    if "vllm" not in text and "servingEngineSpec" not in text and not _maybe_config(path, text):
+        return None
+    docs = sv.commands(path, text, "vllm", entry, lambda inv, label: _from_invocation(path, text, inv, label))
+    if docs or not path.lower().endswith((".yaml", ".yml")):
+        return docs or None
+    from deploylint.core.document.kube import documents
+
+    parsed = documents(text) if ("servingEngineSpec" in text or _maybe_config(path, text)) else []
+    for index, (data, spans, _start) in enumerate(parsed):
+        if isinstance(data, dict) and isinstance(data.get("servingEngineSpec"), dict):
+            docs += _helm(path, text, data, spans)
+        elif index == 0 and len(parsed) == 1 and _is_config(data):
+            docs.append(_config_file(path, text, data, spans))
+    return docs or None
+
+
+def _maybe_config(path: str, text: str) -> bool:
+    return path.lower().endswith((".yaml", ".yml")) and any(k in text for k in _CONFIG_ONLY)
+
+
+_CONFIG_ONLY = ("max-num-batched-tokens", "max_num_batched_tokens", "gpu-memory-utilization", "gpu_memory_utilization",
+                "max-model-len", "max_model_len", "max-num-seqs", "max_num_seqs", "tensor-parallel-size",
+                "tensor_parallel_size", "no-enable-prefix-caching", "enable-expert-parallel")
+#: keys that only TensorRT-LLM's LLM-API YAML has: such a file is not a vLLM config
+_TRTLLM_KEYS = {"max_batch_size", "max_num_tokens", "kv_cache_config", "moe_expert_parallel_size", "enable_attention_dp",
+                "cuda_graph_config", "moe_config", "max_seq_len", "print_iter_log", "backend"}
+
+
+def _is_config(data) -> bool:
+    if not isinstance(data, dict) or not data or set(data) & _TRTLLM_KEYS:
+        return False
+    if any(isinstance(v, dict) for v in data.values()):
+        return False
+    names = {sv._norm("--" + str(k)) for k in data}
+    known = {sv._norm(n) for f in TABLE for n in f.names} | {"--no-" + sv._norm(n)[2:] for f in TABLE for n in f.names}
+    return bool(names & {sv._norm("--" + k) for k in _CONFIG_ONLY}) and len(names & known) * 2 >= len(names)
+
+
+def _reload(path: str, label: str):
+    return lambda new_text: sv.same_plan(read(path, new_text), label)
+
+
+def _from_invocation(path, text, inv, label):
+    start = entry(inv.words)
+    head = inv.words[start - 1].span or inv.span
+    b = sv.Builder(text, inv.span, (inv.words[max(0, start - 2)].span or head)[0:1] + (head[1],))
+    parsed = sv.parse_flags(inv.words[start:], TABLE, abbreviations=True, engine=ENGINE)
+    model_word = parsed.words.get("model") or (parsed.positionals[0] if parsed.positionals else None)
+    for extra in parsed.positionals[1 if "model" not in parsed.words else 0:]:
+        b.skip(f"the argument {extra.value!r}", extra.span)
+    for what, span in parsed.skipped:
+        b.skip(what, span)
+    _map(b, parsed.values, parsed.words, model_word)
+
+    def insert_flag(flag):
+        return lambda value: (inv.insert_at, inv.insert(flag, plain_token(value)))
+
+    for pointer, flag in (("/parallelism/tp", "--tensor-parallel-size"), ("/parallelism/pp", "--pipeline-parallel-size"),
+                          ("/parallelism/dp", "--data-parallel-size"),
+                          ("/serving/max_model_len", "--max-model-len"), ("/serving/max_num_seqs", "--max-num-seqs"),
+                          ("/serving/max_num_batched_tokens", "--max-num-batched-tokens"),
+                          ("/serving/memory_fraction", "--gpu-memory-utilization")):
+        b.inserts[pointer] = insert_flag(flag)
+    sv.k8s_hardware(b, inv.container, text)
+    return b.document(path, "yaml" if inv.where == "container" else "shell", label, _reload(path, label))
+
+
+def _map(b, values: dict, words: dict, model_word) -> None:
+    """vLLM's options → plan fields (the composition rule of the module docstring)."""
+    if model_word is not None and model_word.value:
+        b.set("/model/id", model_word.value, model_word, bind=False)
+        b.spans["/model"] = b.spans["/model/id"]
+    else:
+        b.skip("no model named (vllm serve MODEL or --model)", None)
+    tp, pp, dp = values.get("tp", 1), values.get("pp", 1), values.get("dp", 1)
+    b.set("/parallelism/tp", tp, words.get("tp"))
+    b.set("/parallelism/pp", pp, words.get("pp"))
+    b.set("/parallelism/dp", dp, words.get("dp"))
+    if values.get("ep"):
+        b.set("/parallelism/ep", tp * dp, words.get("ep"), bind=False)
+        b.set("/parallelism/etp", 1)
+    b.data.setdefault("serving", {})["engine"] = "vllm"
+    dtype = values.get("dtype")
+    if dtype and dtype != "auto":
+        if dtype in sv.DTYPES:
+            b.set("/workload/dtype", sv.DTYPES[dtype], words.get("dtype"), bind=False)
+        else:
+            b.skip(f"--dtype {dtype} (not a dtype deploylint knows)", words["dtype"].span)
+    q = values.get("quantization")
+    if q in ("fp8", "fbgemm_fp8"):
+        b.set("/workload/dtype", "fp8", words.get("quantization"), bind=False)
+    elif q:
+        b.skip(f"--quantization {q} (weights counted at the dtype's width)", words["quantization"].span)
+    kv = values.get("kv_cache_dtype")
+    if kv and kv != "auto":
+        mapped = "fp8" if str(kv).startswith("fp8") else sv.DTYPES.get(kv)
+        if mapped:
+            b.set("/workload/kv_cache_dtype", mapped, words.get("kv_cache_dtype"), bind=False)
+    for key in ("max_model_len", "max_num_seqs", "max_num_batched_tokens"):
+        if key in values:
+            b.set(f"/serving/{key}", values[key], words.get(key))
+    if "gpu_memory_utilization" in values:
+        b.set("/serving/memory_fraction", values["gpu_memory_utilization"], words.get("gpu_memory_utilization"))
+    else:
+        b.data["serving"]["memory_fraction"] = DEFAULT_GPU_MEMORY_UTILIZATION
+    if "chunked_prefill" in values:
+        b.data["serving"]["chunked_prefill"] = bool(values["chunked_prefill"])
+    cfg = values.get("eplb_config")
+    if isinstance(cfg, dict) and "num_redundant_experts" in cfg:
+        try:
+            b.data["serving"]["redundant_experts"] = int(cfg["num_redundant_experts"])
+        except (TypeError, ValueError):
+            pass
+    if values.get("eplb"):
+        b.data["serving"]["expert_load_balancing"] = True
+    if "config" in values:
+        b.skip(f"--config {values['config']} (its values are checked when that file is checked)", words["config"].span)
+
+
+def _config_file(path, text, data, spans):
+    """A ``vllm serve --config`` YAML: long flag names as keys (vllm/utils/argparse_utils.py:606-700)."""
+    from deploylint.core.document.kube import item
+
+    words, values = {}, {}
+    b = sv.Builder(text, (0, len(text)), (0, min(len(text), text.find("\n") if "\n" in text else len(text))))
+    by_name = {}
+    for f in TABLE:
+        for n in f.names:
+            by_name[sv._norm(n)] = (f, False)
+            if f.kind == "optbool":
+                by_name["--no-" + sv._norm(n)[2:]] = (f, True)
+    for key, value in data.items():
+        found = by_name.get(sv._norm("--" + str(key)))
+        pointer = "/" + str(key).replace("~", "~0").replace("/", "~1")
+        it = item(text, spans, data, pointer)
+        word = sv.Word(str(value), (it.start, it.end) if it else None, it.inner if it else None)
+        if found is None:
+            b.skip(f"{key} (a key deploylint does not read for vLLM)", (spans[pointer].key.start, spans[pointer].key.end)
+                   if spans.get(pointer) and spans[pointer].key else None)
+            continue
+        flag, negated = found
+        if flag.kind in ("bool", "optbool"):
+            values[flag.dest] = bool(value) != negated
+        else:
+            converted = value if flag.kind in ("int", "float") and isinstance(value, (int, float)) else sv._convert(str(value), flag.kind)
+            values[flag.dest] = converted
+        words[flag.dest] = word
+    model = words.get("model")
+    _map(b, values, words, model)
+    if model is None:
+        b.skipped = [s for s in b.skipped if not s[0].startswith("no model")]
+        b.data.pop("model", None)
+    label = "vllm serve --config"
+    return b.document(path, "yaml", label, _reload(path, label))
+
+
+def _helm(path, text, data, spans):
+    """production-stack values: servingEngineSpec.modelSpec[] (helm/templates/deployment-vllm-multi.yaml:149-197)."""
+    from deploylint.core.document.kube import item, line_of
+
+    out = []
+    specs = data["servingEngineSpec"].get("modelSpec")
+    if not isinstance(specs, list):
+        return out
+    keys = {"tensorParallelSize": "tp", "pipelineParallelSize": "pp", "maxModelLen": "max_model_len",
+            "maxNumSeqs": "max_num_seqs", "dtype": "dtype", "gpuMemoryUtilization": "gpu_memory_utilization",
+            "enableChunkedPrefill": "chunked_prefill"}
+    for i, spec in enumerate(specs):
+        if not isinstance(spec, dict):
+            continue
+        base = f"/servingEngineSpec/modelSpec/{i}"
+        node = spans.get(base)
+        b = sv.Builder(text, (node.value.start, node.value.end) if node else (0, 0),
+                       (node.value.start, node.value.start + 1) if node else (0, 0))
+        values, words = {}, {}
+        cfg = spec.get("vllmConfig") if isinstance(spec.get("vllmConfig"), dict) else {}
+        for key, dest in keys.items():
+            if key in cfg:
+                it = item(text, spans, data, f"{base}/vllmConfig/{key}")
+                values[dest] = cfg[key]
+                words[dest] = sv.Word(str(cfg[key]), (it.start, it.end), it.inner)
+        extra = cfg.get("extraArgs")
+        if isinstance(extra, list):
+            ws = []
+            for k in range(len(extra)):
+                it = item(text, spans, data, f"{base}/vllmConfig/extraArgs/{k}")
+                if it is not None:
+                    ws.append(sv.Word(str(it.value), (it.start, it.end), it.inner, chars=tuple(range(*it.inner))))
+            parsed = sv.parse_flags(ws, TABLE, abbreviations=True, engine=ENGINE)
+            for what, span in parsed.skipped:
+                b.skip(what, span)
+            for dest, v in parsed.values.items():
+                if dest not in values:           # the chart renders vllmConfig's flags first, then extraArgs verbatim
+                    values[dest], words[dest] = v, parsed.words[dest]
+        model = None
+        if isinstance(spec.get("modelURL"), str):
+            it = item(text, spans, data, f"{base}/modelURL")
+            model = sv.Word(spec["modelURL"], (it.start, it.end), it.inner)
+        _map(b, values, words, model)
+        gpus = spec.get("requestGPU")
+        if isinstance(gpus, int) and not isinstance(gpus, bool):
+            it = item(text, spans, data, f"{base}/requestGPU")
+            ray = spec.get("raySpec") if isinstance(spec.get("raySpec"), dict) else {}
+            head = ray.get("headNode", {}).get("requestGPU") if ray.get("enabled") and isinstance(ray.get("headNode"), dict) else None
+            total = gpus + (head if isinstance(head, int) and not isinstance(head, bool) else 0)
+            b.data.setdefault("hardware", {})["num_devices"] = total
+            b.at("/hardware/num_devices", it.start, it.end)
+            b.origins["/hardware/num_devices"] = (f"hardware.num_devices = {total}: requestGPU {gpus} (line "
+                                                  f"{line_of(text, it.start)})" + (f" + the Ray head node's {head}" if total != gpus else ""))
+        label = f"modelSpec {spec.get('name') or i}"
+        out.append(b.document(path, "yaml", label, _reload(path, label)))
+    return out
+
+
+@hookimpl
+def deploylint_source(path, text):
+    return read(path, text)
+
+
+# -- vLLM's own start-up checks --------------------------------------------------------------------------
+class ExpertParallelOnDenseModel(Rule):
+    code = "VLLM001"
+    name = "expert-parallel-on-dense-model"
+    severity = Severity.ERROR
+    requires = frozenset()
+    summary = "--enable-expert-parallel on a model without experts: vLLM refuses to start."
+    explanation = """
+        vLLM checks at start-up: "Number of experts in the model must be greater
+        than 0 when expert parallelism is enabled." (vllm/config/model.py:1498-1503,
+        0.33.0). The flag has no meaning for a dense model.
+    """
+    bad_example = "vllm serve meta-llama/Llama-3.1-8B --enable-expert-parallel"
+    good_example = "vllm serve meta-llama/Llama-3.1-8B"
+    fix_safety = "No automatic fix: remove the flag."
+
+    def check(self, ctx):
+        s = ctx.plan.serving
+        if s is None or s.engine != "vllm" or ctx.plan.model.moe is not None:
+            return
+        if "ep" in ((ctx.document.data or {}).get("parallelism") or {}):
+            yield self.report("/parallelism/ep", "--enable-expert-parallel on a model without experts: vLLM stops with "
+                              "\"Number of experts in the model must be greater than 0 when expert parallelism is enabled.\"")
+
+
+class EplbUneven(Rule):
+    code = "VLLM002"
+    name = "eplb-experts-not-divisible"
+    severity = Severity.ERROR
+    requires = frozenset()
+    summary = "With EPLB, routed plus redundant experts must split evenly over the EP ranks."
+    explanation = """
+        vLLM 0.33.0 (model_executor/layers/fused_moe/layer.py:274-279): "EPLB
+        currently only supports even distribution of experts across ranks. Got
+        {E} experts and {ep} EP ranks." — E counts the redundant experts of
+        --eplb-config num_redundant_experts. Without EPLB uneven experts are legal
+        (MOE301 warns).
+    """
+    bad_example = "vllm serve deepseek-ai/DeepSeek-R1 -tp 1 -dp 12 --enable-expert-parallel --enable-eplb"
+    good_example = "vllm serve deepseek-ai/DeepSeek-R1 -tp 1 -dp 16 --enable-expert-parallel --enable-eplb"
+    fix_safety = "No automatic fix."
+
+    def check(self, ctx):
+        s, moe, par = ctx.plan.serving, ctx.plan.model.moe, ctx.plan.parallelism
+        data = (ctx.document.data or {}).get("serving") or {}
+        if s is None or s.engine != "vllm" or moe is None or par.ep <= 1 or not data.get("expert_load_balancing"):
+            return
+        total = moe.num_experts + s.redundant_experts
+        if total % par.ep:
+            yield self.report("/parallelism/ep", f"EPLB needs an even split: {moe.num_experts} experts + "
+                              f"{s.redundant_experts} redundant = {total} do not divide by the {par.ep} EP ranks "
+                              "(tp·dp); vLLM stops with \"EPLB currently only supports even distribution of experts "
+                              "across ranks\"", data={"experts": total, "ep": par.ep})
+
+
+@hookimpl
+def deploylint_rules():
+    return [ExpertParallelOnDenseModel(), EplbUneven()]

@@ -1,0 +1,181 @@
+"""The vLLM adapter on files written in the shapes of real deployments (scripts, LWS manifests with
+``sh -c`` and ``|-`` commands, list-form args, ``--config`` YAML, production-stack values).
+
+Model architectures come from the bundled catalog (core/plan/catalog.py, cited there):
+Llama-3.1-8B has 32 heads / 8 KV heads and 131072 positions; Llama-3.1-70B 64 heads; DeepSeek-R1 256 experts.
+"""
+
+from __future__ import annotations
+
+import json
+
+from deploylint.core.frontends.cli import main
+from deploylint.core.host.registry import Registry
+from deploylint.core.pipeline.config import Config
+from deploylint.core.pipeline.engine import Engine
+from deploylint.core.pipeline.fixing import fix_text
+
+
+def check(path, text, config=None):
+    return Engine(Registry().load(), config or Config()).check_text(path, text, candidate=True)
+
+
+def codes(result):
+    return sorted(d.code for d in result.diagnostics if d.code != "DL009")
+
+
+SCRIPT = """#!/bin/bash
+# serve Llama on three GPUs
+MODEL=meta-llama/Llama-3.1-8B-Instruct
+vllm serve $MODEL \\
+  --tensor-parallel-size 3 \\
+  --max-model-len 200000
+"""
+
+
+def test_a_script_heads_and_context_length_checked_at_the_flag_tokens():
+    result = check("serve.sh", SCRIPT)
+    assert codes(result) == ["PAR402", "SRV001"]
+    par = next(d for d in result.diagnostics if d.code == "PAR402")
+    assert (par.range.start.line, par.range.start.column, par.range.end.column) == (5, 26, 27)
+    srv = next(d for d in result.diagnostics if d.code == "SRV001")
+    assert "--max-model-len 200000 is longer than the model's max_position_embeddings 131072" in srv.message
+    assert (srv.range.start.line, srv.range.start.column) == (6, 19)
+    assert srv.related == () and any(r.message == "MODEL is set here" for d in result.diagnostics
+                                     if d.path == "/model/id" for r in d.related) is False
+
+
+def test_unsafe_fixes_repair_the_script_in_place():
+    # On the 3 GPUs of the layout, the feasible layout nearest to tp=3 is tp=1 with 3 replicas
+    new, result, applied, problems = fix_text(Engine(Registry().load(), Config()), "serve.sh", SCRIPT, unsafe=True,
+                                             candidate=True)
+    assert not problems and codes(result) == []
+    assert new == SCRIPT.replace("--tensor-parallel-size 3", "--tensor-parallel-size 1").replace(
+        "--max-model-len 200000", "--max-model-len 131072 --data-parallel-size 3")
+
+
+LWS = """apiVersion: leaderworkerset.x-k8s.io/v1
+kind: LeaderWorkerSet
+metadata:
+  name: big
+spec:
+  replicas: 1
+  leaderWorkerTemplate:
+    size: 2
+    leaderTemplate:
+      spec:
+        containers:
+          - name: leader
+            image: vllm/vllm-openai:latest
+            command:
+              - sh
+              - -c
+              - "python3 -m vllm.entrypoints.openai.api_server --model meta-llama/Llama-3.1-70B-Instruct
+                 --tensor-parallel-size 8 --pipeline_parallel_size 4"
+            resources:
+              limits:
+                nvidia.com/gpu: "8"
+    workerTemplate:
+      spec:
+        containers:
+          - name: worker
+            image: vllm/vllm-openai:latest
+            command: ["sh", "-c", "ray start --block"]
+            resources:
+              limits:
+                nvidia.com/gpu: "8"
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: big
+"""
+
+
+def test_lws_gpus_requested_against_gpus_the_layout_uses_inside_a_folded_sh_c_string():
+    result = check("lws.yaml", LWS)
+    d = next(d for d in result.diagnostics if d.code == "PAR401")
+    assert "tp·pp·cp·dp = 8·4·1·1 = 32, but num_devices = 16" in d.message
+    origin = next(x for x in result.diagnostics if x.code == "DL009" and "GPUs the pods request" in x.message)
+    assert "LeaderWorkerSet size 2 (line 8) × nvidia.com/gpu 8 per pod" in origin.message
+    pp = [x for x in result.diagnostics if x.path == "/parallelism/pp"]
+    line = LWS.splitlines()[17]
+    assert line.index("4") + 1 in [x.range.start.column for x in result.diagnostics if x.range.start.line == 18] or not pp
+
+
+LLMD = """apiVersion: leaderworkerset.x-k8s.io/v1
+kind: LeaderWorkerSet
+metadata:
+  name: decode
+spec:
+  leaderWorkerTemplate:
+    size: 2
+    workerTemplate:
+      spec:
+        containers:
+        - name: vllm
+          image: vllm/vllm-openai:latest
+          command: ["/bin/bash", "-c"]
+          args:
+            - |-
+              exec vllm serve deepseek-ai/DeepSeek-R1 \\
+                --enable-expert-parallel --enable-eplb \\
+                --tensor-parallel-size $TP_SIZE \\
+                --data-parallel-size $((LWS_GROUP_SIZE * DP_SIZE_LOCAL)) \\
+                --eplb-config '{"num_redundant_experts": "30"}'
+          env:
+          - name: DP_SIZE_LOCAL
+            value: "8"
+          - name: TP_SIZE
+            value: "1"
+          resources:
+            limits:
+              nvidia.com/gpu: "8"
+"""
+
+
+def test_env_and_lws_variables_resolve_and_eplb_divisibility_is_vllms_error():
+    result = check("decode.yaml", LLMD)
+    assert result.plan.parallelism.dp == 16 and result.plan.parallelism.ep == 16
+    d = next(d for d in result.diagnostics if d.code == "VLLM002")
+    assert "256 experts + 30 redundant = 286 do not divide by the 16 EP ranks" in d.message
+    assert "PAR401" not in codes(result)                     # 2 pods × 8 GPUs = dp 16 × tp 1
+    env_fix = LLMD.replace('value: "1"', 'value: "3"')
+    bad = check("decode.yaml", env_fix)
+    d = next(d for d in bad.diagnostics if d.code == "PAR401")      # 3·16 = 48 GPUs in the layout, 16 requested
+    assert "= 48, but num_devices = 16" in d.message and d.range.start.line == 19      # the --data-parallel-size word
+    assert [r.message for r in d.related] == ["DP_SIZE_LOCAL is set here (container env)"]
+    assert d.related[0].range.start.line == 23
+
+
+def test_a_manifest_that_is_not_a_serving_deployment_is_left_alone(tmp_path, capsys):
+    (tmp_path / "web.yaml").write_text("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n"
+                                       "  template:\n    spec:\n      containers:\n      - name: web\n        image: nginx\n"
+                                       "        args: [\"--port\", \"80\"]\n")
+    (tmp_path / "run.sh").write_text("#!/bin/sh\necho hello\n")
+    assert main(["check", str(tmp_path), "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["diagnostics"] == [] and report["summary"]["files"] == 0
+
+
+def test_config_yaml_and_helm_values():
+    cfg = check("vllm.yaml", "model: meta-llama/Llama-3.1-8B\ntensor_parallel_size: 2\nmax-num-batched-tokens: 4096\n"
+                             "max-model-len: 8192\nenable-chunked-prefill: false\n")
+    d = next(d for d in cfg.diagnostics if d.code == "SRV002")
+    assert "max_num_batched_tokens 4096 is smaller than max_model_len 8192" in d.message and d.range.start.line == 3
+    helm = check("values.yaml", "servingEngineSpec:\n  modelSpec:\n  - name: big\n    modelURL: meta-llama/Llama-3.1-70B-Instruct\n"
+                                "    requestGPU: 2\n    vllmConfig:\n      tensorParallelSize: 4\n")
+    d = next(d for d in helm.diagnostics if d.code == "PAR401")
+    assert "= 4, but num_devices = 2" in d.message and d.range.start.line == 3      # the modelSpec entry
+
+
+def test_kv_cache_for_one_request_with_the_accelerator_from_the_command_line():
+    # Llama-3.1-70B in bf16: 70.6e9 parameters × 2 bytes = 131 GiB on one 80 GiB H100 (tp 1)
+    cfg = Config()
+    cfg.cli_hardware = {"accelerator": "h100-sxm"}
+    result = check("serve.sh", "vllm serve meta-llama/Llama-3.1-70B-Instruct --max-model-len 8192\n", cfg)
+    d = next(d for d in result.diagnostics if d.code == "SRV003")
+    assert "no memory left for the KV cache" in d.message
+    assert 125 < d.data["weights_gib"] < 135 and d.data["capacity_gib"] == 80
+    ok = check("serve.sh", "vllm serve meta-llama/Llama-3.1-70B-Instruct -tp 4 --max-model-len 8192\n", cfg)
+    assert "SRV003" not in codes(ok)
