@@ -92,6 +92,20 @@ def fill(document, data: Any, config) -> tuple[dict, list[Diagnostic], frozenset
                          {"key": "num_devices", "value": world, "origin": "layout"}))
 
     workload = data.setdefault("workload", {})
+    model_id = data["model"].get("id")
+    if "dtype" not in workload and "dtype" not in (getattr(config, "workload", {}) or {}) and isinstance(model_id, str):
+        # The engines' dtype "auto" serves the checkpoint as published: an FP8 checkpoint stays FP8.
+        from ..plan.catalog import quantization
+
+        method = quantization(model_id, config.models, base_dir=config.root)
+        if method == "fp8":
+            workload["dtype"] = "fp8"
+            out.append(_info(f"workload.dtype = 'fp8': the checkpoint of {model_id} is FP8 (its config.json "
+                             "quantization_config), which the engine serves as it is", "/model/id",
+                             {"key": "dtype", "value": "fp8", "origin": "model config"}))
+        elif method:
+            out.append(_info(f"the checkpoint of {model_id} is quantized with {method}, which the plan cannot express: "
+                             "weights are counted at bf16 (an overestimate)", "/model/id", {"quant_method": method}))
     for key, value in (getattr(config, "workload", {}) or {}).items():
         workload[key] = value
         out.append(_info(f"workload.{key} = {value!r}: from {where.format('workload')}", f"/workload/{key}",

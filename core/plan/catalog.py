@@ -82,6 +82,8 @@ _DEEPSEEK_V3 = {
     "n_routed_experts": 256, "n_shared_experts": 1, "num_experts_per_tok": 8, "first_k_dense_replace": 3,
     "moe_layer_freq": 1, "topk_method": "noaux_tc", "num_nextn_predict_layers": 1, "tie_word_embeddings": False,
     "max_position_embeddings": 163840,
+    # the published checkpoint is FP8 with 128×128 weight blocks (config.json quantization_config)
+    "quantization_config": {"quant_method": "fp8", "fmt": "e4m3", "weight_block_size": [128, 128]},
 }
 _QWEN3_32B = {
     # Qwen/Qwen3-32B config.json, quoted whole in a public verl guide (only num_hidden_layers edited there;
@@ -107,7 +109,8 @@ _QWEN3_235B_A22B = {
     "attention_bias": False, "tie_word_embeddings": False, "max_position_embeddings": 40960,
 }
 _GPT_OSS_20B = {
-    # openai/gpt-oss-20b config.json (tests/data/hf-configs/gpt-oss-20b.json, verbatim)
+    # openai/gpt-oss-20b config.json (tests/data/hf-configs/gpt-oss-20b.json, verbatim); the experts ship in
+    # MXFP4 (model card), which the plan cannot express: weights are counted at the serving dtype
     "model_type": "gpt_oss", "vocab_size": 201088, "hidden_size": 2880, "intermediate_size": 2880,
     "num_hidden_layers": 24, "num_attention_heads": 64, "num_key_value_heads": 8, "head_dim": 64,
     "num_local_experts": 32, "num_experts_per_tok": 4, "attention_bias": True, "tie_word_embeddings": False,
@@ -213,6 +216,20 @@ def find_config(model_id: str, models: Mapping[str, str] | None = None, *, base_
         f"map it in the configuration ([tool.deploylint.models] \"{model_id}\" = \"path/to/config.json\"), or write "
         "the [model] fields in a plan; deploylint's bundled catalog has "
         f"{len({id(v) for v in BUNDLED.values()})} public architectures (Llama-3.1/3.3, Mixtral, DeepSeek-V3/R1, Qwen3, gpt-oss)")
+
+
+def quantization(model_id: str, models: Mapping[str, str] | None = None, *, base_dir: str | None = None) -> str | None:
+    """The ``quant_method`` of the model's config.json (``fp8``, ``mxfp4``, …), or None (unknown id, none, unreadable)."""
+    try:
+        found, _ = find_config(model_id, models, base_dir=base_dir)
+        if isinstance(found, str):
+            with open(found, encoding="utf-8") as fh:
+                found = json.load(fh)
+    except (CatalogError, OSError, ValueError):
+        return None
+    q = found.get("quantization_config") if isinstance(found, dict) else None
+    method = q.get("quant_method") if isinstance(q, dict) else None
+    return method if isinstance(method, str) else None
 
 
 def resolve_model_id(model_id: str, models: Mapping[str, str] | None = None, *, base_dir: str | None = None,

@@ -183,3 +183,29 @@ async def test_a_fix_that_would_break_the_plan_is_offered_neither_as_quick_fix_n
         text_document=types.TextDocumentIdentifier(uri=uri), range=types.Range(types.Position(0, 0), types.Position(0, 0)),
         context=types.CodeActionContext(diagnostics=[], only=["source.fixAll.deploylint"])))
     assert not fix_all
+
+
+async def test_a_serving_manifest_is_linted_with_related_information_and_a_quick_fix(client: LanguageClient, tmp_path):
+    # Not a plan: a Kubernetes Deployment running vLLM with --tensor-parallel-size from the container env
+    manifest = ("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: llama\nspec:\n  template:\n    spec:\n"
+                "      containers:\n      - name: vllm\n        image: vllm/vllm-openai\n"
+                "        command: [\"sh\", \"-c\", \"vllm serve meta-llama/Llama-3.1-8B-Instruct --tensor-parallel-size $TP\"]\n"
+                "        env:\n        - name: TP\n          value: \"3\"\n"
+                "        resources:\n          limits:\n            nvidia.com/gpu: 4\n")
+    uri = _uri(tmp_path, "llama.yaml")
+    _open(client, uri, manifest)
+    await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    par = next(d for d in client.diagnostics[uri] if d.code == "PAR402")
+    assert par.range.start.line == 10                                  # the $TP word of the sh -c string
+    assert [(i.message, i.location.range.start.line) for i in par.related_information] == [
+        ("TP is set here (container env)", 13)]
+    actions = await client.text_document_code_action_async(types.CodeActionParams(
+        text_document=types.TextDocumentIdentifier(uri=uri), range=par.range,
+        context=types.CodeActionContext(diagnostics=[par], only=[types.CodeActionKind.QuickFix])))
+    edits = [e for a in actions for e in a.edit.changes[uri]]
+    assert edits and all(e.range.start.line == 13 for e in edits)    # the fix edits the env value
+    # a manifest that is not a serving deployment: nothing
+    web = _uri(tmp_path, "web.yaml")
+    _open(client, web, "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n")
+    await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    assert list(client.diagnostics[web]) == []
