@@ -153,9 +153,14 @@ def test_a_manifest_that_is_not_a_serving_deployment_is_left_alone(tmp_path, cap
                                        "  template:\n    spec:\n      containers:\n      - name: web\n        image: nginx\n"
                                        "        args: [\"--port\", \"80\"]\n")
     (tmp_path / "run.sh").write_text("#!/bin/sh\necho hello\n")
+    # nothing in the folder is a plan or a serving file: an error, never "all clear, 0 files"
+    assert main(["check", str(tmp_path), "--format", "json"]) == 2
+    assert "nothing to check" in capsys.readouterr().err
+    (tmp_path / "serve.sh").write_text("vllm serve meta-llama/Llama-3.1-8B -tp 2\n")
     assert main(["check", str(tmp_path), "--format", "json"]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert report["diagnostics"] == [] and report["summary"]["files"] == 0
+    assert {d["file"].rsplit("/", 1)[-1] for d in report["diagnostics"]} == {"serve.sh"}
+    assert report["summary"]["files"] == 1
 
 
 def test_config_yaml_and_helm_values():

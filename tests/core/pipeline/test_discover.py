@@ -19,9 +19,9 @@ def run(*args, cwd):
 def test_the_configuration_file_is_not_a_plan_even_though_deploy_star_toml_matches_it(tmp_path):
     (tmp_path / "deploylint.toml").write_text("[tool.deploylint]\nfail-on = 'error'\n")
     (tmp_path / "deploy-a.toml").write_text(PLAN)
-    files, problems = engine.discover([str(tmp_path)], lambda p: Config())
+    files, problems, _ = engine.discover([str(tmp_path)], lambda p: Config())
     assert [os.path.basename(f) for f in files] == ["deploy-a.toml"] and not problems
-    files, problems = engine.discover([str(tmp_path / "deploylint.toml")], lambda p: Config())
+    files, problems, _ = engine.discover([str(tmp_path / "deploylint.toml")], lambda p: Config())
     assert not files and problems == [f"{tmp_path / 'deploylint.toml'} is deploylint's configuration, not a plan"]
 
 
@@ -45,7 +45,7 @@ def test_an_unreadable_folder_is_an_error_naming_it(tmp_path, monkeypatch):
         return real(path)
 
     monkeypatch.setattr(os, "scandir", scandir)
-    files, problems = engine.discover([str(tmp_path)], lambda p: Config())
+    files, problems, _ = engine.discover([str(tmp_path)], lambda p: Config())
     assert [os.path.basename(f) for f in files] == ["deploy-a.toml"]
     assert problems == [f"cannot read the folder {locked}: Permission denied"]
 
