@@ -163,7 +163,9 @@ class TpNotDivisibleByEp(Rule):
     explanation = """
         SGLang 0.5.23 stops with "tp_size {tp} must be divisible by ep_size {ep}"
         (model_executor/model_runner_components/moe_ep_setup.py:150-153): the
-        MoE layers run ep × (tp/ep) over the tp GPUs of the replica.
+        MoE layers run ep × (tp/ep) over the tp GPUs of the replica, so an EP
+        size that does not divide tp leaves no whole MoE tensor-parallel group.
+        The engine finds this only after the pods are scheduled.
     """
     bad_example = "python -m sglang.launch_server --model-path deepseek-ai/DeepSeek-R1 --tp-size 8 --ep-size 3"
     good_example = "python -m sglang.launch_server --model-path deepseek-ai/DeepSeek-R1 --tp-size 8 --ep-size 8"
@@ -214,7 +216,9 @@ class PhysicalExpertsNotDivisible(Rule):
     explanation = """
         SGLang places physical experts (routed + redundant) evenly:
         `assert num_physical_experts % ep_size == 0`
-        (srt/eplb/expert_location.py:54,256) — a bare AssertionError at start-up.
+        (srt/eplb/expert_location.py:54,256) — a bare AssertionError at start-up,
+        after the weights are loaded. Choose a redundant-expert count that makes
+        routed + redundant a multiple of ep.
     """
     bad_example = "--tp-size 16 --moe-a2a-backend deepep --ep-num-redundant-experts 30   # (256 + 30) % 16 != 0"
     good_example = "--tp-size 16 --moe-a2a-backend deepep --ep-num-redundant-experts 32   # 288 / 16 = 18"

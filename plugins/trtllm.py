@@ -239,7 +239,8 @@ class MoeGridMismatch(Rule):
     explanation = """
         TensorRT-LLM's Mapping checks "tp_size must equal to moe_tp_size *
         moe_ep_size * moe_cluster_size, but got …" (tensorrt_llm/mapping.py,
-        Mapping.__init__): expert parallelism is carved out of the tp GPUs.
+        Mapping.__init__): expert parallelism is carved out of the tp GPUs, so
+        the expert-parallel and expert-tensor-parallel sizes must multiply to tp.
     """
     bad_example = "tensor_parallel_size: 8\nmoe_expert_parallel_size: 3"
     good_example = "tensor_parallel_size: 8\nmoe_expert_parallel_size: 8"
@@ -267,7 +268,8 @@ class PipelineLongerThanLayers(Rule):
     explanation = """
         TensorRT-LLM: "pp size cannot be larger than num_hidden_layers"
         (tensorrt_llm/mapping.py, pp_layers). Uneven stages are allowed
-        (PAR403 warns); an empty stage is not.
+        (PAR403 warns); an empty stage is not: every pipeline rank must hold at
+        least one transformer layer.
     """
     bad_example = "pipeline_parallel_size: 128   # a 126-layer model"
     good_example = "pipeline_parallel_size: 2"
