@@ -16,7 +16,7 @@ def check(path, text, config=None):
 
 
 def codes(result):
-    return sorted(d.code for d in result.diagnostics if d.code != "DL009")
+    return sorted(d.code for d in result.diagnostics if d.code != "DL010")
 
 
 def manifest(args: str, gpus: int = 8, size: int = 2) -> str:
@@ -86,6 +86,6 @@ def test_ep_must_divide_tp_an_error_with_sglangs_words():
 def test_a_script_with_an_ambiguous_prefix_is_an_info_and_the_rest_is_checked(tmp_path):
     text = "#!/bin/sh\npython -m sglang.launch_server --model-path meta-llama/Llama-3.1-8B --tp 3 --pp 2\n"
     result = check("serve.sh", text)
-    assert any(d.code == "DL009" and "--pp: ambiguous" in d.message for d in result.diagnostics)
+    assert any(d.code == "DL010" and "--pp: ambiguous" in d.message for d in result.diagnostics)
     d = next(d for d in result.diagnostics if d.code == "PAR402")
     assert (d.range.start.line, d.range.start.column) == (2, 74)      # the "3" of "--tp 3"

@@ -16,7 +16,7 @@ def check(path, config=None):
 
 
 def codes(result):
-    return sorted(d.code for d in result.diagnostics if d.code != "DL009")
+    return sorted(d.code for d in result.diagnostics if d.code != "DL010")
 
 
 def test_the_options_yaml_overrides_the_command_line_and_is_a_related_location(tmp_path):
@@ -40,7 +40,7 @@ def test_a_missing_options_file_is_an_info_and_the_command_is_still_checked(tmp_
     script.write_text("trtllm-serve meta-llama/Llama-3.1-405B-Instruct --tp_size 8 --pp_size 128 "
                       "--extra_llm_api_options missing.yaml\n")
     result = check(script)
-    assert any(d.code == "DL009" and "missing.yaml" in d.message for d in result.diagnostics)
+    assert any(d.code == "DL010" and "missing.yaml" in d.message for d in result.diagnostics)
     assert "TRT002" in codes(result)           # 128 stages for 126 layers
 
 
@@ -48,4 +48,4 @@ def test_an_options_yaml_alone_names_no_model_and_yields_one_info(tmp_path):
     opts = tmp_path / "opts.yaml"
     opts.write_text("max_batch_size: 1024\nmax_num_tokens: 2048\nkv_cache_config:\n  dtype: fp8\n")
     result = check(opts)
-    assert [d.code for d in result.diagnostics] == ["DL009"] and "no model" in result.diagnostics[0].message
+    assert [d.code for d in result.diagnostics] == ["DL010"] and "no model" in result.diagnostics[0].message

@@ -21,7 +21,7 @@ def check(path, text, config=None):
 
 
 def codes(result):
-    return sorted(d.code for d in result.diagnostics if d.code != "DL009")
+    return sorted(d.code for d in result.diagnostics if d.code != "DL010")
 
 
 SCRIPT = """#!/bin/bash
@@ -96,7 +96,7 @@ def test_lws_gpus_requested_against_gpus_the_layout_uses_inside_a_folded_sh_c_st
     result = check("lws.yaml", LWS)
     d = next(d for d in result.diagnostics if d.code == "PAR401")
     assert "tp·pp·cp·dp = 8·4·1·1 = 32, but num_devices = 16" in d.message
-    origin = next(x for x in result.diagnostics if x.code == "DL009" and "GPUs the pods request" in x.message)
+    origin = next(x for x in result.diagnostics if x.code == "DL010" and "GPUs the pods request" in x.message)
     assert "LeaderWorkerSet size 2 (line 8) × nvidia.com/gpu 8 per pod" in origin.message
     pp = [x for x in result.diagnostics if x.path == "/parallelism/pp"]
     line = LWS.splitlines()[17]
