@@ -1,4 +1,4 @@
-"""The core's codes DL001–DL008 are rules like any other, with one severity in every output (issue 10, §3)."""
+"""The core's codes DL001–DL010 are rules like any other, with one severity in every output (issue 10, §3)."""
 
 import json
 import os
@@ -130,7 +130,8 @@ def _assert_one_severity(seen, declared, codes):
 def test_each_core_code_has_its_one_declared_severity_in_text_json_sarif_and_github(tmp_path):
     declared = _declared()
     assert declared == {"DL001": "error", "DL002": "error", "DL003": "error", "DL004": "error",
-                        "DL005": "error", "DL006": "warning", "DL007": "error", "DL008": "info", "DL009": "warning"}
+                        "DL005": "error", "DL006": "warning", "DL007": "error", "DL008": "info", "DL009": "warning",
+                        "DL010": "info"}
     files = []
     for code, text in PLANS.items():
         (tmp_path / f"deploy-{code}.toml").write_text(text)
@@ -140,8 +141,10 @@ def test_each_core_code_has_its_one_declared_severity_in_text_json_sarif_and_git
     (tmp_path / "untrusted").mkdir()
     (tmp_path / "untrusted" / "deploylint.toml").write_text('plugins = ["team_policy"]\n')
     (tmp_path / "untrusted" / "deploy.toml").write_text(BASE)
-    seen = _severities(tmp_path, [*files, "untrusted"], ["--plugin", "sev_rules"])
-    _assert_one_severity(seen, declared, [*PLANS, "DL005", "DL009"])
+    # DL010: a serving command, whose device count comes from its layout
+    (tmp_path / "serve.sh").write_text("vllm serve meta-llama/Llama-3.1-8B -tp 2\n")
+    seen = _severities(tmp_path, [*files, "untrusted", "serve.sh"], ["--plugin", "sev_rules"])
+    _assert_one_severity(seen, declared, [*PLANS, "DL005", "DL009", "DL010"])
     # DL007 comes from fixing: the plugin's fix is refused, and the plan is left as it was
     (tmp_path / "deploy-fix.toml").write_text(BASE)
     seen = _severities(tmp_path, ["deploy-fix.toml"], ["--plugin", "sev_rules", "--fix"])
