@@ -95,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     trust = sub.add_parser("trust", help="let a folder's configuration load its local plugin modules",
                            description="Add FOLDER to your trusted folders (a user-level file outside any repository), "
                                        "so that the plugins = [...] its deploylint configuration names are imported.")
-    trust.add_argument("folder", nargs="?", default=".", metavar="FOLDER")
+    trust.add_argument("folder", nargs="?", metavar="FOLDER")
     trust.add_argument("--list", action="store_true", help="print the trusted folders and the file that holds them")
     sub.add_parser("schema", help="print the plan's JSON schema (for editors)")
     sub.add_parser("lsp", help="run the language server over stdio")
@@ -153,7 +153,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
-        return EXIT_CLEAN
+        return 141  # 128 + SIGPIPE, as the shell reports a reader that went away: never "clean"
     except _registry_error() as exc:
         print(f"deploylint: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -263,6 +263,8 @@ class _Registries:
 def _cmd_check(args) -> int:
     from ..pipeline.engine import Engine, discover
 
+    if args.diff and args.format != "text":
+        raise UsageError(f"--diff prints a patch; it does not combine with --format {args.format}")
     configs = _Configs(args.config, args)
     files, problems, candidates = discover(args.paths, configs)
     if problems:
@@ -299,7 +301,9 @@ def _cmd_check(args) -> int:
         result.diagnostics.extend(d.with_(file=path) for d in registries(cfg).notices)
         results.append(result)
         # each file's findings count against its own configuration's fail-on
-        failing = failing or any(d.severity.at_least(cfg.fail_on) for d in result.diagnostics)
+        # (DL009 counts whatever the repository's own fail-on says: an untrusted run is never clean)
+        failing = failing or bool(registries(cfg).notices) or any(d.severity.at_least(cfg.fail_on)
+                                                                   for d in result.diagnostics)
     if files and not results and len(candidates) == len(files):
         raise UsageError(f"nothing to check: none of the {len(files)} files found is a plan or a file a source "
                          "adapter reads (a serving command, a launch script, an engine config)")
@@ -307,7 +311,8 @@ def _cmd_check(args) -> int:
     load_failures = [d for registry in registries.all() for d in registry.failures]
     diagnostics = _unique(load_failures) + [d for r in results for d in r.diagnostics]
     if args.diff:
-        pass
+        # stdout is the patch alone; what the fixes leave (and any refusal) goes to stderr, never unsaid
+        _print_text(diagnostics, results, len(results), fixed_total, args, stream=sys.stderr)
     elif args.format == "json":
         from .report.json_report import render
 
@@ -328,7 +333,7 @@ def _cmd_check(args) -> int:
     if incomplete:
         return EXIT_INCOMPLETE
     if args.diff:
-        return EXIT_FINDINGS if fixed_total else EXIT_CLEAN
+        return EXIT_FINDINGS if fixed_total or failing else EXIT_CLEAN
     return EXIT_FINDINGS if failing else EXIT_CLEAN
 
 
@@ -344,16 +349,17 @@ def _unique(diagnostics: list) -> list:
     return out
 
 
-def _print_text(diagnostics, results, files: int, fixed: int, args) -> None:
+def _print_text(diagnostics, results, files: int, fixed: int, args, stream=None) -> None:
     from .report.text import render_diagnostic, summary_line, use_colour
 
-    colour = use_colour(sys.stdout)
+    stream = stream or sys.stdout
+    colour = use_colour(stream)
     lines_by_file = {r.path: (r.document.lines if r.document is not None else _lines(r.text)) for r in results}
     blocks = [render_diagnostic(d, lines_by_file.get(d.file), colour=colour, show_fixes=not args.no_fixes) for d in diagnostics]
     if blocks:
-        print("\n\n".join(blocks))
-        print()
-    print(summary_line(diagnostics, files, fixed=fixed))
+        print("\n\n".join(blocks), file=stream)
+        print(file=stream)
+    print(summary_line(diagnostics, files, fixed=fixed), file=stream)
 
 
 def _lines(text: str | None):
@@ -456,8 +462,13 @@ def _cmd_trust(args) -> int:
         for folder in trusted_folders():
             print(folder)
         return EXIT_CLEAN
+    if not args.folder:
+        raise UsageError("name the folder to trust (a repository's root), e.g. `deploylint trust .`")
     if not os.path.isdir(args.folder):
         raise UsageError(f"no such folder: {args.folder}")
+    real = os.path.realpath(args.folder)
+    if real in (os.path.realpath(os.sep), os.path.realpath(os.path.expanduser("~"))):
+        raise UsageError(f"refusing to trust {real}: that would trust every repository below it; name the repository")
     path = trust(args.folder)
     print(f"trusted {os.path.realpath(args.folder)} (in {path}): its configuration's local plugins will be imported")
     return EXIT_CLEAN

@@ -111,6 +111,26 @@ class Registry:
             return
         if callable(version):
             info.version = version()
+        problem = self._hook_problem(obj)
+        if problem:
+            info.error = problem
+            self.failures.append(plugin_failure(name, None, f"plugin {name!r} ({source}) {problem}"))
+
+    def _hook_problem(self, obj) -> str | None:
+        """A plugin whose hooks are misspelt, or that has none, would otherwise contribute nothing in silence."""
+        known = {n for n in dir(hookspecs) if n.startswith("deploylint_")}
+        names = {caller.name for caller in (self.pm.get_hookcallers(obj) or [])}
+        unknown = sorted(names - known)
+        if unknown:
+            import difflib
+
+            hints = [f"{u} (did you mean {close[0]}?)" if (close := difflib.get_close_matches(u, known, n=1)) else u
+                     for u in unknown]
+            return f"implements unknown hooks: {', '.join(hints)}; it contributes nothing through them"
+        if not names:
+            return (f"implements no deploylint hook (mark one of {', '.join(sorted(known))} with @hookimpl); "
+                    "it contributes nothing")
+        return None
 
     def _collect_rules(self) -> None:
         owners: dict[str, str] = {code: CORE_PLUGIN for code in CORE_CODES}

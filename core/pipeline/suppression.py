@@ -123,6 +123,10 @@ def apply(diagnostics: Iterable[Diagnostic], suppressions: list[Suppression]) ->
     return kept
 
 
+#: codes about the repository's own trust, which its files cannot silence (see host/trust.py)
+UNSUPPRESSIBLE = frozenset({"DL009"})
+
+
 def audit(suppressions: list[Suppression], known_codes: set[str], evaluated: set[str]) -> list[Diagnostic]:
     """DL006 for suppressions naming unknown codes, or silencing nothing among the codes that ran."""
     out: list[Diagnostic] = []
@@ -131,6 +135,9 @@ def audit(suppressions: list[Suppression], known_codes: set[str], evaluated: set
             path = s.meta_path
             if not _CODE_RE.match(code) or not any(k.startswith(code) for k in known_codes):
                 out.append(_dl006(s, path, f"suppression names unknown code {code!r}", {"code": code, "reason": "unknown"}))
+            elif code in UNSUPPRESSIBLE:
+                out.append(_dl006(s, path, f"{code} cannot be suppressed from the checked repository: it says that "
+                                  "the repository's own plugins did not run", {"code": code, "reason": "unsuppressible"}))
             elif code not in s.used and any(k.startswith(code) for k in evaluated):
                 out.append(_dl006(s, path, f"unused suppression: no {code} finding here to silence", {"code": code, "reason": "unused"}))
     return out

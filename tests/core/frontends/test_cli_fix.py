@@ -49,6 +49,23 @@ def test_diff_writes_nothing_and_exits_1(tmp_path):
     assert (tmp_path / "plan.toml").read_bytes() == before
 
 
+def test_diff_never_hides_findings_or_reports_a_broken_plan_as_clean(tmp_path):
+    (tmp_path / "bin.plan.toml").write_bytes(b"schema_version = 1\n\xff\xfe\n")
+    out = run("check", "bin.plan.toml", "--diff", cwd=tmp_path)
+    assert out.returncode == 1 and out.stdout == ""            # nothing to patch, but not clean
+    assert "DL001" in out.stderr and "not valid UTF-8" in out.stderr
+    # findings with only unsafe fixes: no patch without --unsafe-fixes, the findings on stderr, exit 1
+    shutil.copyfile(os.path.join(ROOT, "examples", SEEDS[0]), tmp_path / "plan.toml")
+    out = run("check", "plan.toml", "--diff", cwd=tmp_path)
+    assert out.returncode == 1 and out.stdout == "" and "MOE301" in out.stderr
+
+
+def test_diff_does_not_combine_with_machine_formats(tmp_path):
+    shutil.copyfile(os.path.join(ROOT, "examples", SEEDS[0]), tmp_path / "plan.toml")
+    out = run("check", "plan.toml", "--diff", "--format", "json", cwd=tmp_path)
+    assert out.returncode == 2 and "--diff prints a patch; it does not combine with --format json" in out.stderr
+
+
 def test_crlf_and_bom_are_kept(tmp_path):
     text = open(os.path.join(ROOT, "examples", SEEDS[0]), encoding="utf-8").read().replace("ep = 3", "ep = 3\ndp = 2")
     (tmp_path / "plan.toml").write_bytes(b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode())

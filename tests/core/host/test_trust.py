@@ -54,6 +54,19 @@ def test_by_default_local_plugins_are_not_imported_and_dl009_says_so(repo):
     assert "--allow-local-plugins" in message and f"deploylint trust {repo}" in message
 
 
+def test_the_repositorys_own_fail_on_cannot_make_an_untrusted_run_clean(repo):
+    (repo / "deploylint.toml").write_text('plugins = ["evil_rules"]\nfail-on = "error"\n')
+    out, codes = check(repo, environ=env(repo))
+    assert "DL009" in codes and out.returncode == 1
+
+
+def test_trust_needs_a_folder_and_refuses_the_root_and_home(repo):
+    for args in (["trust"], ["trust", "/"], ["trust", os.path.expanduser("~")]):
+        out = subprocess.run([EXE, *args], capture_output=True, text=True, env=env(repo), cwd=repo)
+        assert out.returncode == 2, args
+    assert not (repo / "user-config" / "trust.toml").exists()
+
+
 def test_the_command_line_flag_allows_them_for_one_run(repo):
     _, codes = check(repo, "--allow-local-plugins", environ=env(repo))
     assert (repo / "IMPORTED").read_text() == "ran" and "EVIL001" in codes and "DL009" not in codes
@@ -118,4 +131,17 @@ async def test_the_language_server_keeps_them_off_when_declined(client: Language
     _open(client, uri)
     await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
     assert "DL009" in {d.code for d in client.diagnostics[uri]}
+    # the answer has been handled once the server answers a later request; the plugins are still off
+    client.text_document_did_save(types.DidSaveTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=uri)))
+    await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    assert "DL009" in {d.code for d in client.diagnostics[uri]}
     assert not (repo / "IMPORTED").exists()
+
+
+def test_a_suppression_of_dl009_in_the_plan_is_reported_as_impossible_not_as_unused(repo):
+    (repo / "deploy.plan.toml").write_text("# deploylint: ignore-file[DL009]\n" + PLAN)
+    out, codes = check(repo, environ=env(repo))
+    messages = [d["message"] for d in json.loads(out.stdout)["diagnostics"] if d["code"] == "DL006"]
+    assert "DL009" in codes
+    assert messages == ["DL009 cannot be suppressed from the checked repository: it says that the repository's own "
+                        "plugins did not run"]
