@@ -127,3 +127,38 @@ def claim_path(name: str) -> str:
 
 def known(dataclass_type) -> set[str]:
     return {f.name for f in dc_fields(dataclass_type)}
+
+
+def _latency_claims_hold(ctx, trial) -> bool:
+    """A raised batch must keep the bounds within the latency the plan claims (its SLO): TTFT, TPOT, request."""
+    c, b = ctx.plan.claims, trial.bounds
+    pairs = ((c.ttft_ms, b.ttft_ms), (c.tpot_ms, b.tpot_ms), (c.latency_ms, b.min_latency_ms))
+    return all(claimed is None or bound is None or bound <= claimed for claimed, bound in pairs)
+
+
+def compute_bound_batch(ctx):
+    """``(batch, analysis)``: the smallest batch (doubling, a multiple of dp) at which an inference plan's roofline
+    turns compute-bound, or the largest that still fits in memory and keeps the bounds within the plan's latency
+    claims; None when the plan is already compute-bound or no larger batch qualifies.
+
+    Past the turn a larger batch adds latency and memory for no throughput: a batch fix stops there.
+    """
+    if "compute_bound_batch" in ctx.cache:
+        return ctx.cache["compute_bound_batch"]
+    from deploylint.core.estimate.analysis import analyze
+
+    plan = ctx.plan
+    chosen = None
+    if not plan.workload.training and ctx.analysis.bounds.bottleneck != "compute":
+        step = max(1, plan.parallelism.dp)
+        batch = plan.workload.batch_size
+        for _ in range(40):
+            batch = max(batch * 2, step) // step * step
+            trial = analyze(with_workload(plan, batch_size=batch), counts=ctx.analysis.params, all_devices=False)
+            if not trial.memory.fits or not _latency_claims_hold(ctx, trial):
+                break
+            chosen = (batch, trial)
+            if trial.bounds.bottleneck == "compute":
+                break
+    ctx.cache["compute_bound_batch"] = chosen
+    return chosen

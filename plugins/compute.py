@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from deploylint.core import Rule, Severity, hookimpl
 
-from ._shared import batch_fix, claim_path, gib, num, pct, with_workload
+from ._shared import batch_fix, claim_path, compute_bound_batch, gib, num, pct
 
 #: Published MFU of well-run large training jobs, for the thresholds' documentation:
 #: Megatron-LM (Narayanan et al. 2021, Table 1) 44–52% of A100 peak; PaLM 46.2% (Chowdhery et al. 2022, Table 3);
@@ -22,8 +22,11 @@ def _metric(ctx):
     """(name, implied value, phase) for the plan's dominant phase, or None when the claims imply nothing."""
     a = ctx.analysis
     im = a.implied
-    if a.phase == "decode":
-        # decode reads every weight and the KV cache for a few FLOPs per byte: judge it by bandwidth, never by MFU
+    decode = a.bounds.phase("decode")
+    if a.phase == "decode" and not (decode is not None and decode.bottleneck == "compute"):
+        # decode reads every weight and the KV cache for a few FLOPs per byte: judge it by bandwidth, never by MFU —
+        # unless the estimate says this decode is compute-bound (a large batch, speculative verification): then its
+        # bandwidth is not the resource that limits it, and MFU is the measure
         if im.bandwidth_utilization is None:
             return None
         return "memory-bandwidth utilization (MBU)", im.bandwidth_utilization, "decode"
@@ -87,7 +90,7 @@ class ComputeUnderutilized(Rule):
             f"the claims imply {pct(value)} {label} in {phase}: {num(implied.flops / 1e12)} TFLOP/s needed of "
             f"{num(a.peak_flops / 1e12)} TFLOP/s peak ({ctx.plan.hardware.num_devices} × {num(ctx.plan.hardware.peak_tflops)})"
             f"; threshold {pct(threshold)}",
-            data={"metric": "mbu" if phase == "decode" else "mfu", "utilization": value, "threshold": threshold,
+            data={"metric": "mbu" if "MBU" in label else "mfu", "utilization": value, "threshold": threshold,
                   "phase": phase, "implied_flops": implied.flops, "peak_flops": a.peak_flops,
                   "implied_throughput_samples_per_s": implied.throughput_samples_per_s, "from": implied.source,
                   "bottleneck": a.bounds.bottleneck},
@@ -96,22 +99,7 @@ class ComputeUnderutilized(Rule):
 
     def _batch_fix(self, ctx):
         """The smallest batch at which the estimate is compute-bound (and still fits), with its utilization."""
-        from deploylint.core.estimate.analysis import analyze
-
-        plan = ctx.plan
-        if plan.workload.training or ctx.analysis.bounds.bottleneck == "compute":
-            return None
-        step = max(1, plan.parallelism.dp)
-        batch = plan.workload.batch_size
-        chosen = None
-        for _ in range(40):
-            batch = max(batch * 2, step) // step * step
-            trial = analyze(with_workload(plan, batch_size=batch), counts=ctx.analysis.params, all_devices=False)
-            if not trial.memory.fits:
-                break
-            chosen = (batch, trial)
-            if trial.bounds.bottleneck == "compute":
-                break
+        chosen = compute_bound_batch(ctx)
         if chosen is None:
             return None
         batch, trial = chosen
@@ -154,7 +142,8 @@ class UtilizationImpossible(Rule):
         if metric is None:
             return
         label, value, phase = metric
-        ceiling = float(ctx.threshold("mbu_plausible_max" if phase == "decode" else "mfu_plausible_max"))
+        mbu = "MBU" in label
+        ceiling = float(ctx.threshold("mbu_plausible_max" if mbu else "mfu_plausible_max"))
         if value <= ceiling:
             return
         severity = Severity.ERROR if value > 1 else Severity.WARNING
@@ -166,7 +155,7 @@ class UtilizationImpossible(Rule):
             + (f"; the estimate allows at most {num(a.bounds.max_throughput_samples_per_s)} samples/s"
                if a.bounds.max_throughput_samples_per_s else ""),
             severity=severity,
-            data={"metric": "mbu" if phase == "decode" else "mfu", "utilization": value, "ceiling": ceiling,
+            data={"metric": "mbu" if mbu else "mfu", "utilization": value, "ceiling": ceiling,
                   "phase": phase, "implied_flops": a.implied.flops, "peak_flops": a.peak_flops},
         )
 

@@ -11,7 +11,7 @@ from dataclasses import replace
 
 from deploylint.core import Fix, Rule, Severity, hookimpl
 
-from ._shared import batch_fix, gib, layout_fix, layout_fixes, pct, search, with_parallelism, with_workload
+from ._shared import batch_fix, compute_bound_batch, gib, layout_fix, layout_fixes, pct, search, with_parallelism, with_workload
 
 
 def _breakdown(d) -> str:
@@ -117,7 +117,11 @@ class MemoryUnderutilized(Rule):
         the default threshold (`memory_utilization_min`) is far below what well-run jobs use —
         inference servers reserve about 90% for weights and KV cache (vLLM's
         gpu_memory_utilization defaults to 0.9), training jobs are sized to
-        fill most of it.
+        fill most of it. A compute-bound plan is left alone: its spare memory
+        buys no throughput (a larger batch waits on the same FLOPs, fewer
+        devices train or serve proportionally slower). The batch fix stops
+        where the roofline turns compute-bound (and within the plan's latency
+        claims), not where memory is full.
     """
     bad_example = """
         [hardware]
@@ -146,21 +150,37 @@ class MemoryUnderutilized(Rule):
         threshold = float(ctx.threshold("memory_utilization_min"))
         if mem.utilization >= threshold or not mem.fits:
             return
+        bottleneck = ctx.analysis.bounds.bottleneck
+        if bottleneck == "compute":
+            # Memory left over on a compute-bound plan costs nothing it could win back: a larger batch adds no
+            # throughput, and fewer devices take proportionally longer (a 32-device training job on 2 devices
+            # trains 16 times longer). Not a problem to fix.
+            return
         target = float(ctx.threshold("memory_target"))
         fixes = []
-        batch_fix = self._batch_fix(ctx, target)
-        if batch_fix:
-            fixes.append(batch_fix)
+        turn = compute_bound_batch(ctx)
+        if turn is not None and turn[1].bounds.bottleneck == "compute" and turn[1].memory.utilization <= target:
+            # raising the batch pays until the roofline turns compute-bound, not until memory is full
+            batch, trial = turn
+            fixes.append(batch_fix(ctx, "/workload/batch_size", batch,
+                                   f"raise batch_size to {batch:,}: the roofline turns compute-bound there (a larger "
+                                   f"batch adds no throughput); the busiest device would use "
+                                   f"{gib(trial.memory.busiest.total)} ({pct(trial.memory.utilization)})"))
+        else:
+            fix = self._batch_fix(ctx, target)
+            if fix:
+                fixes.append(fix)
         fewer = self._fewer_devices_fix(ctx, threshold)
         if fewer:
             fixes.append(fewer)
         yield self.report(
             _hardware_path(ctx),
             f"memory underused: the busiest device (device {busiest.index}) needs {gib(busiest.total)} of "
-            f"{gib(busiest.capacity)} ({pct(mem.utilization)}; threshold {pct(threshold)})",
+            f"{gib(busiest.capacity)} ({pct(mem.utilization)}; threshold {pct(threshold)}); bound by {bottleneck}, "
+            "the plan leaves throughput per device unused that a larger batch or fewer devices would take",
             data={"used_bytes": busiest.total, "capacity_bytes": busiest.capacity,
                   "utilization": round(mem.utilization, 6), "threshold": threshold, "device": busiest.index,
-                  "per_device_bytes": [d.total for d in mem.devices][:1024]},
+                  "per_device_bytes": [d.total for d in mem.devices][:1024], "bottleneck": bottleneck},
             fixes=fixes,
         )
 

@@ -177,8 +177,15 @@ class GroupSpansNodes(Rule):
         TP all-reduces run in every layer, twice forward and twice backward;
         EP all-to-alls in every MoE layer. Inside a node they ride NVLink-class
         links (hundreds of GB/s per device); across nodes the network is
-        several times slower. Keep tp (and ep·etp) within devices_per_node and
-        put pipeline or data parallelism across nodes.
+        several times slower. Keep tp within devices_per_node and put pipeline
+        or data parallelism across nodes. Expert parallelism across nodes is
+        how the largest MoE models are trained and served (DeepSeek-V3: EP64
+        over 8 nodes in training, §3.2; EP32 prefill and EP144 decode in its
+        inference system), with the all-to-all overlapped by compute: for ep
+        the rule warns only when the estimated network time of the all-to-all
+        (one copy per destination node, FP8 dispatch) exceeds the compute of
+        the phase it must hide behind and a layout with the expert group
+        inside a node fits on the same devices.
     """
     bad_example = """
         [hardware]
@@ -199,19 +206,54 @@ class GroupSpansNodes(Rule):
         for key, size, what in (("tp", par.tp, "tp"), ("ep", par.ep * par.etp, "ep·etp")):
             if size <= dpn or (key == "ep" and (par.ep <= 1 or ctx.plan.model.moe is None)):
                 continue
+            cost = None
+            if key == "ep":
+                cost = _ep_network_cost(ctx)
+                if cost is not None and cost["ep_network_ms"] <= cost["compute_ms"]:
+                    continue      # the all-to-all hides behind the compute: cross-node EP as DeepSeek runs it
             fixes = []
             pool = [c for c in search(ctx) if (c.parallelism.tp if key == "tp" else c.parallelism.ep * c.parallelism.etp) <= dpn]
+            if key == "ep" and cost is not None and not pool:
+                continue      # no layout with the experts inside a node fits: cross-node EP is the way to run it
             if pool:
                 best = pool[0]
                 fixes += layout_fixes(ctx, best, f"use {best.describe()} (groups inside a node)")
             bw_in, bw_out = hw.intra_node_bandwidth_gbps, hw.inter_node_bandwidth_gbps
             link = (f"; links: {num(bw_in)} GB/s inside a node vs {num(bw_out)} GB/s across"
                     if bw_in and bw_out else "")
+            extra = ""
+            if cost is not None:
+                extra = (f"; its all-to-all needs {ms(cost['ep_network_ms'])} on the network per {cost['phase']} "
+                         f"against {ms(cost['compute_ms'])} of compute, so it cannot hide behind it")
             yield self.report(f"/parallelism/{key}",
-                              f"{what}={size} spans {-(-size // dpn)} nodes of {dpn} devices{link}",
+                              f"{what}={size} spans {-(-size // dpn)} nodes of {dpn} devices{link}{extra}",
                               data={"group": key, "size": size, "devices_per_node": dpn,
-                                    "intra_node_bandwidth_gbps": bw_in, "inter_node_bandwidth_gbps": bw_out},
+                                    "intra_node_bandwidth_gbps": bw_in, "inter_node_bandwidth_gbps": bw_out,
+                                    **(cost or {})},
                               fixes=fixes)
+
+
+def _ep_network_cost(ctx) -> dict | None:
+    """The phase whose expert-parallel network traffic is largest against its compute, from the estimate: one copy
+    per destination node, FP8 dispatch (estimate/comm.py). None when the inter-node bandwidth is unknown."""
+    a, hw, par = ctx.analysis, ctx.plan.hardware, ctx.plan.parallelism
+    if not hw.inter_node_bandwidth_gbps:
+        return None
+    bw = hw.inter_node_bandwidth_gbps * 1e9
+    if ctx.plan.workload.training:
+        pairs = [("step", a.comm.traffic, a.bounds.phase("step"), 1)]
+    else:
+        pairs = [("prefill", a.comm.traffic, a.bounds.phase("prefill"), par.pp),
+                 ("decode step", a.comm.decode_traffic, a.bounds.phase("decode"), par.pp)]
+    worst = None
+    for name, traffic, phase, stages in pairs:
+        if phase is None:
+            continue
+        network = sum(t.bytes for t in traffic if t.kind == "ep" and t.link == "inter") / bw * stages
+        row = {"phase": name, "ep_network_ms": network * 1e3, "compute_ms": phase.compute_s * 1e3}
+        if worst is None or network - phase.compute_s > (worst["ep_network_ms"] - worst["compute_ms"]) / 1e3:
+            worst = row
+    return worst
 
 
 class BetterLayoutExists(Rule):
@@ -252,7 +294,8 @@ class BetterLayoutExists(Rule):
         gain_min = float(ctx.threshold("layout_gain_min"))
         training = ctx.plan.workload.training
         if training:
-            if not own.fits:
+            # the plan's own layout is judged by MEM101's limit; the search's headroom is for proposals only
+            if not ctx.analysis.memory.fits:
                 gain = float("inf")
             else:
                 gain = best.throughput_samples_per_s / own.throughput_samples_per_s - 1 if own.throughput_samples_per_s else 0
@@ -260,7 +303,7 @@ class BetterLayoutExists(Rule):
         else:
             # Serving trades latency for throughput (replicas) and back (tensor parallelism): propose a layout only when
             # it is markedly better in one and not worse in the other, so the rule never asks for a trade.
-            best, gain = self._serving_best(search(ctx), own, gain_min)
+            best, gain = self._serving_best(search(ctx), own, gain_min, ctx.analysis.memory.fits)
             if best is None:
                 return
             figure = (f"latency ≥ {ms(best.min_latency_ms)} vs {ms(own.min_latency_ms)} now, "
@@ -282,10 +325,10 @@ class BetterLayoutExists(Rule):
     #: how much worse the other figure may get (latency when throughput improves, and the other way round)
     TOLERATED_LOSS = 0.05
 
-    def _serving_best(self, found, own, gain_min):
+    def _serving_best(self, found, own, gain_min, own_fits):
         if not found:
             return None, 0.0
-        if not own.fits:
+        if not own_fits:
             return found[0], float("inf")
         best, best_gain = None, 0.0
         for c in found:

@@ -28,8 +28,50 @@ def test_mem102_underused_memory_and_batch_fix(deploylint, plan):
     batch_fix = next(f for f in d.fixes if "batch_size" in f.message)
     assert batch_fix.applicability.value == "unsafe"
     new_batch = int(batch_fix.message.split("raise batch_size to ")[1].split(":")[0].replace(",", ""))
+    # the batch stops where the roofline turns compute-bound (Williams et al. 2009): beyond it a larger batch waits on
+    # the same FLOPs; half of it is still bound by memory bandwidth
     after = deploylint.lint(plan(workload={"batch_size": new_batch, "seq_len": 128, "output_len": 16})).analysis
+    before = deploylint.lint(plan(workload={"batch_size": new_batch // 2, "seq_len": 128, "output_len": 16})).analysis
+    assert after.bounds.bottleneck == "compute" != before.bounds.bottleneck
+    assert after.memory.utilization <= 0.85
+    assert "turns compute-bound" in batch_fix.message
+
+
+def test_mem102_fills_memory_when_it_runs_out_before_the_turn(deploylint, plan):
+    # 8k prompts and 8k outputs: the KV cache fills the 80 GiB long before a decode step is compute-bound
+    work = {"batch_size": 8, "seq_len": 8192, "output_len": 8192}
+    d = deploylint.lint(plan(workload=work)).one("MEM102")
+    batch_fix = next(f for f in d.fixes if "batch_size" in f.message)
+    new_batch = int(batch_fix.message.split("raise batch_size to ")[1].split(":")[0].replace(",", ""))
+    after = deploylint.lint(plan(workload={**work, "batch_size": new_batch})).analysis
     assert 0.80 <= after.memory.utilization <= 0.85      # the default target is 85%
+    assert after.bounds.bottleneck != "compute"
+
+
+def test_mem102_leaves_a_compute_bound_training_plan_alone(deploylint, plan):
+    # Llama-3.1-8B-sized training on 32 devices with ZeRO-3: a few GiB per device, and every step bound by its FLOPs.
+    # Fewer devices would only train proportionally longer (2 devices: 16×); more memory buys nothing.
+    model = {"layers": 32, "hidden_size": 4096, "num_attention_heads": 32, "num_kv_heads": 8, "vocab_size": 128256,
+             "ffn_hidden_size": 14336}
+    p = plan(model=model, hardware={"num_devices": 32, "devices_per_node": 8},
+             parallelism={"tp": 1, "dp": 32, "zero_stage": 3, "recompute": "full"},
+             workload={"mode": "training", "batch_size": 64, "seq_len": 2048, "output_len": None})
+    result = deploylint.lint(p)
+    assert result.analysis.memory.utilization < 0.30
+    assert result.analysis.bounds.bottleneck == "compute"
+    assert "MEM102" not in result.codes
+
+
+def test_cmp201_judges_a_compute_bound_decode_by_mfu(deploylint, plan):
+    # 65,536 short sequences (16 + 4 tokens) of the 191M-parameter model on 8 devices: a decode step does about
+    # 2·191M·8,192 FLOPs per device for ~5 GB of weights and KV cache, ~600 FLOP/byte, past the ridge point of
+    # 1,000 TFLOP/s / 3 TB/s ≈ 333 — bandwidth is not what limits it, so MBU would call it "underused" wrongly
+    work = {"batch_size": 65536, "seq_len": 16, "output_len": 4}
+    a = deploylint.lint(plan(workload=work)).analysis
+    assert a.bounds.phase("decode").bottleneck == "compute"
+    low = deploylint.lint(plan(workload=work, claims={"throughput_samples_per_s": 0.02 * a.bounds.max_throughput_samples_per_s}))
+    d = low.one("CMP201")
+    assert d.data["metric"] == "mfu" and "MFU" in d.message
 
 
 def test_mem103_claim_below_weights_is_an_error(deploylint, moe_plan):

@@ -83,3 +83,55 @@ def test_par406_training_batch_must_be_whole_micro_batches_on_every_rank(deployl
     assert "micro_batch_size × dp = 2 × 8 = 16" in d.message
     ok = deploylint.lint(plan(workload={**work, "batch_size": 48}, parallelism={"micro_batch_size": 2}))
     assert "PAR406" not in ok.codes
+
+
+def _deepseek(hardware, parallelism, workload):
+    import os
+    cfg = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "hf-configs",
+                       "deepseek-v3.json")
+    return {"schema_version": 1, "model": {"from": cfg}, "hardware": hardware, "parallelism": parallelism,
+            "workload": workload}
+
+
+def test_par404_cross_node_ep_as_deepseek_serves_it_is_not_flagged(deploylint):
+    # DeepSeek's inference-system overview (2025): prefill on EP32 over 4 nodes, decode on EP144 over 18 nodes, with
+    # 32 redundant experts. 671B fp8 parameters do not fit with the experts inside one node of eight 80 GB devices,
+    # so cross-node expert parallelism is the way to run it, and tensor parallelism is not involved.
+    prefill = _deepseek({"accelerator": "h100-sxm", "num_devices": 32}, {"dp": 32, "ep": 32, "redundant_experts": 32},
+                        {"mode": "inference", "batch_size": 32, "seq_len": 4096, "dtype": "fp8", "phase": "prefill"})
+    decode = _deepseek({"accelerator": "h100-sxm", "num_devices": 144}, {"dp": 144, "ep": 144, "redundant_experts": 32},
+                       {"mode": "inference", "batch_size": 144 * 128, "seq_len": 4096, "output_len": 1000,
+                        "dtype": "fp8", "phase": "decode", "speculative_tokens": 1})
+    for p in (prefill, decode):
+        result = deploylint.lint(p, format="json")
+        assert "PAR404" not in result.codes and "MOE301" not in result.codes
+        assert not [d for d in result.diagnostics if d.severity.value == "error"]
+
+
+def test_par404_cross_node_ep_that_cannot_hide_and_has_an_in_node_alternative(deploylint, moe_plan):
+    # a small MoE on 16 devices with ep=16 across two nodes: its prefill all-to-all over 50 GB/s takes longer than its
+    # compute, while ep=8 inside each node fits — the warning says both
+    p = moe_plan(hardware={"num_devices": 16}, parallelism={"tp": 1, "dp": 16, "ep": 16},
+                 workload={"batch_size": 16, "seq_len": 4096, "output_len": 0})
+    d = deploylint.lint(p).one("PAR404")
+    assert d.data["group"] == "ep" and d.data["ep_network_ms"] > d.data["compute_ms"]
+    assert "cannot hide behind it" in d.message and d.fixes
+
+
+def test_par405_judges_the_plans_own_layout_by_mem101s_limit(deploylint, plan):
+    # A training plan filling 96% of each device fits by MEM101; the search keeps 8% headroom for what it *proposes*
+    # (allocator, buffers), not for judging the plan. Llama 3 405B's own layouts were called "does not fit" this way.
+    big = {"layers": 80, "hidden_size": 8192, "num_attention_heads": 64, "num_kv_heads": 8, "vocab_size": 128256,
+           "ffn_hidden_size": 28672}
+
+    def lint(gib):
+        return deploylint.lint(plan(model=big, hardware={"num_devices": 64, "memory_gib": gib},
+                                    parallelism={"tp": 8, "pp": 4, "dp": 2, "zero_stage": 1, "recompute": "full"},
+                                    workload={"mode": "training", "batch_size": 128, "seq_len": 4096,
+                                              "output_len": None}))
+
+    used = lint(80).analysis.memory.busiest.total
+    result = lint(round(used / 0.96 / 2**30, 3))          # the plan fills 96% of its busiest device
+    assert 0.92 < result.analysis.memory.utilization <= 1.0
+    assert "MEM101" not in result.codes
+    assert all("does not fit" not in d.message for d in result.with_code("PAR405"))
