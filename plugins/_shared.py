@@ -79,6 +79,8 @@ def layout_fix(ctx, par, message: str, *, applicability: str = "unsafe") -> Fix 
             fixes.append(Fix.set(jp.join("parallelism", key), new))
     if "expert_placement" in written and (par.ep != current.ep or par.expert_placement is None):
         fixes.append(Fix.remove("/parallelism/expert_placement"))
+    if "pipeline_layers" in written and par.pp != current.pp:
+        fixes.append(Fix.remove("/parallelism/pipeline_layers"))
     if "sequence_parallel" in written and written["sequence_parallel"] != (par.tp > 1):
         fixes.append(Fix.set("/parallelism/sequence_parallel", par.tp > 1))
     if not fixes:

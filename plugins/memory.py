@@ -331,7 +331,9 @@ class MemoryImbalance(Rule):
     explanation = """
         The busiest device sets the limit for all: with uneven expert
         placement or pipeline stages, the others idle on memory they cannot
-        use. The figures give each device's estimate and what differs
+        use. In training pipelines the rule compares the model states only:
+        the first stage of a 1F1B schedule always holds more micro-batches of
+        activations than the last, and no placement changes that. The figures give each device's estimate and what differs
         (experts held, layers per stage, the embedding on the first stage and
         the head on the last).
     """
@@ -352,6 +354,13 @@ class MemoryImbalance(Rule):
         limit = float(ctx.threshold("memory_imbalance_max"))
         if len(mem.devices) < 2 or mem.imbalance <= limit:
             return
+        if ctx.plan.workload.training and ctx.plan.parallelism.pp > 1:
+            # Under 1F1B the first stage holds pp micro-batches of activations and the last one (Narayanan et al.
+            # 2021 §2.2): every pipeline has that imbalance and no placement removes it. Judge the model states.
+            states = [d.weights + d.gradients + d.optimizer for d in mem.devices]
+            mean = sum(states) / len(states)
+            if not mean or max(states) / mean <= limit:
+                return
         busiest = mem.busiest
         lightest = min(mem.devices, key=lambda d: d.total)
         causes = []

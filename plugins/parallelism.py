@@ -156,9 +156,19 @@ class LayersNotDivisible(Rule):
         from deploylint.core.estimate.layout import stage_layers
 
         L, pp = ctx.plan.model.layers, ctx.plan.parallelism.pp
-        if pp <= 1 or L % pp == 0:
+        split = ctx.plan.parallelism.pipeline_layers
+        if split is not None:
+            if len(split) != pp or sum(split) != L:
+                yield self.report("/parallelism/pipeline_layers",
+                                  f"pipeline_layers places {sum(split)} layers on {len(split)} stages, but the model has "
+                                  f"{L} layers and pp={pp}", severity=Severity.ERROR,
+                                  data={"layers": L, "pp": pp, "pipeline_layers": list(split)})
+                return
+            if max(split) - min(split) <= 1:
+                return            # placed on purpose, as even as the layer count allows
+        if pp <= 1 or (split is None and L % pp == 0):
             return
-        sizes = [len(r) for r in stage_layers(L, pp)]
+        sizes = [len(r) for r in stage_layers(L, pp, split)]
         fixes = []
         near = _nearest(ctx, "pp")
         if near is not None:
@@ -233,6 +243,10 @@ class GroupSpansNodes(Rule):
                               fixes=fixes)
 
 
+def _gain(new: float, old: float) -> float:
+    return new / old - 1 if old else 0.0
+
+
 def _ep_network_cost(ctx) -> dict | None:
     """The phase whose expert-parallel network traffic is largest against its compute, from the estimate: one copy
     per destination node, FP8 dispatch (estimate/comm.py). None when the inter-node bandwidth is unknown."""
@@ -298,7 +312,10 @@ class BetterLayoutExists(Rule):
             if not ctx.analysis.memory.fits:
                 gain = float("inf")
             else:
-                gain = best.throughput_samples_per_s / own.throughput_samples_per_s - 1 if own.throughput_samples_per_s else 0
+                # better under the bound (communication overlapped) *and* with communication exposed: an
+                # alternative that wins only if its gathers hide perfectly (ZeRO-3 at scale) is not proposed
+                gain = min(_gain(best.throughput_samples_per_s, own.throughput_samples_per_s),
+                           _gain(best.serial_throughput_samples_per_s, own.serial_throughput_samples_per_s))
             figure = (f"{num(best.throughput_samples_per_s)} samples/s vs {num(own.throughput_samples_per_s)} now")
         else:
             # Serving trades latency for throughput (replicas) and back (tensor parallelism): propose a layout only when
@@ -332,8 +349,9 @@ class BetterLayoutExists(Rule):
             return found[0], float("inf")
         best, best_gain = None, 0.0
         for c in found:
-            latency_gain = own.min_latency_ms / c.min_latency_ms - 1 if c.min_latency_ms else 0.0
-            throughput_gain = c.throughput_samples_per_s / own.throughput_samples_per_s - 1 if own.throughput_samples_per_s else 0.0
+            latency_gain = min(_gain(own.min_latency_ms, c.min_latency_ms), _gain(own.serial_latency_ms, c.serial_latency_ms))
+            throughput_gain = min(_gain(c.throughput_samples_per_s, own.throughput_samples_per_s),
+                                  _gain(c.serial_throughput_samples_per_s, own.serial_throughput_samples_per_s))
             if min(latency_gain, throughput_gain) < -self.TOLERATED_LOSS:
                 continue
             gain = max(latency_gain, throughput_gain)

@@ -94,6 +94,7 @@ model = table("The model: inline fields, or `from` a Hugging Face config.json (i
     "norm": enum(["rmsnorm", "layernorm"], "Normalization kind: RMSNorm (weight only) or LayerNorm (weight and bias).", "rmsnorm"),
     "mtp_layers": integer("Multi-token-prediction modules (DeepSeek-V3); counted apart from the headline parameters.", minimum=0, maximum=1000, default=0),
     "model_type": {"type": "string", "description": "The Hugging Face model_type the fields came from (informational)."},
+    "dropout": boolean("Training keeps dropout masks (default true; false when the config's dropouts are 0).", True),
 })
 model["allOf"] = [
     {"if": {"not": {"anyOf": [{"required": ["from"]}, {"required": ["id"]}]}},
@@ -135,6 +136,10 @@ parallelism = table("How the work is split over the devices.", {
     "recompute": enum(["none", "selective", "full"], "Activation recomputation (Korthikanti et al. 2022).", "none"),
     "sequence_parallel": boolean("Megatron sequence parallelism (default: on when tp > 1)."),
     "micro_batch_size": integer("Samples per pipeline micro-batch.", maximum=1_000_000, default=1),
+    "pipeline_layers": {"description": "Layers held by each pipeline stage, first to last (default: as even as possible).",
+                        "type": "array", "minItems": 1, "maxItems": 1_000_000,
+                        "items": {"type": "integer", "minimum": 0, "maximum": 100_000}},
+    "flash_attention": boolean("Training: attention keeps no score matrix (FlashAttention); false stores the softmax scores (5as²b per layer).", True),
     "redundant_experts": integer("Replicas of hot experts held besides the routed experts (DeepSeek EPLB); ranks hold (num_experts + redundant_experts) / ep slots.", minimum=0, maximum=1_000_000, default=0),
 })
 
@@ -148,6 +153,7 @@ workload = table("What the deployment does.", {
     "optimizer": enum(["adam", "sgd"], "Training optimizer (Adam keeps fp32 master weights, momentum and variance).", "adam"),
     "batching": enum(["continuous", "static"], "Inference: continuous batching gives each request its own prefill; static prefills the whole batch first.", "continuous"),
     "phase": enum(["both", "prefill", "decode"], "Inference: the serving phases this plan runs; prefill or decode for one pool of a disaggregated deployment.", "both"),
+    "speculative_acceptance": number("Inference: share of speculative drafts accepted (default 1: every draft, the fastest bound).", maximum=1),
     "speculative_tokens": integer("Inference: draft tokens verified per decode step (speculative decoding, MTP).", minimum=0, maximum=1000, default=0),
 }, required=["mode", "batch_size", "seq_len"])
 

@@ -37,6 +37,12 @@ class PhaseBound:
         return core / (1 - self.bubble) if self.bubble < 1 else core
 
     @property
+    def serial_s(self) -> float:
+        """The phase with its communication not overlapped: a pessimistic companion to :attr:`time_s`."""
+        core = max(self.compute_s, self.memory_s) + (self.comm_s or 0.0)
+        return core / (1 - self.bubble) if self.bubble < 1 else core
+
+    @property
     def bottleneck(self) -> str:
         parts = {"compute": self.compute_s, "memory bandwidth": self.memory_s, "communication": self.comm_s or 0.0}
         return max(parts, key=parts.get)
@@ -258,7 +264,7 @@ def _serving_bounds(plan, counts: ParamCounts, memory: MemoryEstimate, flops: Fl
     per_expert = 0.0
     if model.moe:
         per_expert = next((l.expert for l in counts.layers if l.is_moe), 0) * w / max(1, par.etp)
-        moe_here = sum(1 for li in stage_layers(model.layers, par.pp)[busiest.stage] if counts.layers[li].is_moe)
+        moe_here = sum(1 for li in stage_layers(model.layers, par.pp, par.pipeline_layers)[busiest.stage] if counts.layers[li].is_moe)
 
     def weights_read(tokens_per_replica: float) -> float:
         """Weight bytes the busiest device reads in one pass over ``tokens_per_replica`` tokens of each replica:
@@ -308,7 +314,7 @@ def _serving_bounds(plan, counts: ParamCounts, memory: MemoryEstimate, flops: Fl
         decode_comm = _comm_time(comm, hw, True, missing)
         decode = PhaseBound("decode", decode_compute, decode_memory, None if decode_comm is None else decode_comm * par.pp)
         phases.append(decode)
-        tpot = decode.time_s / per_step
+        tpot = decode.time_s / work.tokens_per_step
         decode_total_s = work.output_len * tpot
     # Pipelining: a replica can keep up to pp micro-batches of its batch in flight.
     in_flight = min(par.pp, batch)
@@ -316,7 +322,7 @@ def _serving_bounds(plan, counts: ParamCounts, memory: MemoryEstimate, flops: Fl
     throughput = work.batch_size / total * in_flight if total else float("inf")
     request = (ttft or 0.0) + decode_total_s
     tokens = work.output_len or work.seq_len
-    weight = {"decode": work.output_len / (1 + work.speculative_tokens), "first token": 0.0}
+    weight = {"decode": work.output_len / work.tokens_per_step, "first token": 0.0}
     slowest = max(phases, key=lambda p: p.time_s * weight.get(p.name, 1))
     bounds = Bounds(throughput, throughput * tokens, request * 1e3, request * 1e3 / model.layers, slowest.bottleneck,
                     tuple(phases), None if ttft is None else ttft * 1e3, None if tpot is None else tpot * 1e3)

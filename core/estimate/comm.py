@@ -108,12 +108,19 @@ def all_to_all_copies(moe, ep: int, etp: int, dpn: int) -> tuple[float, float]:
     return off_node, max(0.0, device_copies - off_node)
 
 
+def _kv_width(model) -> int:
+    """Key and value elements per token per layer that attention exchanges (K + V of every KV head; MLA's latent)."""
+    if model.attention == "mla" and model.mla is not None:
+        return (model.mla.kv_lora_rank + model.mla.qk_rope_head_dim) // 2 or 1
+    return model.num_kv_heads * model.head_dim
+
+
 def estimate_comm(plan, counts, memory) -> CommEstimate:
     model, hw, par, work = plan.model, plan.hardware, plan.parallelism, plan.workload
     a = activation_bytes_per_element(work.dtype)
     h = model.hidden_size
     dpn = hw.devices_per_node
-    stages = stage_layers(model.layers, par.pp)
+    stages = stage_layers(model.layers, par.pp, par.pipeline_layers)
     busiest_stage = max(range(par.pp), key=lambda s: len(stages[s]))
     layers = stages[busiest_stage]
     moe_layers = sum(1 for li in layers if counts.layers[li].is_moe)
@@ -138,6 +145,12 @@ def estimate_comm(plan, counts, memory) -> CommEstimate:
             for link, copies in (("inter", off_node), ("intra", on_node)):
                 if copies:
                     out.append(Traffic("ep", per_device * copies, link, par.ep))
+        if par.cp > 1:
+            # ring attention (Liu et al. 2023; Megatron context parallelism): each rank's K and V chunk visits the
+            # cp − 1 other ranks in every layer, forward and (twice, K/V and their gradients) backward
+            kv = tokens * 2 * _kv_width(model) * a / par.tp
+            for link, volume in collective("all-gather", par.cp, par.tp, dpn, kv * par.cp):
+                out.append(Traffic("cp", (2 * passes - 1) * len(layers) * volume, link, par.cp))
         if par.pp > 1:
             out.append(Traffic("pp", passes * msg / (par.tp if par.sequence_parallel else 1), pp_link, par.pp))
         return out
@@ -150,13 +163,21 @@ def estimate_comm(plan, counts, memory) -> CommEstimate:
         grad_bytes = DTYPE_BYTES[work.dtype]
         expert_params = busiest.experts and sum(counts.layers[li].expert for li in layers) * busiest.experts / max(1, par.etp)
         dense_params = max(0.0, busiest.params - (expert_params or 0))
-        factor = 1.5 if par.zero_stage >= 3 else 1.0
         edp = expert_data_parallel(par)
         volumes: dict[str, float] = {}
         for n, stride, params in ((par.dp * par.cp, par.tp, dense_params),
                                   (edp, par.ep * par.etp, expert_params or 0)):
-            for link, volume in collective("all-reduce", n, stride, dpn, factor * params * grad_bytes):
-                volumes[link] = volumes.get(link, 0.0) + volume
+            if par.zero_stage >= 3:
+                # ZeRO-3 / FSDP gather every weight before its forward and again before its backward, for each
+                # micro-batch, and reduce-scatter the gradients: (2m + 1)Ψ per step (ZeRO paper §7 gives 3Ψ for
+                # m = 1); with many micro-batches per step this is what Narayanan et al. 2021 (§5.3) measured ZeRO-3
+                # losing to pipeline parallelism at 175B–530B
+                parts = [("all-gather", 2 * m), ("reduce-scatter", 1)]
+            else:
+                parts = [("all-reduce", 1)]      # ZeRO-1/2: reduce-scatter + all-gather, the same volume
+            for kind, times in parts:
+                for link, volume in collective(kind, n, stride, dpn, params * grad_bytes):
+                    volumes[link] = volumes.get(link, 0.0) + times * volume
         traffic += [Traffic("dp", v, link, par.dp) for link, v in volumes.items() if v]
         return CommEstimate(tuple(traffic))
     batch = -(-work.batch_size // max(1, par.dp))

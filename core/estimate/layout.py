@@ -24,8 +24,15 @@ class Coords:
     edp_rank: int
 
 
-def stage_layers(layers: int, pp: int) -> list[range]:
-    """Layers of each pipeline stage: as even as possible, the earlier stages taking the remainder."""
+def stage_layers(layers: int, pp: int, split=None) -> list[range]:
+    """Layers of each pipeline stage: ``split`` when it places all of them over ``pp`` stages, else as even as
+    possible, the earlier stages taking the remainder."""
+    if split and len(split) == pp and sum(split) == layers:
+        out, start = [], 0
+        for n in split:
+            out.append(range(start, start + n))
+            start += n
+        return out
     base, extra = divmod(layers, pp)
     out, start = [], 0
     for s in range(pp):

@@ -24,6 +24,11 @@ from typing import Iterator
 from .analysis import Analysis, analyze
 from .params import ParamCounts, count_params
 
+#: context parallelism is proposed only when each rank keeps at least this many tokens of a sequence: below it the
+#: ring exchange of K and V cannot hide behind the rank's attention (Llama 3 ran cp = 16 at 131,072 tokens, 8,192
+#: per rank; Dubey et al. 2024, Table 4)
+MIN_CP_TOKENS = 4096
+
 #: micro-batch sizes the training search tries
 MICRO_BATCH_SIZES = (1, 2, 4, 8)
 
@@ -40,6 +45,9 @@ class Candidate:
     memory_utilization: float
     fits: bool
     bottleneck: str
+    #: the same figures with communication *not* overlapped (added to compute): a proposal must win under both
+    serial_throughput_samples_per_s: float = 0.0
+    serial_latency_ms: float = 0.0
 
     def describe(self) -> str:
         p = self.parallelism
@@ -89,7 +97,8 @@ def layout_problems(plan, par) -> list[str]:
     kv = model.num_kv_heads
     if model.attention != "mla" and kv % par.tp and par.tp % kv:
         out.append("kv heads neither divisible by tp nor evenly replicated")
-    if model.layers % par.pp:
+    split = par.pipeline_layers
+    if not (split and len(split) == par.pp and sum(split) == model.layers) and model.layers % par.pp:
         out.append("layers not divisible by pp")
     if work.seq_len % par.cp:
         out.append("seq_len not divisible by cp")
@@ -127,10 +136,13 @@ def _grid(plan) -> Iterator[tuple[int, int, int, int, int, int]]:
         if model.attention != "mla" and model.num_kv_heads % tp and tp % model.num_kv_heads:
             continue
         for pp in divisors(N // tp):
-            if model.layers % pp:
+            split = plan.parallelism.pipeline_layers
+            if model.layers % pp and not (split and len(split) == pp and sum(split) == model.layers):
                 continue
             for cp in divisors(N // (tp * pp)):
                 if work.seq_len % cp or cp > hw.devices_per_node:
+                    continue
+                if cp > 1 and work.seq_len // cp < MIN_CP_TOKENS:
                     continue
                 dp = N // (tp * pp * cp)
                 if not work.training and dp > work.batch_size and "workload" not in plan.unknown:
@@ -158,7 +170,9 @@ def _evaluate(plan, par, counts: ParamCounts) -> tuple[Analysis, Candidate]:
     # Without an accelerator (a serving command that does not say), memory cannot decide: every layout
     # that passes the divisibility rules counts, and the rules say nothing about its speed.
     fits = "hardware" in plan.unknown or a.memory.busiest.total <= HEADROOM * a.memory.busiest.capacity
-    return a, Candidate(par, b.max_throughput_samples_per_s, b.min_latency_ms, a.memory.utilization, fits, b.bottleneck)
+    slow = sum(p.serial_s for p in b.phases) / max(sum(p.time_s for p in b.phases), 1e-30)
+    return a, Candidate(par, b.max_throughput_samples_per_s, b.min_latency_ms, a.memory.utilization, fits, b.bottleneck,
+                        b.max_throughput_samples_per_s / slow, b.min_latency_ms * slow)
 
 
 def candidate_for(plan, counts: ParamCounts | None = None) -> Candidate:
@@ -173,7 +187,8 @@ def search(plan, *, counts: ParamCounts | None = None, limit: int | None = None)
     training = plan.workload.training
     found: list[Candidate] = []
     for tp, pp, cp, dp, ep, etp in _grid(plan):
-        common = dict(tp=tp, pp=pp, cp=cp, dp=dp, ep=ep, etp=etp, expert_placement=None, sequence_parallel=tp > 1)
+        common = dict(tp=tp, pp=pp, cp=cp, dp=dp, ep=ep, etp=etp, expert_placement=None, sequence_parallel=tp > 1,
+                      pipeline_layers=base.pipeline_layers if pp == base.pp else None)
         if not training:
             _, cand = _evaluate(plan, replace(base, **common, zero_stage=0, recompute="none", micro_batch_size=1), counts)
             if cand.fits:
@@ -183,7 +198,8 @@ def search(plan, *, counts: ParamCounts | None = None, limit: int | None = None)
         if plan.workload.batch_size % dp:
             continue
         best = None
-        for recompute in ("none", "full"):   # selective saves nothing under FlashAttention (see flops.py)
+        # selective saves nothing under FlashAttention (see flops.py); without it, it drops the stored scores
+        for recompute in ("none", "full") if base.flash_attention else ("none", "selective", "full"):
             for zero in sorted({base.zero_stage, 1, 2, 3}):
                 fitting = None
                 for mbs in MICRO_BATCH_SIZES:

@@ -85,7 +85,9 @@ def layer_activation_bytes(model, layer_is_moe: bool, *, s: int, b: int, tp: int
     e = activation_bytes_per_element(dtype) / 2
     sbh = s * b * h
     if recompute == "full":
-        return 2 * e * sbh
+        # the block's input only (Korthikanti et al. 2022, Table 2: 2sbh); with sequence parallelism that input is
+        # the rank's sequence shard, [s/t, b, h] — what Megatron-LM's checkpoint keeps — so 2sbh/t
+        return 2 * e * sbh / (tp if sp and tp > 1 else 1)
     n_h, n_kv = model.num_attention_heads, model.num_kv_heads
     if model.attention == "mla" and model.mla is not None:
         m = model.mla
@@ -95,8 +97,9 @@ def layer_activation_bytes(model, layer_is_moe: bool, *, s: int, b: int, tp: int
     else:
         q_width = out_width = n_h * model.head_dim
         kv_width = n_kv * model.head_dim
-    # Outside the tensor-parallel regions: two norm inputs (4sbh), attention and MLP inputs (4sbh), two dropout masks (2sbh).
-    unsharded = (8 * e + 2) * sbh
+    # Outside the tensor-parallel regions: two norm inputs (4sbh), attention and MLP inputs (4sbh), and the two
+    # dropout masks (2sbh) — none when the model trains without dropout (Llama, DeepSeek and Qwen configs set 0).
+    unsharded = (8 * e + (2 if getattr(model, "dropout", True) else 0)) * sbh
     # Inside them: Q, K, V and the output projection's input, and the MLP's inner activations.
     attention = 2 * e * s * b * (q_width + 2 * kv_width + out_width)
     if store_scores and recompute != "selective":
@@ -163,7 +166,7 @@ def estimate_memory(plan, counts: ParamCounts, devices: list[int] | None = None)
     model, hw, par, work = plan.model, plan.hardware, plan.parallelism, plan.workload
     training = work.training
     w = DTYPE_BYTES[work.dtype]
-    stages = stage_layers(model.layers, par.pp)
+    stages = stage_layers(model.layers, par.pp, par.pipeline_layers)
     capacity = hw.memory_bytes
     m = micro_batches(plan)
     edp = expert_data_parallel(par)
@@ -216,7 +219,7 @@ def estimate_memory(plan, counts: ParamCounts, devices: list[int] | None = None)
                 per_mb = stage_acts[c.stage] = sum(
                     n * layer_activation_bytes(model, is_moe, s=s, b=par.micro_batch_size, tp=par.tp,
                                                sp=par.sequence_parallel, recompute=par.recompute, dtype=work.dtype,
-                                               etp=par.etp)
+                                               etp=par.etp, store_scores=not par.flash_attention)
                     for is_moe, n in ((True, moe_count), (False, len(layers) - moe_count)) if n)
             acts = per_mb * in_flight
             if c.stage == par.pp - 1:

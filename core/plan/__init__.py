@@ -75,6 +75,7 @@ class Model:
     model_type: str | None = None  # the config.json model_type it came from, if any
     max_position_embeddings: int | None = None   # the longest context the model was built for
     id: str | None = None          # the model id (Hugging Face repo id) it was resolved from, if any
+    dropout: bool = True           # training keeps dropout masks (Korthikanti's GPT); a config with 0 dropout sets false
 
     @property
     def is_moe(self) -> bool:
@@ -113,6 +114,13 @@ class Parallelism:
     # Replicas of the busiest experts kept in addition to the routed experts (DeepSeek's EPLB, "redundant experts",
     # DeepSeek-V3 §3.4): each EP rank holds (num_experts + redundant_experts) / ep expert slots.
     redundant_experts: int = 0
+    # Layers of each pipeline stage when the author places them (Llama 3 §3.3.2: one layer fewer on the first and last
+    # stages, which hold the embedding and the head); None = as even as possible, earlier stages taking the rest.
+    pipeline_layers: tuple[int, ...] | None = None
+    # Attention kernels that keep no score matrix (FlashAttention, Dao et al. 2022); false = the softmax scores and
+    # their dropout mask are stored for the backward pass (5as²b per layer, Korthikanti et al. 2022), as in 2021-era
+    # Megatron-LM, and selective recompute is what removes them.
+    flash_attention: bool = True
 
     def expert_counts(self, num_experts: int) -> tuple[int, ...]:
         """Expert slots held by each EP rank: the placement as written, or the balanced split (replicas included)."""
@@ -139,6 +147,14 @@ class Workload:
     # Draft tokens verified per decode step (speculative decoding, e.g. DeepSeek-V3's MTP module): up to
     # 1 + speculative_tokens tokens per step.
     speculative_tokens: int = 0
+    # Share of drafts the target model accepts (DeepSeek-V3 §5.4.3: 85–90% for its MTP token); 1 = every draft,
+    # the fastest the step can go. Tokens per step: 1 + a + a² + … over the drafts.
+    speculative_acceptance: float = 1.0
+
+    @property
+    def tokens_per_step(self) -> float:
+        a = self.speculative_acceptance
+        return 1 + sum(a ** i for i in range(1, self.speculative_tokens + 1))
 
     @property
     def training(self) -> bool:

@@ -209,7 +209,15 @@ def _base(f: _Fields) -> dict[str, Any]:
         "vocab_size": f.int("vocab_size"),
         "tie_embeddings": f.bool("tie_word_embeddings", False),
         "max_position_embeddings": f.int("max_position_embeddings", None),
+        # no dropout masks to keep when the config trains without dropout (attention_dropout 0.0, the HF default of
+        # every family here; none of them has dropout on the hidden states)
+        "dropout": _dropout(f),
     }
+
+
+def _dropout(f: _Fields) -> bool:
+    value = f.cfg.get("attention_dropout", 0.0)
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
 
 
 def _no_mlp_bias(f: _Fields) -> None:

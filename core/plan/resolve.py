@@ -151,7 +151,8 @@ def _model(raw: Mapping[str, Any], plan_path: str | None, diags: list[Diagnostic
         m = fields["mla"]
         mla = MLA(q_lora_rank=int(m.get("q_lora_rank") or 0),
                   **{k: int(m[k]) for k in ("kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim")})
-    extras = {k: fields[k] for k in ("qkv_bias", "attention_out_bias", "qk_norm", "attention_sinks", "norm", "mtp_layers", "model_type")
+    extras = {k: fields[k] for k in ("qkv_bias", "attention_out_bias", "qk_norm", "attention_sinks", "norm", "mtp_layers", "model_type",
+                                     "dropout")
               if k in fields}
     extras.update({k: fields[k] for k in _extra_model_fields() if k in fields})
     return Model(
@@ -178,7 +179,7 @@ def _extra_model_fields() -> tuple[str, ...]:
 
     handled = {"layers", "hidden_size", "num_attention_heads", "vocab_size", "num_kv_heads", "head_dim", "ffn_hidden_size",
                "ffn_activation", "tie_embeddings", "attention", "mla", "moe", "from_", "qkv_bias", "attention_out_bias",
-               "qk_norm", "attention_sinks", "norm", "mtp_layers", "model_type"}
+               "qk_norm", "attention_sinks", "norm", "mtp_layers", "model_type", "dropout"}
     return tuple(f.name for f in dc_fields(Model) if f.name not in handled)
 
 
@@ -245,6 +246,8 @@ def _parallelism(raw: Mapping[str, Any], num_devices: int) -> Parallelism:
         sequence_parallel=bool(raw.get("sequence_parallel", tp > 1)),
         micro_batch_size=int(raw.get("micro_batch_size", 1)),
         redundant_experts=int(raw.get("redundant_experts", 0)),
+        pipeline_layers=tuple(int(n) for n in raw["pipeline_layers"]) if raw.get("pipeline_layers") else None,
+        flash_attention=bool(raw.get("flash_attention", True)),
     )
 
 
@@ -261,6 +264,7 @@ def _workload(raw: Mapping[str, Any]) -> Workload:
         batching=raw.get("batching", "continuous"),
         phase=raw.get("phase", "both"),
         speculative_tokens=int(raw.get("speculative_tokens", 0)),
+        speculative_acceptance=float(raw.get("speculative_acceptance", 1.0)),
     )
 
 

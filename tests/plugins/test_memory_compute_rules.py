@@ -140,3 +140,13 @@ def test_a_low_mfu_claim_on_a_decode_plan_is_judged_by_bandwidth(deploylint, pla
     found = result.with_code("CMP201")
     assert all(d.data["metric"] == "mbu" for d in found)
     assert bool(found) == (a.implied.bandwidth_utilization < 0.10)
+
+
+def test_mem104_ignores_the_1f1b_in_flight_activations(deploylint, plan):
+    # 1F1B (Narayanan et al. 2021 §2.2): stage 0 holds pp micro-batches of activations, the last stage one — every
+    # training pipeline has that, and no placement removes it; even stages of model states are balanced
+    p = plan(model={"layers": 32, "vocab_size": 1000}, hardware={"num_devices": 8}, parallelism={"tp": 1, "pp": 8, "dp": 1},
+             workload={"mode": "training", "batch_size": 64, "seq_len": 8192, "output_len": None})
+    result = deploylint.lint(p)
+    assert result.analysis.memory.imbalance > 1.15
+    assert "MEM104" not in result.codes

@@ -135,3 +135,18 @@ def test_par405_judges_the_plans_own_layout_by_mem101s_limit(deploylint, plan):
     assert 0.92 < result.analysis.memory.utilization <= 1.0
     assert "MEM101" not in result.codes
     assert all("does not fit" not in d.message for d in result.with_code("PAR405"))
+
+
+def test_par403_layers_placed_on_purpose(deploylint, plan):
+    # Llama 3 (Dubey et al. 2024, §3.3.2) takes one layer off the first and the last stage, which hold the embedding
+    # and the head: 126 layers as 7, 8 × 14, 7 over pp = 16 — placed on purpose, not an uneven split
+    model = {"layers": 126}
+    par = {"tp": 1, "pp": 16, "dp": 1}
+    hw = {"num_devices": 16}
+    assert "PAR403" in deploylint.lint(plan(model=model, hardware=hw, parallelism=par)).codes
+    placed = deploylint.lint(plan(model=model, hardware=hw, parallelism={**par, "pipeline_layers": [7] + [8] * 14 + [7]}))
+    assert "PAR403" not in placed.codes
+    assert [d.layers for d in placed.analysis.memory.devices][:2] == [7, 8]
+    wrong = deploylint.lint(plan(model=model, hardware=hw, parallelism={**par, "pipeline_layers": [8] * 16}))
+    d = wrong.one("PAR403")
+    assert d.severity.value == "error" and "places 128 layers on 16 stages" in d.message

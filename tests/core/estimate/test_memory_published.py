@@ -53,7 +53,9 @@ SBH = S * B * H
     (T, True, "none", SBH * (34 / T + 5 * A * S / (H * T))),              # tensor + sequence parallel
     (T, False, "selective", SBH * (10 + 24 / T)),                         # tensor parallel + selective recompute
     (T, True, "selective", SBH * 34 / T),                                 # tensor + sequence parallel + selective
-    (T, True, "full", SBH * 2),                                           # full recompute
+    (T, False, "full", SBH * 2),                                          # full recompute
+    # with sequence parallelism the checkpointed input is the rank's [s/t, b, h] shard (Megatron-LM's checkpoint)
+    (T, True, "full", SBH * 2 / T),
 ])
 def test_korthikanti_table2_activation_rows(tp, sp, recompute, formula):
     got = layer_activation_bytes(GPT3, False, s=S, b=B, tp=tp, sp=sp, recompute=recompute, dtype="fp16",
@@ -66,8 +68,12 @@ def test_korthikanti_gpt3_tp_sp_row_in_mib():
     # The same row as published figures: 342 MiB per layer with TP+SP at t=8 (b=1, s=2048), 48 MiB with full recompute.
     got = layer_activation_bytes(GPT3, False, s=S, b=B, tp=T, sp=True, recompute="none", dtype="fp16", store_scores=True)
     assert got / 2**20 == pytest.approx(342, abs=0.5)
-    full = layer_activation_bytes(GPT3, False, s=S, b=B, tp=T, sp=True, recompute="full", dtype="fp16")
+    full = layer_activation_bytes(GPT3, False, s=S, b=B, tp=T, sp=False, recompute="full", dtype="fp16")
     assert full / 2**20 == pytest.approx(48, abs=0.5)
+    # without dropout (Llama-style configs) the two 1-byte masks of sbh go: 2sbh fewer bytes per layer
+    nodrop = layer_activation_bytes(replace(GPT3, dropout=False), False, s=S, b=B, tp=T, sp=True, recompute="none",
+                                    dtype="fp16", store_scores=True)
+    assert got - nodrop == pytest.approx(2 * S * B * GPT3.hidden_size / T, rel=1e-12)
 
 
 def test_first_pipeline_stage_holds_pp_microbatches_in_flight():

@@ -114,3 +114,10 @@ def test_redundant_experts_are_resident():
     assert [d.experts for d in plain] == [22, 21, 21] and [d.experts for d in eplb] == [22, 22, 22]
     one_expert = 3 * 1024 * 512 * 4 * 2                     # SwiGLU, 4 layers, bf16
     assert eplb[1].weights - plain[1].weights == one_expert
+
+
+def test_speculative_acceptance_sets_tokens_per_step():
+    # DeepSeek-V3 §5.4.3: one MTP draft accepted 85–90% of the time → 1.85–1.9 tokens per step
+    one = analyze(_plan(batch_size=1)).bounds
+    mtp = analyze(_plan(batch_size=1, speculative_tokens=1, speculative_acceptance=0.85)).bounds
+    assert mtp.tpot_ms == pytest.approx(one.tpot_ms / 1.85, rel=0.02)

@@ -18,7 +18,8 @@ from deploylint.core.plan import Model
 DATA = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "data", "hf-configs")
 MODEL_KEYS = {"layers", "hidden_size", "num_attention_heads", "num_kv_heads", "head_dim", "ffn_hidden_size",
               "ffn_activation", "vocab_size", "tie_embeddings", "attention", "mla", "moe", "qkv_bias",
-              "attention_out_bias", "qk_norm", "attention_sinks", "norm", "mtp_layers", "model_type", "max_position_embeddings"}
+              "attention_out_bias", "qk_norm", "attention_sinks", "norm", "mtp_layers", "model_type", "max_position_embeddings",
+              "dropout"}
 MOE_KEYS = {"num_experts", "top_k", "expert_ffn_hidden_size", "shared_experts", "shared_expert_ffn_hidden_size",
             "dense_layers", "layer_frequency", "router_bias", "expert_bias", "shared_expert_gate", "n_group", "topk_group"}
 
@@ -348,3 +349,9 @@ def test_max_position_embeddings_is_mapped_when_the_config_states_it():
     # Llama-3.1's published config: 131072 positions (the 128K context of the model card)
     assert mapped("llama-3.1-8b.json")["max_position_embeddings"] == 131072
     assert "max_position_embeddings" not in mapped("qwen2.5-7b.json")     # this file leaves it out
+
+
+def test_dropout_follows_the_config():
+    # every family here trains without dropout unless attention_dropout says otherwise (HF default 0.0)
+    assert mapped("llama-3.1-8b.json")["dropout"] is False
+    assert map_config({**cfg("llama-3.1-8b.json"), "attention_dropout": 0.1})["dropout"] is True
