@@ -13,6 +13,11 @@ import textwrap
 from ...diagnostics import Severity
 
 
+def rule_anchor(code: str, name: str) -> str:
+    """The anchor of a rule's section in docs/rules.md (the heading ``## CODE name`` as GitHub slugs it)."""
+    return f"{code.lower()}-{name}"
+
+
 def render_markdown(registry, *, builtin_only: bool = True) -> str:
     rules = [r for r in registry.all_rules() if not builtin_only or r.plugin.startswith("deploylint.")]
     out = ["# Rules", "",
@@ -21,7 +26,7 @@ def render_markdown(registry, *, builtin_only: bool = True) -> str:
            "`[tool.deploylint.thresholds.CODE]` (pyproject.toml) or `[thresholds.CODE]` (deploylint.toml).", "",
            "| code | name | default severity | summary |", "| --- | --- | --- | --- |"]
     for r in rules:
-        out.append(f"| [{r.code}](#{r.code.lower()}-{r.name}) | {r.name} | {Severity.parse(r.severity).value} | {r.summary} |")
+        out.append(f"| [{r.code}](#{rule_anchor(r.code, r.name)}) | {r.name} | {Severity.parse(r.severity).value} | {r.summary} |")
     out.append("")
     for r in rules:
         out += [f"## {r.code} {r.name}", "", f"*{Severity.parse(r.severity).value}* · plugin `{r.plugin}`", "", r.summary, ""]
