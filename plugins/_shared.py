@@ -62,30 +62,11 @@ def own_candidate(ctx):
     return ctx.cache["own"]
 
 
-_LAYOUT_KEYS = ("tp", "pp", "dp", "cp", "ep", "etp", "zero_stage", "recompute", "micro_batch_size")
-
-
 def layout_fix(ctx, par, message: str, *, applicability: str = "unsafe") -> Fix | None:
     """A fix that rewrites ``[parallelism]`` to ``par``: only the keys that change, and the placement dropped."""
-    written = (ctx.document.data or {}).get("parallelism") or {}
-    current = ctx.plan.parallelism
-    training = ctx.plan.workload.training
-    fixes = []
-    for key in _LAYOUT_KEYS:
-        if not training and key in ("zero_stage", "recompute", "micro_batch_size"):
-            continue
-        new, old = getattr(par, key), getattr(current, key)
-        if new != old or (key == "dp" and key in written and written[key] != new):
-            fixes.append(Fix.set(jp.join("parallelism", key), new))
-    if "expert_placement" in written and (par.ep != current.ep or par.expert_placement is None):
-        fixes.append(Fix.remove("/parallelism/expert_placement"))
-    if "pipeline_layers" in written and par.pp != current.pp:
-        fixes.append(Fix.remove("/parallelism/pipeline_layers"))
-    if "sequence_parallel" in written and written["sequence_parallel"] != (par.tp > 1):
-        fixes.append(Fix.set("/parallelism/sequence_parallel", par.tp > 1))
-    if not fixes:
-        return None
-    return Fix.combine(fixes, message, applicability=applicability)
+    from deploylint.core.estimate.layouts import layout_fix as fix_for
+
+    return fix_for(ctx.plan, (ctx.document.data or {}).get("parallelism") or {}, par, message, applicability=applicability)
 
 
 def layout_fixes(ctx, candidate, message: str) -> list[Fix]:

@@ -74,6 +74,46 @@ class Candidate:
                 "memory_utilization": round(self.memory_utilization, 6), "bottleneck": self.bottleneck}
 
 
+#: the keys of ``[parallelism]`` a searched layout sets (the last three only for training)
+LAYOUT_KEYS = ("tp", "pp", "dp", "cp", "ep", "etp", "zero_stage", "recompute", "micro_batch_size")
+
+
+def layout_changes(plan, written: dict, par) -> list[tuple[str, object, object]]:
+    """``(key, old, new)`` for each ``[parallelism]`` key that moving ``plan`` to ``par`` changes.
+
+    ``written`` is the plan's ``[parallelism]`` table as the file has it: a key
+    written with a value other than the resolved one (``dp``) is rewritten too.
+    """
+    current, training = plan.parallelism, plan.workload.training
+    out = []
+    for key in LAYOUT_KEYS:
+        if not training and key in ("zero_stage", "recompute", "micro_batch_size"):
+            continue
+        new, old = getattr(par, key), getattr(current, key)
+        if new != old or (key == "dp" and key in written and written[key] != new):
+            out.append((key, written.get(key, old), new))
+    if "expert_placement" in written and (par.ep != current.ep or par.expert_placement is None):
+        out.append(("expert_placement", written["expert_placement"], None))
+    if "pipeline_layers" in written and par.pp != current.pp:
+        out.append(("pipeline_layers", written["pipeline_layers"], None))
+    if "sequence_parallel" in written and written["sequence_parallel"] != (par.tp > 1):
+        out.append(("sequence_parallel", written["sequence_parallel"], par.tp > 1))
+    return out
+
+
+def layout_fix(plan, written: dict, par, message: str, *, applicability: str = "unsafe"):
+    """A :class:`~deploylint.core.diagnostics.Fix` rewriting ``[parallelism]`` to ``par`` (only the keys that change,
+    the placement dropped), or None when nothing changes. Rules and ``deploylint suggest --apply`` both use it."""
+    from ..diagnostics import Fix
+    from ..document import pointer as jp
+
+    fixes = [Fix.remove(jp.join("parallelism", key)) if new is None else Fix.set(jp.join("parallelism", key), new)
+             for key, _, new in layout_changes(plan, written, par)]
+    if not fixes:
+        return None
+    return Fix.combine(fixes, message, applicability=applicability)
+
+
 def divisors(n: int) -> list[int]:
     small, large = [], []
     i = 1

@@ -77,6 +77,17 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--plugin", action="append", default=[], metavar="MODULE")
     _hardware_flags(analyze)
 
+    suggest = sub.add_parser("suggest", help="rank the feasible layouts on the plan's devices; --apply K writes one",
+                             description="Rank the feasible layouts on the plan's devices (the layout search of PAR405).")
+    suggest.add_argument("path", metavar="PLAN")
+    suggest.add_argument("--top", type=int, metavar="N", help="show the N best (default: all)")
+    suggest.add_argument("--objective", choices=("throughput", "latency", "memory"),
+                         help="rank by (default: throughput for training, latency for serving)")
+    suggest.add_argument("--apply", type=int, metavar="K", help="write the K-th layout into the plan (through the fixer)")
+    suggest.add_argument("--format", choices=("text", "json"), default="text")
+    suggest.add_argument("--config")
+    suggest.add_argument("--plugin", action="append", default=[], metavar="MODULE")
+
     rules = sub.add_parser("rules", help="list the registered rules")
     rules.add_argument("--format", choices=("text", "json", "markdown"), default="text")
     rules.add_argument("--plugin", action="append", default=[], metavar="MODULE")
@@ -142,7 +153,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command is None:
             args = parser.parse_args(["check", *(argv if argv is not None else sys.argv[1:])])
         handler = {
-            "check": _cmd_check, "analyze": _cmd_analyze, "rules": _cmd_rules, "rule": _cmd_rule,
+            "check": _cmd_check, "analyze": _cmd_analyze, "suggest": _cmd_suggest, "rules": _cmd_rules, "rule": _cmd_rule,
             "plugins": _cmd_plugins, "hardware": _cmd_hardware, "schema": _cmd_schema, "lsp": _cmd_lsp,
             "trust": _cmd_trust,
         }[command]
@@ -399,6 +410,15 @@ def _cmd_analyze(args) -> int:
 
         print(render_text(result.analysis, result.plan, result.diagnostics))
     return EXIT_CLEAN
+
+
+def _cmd_suggest(args) -> int:
+    from .suggest import run
+
+    cfg = load_config(args.config) if args.config else load_config(start_dir=os.path.dirname(os.path.abspath(args.path)))
+    if not os.path.isfile(args.path):
+        raise UsageError(f"no such file: {args.path}")
+    return run(args, _registry(args.plugin, cfg=cfg), cfg)
 
 
 # -- catalog commands -----------------------------------------------------------------

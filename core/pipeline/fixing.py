@@ -288,6 +288,38 @@ def _leaves(data, prefix: str):
 
 def fix_file(engine: Engine, path: str, *, unsafe: bool, write: bool, candidate: bool = False) -> FixOutcome:
     """Fix one file on disk (or only compute the diff when ``write`` is false)."""
+    return _on_disk(engine, path, write, lambda text, bom: fix_text(engine, path, text, unsafe=unsafe, bom=bom, candidate=candidate),
+                    candidate=candidate)
+
+
+def apply_fix(engine: Engine, path: str, fix: Fix, *, write: bool) -> FixOutcome:
+    """Apply one fix a front end built (``deploylint suggest --apply``) to a file, with the safety of ``--fix``.
+
+    The fix's value changes are rendered by the file's writer; the result must
+    still load and validate (else DL007 and nothing is written), and is written
+    atomically like every fix.
+    """
+    from .engine import _render_fixes
+
+    def transform(text: str, bom: bool):
+        before = engine.check_text(path, text, bom=bom)
+        if before.document is None or _document_errors(before):
+            return text, before, [], [_dl007(None, "the file does not load; nothing written")]
+        rendered = _render_fixes(before.document, (fix,))
+        new_text = apply_edits(text, list(rendered[0].edits)) if rendered else text
+        if new_text == text:
+            return text, before, [], [_dl007(None, f"{fix.message}: this file's writer cannot express the change")]
+        after = engine.check_text(path, new_text, bom=bom)
+        if _worse(before, after):
+            reason = next((x.message for x in after.diagnostics if x.code in _DOCUMENT_CODES), "it does not load")
+            return text, before, [], [_dl007(None, f"{fix.message}: not applied, the result would be invalid: {reason}")]
+        return new_text, after, [fix.message], []
+
+    return _on_disk(engine, path, write, transform)
+
+
+def _on_disk(engine: Engine, path: str, write: bool, transform, *, candidate: bool = False) -> FixOutcome:
+    """Read ``path``, let ``transform(text, bom)`` return (new text, result, applied, problems), write atomically."""
     try:
         with open(path, "rb") as fh:
             original = fh.read()
@@ -299,7 +331,7 @@ def fix_file(engine: Engine, path: str, *, unsafe: bool, write: bool, candidate:
         text, bom = decode(original)
     except SourceError:
         return FixOutcome(engine.check_bytes(path, original, candidate=candidate))
-    new_text, result, applied, problems = fix_text(engine, path, text, unsafe=unsafe, bom=bom, candidate=candidate)
+    new_text, result, applied, problems = transform(text, bom)
     if not result.claimed:
         return FixOutcome(result)
     outcome = FixOutcome(result, fixed=len(applied), applied=applied)
