@@ -68,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--diff", action="store_true", help="print the fixes as a unified diff; write nothing")
     check.add_argument("--no-fixes", action="store_true", help="do not show the fixes offered")
     check.add_argument("--rule-timeout", type=float, help="seconds a rule may run on one file (default 10)")
+    check.add_argument("-q", "--quiet", action="store_true", help="print the findings only: no progress line, no summary")
     _hardware_flags(check)
 
     analyze = sub.add_parser("analyze", help="print the estimate of one plan", description="Print the estimate of one plan.")
@@ -273,6 +274,7 @@ class _Registries:
 
 def _cmd_check(args) -> int:
     from ..pipeline.engine import Engine, discover
+    from .progress import Progress
 
     if args.diff and args.format != "text":
         raise UsageError(f"--diff prints a patch; it does not combine with --format {args.format}")
@@ -290,17 +292,20 @@ def _cmd_check(args) -> int:
     failing = False
     fixing = args.fix or args.diff
     fixed_total = 0
-    for path in files:
+    progress = Progress(sys.stderr, len(files), enabled=not args.quiet)
+    for done, path in enumerate(files):
         cfg = configs(path)
         engine = engines.get(id(cfg))
         if engine is None:
             engine = engines[id(cfg)] = Engine(registries(cfg), cfg)   # a threshold no rule owns: ConfigError
+        progress.step(done, path)
         if fixing:
             from ..pipeline.fixing import fix_file
 
             outcome = fix_file(engine, path, unsafe=args.unsafe_fixes, write=args.fix and not args.diff,
                                candidate=path in candidates)
             if args.diff and outcome.diff:
+                progress.clear()
                 sys.stdout.write(outcome.diff)
             fixed_total += outcome.fixed
             result = outcome.result
@@ -319,6 +324,7 @@ def _cmd_check(args) -> int:
         raise UsageError(f"nothing to check: none of the {len(files)} files found is a plan or a file a source "
                          "adapter reads (a serving command, a launch script, an engine config)")
 
+    progress.clear()
     load_failures = [d for registry in registries.all() for d in registry.failures]
     diagnostics = _unique(load_failures) + [d for r in results for d in r.diagnostics]
     if args.diff:
@@ -369,6 +375,9 @@ def _print_text(diagnostics, results, files: int, fixed: int, args, stream=None)
     blocks = [render_diagnostic(d, lines_by_file.get(d.file), colour=colour, show_fixes=not args.no_fixes) for d in diagnostics]
     if blocks:
         print("\n\n".join(blocks), file=stream)
+    if args.quiet:
+        return
+    if blocks:
         print(file=stream)
     print(summary_line(diagnostics, files, fixed=fixed), file=stream)
 
