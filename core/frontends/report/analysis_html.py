@@ -138,9 +138,13 @@ def claimed_point(analysis) -> dict | None:
         return None
     hw = plan.hardware
     peak, hbm = hw.peak_tflops * 1e12, hw.memory_bandwidth_gbps * 1e9
+    work = plan.workload
+    # one request's worth of work, as the throughput bound counts it: the batch's prefill once, one decode step per
+    # 1 + speculative_tokens output tokens; "first token" is one request's own prefill, already inside the batch's
+    weight = {"decode": work.output_len / (1 + work.speculative_tokens), "first token": 0.0}
     flops = traffic = 0.0
     for ph in analysis.bounds.phases:
-        repeat = plan.workload.output_len if ph.name == "decode" else 1
+        repeat = weight.get(ph.name, 1.0)
         flops += repeat * ph.compute_s * peak
         traffic += repeat * ph.memory_s * hbm
     if flops <= 0 or traffic <= 0:
@@ -276,18 +280,19 @@ def roofline_chart(analysis) -> str:
     body.append(_text(x(ridge) + 6, y(peak) - 6, f"compute {_si(peak, 'FLOP/s')}", "small halo"))
     mid = lo_x * (ridge / lo_x) ** 0.3
     body.append(_text(x(mid) + 8, y(mid * hbm) + 4, f"HBM {hw.memory_bandwidth_gbps:g} GB/s", "small halo"))
-    for p in points:
+    for i, p in enumerate(points):
         if p["comm_ceiling"] and y.lo <= p["comm_ceiling"] <= y.hi:
             cy = y(p["comm_ceiling"])
             body.append(f'<line class="comm" data-phase="{p["name"]}" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{_f(cy)}" y2="{_f(cy)}">'
                         f'<title>communication ceiling of {p["name"]}: {_si(p["comm_ceiling"], "FLOP/s")}</title></line>')
-            body.append(_text(LEFT + 6, cy - 5, f"communication ({p['name']}) {_si(p['comm_ceiling'], 'FLOP/s')}", "small halo"))
-    for p in points:
+            body.append(_text(LEFT + 6 + 210 * i, cy - 5, f"communication ({p['name']}) {_si(p['comm_ceiling'], 'FLOP/s')}",
+                              "small halo"))
+    for i, p in enumerate(points):
         px, py = x(p["intensity"]), y(p["flops_per_s"])
         body.append(f'<g class="phase-point" data-phase="{p["name"]}" data-intensity="{p["intensity"]!r}" '
                     f'data-flops="{p["flops_per_s"]!r}"><circle class="phase" cx="{_f(px)}" cy="{_f(py)}" r="6">'
                     f'<title>{p["name"]}: {p["intensity"]:.3g} FLOP/B, {_si(p["flops_per_s"], "FLOP/s")} — bound by '
-                    f'{p["bottleneck"]}</title></circle>{_text(px + 9, py + 16, p["name"], "halo")}</g>')
+                    f'{p["bottleneck"]}</title></circle>{_text(px + 9, py + (16 if i % 2 == 0 else -10), p["name"], "halo")}</g>')
     if claim:
         cx, cy = x(claim["intensity"]), y(claim["flops_per_s"])
         body.append(f'<g class="claim-point" data-intensity="{claim["intensity"]!r}" data-flops="{claim["flops_per_s"]!r}">'
