@@ -296,23 +296,25 @@ def apply_fix(engine: Engine, path: str, fix: Fix, *, write: bool) -> FixOutcome
     """Apply one fix a front end built (``deploylint suggest --apply``) to a file, with the safety of ``--fix``.
 
     The fix's value changes are rendered by the file's writer; the result must
-    still load and validate (else DL007 and nothing is written), and is written
-    atomically like every fix.
+    not add a problem :func:`new_problems` sees — a document problem or a rule
+    error, whatever the selection — else DL007 and nothing is written; it is
+    written atomically like every fix.
     """
     from .engine import _render_fixes
 
     def transform(text: str, bom: bool):
-        before = engine.check_text(path, text, bom=bom)
+        before = engine.check_text(path, text, bom=bom, every_rule=True)
         if before.document is None or _document_errors(before):
             return text, before, [], [_dl007(None, "the file does not load; nothing written")]
         rendered = _render_fixes(before.document, (fix,))
         new_text = apply_edits(text, list(rendered[0].edits)) if rendered else text
         if new_text == text:
             return text, before, [], [_dl007(None, f"{fix.message}: this file's writer cannot express the change")]
-        after = engine.check_text(path, new_text, bom=bom)
-        if _worse(before, after):
-            reason = next((x.message for x in after.diagnostics if x.code in _DOCUMENT_CODES), "it does not load")
-            return text, before, [], [_dl007(None, f"{fix.message}: not applied, the result would be invalid: {reason}")]
+        after = engine.check_text(path, new_text, bom=bom, every_rule=True)
+        worse = new_problems(before, after)
+        if worse:
+            shown = "; ".join(f"{p.code} at {p.path or 'the file'}: {p.message}" for p in worse[:3])
+            return text, before, [], [_dl007(None, f"{fix.message}: not applied, the plan would get a new problem: {shown}")]
         return new_text, after, [fix.message], []
 
     return _on_disk(engine, path, write, transform)
