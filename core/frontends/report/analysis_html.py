@@ -278,8 +278,8 @@ def roofline_chart(analysis) -> str:
     body.append(f'<polyline class="ceiling compute-ceiling" points="{_f(x(ridge))},{_f(y(peak))} {_f(x(x.hi))},{_f(y(peak))}">'
                 f'<title>compute ceiling: {_si(peak, "FLOP/s")}</title></polyline>')
     body.append(_text(x(ridge) + 6, y(peak) - 6, f"compute {_si(peak, 'FLOP/s')}", "small halo"))
-    mid = lo_x * (ridge / lo_x) ** 0.3
-    body.append(_text(x(mid) + 8, y(mid * hbm) + 4, f"HBM {hw.memory_bandwidth_gbps:g} GB/s", "small halo"))
+    mid = lo_x * (ridge / lo_x) ** 0.6
+    body.append(_text(x(mid) + 10, y(mid * hbm) + 14, f"HBM {hw.memory_bandwidth_gbps:g} GB/s", "small halo"))
     for i, p in enumerate(points):
         if p["comm_ceiling"] and y.lo <= p["comm_ceiling"] <= y.hi:
             cy = y(p["comm_ceiling"])
@@ -332,6 +332,10 @@ def frontier_chart(analysis, candidates, own, proposal) -> str:
     body = _frame(title, xlabel, "maximum throughput (samples/s)")
     body += _ticks(x, xticks, "x")
     body += _ticks(y, yticks, "y")
+    if not training and len(xticks) <= 3:          # one or two decades: the 2s and 5s help the eye
+        for v in [m * d for d, _ in xticks[:-1] for m in (2, 5)]:
+            body.append(f'<g class="minor"><line class="grid" x1="{_f(x(v))}" x2="{_f(x(v))}" y1="{TOP}" y2="{HEIGHT - BOTTOM}"/>'
+                        f'{_text(x(v), HEIGHT - BOTTOM + 16, f"{v:g}", "small", "middle")}</g>')
     if training:
         cx = x(capacity / 2**30)
         body.append(f'<line class="capacity" x1="{_f(cx)}" x2="{_f(cx)}" y1="{TOP}" y2="{HEIGHT - BOTTOM}"><title>capacity</title></line>')

@@ -120,7 +120,7 @@ def test_a_plan_that_does_not_load_gets_its_diagnostics(tmp_path):
 
 def test_apply_refuses_a_layout_that_gives_the_plan_a_new_error(tmp_path):
     # Claimed 20,000 samples/s: under the plan's own bound (ep=3: about 29,000), over the only searched layout's
-    # (ep=1, every device reads all 64 experts: about 13,000) -> moving there would add PRF501, so nothing is written.
+    # (ep=1, every device reads all 64 experts: about 16,000) -> moving there would add PRF501, so nothing is written.
     path = tmp_path / "seed.toml"
     text = open(os.path.join(EXAMPLES, SEEDS[0]), encoding="utf-8").read()
     path.write_text(text.replace("throughput_samples_per_s = 3800", "throughput_samples_per_s = 20000"), encoding="utf-8")
