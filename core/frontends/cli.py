@@ -413,7 +413,7 @@ def _cmd_analyze(args) -> int:
     elif args.format == "html":
         from .report.analysis_html import render_html
 
-        print(render_html(result.analysis, result.plan, result.diagnostics, rules={r.code: r for r in registry.rules}), end="")
+        print(render_html(result.analysis, result.plan, result.diagnostics, rules={r.code: r for r in registry.all_rules()}), end="")
     else:
         from .report.analysis_text import render_text
 

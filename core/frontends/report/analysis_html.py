@@ -369,10 +369,8 @@ def _label(x, px: float, py: float, s: str) -> str:
 
 
 # -- findings -----------------------------------------------------------------------
-def rule_link(d, rules: dict | None = None) -> str | None:
-    """The documentation of a finding's rule: its docs/rules.md anchor for built-in rules, the page for core codes."""
-    if d.plugin == "deploylint.core":
-        return RULES_URL
+def rule_link(d) -> str | None:
+    """The documentation of a finding's rule: its section of docs/rules.md (built-in rules and the core's codes)."""
     if d.plugin.startswith("deploylint.") and d.rule:
         return f"{RULES_URL}#{rule_anchor(d.code, d.rule)}"
     return None
@@ -403,7 +401,7 @@ def findings_html(diagnostics, rules: dict | None = None) -> str:
         return "<p>No findings.</p>"
     out = []
     for d in diagnostics:
-        link = rule_link(d, rules)
+        link = rule_link(d)
         code = escape(d.code)
         name = f"<code>{code}</code> {escape(d.rule)}"
         head = f'<a class="rule-link" href="{escape(link)}">{name}</a>' if link else name

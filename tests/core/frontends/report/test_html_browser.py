@@ -227,11 +227,8 @@ def test_each_finding_links_to_its_rule_documentation(page):
     assert dom["findings"] == len(findings)
     with open(os.path.join(ROOT, "docs", "rules.md"), encoding="utf-8") as fh:
         headings = {m.group(1).lower() + "-" + m.group(2) for m in re.finditer(r"^## (\S+) (\S+)$", fh.read(), re.M)}
-    built_in = [f for f in findings if not f["code"].startswith("DL")]
-    assert sorted(link["code"] for link in dom["links"] if not link["code"].startswith("DL")) == sorted(f["code"] for f in built_in)
+    assert sorted(link["code"] for link in dom["links"]) == sorted(f["code"] for f in findings)   # all built in
     for link in dom["links"]:
-        if link["code"].startswith("DL"):
-            continue
         anchor = link["href"].rsplit("#", 1)[1]
         assert link["href"].split("#")[0].endswith("docs/rules.md") and anchor in headings
         assert anchor.startswith(link["code"].lower() + "-")
