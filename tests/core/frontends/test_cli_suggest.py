@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -55,7 +56,7 @@ def test_the_default_objective_follows_the_workload_and_top_limits_the_rows():
     assert top["layouts"] == full["layouts"][:3]
     out = deploylint("suggest", TRAINING, "--top", "3")
     assert out.returncode == 0 and "(top 3 shown)" in out.stdout
-    assert sum(1 for l in out.stdout.splitlines() if l[:2].strip().isdigit() and l[2:3] == " ") == 3
+    assert sum(1 for l in out.stdout.splitlines() if re.match(r"\d+  \S", l)) == 3     # table rows: rank, two spaces
 
 
 _LAYOUT = ("tp", "pp", "dp", "cp", "ep", "etp")
