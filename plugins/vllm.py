@@ -63,17 +63,21 @@ def entry(words) -> int | None:
 
 # -- reading ---------------------------------------------------------------------------------------
 def read(path: str, text: str):
-    if "vllm" not in text and "servingEngineSpec" not in text and not _maybe_config(path, text):
+    if "vllm" not in text and "servingEngineSpec" not in text and "LLMInferenceService" not in text \
+            and not _maybe_config(path, text):
         return None
     docs = sv.commands(path, text, "vllm", entry, lambda inv, label: _from_invocation(path, text, inv, label))
     if docs or not path.lower().endswith((".yaml", ".yml")):
         return docs or None
     from deploylint.core.document.kube import documents
 
-    parsed = documents(text) if ("servingEngineSpec" in text or _maybe_config(path, text)) else []
+    parsed = documents(text) if ("servingEngineSpec" in text or "LLMInferenceService" in text
+                                 or _maybe_config(path, text)) else []
     for index, (data, spans, _start) in enumerate(parsed):
         if isinstance(data, dict) and isinstance(data.get("servingEngineSpec"), dict):
             docs += _helm(path, text, data, spans)
+        elif isinstance(data, dict) and data.get("kind") == "LLMInferenceService":
+            docs += _kserve(path, text, data, spans, index)
         elif index == 0 and len(parsed) == 1 and _is_config(data):
             docs.append(_config_file(path, text, data, spans))
     return docs or None
@@ -275,6 +279,69 @@ def _helm(path, text, data, spans):
         label = f"modelSpec {spec.get('name') or i}"
         out.append(b.document(path, "yaml", label, _reload(path, label)))
     return out
+
+
+def _kserve(path, text, data, spans, index):
+    """KServe ``LLMInferenceService``: ``spec.parallelism`` rendered to vLLM flags by KServe's templates
+    (config/llmisvcconfig/config-llm-worker-data-parallel.yaml:188-199); pods = data / dataLocal
+    (llm_inference_service_types_func.go:98-113); extra flags in the env ``VLLM_ADDITIONAL_ARGS``."""
+    from deploylint.core.document.kube import gpu_count, item, line_of
+
+    spec = data.get("spec") if isinstance(data.get("spec"), dict) else {}
+    par = spec.get("parallelism") if isinstance(spec.get("parallelism"), dict) else {}
+    node = spans.get("/spec/parallelism") or spans.get("/spec") or spans.get("")
+    head = (node.key or node.value) if node else None
+    b = sv.Builder(text, (node.value.start, node.value.end) if node else (0, len(text)),
+                   (head.start, head.end) if head else (0, 1))
+    values, words = {}, {}
+    for key, dest in (("tensor", "tp"), ("pipeline", "pp"), ("data", "dp"), ("expert", "ep")):
+        if key in par:
+            it = item(text, spans, data, f"/spec/parallelism/{key}")
+            values[dest], words[dest] = par[key], sv.Word(str(par[key]), (it.start, it.end), it.inner)
+    model = spec.get("model") if isinstance(spec.get("model"), dict) else {}
+    name = model.get("name") if isinstance(model.get("name"), str) else None
+    where = "/spec/model/name"
+    if name is None and isinstance(model.get("uri"), str) and model["uri"].startswith("hf://"):
+        name, where = model["uri"][5:], "/spec/model/uri"
+    model_word = None
+    if name:
+        it = item(text, spans, data, where)
+        model_word = sv.Word(name, (it.start, it.end), None)
+    per_pod = None
+    gpu_item = None
+    containers = (spec.get("template") or {}).get("containers") if isinstance(spec.get("template"), dict) else None
+    for i, c in enumerate(containers or []):
+        if not isinstance(c, dict):
+            continue
+        base = f"/spec/template/containers/{i}"
+        for e, env in enumerate(c.get("env") or []):
+            if isinstance(env, dict) and env.get("name") == "VLLM_ADDITIONAL_ARGS" and isinstance(env.get("value"), str):
+                it = item(text, spans, data, f"{base}/env/{e}/value")
+                flat = [w for ws, _ in sv.shell_invocations(it.value, base=it.chars) for w in ws]
+                parsed = sv.parse_flags(flat, TABLE, abbreviations=True, engine=ENGINE)
+                for what, span in parsed.skipped:
+                    b.skip(what, span)
+                for dest, v in parsed.values.items():
+                    values.setdefault(dest, v)
+                    words.setdefault(dest, parsed.words[dest])
+        limits = (c.get("resources") or {}).get("limits") if isinstance(c.get("resources"), dict) else None
+        if isinstance(limits, dict) and "nvidia.com/gpu" in limits:
+            gpu_item = item(text, spans, data, f"{base}/resources/limits/nvidia.com~1gpu")
+            per_pod = gpu_count(gpu_item)
+    _map(b, values, words, model_word)
+    dp, local = par.get("data"), par.get("dataLocal")
+    if isinstance(dp, int) and isinstance(local, int) and local > 0 and dp % local:
+        b.skip(f"parallelism.data {dp} is not a multiple of dataLocal {local}: KServe starts {dp // local} pods "
+               f"(data / dataLocal, rounded down), so {dp % local} data-parallel ranks have no pod", words["dp"].span)
+    if per_pod and gpu_item is not None:
+        pods = dp // local if isinstance(dp, int) and isinstance(local, int) and local > 0 else 1
+        b.data.setdefault("hardware", {})["num_devices"] = pods * per_pod
+        b.data["hardware"]["devices_per_node"] = per_pod
+        b.at("/hardware/num_devices", gpu_item.start, gpu_item.end)
+        b.origins["/hardware/num_devices"] = (f"hardware.num_devices = {pods * per_pod}: {pods} pods (data / dataLocal) × "
+                                              f"nvidia.com/gpu {per_pod} (line {line_of(text, gpu_item.start)})")
+    label = f"LLMInferenceService {(data.get('metadata') or {}).get('name') or index}"
+    return [b.document(path, "yaml", label, _reload(path, label))]
 
 
 @hookimpl

@@ -184,3 +184,37 @@ def test_kv_cache_for_one_request_with_the_accelerator_from_the_command_line():
     assert 125 < d.data["weights_gib"] < 135 and d.data["capacity_gib"] == 80
     ok = check("serve.sh", "vllm serve meta-llama/Llama-3.1-70B-Instruct -tp 4 --max-model-len 8192\n", cfg)
     assert "SRV003" not in codes(ok)
+
+
+KSERVE = """apiVersion: serving.kserve.io/v1alpha2
+kind: LLMInferenceService
+metadata:
+  name: r1
+spec:
+  model:
+    uri: hf://deepseek-ai/DeepSeek-R1
+  parallelism:
+    data: 16
+    dataLocal: 8
+    expert: true
+    tensor: 1
+  template:
+    containers:
+      - name: main
+        env:
+          - name: VLLM_ADDITIONAL_ARGS
+            value: "--max-model-len 8192 --enable-eplb --eplb-config '{\\"num_redundant_experts\\": 8}'"
+        resources:
+          limits:
+            nvidia.com/gpu: "8"
+"""
+
+
+def test_kserve_parallelism_pods_and_additional_args():
+    # data 16 / dataLocal 8 = 2 pods × 8 GPUs = 16 = dp (EP over tp·dp = 16); EPLB: 256 + 16 = 272 = 16 × 17
+    result = check("llmisvc.yaml", KSERVE.replace('redundant_experts\\": 8', 'redundant_experts\\": 16'))
+    assert result.plan.parallelism.ep == 16 and result.plan.hardware.num_devices == 16
+    assert result.plan.serving.max_model_len == 8192 and codes(result) == []
+    bad = check("llmisvc.yaml", KSERVE)          # 256 + 8 = 264 physical experts on 16 EP ranks
+    d = next(d for d in bad.diagnostics if d.code == "VLLM002")
+    assert "256 experts + 8 redundant = 264 do not divide by the 16 EP ranks" in d.message
