@@ -11,11 +11,20 @@ into the 0-based UTF-16 positions editors use.
 from __future__ import annotations
 
 import bisect
+import re
+from array import array
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import pointer as jp
 from ..diagnostics import Position, Range
+
+
+_BREAK = re.compile(r"\r\n|\r|\n")
+
+#: items of one list that get a span of their own; a finding about a later item points at the list
+#: (no plan value is that long, and a span per item of a million-item list would cost more than the check)
+MAX_ITEM_SPANS = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +43,59 @@ class NodeSpan:
     key: Span | None = None
 
 
+class _LfStarts:
+    """The start offset of every line of a text without ``\\r``, found lazily, 64 KiB at a time.
+
+    Counting breaks is done by ``str.count`` per block (C speed, the whole text
+    in one pass); the start offsets inside a block are listed only when a line
+    of that block is asked for. Ten million blank lines cost a few milliseconds
+    unless someone asks for all of them.
+    """
+
+    __slots__ = ("text", "_before", "_blocks", "_len")
+    BLOCK = 1 << 16
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        b = self.BLOCK
+        before = array("q", [0])
+        count = text.count
+        for k in range(0, len(text), b):
+            before.append(before[-1] + count("\n", k, k + b))
+        self._before = before          # breaks before each block start (and in total, last)
+        self._blocks: dict[int, array] = {}
+        self._len = before[-1] + 1
+
+    def __len__(self) -> int:
+        return self._len
+
+    def __getitem__(self, line: int) -> int:
+        """Offset of 0-based ``line``: just after the ``line``-th break."""
+        if line < 0:
+            line += self._len
+        if not 0 <= line < self._len:
+            raise IndexError(line)
+        if line == 0:
+            return 0
+        k = bisect.bisect_left(self._before, line) - 1
+        return self._block(k)[line - self._before[k] - 1]
+
+    def _block(self, k: int) -> array:
+        starts = self._blocks.get(k)
+        if starts is None:
+            from itertools import accumulate
+
+            b = self.BLOCK
+            parts = self.text[k * b:(k + 1) * b].split("\n")[:-1]   # the last part does not end with a break
+            starts = self._blocks[k] = array("q", accumulate(map((1).__add__, map(len, parts)), initial=k * b))[1:]
+        return starts
+
+    def line_of(self, offset: int) -> int:
+        """0-based line holding ``offset``."""
+        k = offset // self.BLOCK
+        return self._before[k] + self.text.count("\n", k * self.BLOCK, offset)
+
+
 class LineIndex:
     """Offset ↔ (line, column) for one text, treating ``\\r\\n``, ``\\n`` and ``\\r`` as one break."""
 
@@ -41,21 +103,19 @@ class LineIndex:
 
     def __init__(self, text: str) -> None:
         self.text = text
-        starts = [0]
-        i, n = 0, len(text)
-        find_n, find_r = text.find, text.find
-        while True:
-            nl = find_n("\n", i)
-            cr = find_r("\r", i)
-            if nl < 0 and cr < 0:
-                break
-            if cr >= 0 and (nl < 0 or cr < nl):
-                nxt = cr + 2 if cr + 1 < n and text[cr + 1] == "\n" else cr + 1
-            else:
-                nxt = nl + 1
-            starts.append(nxt)
-            i = nxt
-        self._starts = starts
+        if "\r" not in text:
+            self._starts: _LfStarts | array = _LfStarts(text)
+        else:
+            # One pass over the text (a per-line search for the other break character would rescan
+            # the rest of the file on every line); machine integers keep millions of lines small.
+            starts = array("q", [0])
+            starts.extend(m.end() for m in _BREAK.finditer(text))
+            self._starts = starts
+
+    def _line_of(self, offset: int) -> int:
+        if isinstance(self._starts, _LfStarts):
+            return self._starts.line_of(offset)
+        return bisect.bisect_right(self._starts, offset) - 1
 
     @property
     def line_count(self) -> int:
@@ -73,7 +133,7 @@ class LineIndex:
 
     def position(self, offset: int) -> Position:
         offset = max(0, min(offset, len(self.text)))
-        line = bisect.bisect_right(self._starts, offset) - 1
+        line = self._line_of(offset)
         return Position(line + 1, offset - self._starts[line] + 1)
 
     def offset(self, position: Position) -> int:
@@ -112,7 +172,9 @@ class Document:
     ``spans`` maps JSON pointers (``/parallelism/ep``) to :class:`NodeSpan`.
     ``format`` names the writer that renders fixes (``toml``, ``yaml``,
     ``json``, ``python``). ``newline`` is the file's dominant line ending and
-    ``bom`` whether a UTF-8 byte-order mark preceded the text.
+    ``bom`` whether a UTF-8 byte-order mark preceded the text. ``layout`` is
+    what the loader learnt about how the text is written beyond spans (the
+    TOML loader's tables), kept so the format's writer need not parse again.
 
     Source adapters (a ``deploylint_source`` plugin reading a file that is not
     a plan, e.g. a ``vllm serve`` command in a Kubernetes manifest) also set:
@@ -162,6 +224,7 @@ class Document:
     partial: bool = False
     skipped: list = field(default_factory=list, repr=False, compare=False)
     engine: dict = field(default_factory=dict, repr=False, compare=False)
+    layout: Any = field(default=None, repr=False, compare=False)
 
     @property
     def lines(self) -> LineIndex:

@@ -297,7 +297,9 @@ def _cmd_check(args) -> int:
         cfg = configs(path)
         engine = engines.get(id(cfg))
         if engine is None:
-            engine = engines[id(cfg)] = Engine(registries(cfg), cfg)   # a threshold no rule owns: ConfigError
+            # text and github output show which fixes exist; only these need their text edits
+            engine = engines[id(cfg)] = Engine(registries(cfg), cfg,   # a threshold no rule owns: ConfigError
+                                               render_fixes=fixing or args.format in ("json", "sarif"))
         progress.step(done, path)
         if fixing:
             from ..pipeline.fixing import fix_file

@@ -149,7 +149,8 @@ class DeploylintServer(LanguageServer):
         path = to_fs_path(uri) or uri
         cfg = self.config_for(path)
         try:
-            result = Engine(self.registry_for(cfg), cfg).check_text(path, text, candidate=candidate)
+            # fixes are rendered into edits only when the editor asks for a code action
+            result = Engine(self.registry_for(cfg), cfg, render_fixes=False).check_text(path, text, candidate=candidate)
         except Exception as exc:  # never let a plan or a plugin stop the server
             from ..pipeline.engine import FileResult
 
@@ -278,6 +279,7 @@ def code_action(ls: DeploylintServer, params: lsp.CodeActionParams) -> list[lsp.
                 continue
             if not asked and not _overlap(lsp_d.range, params.range):
                 continue
+            d = _rendered(linted, lsp_d, d)
             offered = [f for f in d.fixes if f.edits and f.applicability is not Applicability.DISPLAY]
             for n, fix in enumerate(f for f in offered if not _alone_problems(ls, uri, linted, f)):
                 safe = fix.applicability is Applicability.SAFE
@@ -305,8 +307,19 @@ def _alone_problems(ls: DeploylintServer, uri: str, linted: _Linted, fix) -> lis
     return linted.verdicts.problems(fix)
 
 
+def _rendered(linted: _Linted, lsp_d: lsp.Diagnostic, d):
+    """The diagnostic with its fixes as text edits, rendered on the first code action that shows them."""
+    from ..pipeline.engine import rendered
+
+    done = rendered(linted.result.document, d)
+    if done is not d:
+        linted.diagnostics = [(l, done if l is lsp_d else c) for l, c in linted.diagnostics]
+    return done
+
+
 def _fix_all(ls: DeploylintServer, uri: str, linted: _Linted) -> lsp.WorkspaceEdit | None:
-    if not any(f.edits and f.applicability is Applicability.SAFE for _, d in linted.diagnostics for f in d.fixes):
+    if not any((f.edits or f.changes) and f.applicability is Applicability.SAFE
+               for _, d in linted.diagnostics for f in d.fixes):
         return None
     from ..pipeline.engine import Engine
     from ..pipeline.fixing import fix_text

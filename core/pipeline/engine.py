@@ -54,9 +54,19 @@ class FileResult:
 
 
 class Engine:
-    def __init__(self, registry: Registry, config: Config | None = None) -> None:
+    """Checks files with one registry and one configuration.
+
+    ``render_fixes`` says whether the value-level changes of each fix are
+    rendered into text edits as part of the check. Rendering re-parses the file
+    once per change, so front doors that only show findings turn it off and
+    call :func:`render_fixes` on the results whose edits they need (``--fix``,
+    ``--diff``, JSON and SARIF output, an editor's code action).
+    """
+
+    def __init__(self, registry: Registry, config: Config | None = None, *, render_fixes: bool = True) -> None:
         self.registry = registry
         self.config = config or Config()
+        self.render_fixes = render_fixes
         #: each rule's own thresholds (a ConfigError when the configuration sets one no rule owns)
         self._thresholds = rule_thresholds(self.registry.rules, self.config)
 
@@ -134,7 +144,7 @@ class Engine:
         validated = Document(document.path, document.text, document.format, data, document.spans, document.newline,
                              document.bom, writer=document.writer, label=document.label, related=document.related,
                              origins=document.origins, partial=document.partial, skipped=document.skipped,
-                             engine=document.engine)
+                             engine=document.engine, _index=document.lines, layout=document.layout)
         from .schema import validate
 
         schema_diags = validate(validated)
@@ -299,7 +309,7 @@ class Engine:
         result.unfiltered = [d.with_(severity=self.config.severity_for(d.code, d.severity))
                              for d in placed + [place(d) for d in hidden]]
         selected = [d for d in placed if self.config.is_selected(d.code, result.path) or d.code == "DL005"]
-        if document is not None:
+        if document is not None and self.render_fixes:
             selected = [d.with_(fixes=tuple(_render_fixes(document, d.fixes))) if d.fixes else d for d in selected]
         kept = suppression.apply(selected, sups)
         result.suppressed = len(selected) - len(kept)
@@ -349,6 +359,23 @@ def _deref(root: dict, node: Any) -> Any:
 def _related_for(document: Document, pointer: str) -> list:
     """The related places the source adapter recorded for ``pointer``."""
     return list(document.related.get(pointer, ()))
+
+
+def render_fixes(result: FileResult) -> FileResult:
+    """Render the fixes of a result checked without them (``Engine(render_fixes=False)``) into text edits.
+
+    Fixes already rendered are kept as they are; a fix its format's writer
+    cannot express in this file is dropped, exactly as a rendering check does.
+    """
+    result.diagnostics = [rendered(result.document, d) for d in result.diagnostics]
+    return result
+
+
+def rendered(document: Document | None, d: Diagnostic) -> Diagnostic:
+    """``d`` with its fixes rendered into text edits against ``document`` (see :func:`render_fixes`)."""
+    if not d.fixes or document is None or all(f.edits or not f.changes for f in d.fixes):
+        return d
+    return d.with_(fixes=tuple(_render_fixes(document, d.fixes)))
 
 
 def _render_fixes(document: Document, fixes: tuple[Fix, ...]) -> list[Fix]:

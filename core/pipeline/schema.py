@@ -20,6 +20,11 @@ from ..host.core_rules import core_diagnostic
 from ..document import Document
 
 
+#: unknown keys reported one by one (with a did-you-mean) in one table; the rest share one diagnostic
+MAX_UNKNOWN_KEYS_PER_TABLE = 50
+#: schema diagnostics reported for one file; a plan with more is cut short with one last diagnostic
+MAX_SCHEMA_DIAGNOSTICS = 200
+
 
 @lru_cache(maxsize=1)
 def load_schema() -> dict:
@@ -76,6 +81,13 @@ def validate(document: Document) -> list[Diagnostic]:
     diags: list[Diagnostic] = []
     seen: set[tuple[str, str, str]] = set()
     for error in validator.iter_errors(data):
+        if len(diags) >= MAX_SCHEMA_DIAGNOSTICS:
+            # Each violation costs a diagnostic, a position and its fixes: a file with thousands stops here.
+            del diags[MAX_SCHEMA_DIAGNOSTICS:]
+            more = _dl002("", f"more schema violations follow; only the first {MAX_SCHEMA_DIAGNOSTICS} are "
+                              "reported (fix these and check again)", data={"limit": MAX_SCHEMA_DIAGNOSTICS})
+            diags.append(more.with_(range=_range(document, more)))
+            break
         for d in _explain(error, schema):
             key = (d.code, d.path, d.message)
             if key not in seen:
@@ -188,9 +200,15 @@ def _explain(error, root: dict) -> list[Diagnostic]:
     if kind == "additionalProperties":
         props = list(schema.get("properties", {}))
         out = []
-        for key in value:
-            if key in props:
-                continue
+        unknown = [key for key in value if key not in props]
+        if len(unknown) > MAX_UNKNOWN_KEYS_PER_TABLE:
+            rest = unknown[MAX_UNKNOWN_KEYS_PER_TABLE:]
+            unknown = unknown[:MAX_UNKNOWN_KEYS_PER_TABLE]
+            out.append(core_diagnostic("DL003", f"{len(rest):,} more unknown keys in {_section(path)} after the first "
+                                       f"{MAX_UNKNOWN_KEYS_PER_TABLE}, from {rest[0]!r} on (known keys: {', '.join(props)})",
+                                       jp.child(path, rest[0]), data={"more_unknown_keys": len(rest), "first": rest[0],
+                                                                       "known": props}))
+        for key in unknown:
             # suggest only names not already used next to it: renaming onto an existing key would lose a value
             import difflib  # only when a suggestion or a diff is needed
 

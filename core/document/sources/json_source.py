@@ -27,13 +27,15 @@ import re
 
 from .. import pointer as jp
 from ...diagnostics import Range
-from .. import Document, LineIndex, NodeSpan, Span, detect_newline
+from .. import MAX_ITEM_SPANS, Document, LineIndex, NodeSpan, Span, detect_newline
 from . import SourceError
 
 #: objects and arrays nested deeper than this are refused (a plan needs about four)
 MAX_DEPTH = 64
 _NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
 _WS = " \t\r\n"
+#: a run of scalar list items with their commas (text json accepted), skipped in one step past MAX_ITEM_SPANS
+_SCALARS = re.compile(r'(?:[ \t\r\n]*(?:"(?:[^"\\]|\\.)*"|[-+.0-9eE]+|true|false|null)[ \t\r\n]*,)*[ \t\r\n]*')
 
 
 class _Abort(Exception):
@@ -89,12 +91,12 @@ def load(path: str, text: str) -> Document:
         deep = _too_deep(text)
         raise SourceError(f"the JSON nests deeper than {MAX_DEPTH} levels",
                           _point(lines, deep if deep is not None else 0)) from None
-    spans = _Scanner(text, lines).run()
+    spans = _Scanner(text, lines, skim=True).run()
     if not isinstance(data, dict):
         root = spans[""].value
         raise SourceError(f"a plan must be a mapping (a JSON object) at the top level, got {_kind(data)}",
                           Range(lines.position(root.start), lines.position(root.end)))
-    return Document(path, text, "json", data, spans, newline=detect_newline(text))
+    return Document(path, text, "json", data, spans, newline=detect_newline(text), _index=lines)
 
 
 def _point(lines: LineIndex, offset: int) -> Range:
@@ -270,11 +272,13 @@ class _Scanner:
     before the problem a hook aborted on), so it checks structure lightly.
     """
 
-    def __init__(self, text: str, lines: LineIndex) -> None:
+    def __init__(self, text: str, lines: LineIndex, *, skim: bool = False) -> None:
         self.text = text
         self.n = len(text)
         self.lines = lines
         self.spans: dict[str, NodeSpan] = {}
+        # Text the parser accepted whole holds no problem to locate: list items past MAX_ITEM_SPANS are skimmed.
+        self.skim = skim
 
     def run(self) -> dict[str, NodeSpan]:
         try:
@@ -299,7 +303,7 @@ class _Scanner:
             j += 2 if t[j] == "\\" else 1
         return j + 1
 
-    def value(self, i: int, pointer: str, key: Span | None, depth: int) -> int:
+    def value(self, i: int, pointer: str, key: Span | None, depth: int, record: bool = True) -> int:
         t = self.text
         c = t[i]
         if c in "{[" and depth > MAX_DEPTH:
@@ -318,7 +322,7 @@ class _Scanner:
                     raise self.fail(f"duplicate key {name!r} (first at line {line})", j, k_end)
                 seen[name] = j
                 v = self.ws(self.ws(k_end) + 1)  # past the ':'
-                j = self.ws(self.value(v, jp.child(pointer, name), Span(j, k_end), depth + 1))
+                j = self.ws(self.value(v, jp.child(pointer, name) if record else "", Span(j, k_end), depth + 1, record))
             end = j + 1
         elif c == "[":
             j = self.ws(i + 1)
@@ -327,7 +331,14 @@ class _Scanner:
                 if t[j] == ",":
                     j = self.ws(j + 1)
                     continue
-                j = self.ws(self.value(j, jp.child(pointer, index), None, depth + 1))
+                if index >= MAX_ITEM_SPANS and self.skim:
+                    skipped = _SCALARS.match(t, j).end()
+                    if skipped > j:
+                        j = skipped
+                        continue
+                    j = self.ws(self.value(j, "", None, depth + 1, False))
+                    continue
+                j = self.ws(self.value(j, jp.child(pointer, index) if record else "", None, depth + 1, record))
                 index += 1
             end = j + 1
         elif c == '"':
@@ -345,7 +356,8 @@ class _Scanner:
                 end = i
                 while end < self.n and t[end].isalpha():
                     end += 1
-        self.spans[pointer] = NodeSpan(Span(i, end), key)
+        if record:
+            self.spans[pointer] = NodeSpan(Span(i, end), key)
         return end
 
     def number(self, token: str, start: int, end: int) -> None:

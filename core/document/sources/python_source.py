@@ -29,7 +29,7 @@ import re
 
 from .. import pointer as jp
 from ...diagnostics import Position, Range
-from .. import Document, LineIndex, NodeSpan, Span, detect_newline
+from .. import MAX_ITEM_SPANS, Document, LineIndex, NodeSpan, Span, detect_newline
 from . import SourceError
 
 #: containers nested deeper than this are refused (a plan needs about four)
@@ -66,7 +66,7 @@ def load(path: str, text: str) -> Document:
         raise reader.fail("a plan must be a mapping at the top level: PLAN must be a dict literal {...} or "
                           f"dict(...), got {_describe(value, reader)}", value)
     data = reader.read(value, "", None, 1)
-    return Document(path, text, "python", data, reader.spans, newline=detect_newline(text))
+    return Document(path, text, "python", data, reader.spans, newline=detect_newline(text), _index=lines)
 
 
 def _brackets_too_deep(text: str) -> int | None:
@@ -296,8 +296,10 @@ class _Reader:
         written = " ".join(self.text[span.start:span.end].split())
         return written if len(written) <= limit else written[: limit - 1] + "…"
 
-    def read(self, node: ast.expr, pointer: str, key: Span | None, depth: int):
-        self.spans[pointer] = NodeSpan(self.cols.span(node), key)
+    def read(self, node: ast.expr, pointer: str, key: Span | None, depth: int, record: bool = True):
+        """The value of ``node``; ``record`` is False inside list items past MAX_ITEM_SPANS (no spans kept)."""
+        if record:
+            self.spans[pointer] = NodeSpan(self.cols.span(node), key)
         if isinstance(node, (ast.Dict, ast.List, ast.Tuple)) or _is_dict_call(node):
             if depth > MAX_DEPTH:
                 raise self.fail(f"PLAN nests deeper than {MAX_DEPTH} levels", node)
@@ -308,7 +310,8 @@ class _Reader:
             v = self.constant(node.operand)
             return -v if isinstance(node.op, ast.USub) else v
         if isinstance(node, (ast.List, ast.Tuple)):
-            return [self.read(item, jp.child(pointer, i), None, depth + 1) for i, item in enumerate(node.elts)]
+            return [self.read(item, jp.child(pointer, i), None, depth + 1) if record and i < MAX_ITEM_SPANS
+                    else self.read(item, "", None, depth + 1, False) for i, item in enumerate(node.elts)]
         if isinstance(node, ast.Dict):
             out: dict = {}
             first: dict[str, int] = {}
@@ -318,7 +321,7 @@ class _Reader:
                 if not (isinstance(k, ast.Constant) and isinstance(k.value, str)):
                     raise self.fail(f"dict keys in PLAN must be strings: found {_describe(k, self)}", k)
                 self.unique(first, k.value, k.lineno, self.cols.range(k))
-                out[k.value] = self.read(v, jp.child(pointer, k.value), self.cols.span(k), depth + 1)
+                out[k.value] = self.read(v, jp.child(pointer, k.value), self.cols.span(k), depth + 1, record)
             return out
         if _is_dict_call(node):
             if node.args:
@@ -332,7 +335,8 @@ class _Reader:
                 name = Range.at(kw.lineno, column + 1, kw.lineno, column + 1 + len(kw.arg))
                 self.unique(first, kw.arg, kw.lineno, name)
                 start = self.cols.offset(kw.lineno, kw.col_offset)
-                out[kw.arg] = self.read(kw.value, jp.child(pointer, kw.arg), Span(start, start + len(kw.arg)), depth + 1)
+                out[kw.arg] = self.read(kw.value, jp.child(pointer, kw.arg), Span(start, start + len(kw.arg)), depth + 1,
+                                        record)
             return out
         raise self.fail(f"PLAN must contain only literals: found {_describe(node, self)} "
                         "(deploylint reads the file, it never runs it)", node)

@@ -25,10 +25,13 @@ except ImportError:  # pragma: no cover - Python 3.10
 
 from .. import pointer as jp
 from ...diagnostics import Range
-from .. import Document, LineIndex, NodeSpan, Span, detect_newline
+from .. import MAX_ITEM_SPANS, Document, LineIndex, NodeSpan, Span, detect_newline
 from . import SourceError
 
 _BARE = re.compile(r"[A-Za-z0-9_-]+")
+_WS_COMMENTS = re.compile(r"(?:[ \t\r\n]+|#[^\n]*)*")
+#: characters of bare scalars (numbers, booleans, dates), blanks and commas: runs of list items skimmed past MAX_ITEM_SPANS
+_BARE_ITEMS = re.compile(r"[-+.:0-9A-Za-z_ \t\r\n,]*")
 _ERR_AT = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
 _ERR_END = re.compile(r"\s*\(at end of document\)\s*$")
 
@@ -55,9 +58,9 @@ def load(path: str, text: str) -> Document:
         raise _error(text, exc) from None
     except RecursionError:
         raise SourceError("the TOML nests too deeply to read", Range.at(1, 1)) from None
-    spans, _layout = scan(text)
+    spans, layout = scan(text)
     _reject_non_finite(data, "", spans, text)
-    return Document(path, text, "toml", data, spans, newline=detect_newline(text))
+    return Document(path, text, "toml", data, spans, newline=detect_newline(text), layout=layout)
 
 
 def _error(text: str, exc: Exception) -> SourceError:
@@ -110,17 +113,7 @@ class _Scanner:
         return i
 
     def skip_ws_comments_newlines(self, i: int) -> int:
-        t, n = self.text, self.n
-        while i < n:
-            c = t[i]
-            if c in " \t\r\n":
-                i += 1
-            elif c == "#":
-                while i < n and t[i] != "\n":
-                    i += 1
-            else:
-                break
-        return i
+        return _WS_COMMENTS.match(self.text, i).end()
 
     def line_end(self, i: int) -> int:
         """Offset just after the end of the line holding ``i`` (comment and break included)."""
@@ -199,9 +192,16 @@ class _Scanner:
                 if t[j] == ",":
                     j += 1
                     continue
+                if index >= MAX_ITEM_SPANS:
+                    # whole items (up to the last comma of a run of bare scalars) need no span: skip them at once
+                    skipped = t.rfind(",", j, _BARE_ITEMS.match(t, j).end()) + 1
+                    if skipped > j:
+                        j = skipped
+                        continue
                 start = j
                 end = self.value_end(j, jp.child(pointer, index))
-                self.spans[jp.child(pointer, index)] = NodeSpan(Span(start, end))
+                if index < MAX_ITEM_SPANS:
+                    self.spans[jp.child(pointer, index)] = NodeSpan(Span(start, end))
                 index += 1
                 j = end
         if c == "{":

@@ -43,7 +43,7 @@ import math
 
 from .. import pointer as jp
 from ...diagnostics import Range
-from .. import Document, LineIndex, NodeSpan, Span, detect_newline
+from .. import MAX_ITEM_SPANS, Document, LineIndex, NodeSpan, Span, detect_newline
 from . import SourceError
 
 #: collections nested deeper than this are refused (a plan needs about four)
@@ -82,7 +82,7 @@ def load(path: str, text: str) -> Document:
         raise SourceError(f"a plan must be a mapping at the top level, got {what}", _range(lines, root.start, root.end))
     builder = _Builder(lines)
     data = builder.build(root, "", None, 1, False)
-    return Document(path, text, "yaml", data, builder.spans, newline=detect_newline(text))
+    return Document(path, text, "yaml", data, builder.spans, newline=detect_newline(text), _index=lines)
 
 
 def _range(lines: LineIndex, start: int, end: int | None = None) -> Range:
@@ -375,7 +375,8 @@ class _Builder:
         start = node.origin if from_tag else node.start
         return SourceError(message, _range(self.lines, start, node.end))
 
-    def build(self, node: _Node, pointer: str, key: Span | None, depth: int, aliased: bool):
+    def build(self, node: _Node, pointer: str, key: Span | None, depth: int, aliased: bool, record: bool = True):
+        """The value of ``node``; ``record`` is False inside list items past MAX_ITEM_SPANS (no spans kept)."""
         if aliased:
             self.expanded += 1
             if self.expanded > MAX_ALIAS_NODES:
@@ -384,12 +385,14 @@ class _Builder:
         if node.kind == "alias":
             if not aliased:
                 self.site = node
-            value = self.build(node.target, pointer, key, depth, True)
-            self.spans[pointer] = NodeSpan(Span(node.start, node.end), key)
+            value = self.build(node.target, pointer, key, depth, True, record)
+            if record:
+                self.spans[pointer] = NodeSpan(Span(node.start, node.end), key)
             return value
         if node.kind != "scalar" and depth > MAX_DEPTH:
             raise self.error(f"the YAML nests deeper than {MAX_DEPTH} levels", node)
-        self.spans[pointer] = NodeSpan(Span(node.start, node.end), key)
+        if record:
+            self.spans[pointer] = NodeSpan(Span(node.start, node.end), key)
         if node.kind == "map":
             if node.tag != _MAP:
                 raise self.error(f"the tag {_short_tag(node.tag)} is not allowed in a plan (only plain mappings)", node,
@@ -402,13 +405,15 @@ class _Builder:
                     line = self.lines.position(first[name]).line
                     raise self.error(f"duplicate key {name!r} (first at line {line})", k)
                 first[name] = k.start
-                out[name] = self.build(v, jp.child(pointer, name), Span(k.start, k.end), depth + 1, aliased)
+                out[name] = self.build(v, jp.child(pointer, name) if record else "", Span(k.start, k.end), depth + 1,
+                                       aliased, record)
             return out
         if node.kind == "seq":
             if node.tag != _SEQ:
                 raise self.error(f"the tag {_short_tag(node.tag)} is not allowed in a plan (only plain lists)", node,
                                  from_tag=True)
-            return [self.build(item, jp.child(pointer, i), None, depth + 1, aliased) for i, item in enumerate(node.value)]
+            return [self.build(item, jp.child(pointer, i), None, depth + 1, aliased) if record and i < MAX_ITEM_SPANS
+                    else self.build(item, "", None, depth + 1, aliased, False) for i, item in enumerate(node.value)]
         return self.scalar(node)
 
     def key(self, node: _Node) -> str:

@@ -53,6 +53,7 @@ def apply_changes(document, changes: Iterable) -> str:
     text = document.text
     changes = list(changes)
     for i, change in enumerate(changes):
+        _refuse_unlocated(current.data, change.path)
         if change.op == "rename":
             from .. import pointer as jp
 
@@ -70,14 +71,107 @@ def apply_changes(document, changes: Iterable) -> str:
                 raise WriteError(f"the text after {change.op} {change.path} no longer parses: {exc.message}") from None
             if document.writer is None:
                 current = Document(current.path, current.text, current.format, current.data, current.spans,
-                                   current.newline, document.bom)
+                                   current.newline, document.bom, _index=current._index, layout=current.layout)
     return text
 
 
+def _refuse_unlocated(data, path: str) -> None:
+    """A change inside a list item past MAX_ITEM_SPANS: the loaders kept no position for it to edit."""
+    from .. import MAX_ITEM_SPANS
+    from .. import pointer as jp
+
+    node = data
+    for token in jp.split(path):
+        if isinstance(node, list):
+            if not token.isdigit():
+                return
+            if int(token) >= MAX_ITEM_SPANS:
+                raise WriteError(f"{path} is past item {MAX_ITEM_SPANS:,} of its list, where no position is kept")
+            node = node[int(token)] if int(token) < len(node) else None
+        elif isinstance(node, dict) and token in node:
+            node = node[token]
+        else:
+            return
+
+
 def minimal_edits(old: str, new: str) -> list[TextEdit]:
-    """The smallest line-aligned edits that turn ``old`` into ``new`` (one per changed region)."""
+    """The smallest line-aligned edits that turn ``old`` into ``new`` (one per changed region).
+
+    The lines both texts share at their start and end are set aside first (in
+    linear time, comparing large slices), so only the lines between the first
+    and the last difference are compared line by line: the cost of a fix grows
+    with the file, never with the square of its identical lines.
+    """
     if old == new:
         return []
+    head = _common_prefix(old, new)
+    head = max(old.rfind("\n", 0, head), old.rfind("\r", 0, head)) + 1   # back to the start of its line
+    tail = _common_suffix(old, new, min(len(old), len(new)) - head)
+    tail = _line_tail(old, tail)
+    old_mid, new_mid = old[head:len(old) - tail], new[head:len(new) - tail]
+    return [TextEdit(head + e.start, head + e.end, e.new_text) for e in _line_diff(old_mid, new_mid)]
+
+
+_CHUNK = 1 << 16
+
+
+def _common_prefix(a: str, b: str) -> int:
+    """Length of the longest common prefix of ``a`` and ``b``."""
+    n = min(len(a), len(b))
+    lo = 0
+    while lo < n and a[lo:lo + _CHUNK] == b[lo:lo + _CHUNK]:
+        lo += _CHUNK
+    if lo >= n:
+        return n
+    hi = min(n, lo + _CHUNK)            # a[lo:hi] differs somewhere; a[:lo] is shared
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if a[lo:mid] == b[lo:mid]:
+            lo = mid
+        else:
+            hi = mid
+    return lo if a[lo] != b[lo] else lo + 1
+
+
+def _common_suffix(a: str, b: str, limit: int) -> int:
+    """Length of the longest common suffix of ``a`` and ``b``, at most ``limit``."""
+    la, lb = len(a), len(b)
+    k = 0
+    while k < limit:
+        step = min(_CHUNK, limit - k)
+        if a[la - k - step:la - k] != b[lb - k - step:lb - k]:
+            break
+        k += step
+    else:
+        return limit
+    lo, hi = k, k + min(_CHUNK, limit - k)   # the last ``lo`` are shared, the last ``hi`` are not
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if a[la - mid:la - lo] == b[lb - mid:lb - lo]:
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+def _line_tail(text: str, tail: int) -> int:
+    """Shrink a shared suffix of ``text`` so that it starts at the beginning of a line."""
+    start = len(text) - tail
+    if start == 0 or text[start - 1] in "\r\n":
+        # a break just before: also the second half of a CRLF must not start the suffix
+        if start and text[start - 1] == "\r" and start < len(text) and text[start] == "\n":
+            return _line_tail(text, tail - 1)
+        return tail
+    nl = text.find("\n", start)
+    cr = text.find("\r", start, nl if nl >= 0 else len(text))
+    brk = cr if cr >= 0 else nl
+    if brk < 0:
+        return 0
+    brk += 2 if text.startswith("\r\n", brk) else 1
+    return len(text) - brk
+
+
+def _line_diff(old: str, new: str) -> list[TextEdit]:
     old_lines = old.splitlines(keepends=True)
     new_lines = new.splitlines(keepends=True)
     starts = [0]
@@ -86,19 +180,16 @@ def minimal_edits(old: str, new: str) -> list[TextEdit]:
     edits: list[TextEdit] = []
     import difflib  # only when a suggestion or a diff is needed
 
-    matcher = difflib.SequenceMatcher(None, old_lines, new_lines, autojunk=False)
+    # a few lines in the usual case; junk heuristics only matter (and only help) for long regions
+    matcher = difflib.SequenceMatcher(None, old_lines, new_lines, autojunk=len(old_lines) > 1000)
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         if tag == "equal":
             continue
         a = "".join(old_lines[i1:i2])
         b = "".join(new_lines[j1:j2])
         # trim the common prefix and suffix inside the region: the edit covers only what changed
-        p = 0
-        while p < min(len(a), len(b)) and a[p] == b[p]:
-            p += 1
-        s = 0
-        while s < min(len(a), len(b)) - p and a[len(a) - 1 - s] == b[len(b) - 1 - s]:
-            s += 1
+        p = _common_prefix(a, b)
+        s = _common_suffix(a, b, min(len(a), len(b)) - p)
         edits.append(TextEdit(starts[i1] + p, starts[i2] - s, b[p:len(b) - s]))
     return edits
 

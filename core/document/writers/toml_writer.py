@@ -53,7 +53,10 @@ def value_text(value, *, like: str | None = None) -> str:
 
 def apply(document, change) -> str:
     text = document.text
-    spans, layout = scan(text)
+    if document.layout is not None:
+        spans, layout = document.spans, document.layout   # what the loader's scan found: no second scan
+    else:
+        spans, layout = scan(text)
     op, path = change.op, change.path
     if op == "set":
         node = spans.get(path)

@@ -94,12 +94,17 @@ def _fmt(value) -> str:
     return str(value)
 
 
+def _applies(fix) -> bool:
+    """A fix that changes the file: rendered into edits, or value changes still to render (text output skips rendering)."""
+    return bool(fix.edits or fix.changes)
+
+
 def summary_line(diagnostics: Iterable[Diagnostic], files: int, *, fixed: int = 0) -> str:
     diags = list(diagnostics)
     counts = {s: sum(1 for d in diags if d.severity is s) for s in Severity}
-    safe = sum(1 for d in diags if any(f.applicability is Applicability.SAFE and f.edits for f in d.fixes))
-    unsafe = sum(1 for d in diags if any(f.applicability is Applicability.UNSAFE and f.edits for f in d.fixes)
-                 and not any(f.applicability is Applicability.SAFE and f.edits for f in d.fixes))
+    safe = sum(1 for d in diags if any(f.applicability is Applicability.SAFE and _applies(f) for f in d.fixes))
+    unsafe = sum(1 for d in diags if any(f.applicability is Applicability.UNSAFE and _applies(f) for f in d.fixes)
+                 and not any(f.applicability is Applicability.SAFE and _applies(f) for f in d.fixes))
     noun = "file" if files == 1 else "files"
     if not diags:
         text = f"All clear: {files} {noun} checked, no problems found."

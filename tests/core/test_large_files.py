@@ -1,0 +1,193 @@
+"""Big plan files cost in proportion to their size: the structure behind the linear cost, tested without timing.
+
+The figures themselves are in bench/README.md (`python bench/bench_size.py`); these tests pin the
+mechanisms: one TOML scan per check, fixes rendered only when asked for, line indexes and fix diffs
+that agree with a plain reference, one span per list item only up to a bound, and a bounded number
+of schema diagnostics per file.
+"""
+
+import bisect
+import json
+import random
+import re
+
+import pytest
+
+from deploylint.core.diagnostics import Position
+from deploylint.core.document import MAX_ITEM_SPANS, LineIndex
+from deploylint.core.document.sources import load
+from deploylint.core.document.sources import toml_source
+from deploylint.core.document.writers import WriteError, apply_changes, minimal_edits
+from deploylint.core.diagnostics import ValueChange
+from deploylint.core.pipeline.engine import Engine, render_fixes
+from deploylint.core.pipeline.schema import MAX_SCHEMA_DIAGNOSTICS, MAX_UNKNOWN_KEYS_PER_TABLE
+from deploylint.core.testing import render_plan
+
+SEED = {
+    "schema_version": 1,
+    "model": {"layers": 4, "hidden_size": 1024, "num_attention_heads": 16, "vocab_size": 32000,
+              "moe": {"num_experts": 64, "top_k": 2, "expert_ffn_hidden_size": 512}},
+    "hardware": {"num_devices": 3, "memory_gib": 64, "peak_tflops": 400, "memory_bandwidth_gbps": 1600,
+                 "intra_node_bandwidth_gbps": 196},
+    "parallelism": {"tp": 1, "pp": 1, "ep": 3, "expert_placement": [22, 21, 21]},
+    "workload": {"mode": "inference", "batch_size": 8, "seq_len": 16},
+    "claims": {"throughput_samples_per_s": 3800, "latency_ms_per_layer": 2.1, "memory_per_device_mib": 149},
+}
+
+
+def _apply(text, edits):
+    for e in sorted(edits, key=lambda e: e.start, reverse=True):
+        text = text[:e.start] + e.new_text + text[e.end:]
+    return text
+
+
+# -- line index -------------------------------------------------------------------------------
+def test_line_index_agrees_with_a_plain_list_of_line_starts_for_every_line_ending():
+    rng = random.Random(7)
+    for _ in range(300):
+        text = "".join(rng.choice(["a", "é", "\n", "\r\n", "\r", "\n\n", "xy"]) for _ in range(rng.randint(0, 60)))
+        starts = [0] + [m.end() for m in re.finditer(r"\r\n|\r|\n", text)]
+        idx = LineIndex(text)
+        assert idx.line_count == len(starts)
+        for offset in range(len(text) + 1):
+            line = bisect.bisect_right(starts, offset) - 1
+            # an offset between \r and \n belongs to the line the \r ends
+            if 0 < offset < len(text) and text[offset - 1] == "\r" and text[offset] == "\n":
+                line = bisect.bisect_right(starts, offset - 1) - 1
+            assert idx.position(offset) == Position(line + 1, offset - starts[line] + 1)
+        for n in range(1, len(starts) + 1):
+            assert idx.line_start(n) == starts[n - 1]
+
+
+def test_line_index_finds_the_last_line_of_ten_million_blank_lines():
+    text = "\n" * 10_000_000 + "ep = 3\n"
+    idx = LineIndex(text)
+    assert idx.position(text.index("3")) == Position(10_000_001, 6)
+    assert idx.line_text(10_000_001) == "ep = 3"
+
+
+# -- fix diffs --------------------------------------------------------------------------------
+def test_minimal_edits_reproduce_the_new_text_and_cover_only_what_changed():
+    rng = random.Random(11)
+    for _ in range(2000):
+        alphabet = rng.choice(["ab\n", "a\r\n", "\n\r x", "ab", "\n"])
+        old = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40)))
+        new = list(old)
+        for _ in range(rng.randint(0, 3)):
+            pos = rng.randint(0, len(new))
+            op = rng.random()
+            if op < 0.4:
+                new.insert(pos, rng.choice(alphabet))
+            elif new:
+                new[min(pos, len(new) - 1):min(pos, len(new) - 1) + 1] = [] if op < 0.7 else [rng.choice(alphabet)]
+        new = "".join(new)
+        edits = minimal_edits(old, new)
+        assert _apply(old, edits) == new
+        assert sum(e.end - e.start for e in edits) <= len(old)
+
+
+def test_one_changed_value_among_many_identical_lines_is_one_edit_of_that_value():
+    old = "\n" * 200_000 + "ep = 3\n" + "\n" * 200_000
+    new = old.replace("ep = 3", "ep = 4")
+    edits = minimal_edits(old, new)
+    assert [(e.start, e.end, e.new_text) for e in edits] == [(200_005, 200_006, "4")]
+
+
+# -- one scan, rendering on demand ---------------------------------------------------------------
+def _count_scans(monkeypatch):
+    calls = []
+    real = toml_source.scan
+
+    def counting(text):
+        calls.append(len(text))
+        return real(text)
+
+    monkeypatch.setattr(toml_source, "scan", counting)
+    return calls
+
+
+def test_a_check_scans_a_toml_plan_once_and_renders_no_fix_unless_asked(deploylint, monkeypatch):
+    text = render_plan(SEED, "toml")
+    engine = Engine(deploylint.registry(), render_fixes=False)
+    calls = _count_scans(monkeypatch)
+    result = engine.check_text("plan.toml", text)
+    assert len(calls) == 1
+    fixes = [f for d in result.diagnostics for f in d.fixes]
+    assert fixes and all(f.changes and not f.edits for f in fixes)
+
+    # rendering afterwards gives exactly what a rendering check gives
+    rendered = render_fixes(result)
+    eager = Engine(deploylint.registry()).check_text("plan.toml", text)
+    assert [d.to_json() for d in rendered.diagnostics] == [d.to_json() for d in eager.diagnostics]
+    # a one-change fix is written from the loader's own scan: no second scan for it
+    calls.clear()
+    single = next(d for d in result.diagnostics if d.code == "MEM103")
+    from deploylint.core.pipeline.engine import rendered as render_one
+
+    assert render_one(result.document, single.with_(fixes=single.fixes[:1])).fixes[0].edits
+    assert calls == []
+
+
+def test_the_number_of_scans_does_not_grow_with_the_file(deploylint, monkeypatch):
+    engine = Engine(deploylint.registry())
+    counts = []
+    for lines in (100, 10_000):
+        text = render_plan(SEED, "toml").replace("[model]", "# a comment\n" * lines + "[model]", 1)
+        calls = _count_scans(monkeypatch)
+        engine.check_text("plan.toml", text)
+        counts.append(len(calls))
+    assert counts[0] == counts[1]
+
+
+# -- list items past the span bound --------------------------------------------------------------
+@pytest.mark.parametrize("fmt", ["toml", "yaml", "json", "python"])
+def test_a_long_list_is_read_whole_and_located_item_by_item_up_to_the_bound(fmt):
+    items = list(range(1000, 1000 + MAX_ITEM_SPANS + 5000))
+    plan = dict(SEED, extra_list=items)
+    text = render_plan(plan, fmt)
+    path = {"toml": "p.toml", "yaml": "p.yaml", "json": "p.json", "python": "p.py"}[fmt]
+    doc = load(path, text)
+    assert doc.data["extra_list"] == items
+    last = doc.spans[f"/extra_list/{MAX_ITEM_SPANS - 1}"].value
+    assert text[last.start:last.end] == str(items[MAX_ITEM_SPANS - 1])
+    assert f"/extra_list/{MAX_ITEM_SPANS}" not in doc.spans
+    # a value after the list is still exactly located
+    after = doc.spans["/workload/seq_len"].value
+    assert text[after.start:after.end] == "16"
+    # an item with no position cannot be edited in place: the writer refuses instead of guessing
+    with pytest.raises(WriteError, match="past item"):
+        apply_changes(doc, [ValueChange("set", f"/extra_list/{MAX_ITEM_SPANS + 1}", 7)])
+    fixed = apply_changes(doc, [ValueChange("set", f"/extra_list/{MAX_ITEM_SPANS - 1}", 7)])
+    assert load(path, fixed).data["extra_list"][MAX_ITEM_SPANS - 1] == 7
+
+
+def test_a_long_toml_list_with_strings_comments_and_tables_past_the_bound_is_read_exactly():
+    tail = ', "a,]", \'b\', 1979-05-27 07:32:00, [1, 2], { k = 1 }, """m\nl""", # c ] \n 3'
+    text = "x = [" + ", ".join(str(i) for i in range(MAX_ITEM_SPANS + 50)) + tail + "]\ny = 2\n"
+    import tomllib
+
+    doc = load("p.toml", text)
+    assert doc.data == tomllib.loads(text)
+    assert text[doc.spans["/y"].value.start] == "2"
+
+
+# -- bounded schema diagnostics --------------------------------------------------------------------
+def test_thousands_of_unknown_keys_give_a_bounded_report_that_counts_the_rest(deploylint):
+    workload = dict(SEED["workload"], **{f"output_len_{i:05d}": 1 for i in range(3000)})
+    result = deploylint.lint(dict(SEED, workload=workload), format="json")
+    unknown = [d for d in result.diagnostics if d.code == "DL003"]
+    assert len(unknown) == MAX_UNKNOWN_KEYS_PER_TABLE + 1
+    rest = next(d for d in unknown if "more unknown keys" in d.message)
+    assert rest.data["more_unknown_keys"] == 3000 - MAX_UNKNOWN_KEYS_PER_TABLE
+    assert f"{3000 - MAX_UNKNOWN_KEYS_PER_TABLE:,} more unknown keys in [workload]" in rest.message
+    assert rest.range.start.line > 1   # at the first key not reported on its own
+
+
+def test_unknown_keys_in_every_section_stop_at_the_schema_diagnostic_bound(deploylint):
+    plan = {name: (dict(section, **{f"extra_{i:03d}": 1 for i in range(100)}) if isinstance(section, dict) else section)
+            for name, section in SEED.items()}
+    result = deploylint.lint(plan, format="json")
+    schema = [d for d in result.diagnostics if d.code in ("DL002", "DL003")]
+    assert len(schema) == MAX_SCHEMA_DIAGNOSTICS + 1
+    last = next(d for d in schema if d.code == "DL002")
+    assert f"only the first {MAX_SCHEMA_DIAGNOSTICS} are reported" in last.message
