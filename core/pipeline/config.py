@@ -54,6 +54,7 @@ class Config:
     workload: dict[str, Any] = field(default_factory=dict)      # [tool.deploylint.workload]
     models: dict[str, str] = field(default_factory=dict)        # [tool.deploylint.models]: model id → config.json path
     cli_hardware: dict[str, Any] = field(default_factory=dict)  # --accelerator / --num-devices / --devices-per-node
+    max_file_size_mib: float = 16.0    # larger plan files are refused (DL001) before they are read
     source: str | None = None          # the file this configuration came from
     root: str | None = None            # the folder of that file (per-file-ignores are relative to it)
 
@@ -130,6 +131,7 @@ _KEYS = {
     "hardware": "table of [hardware] keys (accelerator, num_devices, devices_per_node, …) for adapted files",
     "workload": "table of [workload] keys (mode, batch_size, seq_len, output_len, …) for adapted files",
     "models": "table of model id = path of a config.json",
+    "max-file-size-mib": "number of MiB > 0 (default 16): larger plan files are refused unread",
 }
 
 
@@ -272,6 +274,12 @@ def config_from_table(table: dict, source: str | None = None) -> Config:
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise ConfigError(f"{_where(where, 'fix-loop-limit')}: fix-loop-limit must be an {_KEYS['fix-loop-limit']}, got {n!r}")
         cfg.fix_loop_limit = n
+    if "max-file-size-mib" in table:
+        m = table["max-file-size-mib"]
+        if isinstance(m, bool) or not isinstance(m, (int, float)) or not 0 < m < float("inf"):
+            raise ConfigError(f"{_where(where, 'max-file-size-mib')}: max-file-size-mib must be a "
+                              f"{_KEYS['max-file-size-mib']}, got {m!r}")
+        cfg.max_file_size_mib = float(m)
     return cfg
 
 

@@ -17,12 +17,12 @@ from ..document import pointer as jp
 from . import suppression
 from .config import CONFIG_FILES, Config, rule_thresholds
 from ..host.containment import RuleTimeout, call_with_budget
-from ..diagnostics import Diagnostic, Fix, Severity, sort_key
+from ..diagnostics import Diagnostic, Fix, Range, Severity, sort_key
 from ..document import Document, Span
 from ..host.registry import CORE_CODES, Registry, core_diagnostic, plugin_failure
 from ..host.validation import BadOutput, checked_diagnostic, exception_text
 from ..rule import Context
-from ..document.sources import SourceError, decode, load
+from ..document.sources import SourceError, decode, load, read_regular_file
 
 #: how many diagnostics one rule may return for one file before it counts as garbage
 MAX_DIAGNOSTICS_PER_RULE = 1000
@@ -72,14 +72,20 @@ class Engine:
 
     # -- entry points ----------------------------------------------------------
     def check_path(self, path: str, *, candidate: bool = False) -> FileResult:
+        """Check the plan file at ``path``: only a regular file, and at most ``max-file-size-mib`` of it, is read."""
         try:
-            with open(path, "rb") as fh:
-                raw = fh.read()
-        except OSError as exc:
+            raw = read_regular_file(path, self._size_limit(), SourceError, what=f"a plan ({self._limit_hint()})")
+        except SourceError as exc:
             result = FileResult(path)
-            result.diagnostics.append(self._core("DL001", f"cannot read the file: {exc.strerror or exc}", ""))
+            result.diagnostics.append(self._core("DL001", exc.message, ""))
             return self._finish(result, [])
         return self.check_bytes(path, raw, candidate=candidate)
+
+    def _size_limit(self) -> int:
+        return int(self.config.max_file_size_mib * (1 << 20))
+
+    def _limit_hint(self) -> str:
+        return f"the limit is max-file-size-mib = {self.config.max_file_size_mib:g} in [tool.deploylint]"
 
     def check_bytes(self, path: str, raw: bytes, *, candidate: bool = False) -> FileResult:
         try:
@@ -99,6 +105,13 @@ class Engine:
         ``candidate`` (a file found in a folder only because a source adapter might read it) that no adapter
         claims is left alone: ``result.claimed`` is False, no diagnostics."""
         self._configure_plugins()
+        if len(text) > self._size_limit():
+            # an editor's buffer or a caller's text: the same bound as a file on disk
+            result = FileResult(path)
+            result.diagnostics.append(self._core(
+                "DL001", f"the text is larger than {self.config.max_file_size_mib:g} MiB, too large to be a plan "
+                         f"({self._limit_hint()})", "", Range.at(1, 1)))
+            return self._finish(result, [])
         result = FileResult(path, text)
         documents = self._load(path, text, result, candidate)
         if documents is None:

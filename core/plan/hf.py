@@ -37,6 +37,7 @@ import os
 from typing import Any, Callable
 
 from . import MoE
+from ..document.sources import read_regular_file
 
 SUPPORTED = ("llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "qwen3_moe", "deepseek_v2", "deepseek_v3",
              "olmoe", "dbrx", "gpt_oss")
@@ -52,40 +53,6 @@ class HFConfigError(Exception):
 #: a model's config.json is a few kilobytes; anything larger than this is not one
 MAX_CONFIG_BYTES = 4 << 20
 
-
-def read_regular_file(path: str, limit: int, error: type[Exception], *, what: str) -> bytes:
-    """The bytes of the regular file at ``path``, at most ``limit`` of them; ``error`` says why not.
-
-    A FIFO, a device such as /dev/zero, a socket or a folder is refused
-    before anything is read from it (opened without blocking, checked with
-    fstat), and a file longer than ``limit`` is refused after reading one byte
-    past it, so no path can hang a check or fill its memory.
-    """
-    import stat
-
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    except FileNotFoundError:
-        raise error(f"no such file: {path}") from None
-    except OSError as exc:
-        raise error(f"cannot read {path}: {exc.strerror or exc}") from None
-    try:
-        mode = os.fstat(fd).st_mode
-        if stat.S_ISDIR(mode):
-            raise error(f"{path} is a folder, not {what}")
-        if not stat.S_ISREG(mode):
-            raise error(f"{path} is not a regular file (a FIFO, device or socket); only regular files are read")
-        chunks, size = [], 0
-        while size <= limit and (chunk := os.read(fd, min(1 << 20, limit + 1 - size))):
-            chunks.append(chunk)
-            size += len(chunk)
-        if size > limit:
-            raise error(f"{path} is larger than {limit >> 20} MiB, too large to be {what}")
-        return b"".join(chunks)
-    except OSError as exc:
-        raise error(f"cannot read {path}: {exc.strerror or exc}") from None
-    finally:
-        os.close(fd)
 
 # -- reading --------------------------------------------------------------------
 def read_config(path: str) -> dict[str, Any]:

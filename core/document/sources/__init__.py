@@ -7,6 +7,8 @@ Heavy parsers (PyYAML, libcst) are imported inside their loader only.
 
 from __future__ import annotations
 
+import os
+
 from ...diagnostics import Range
 
 
@@ -64,3 +66,38 @@ def decode(raw: bytes) -> tuple[str, bool]:
             f"the file is not valid UTF-8: byte 0x{raw[exc.start]:02x} at offset {exc.start + (3 if bom else 0)}",
             Range.at(line, column),
         ) from None
+
+
+def read_regular_file(path: str, limit: int, error: type[Exception], *, what: str) -> bytes:
+    """The bytes of the regular file at ``path``, at most ``limit`` of them; ``error`` says why not.
+
+    A FIFO, a device such as /dev/zero, a socket or a folder is refused
+    before anything is read from it (opened without blocking, checked with
+    fstat), and a file longer than ``limit`` is refused after reading one byte
+    past it, so no path can hang a check or fill its memory.
+    """
+    import stat
+
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except FileNotFoundError:
+        raise error(f"no such file: {path}") from None
+    except OSError as exc:
+        raise error(f"cannot read {path}: {exc.strerror or exc}") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise error(f"{path} is a folder, not {what}")
+        if not stat.S_ISREG(mode):
+            raise error(f"{path} is not a regular file (a FIFO, device or socket); only regular files are read")
+        chunks, size = [], 0
+        while size <= limit and (chunk := os.read(fd, min(1 << 20, limit + 1 - size))):
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > limit:
+            raise error(f"{path} is larger than {limit >> 20} MiB, too large to be {what}")
+        return b"".join(chunks)
+    except OSError as exc:
+        raise error(f"cannot read {path}: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)

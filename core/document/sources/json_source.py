@@ -363,7 +363,8 @@ class _Scanner:
     def number(self, token: str, start: int, end: int) -> None:
         if any(ch in token for ch in ".eE"):
             if not math.isfinite(float(token)):
-                raise self.fail(f"{token} is not a finite number (it overflows a float)", start, end)
+                shown = token if len(token) <= 24 else f"{token[:12]}…{token[-8:]} ({len(token)} characters)"
+                raise self.fail(f"{shown} is not a finite number (it overflows a float)", start, end)
         else:
             try:
                 int(token)

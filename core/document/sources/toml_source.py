@@ -32,6 +32,7 @@ _BARE = re.compile(r"[A-Za-z0-9_-]+")
 _WS_COMMENTS = re.compile(r"(?:[ \t\r\n]+|#[^\n]*)*")
 #: characters of bare scalars (numbers, booleans, dates), blanks and commas: runs of list items skimmed past MAX_ITEM_SPANS
 _BARE_ITEMS = re.compile(r"[-+.:0-9A-Za-z_ \t\r\n,]*")
+_LONG_INT = re.compile(r"[+-]?[0-9][0-9_]{4000,}")
 _ERR_AT = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
 _ERR_END = re.compile(r"\s*\(at end of document\)\s*$")
 
@@ -58,9 +59,21 @@ def load(path: str, text: str) -> Document:
         raise _error(text, exc) from None
     except RecursionError:
         raise SourceError("the TOML nests too deeply to read", Range.at(1, 1)) from None
+    except ValueError:  # tomllib lets int() refuse an integer of thousands of digits
+        raise _too_long(text) from None
     spans, layout = scan(text)
     _reject_non_finite(data, "", spans, text)
     return Document(path, text, "toml", data, spans, newline=detect_newline(text), layout=layout)
+
+
+def _too_long(text: str) -> SourceError:
+    m = _LONG_INT.search(text)
+    if m is None:
+        return SourceError("invalid TOML: a value cannot be converted", Range.at(1, 1))
+    pos = LineIndex(text).position(m.start())
+    digits = m.group().replace("_", "")
+    return SourceError(f"the integer {digits[:12]}… has {len(digits.lstrip('+-'))} digits: too long to be a plan value",
+                       Range.at(pos.line, pos.column, pos.line, pos.column + len(m.group())))
 
 
 def _error(text: str, exc: Exception) -> SourceError:

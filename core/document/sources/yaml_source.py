@@ -442,17 +442,24 @@ class _Builder:
             try:
                 return _yaml_int(raw)
             except ValueError:
+                if len(raw) > 40:
+                    raise self.error(f"the integer {raw[:12]}… has {len(raw)} characters: too long to be a plan value",
+                                     node) from None
                 raise self.error(f"cannot read {raw!r} as an integer", node) from None
         if tag == _FLOAT:
             try:
                 value = _yaml_float(raw)
             except (ValueError, OverflowError):
-                raise self.error(f"cannot read {raw!r} as a number", node) from None
+                raise self.error(f"cannot read {_short(raw)} as a number", node) from None
             if not math.isfinite(value):
-                raise self.error(f"{raw} is not a finite number: a plan needs a real value here", node)
+                raise self.error(f"{_short(raw)} is not a finite number: a plan needs a real value here", node)
             return value
         raise self.error(f"the tag {_short_tag(tag)} is not allowed in a plan "
                          "(only strings, numbers, booleans and null)", node, from_tag=True)
+
+
+def _short(raw: str) -> str:
+    return repr(raw) if len(raw) <= 40 else f"{raw[:12]!r}… ({len(raw)} characters)"
 
 
 def _sign_and_body(raw: str) -> tuple[int, str]:
