@@ -11,18 +11,39 @@ POS_INT = {"type": "integer", "minimum": 1}
 BIG = 10**9
 
 
-def integer(desc, minimum=1, maximum=BIG, default=None):
+def integer(desc, minimum=1, maximum=BIG, default=None, why=None):
+    """An integer property; ``why`` (kept as ``$comment``) says why no deployment lies outside the bounds."""
     s = {"type": "integer", "minimum": minimum, "maximum": maximum, "description": desc}
     if default is not None:
         s["default"] = default
+    if why:
+        s["$comment"] = why
     return s
 
 
-def number(desc, maximum=1e12, default=None, minimum_exclusive=0):
+def number(desc, maximum=1e12, default=None, minimum_exclusive=0, minimum=None, why=None):
     s = {"type": "number", "exclusiveMinimum": minimum_exclusive, "maximum": maximum, "description": desc}
+    if minimum is not None:
+        del s["exclusiveMinimum"]
+        s["minimum"] = minimum
     if default is not None:
         s["default"] = default
+    if why:
+        s["$comment"] = why
     return s
+
+
+# The bounds of what any deployment has, each with its reason (DL002 quotes it). They are generous on purpose:
+# a plan outside them is a typo or a hostile input, and the estimate and the layout search stay bounded by them.
+WHY_DEVICES = ("no single deployment is that large: the biggest published clusters hold about 100,000 "
+               "accelerators (xAI Colossus, 2024; Llama 3 405B trained on 16,384 H100s)")
+WHY_SPLIT = "a split cannot be larger than the deployment (hardware.num_devices is at most 131,072)"
+WHY_LAYERS = "the deepest published transformers have a few hundred layers (Llama 3.1 405B: 126)"
+WHY_BATCH = ("published training runs step on at most a few million sequences (Llama 3 405B: 16M tokens "
+             "per step) and servers hold far fewer at once")
+WHY_TOKENS = "the longest published context windows hold 10 million tokens (Llama 4 Scout)"
+WHY_MEMORY = "accelerators hold 16 GiB to a few hundred GiB each (H100 80 GB, MI300X 192 GB, B200 192 GB)"
+WHY_RATE = "below this the figure is not a datacenter accelerator's (or its unit is wrong)"
 
 
 def boolean(desc, default=None):
@@ -75,7 +96,7 @@ model = table("The model: inline fields, or `from` a Hugging Face config.json (i
     "from": {"type": "string", "minLength": 1, "description": "Path of a Hugging Face config.json, relative to the plan file."},
     "id": {"type": "string", "minLength": 1, "description": "A Hugging Face model id (org/name), resolved offline: local Hugging Face cache, bundled catalog, [tool.deploylint.models]."},
     "max_position_embeddings": integer("The longest context (tokens) the model was built for (config.json max_position_embeddings).", maximum=10**9),
-    "layers": integer("Transformer blocks.", maximum=100_000),
+    "layers": integer("Transformer blocks.", maximum=10_000, why=WHY_LAYERS),
     "hidden_size": integer("Model width h.", maximum=10_000_000),
     "num_attention_heads": integer("Query heads per layer.", maximum=100_000),
     "num_kv_heads": integer("Key/value heads (GQA/MQA); default: num_attention_heads.", maximum=100_000),
@@ -104,13 +125,13 @@ model["allOf"] = [
 
 hardware = table("The accelerators: a catalog name and/or explicit figures (explicit keys override the catalog).", {
     "accelerator": {"type": "string", "minLength": 1, "description": "A catalog name (`deploylint hardware` lists them); explicit keys below override its figures."},
-    "num_devices": integer("Accelerators in the deployment.", maximum=10_000_000),
-    "devices_per_node": integer("Accelerators that share the fast intra-node interconnect.", maximum=100_000, default=8),
-    "memory_gib": number("Memory per device, GiB.", maximum=1e7),
-    "peak_tflops": number("Dense peak TFLOP/s per device for the workload dtype (not the sparsity figure).", maximum=1e9),
-    "memory_bandwidth_gbps": number("Memory (HBM) bandwidth per device, GB/s.", maximum=1e9),
-    "intra_node_bandwidth_gbps": number("Intra-node link bandwidth per device, one direction, GB/s.", maximum=1e9),
-    "inter_node_bandwidth_gbps": number("Inter-node network bandwidth per device, one direction, GB/s.", maximum=1e9),
+    "num_devices": integer("Accelerators in the deployment.", maximum=131_072, why=WHY_DEVICES),
+    "devices_per_node": integer("Accelerators that share the fast intra-node interconnect.", maximum=131_072, default=8, why=WHY_SPLIT),
+    "memory_gib": number("Memory per device, GiB.", minimum=0.25, maximum=1e5, why=WHY_MEMORY),
+    "peak_tflops": number("Dense peak TFLOP/s per device for the workload dtype (not the sparsity figure).", minimum=0.01, maximum=1e9, why=WHY_RATE),
+    "memory_bandwidth_gbps": number("Memory (HBM) bandwidth per device, GB/s.", minimum=1, maximum=1e9, why=WHY_RATE),
+    "intra_node_bandwidth_gbps": number("Intra-node link bandwidth per device, one direction, GB/s.", minimum=0.01, maximum=1e9, why=WHY_RATE),
+    "inter_node_bandwidth_gbps": number("Inter-node network bandwidth per device, one direction, GB/s.", minimum=0.01, maximum=1e9, why=WHY_RATE),
 }, required=["num_devices"])
 hardware["if"] = {"not": {"required": ["accelerator"]}}
 hardware["then"] = {"required": ["memory_gib", "peak_tflops", "memory_bandwidth_gbps"]}
@@ -125,17 +146,17 @@ placement = {
 }
 
 parallelism = table("How the work is split over the devices.", {
-    "tp": integer("Tensor parallel size.", maximum=1_000_000, default=1),
-    "pp": integer("Pipeline parallel size (stages).", maximum=1_000_000, default=1),
-    "dp": integer("Data parallel size (replicas); default: num_devices / (tp·pp·cp).", maximum=10_000_000),
-    "cp": integer("Context (sequence) parallel size.", maximum=1_000_000, default=1),
-    "ep": integer("Expert parallel size: MoE layers use ep·etp·edp = tp·cp·dp.", maximum=1_000_000, default=1),
-    "etp": integer("Tensor parallel size inside one expert.", maximum=1_000_000, default=1),
+    "tp": integer("Tensor parallel size.", maximum=131_072, default=1, why=WHY_SPLIT),
+    "pp": integer("Pipeline parallel size (stages).", maximum=131_072, default=1, why=WHY_SPLIT),
+    "dp": integer("Data parallel size (replicas); default: num_devices / (tp·pp·cp).", maximum=131_072, why=WHY_SPLIT),
+    "cp": integer("Context (sequence) parallel size.", maximum=131_072, default=1, why=WHY_SPLIT),
+    "ep": integer("Expert parallel size: MoE layers use ep·etp·edp = tp·cp·dp.", maximum=131_072, default=1, why=WHY_SPLIT),
+    "etp": integer("Tensor parallel size inside one expert.", maximum=131_072, default=1, why=WHY_SPLIT),
     "expert_placement": placement,
     "zero_stage": integer("ZeRO / FSDP stage: 1 shards optimizer states, 2 also gradients, 3 also parameters over dp.", minimum=0, maximum=3, default=0),
     "recompute": enum(["none", "selective", "full"], "Activation recomputation (Korthikanti et al. 2022).", "none"),
     "sequence_parallel": boolean("Megatron sequence parallelism (default: on when tp > 1)."),
-    "micro_batch_size": integer("Samples per pipeline micro-batch.", maximum=1_000_000, default=1),
+    "micro_batch_size": integer("Samples per pipeline micro-batch.", maximum=100_000_000, default=1, why=WHY_BATCH),
     "pipeline_layers": {"description": "Layers held by each pipeline stage, first to last (default: as even as possible).",
                         "type": "array", "minItems": 1, "maxItems": 1_000_000,
                         "items": {"type": "integer", "minimum": 0, "maximum": 100_000}},
@@ -145,9 +166,9 @@ parallelism = table("How the work is split over the devices.", {
 
 workload = table("What the deployment does.", {
     "mode": enum(["training", "inference"], "Training or inference."),
-    "batch_size": integer("Training: global samples per step. Inference: concurrent sequences.", maximum=10**12),
-    "seq_len": integer("Training: tokens per sample. Inference: prompt tokens per sequence.", maximum=10**9),
-    "output_len": integer("Inference: generated tokens per sequence.", minimum=0, maximum=10**9, default=0),
+    "batch_size": integer("Training: global samples per step. Inference: concurrent sequences.", maximum=100_000_000, why=WHY_BATCH),
+    "seq_len": integer("Training: tokens per sample. Inference: prompt tokens per sequence.", maximum=100_000_000, why=WHY_TOKENS),
+    "output_len": integer("Inference: generated tokens per sequence.", minimum=0, maximum=100_000_000, default=0, why=WHY_TOKENS),
     "dtype": enum(DTYPES, "Weights and compute dtype.", "bf16"),
     "kv_cache_dtype": enum(DTYPES, "KV-cache dtype (default: dtype)."),
     "optimizer": enum(["adam", "sgd"], "Training optimizer (Adam keeps fp32 master weights, momentum and variance).", "adam"),

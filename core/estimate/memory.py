@@ -151,14 +151,15 @@ PREFILL_CHUNK_TOKENS = 8192
 
 def representative_devices(par, num_devices: int) -> list[int]:
     """One device per (pipeline stage, EP rank): every other device repeats one of them."""
-    stride = par.tp * par.cp * par.dp
-    out = []
-    for stage in range(par.pp):
-        for r in range(max(1, par.ep)):
-            i = stage * stride + (r * max(1, par.etp)) % max(1, stride)
-            if i < num_devices and i not in out:
-                out.append(i)
-    return out or [0]
+    stride = max(1, par.tp * par.cp * par.dp)
+    out: dict[int, None] = {}
+    # stages past the last device and ranks past ``stride`` add no device: the loops stop there
+    for stage in range(min(par.pp, num_devices // stride + 1)):
+        for r in range(min(max(1, par.ep), stride)):
+            i = stage * stride + (r * max(1, par.etp)) % stride
+            if i < num_devices:
+                out.setdefault(i)
+    return list(out) or [0]
 
 
 def estimate_memory(plan, counts: ParamCounts, devices: list[int] | None = None) -> MemoryEstimate:

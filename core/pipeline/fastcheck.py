@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-_KNOWN = {"$schema", "$id", "title", "description", "default", "type", "enum", "const", "minimum", "maximum",
+_KNOWN = {"$schema", "$id", "$comment", "title", "description", "default", "type", "enum", "const", "minimum", "maximum",
           "exclusiveMinimum", "minLength", "minItems", "maxItems", "properties", "required", "additionalProperties",
           "items", "anyOf", "allOf", "if", "then", "not"}
 

@@ -248,8 +248,9 @@ def _explain(error, root: dict) -> list[Diagnostic]:
     if kind in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
         only = {k: v for k, v in schema.items() if k not in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")}
         expected = _expected({**only, kind: error.validator_value, "type": schema.get("type", "number")})
-        return [_dl002(path, f"{name} must be {expected}, got {_shown(value)}",
-                       data={"expected": expected, "given": value, kind: error.validator_value})]
+        why = f": {schema['$comment']}" if schema.get("$comment") else ""
+        return [_dl002(path, f"{name} must be {expected}, got {_shown(value)}{why}",
+                       data={"expected": expected, "given": _finite(value), kind: error.validator_value})]
     if kind == "enum":
         options = [str(v) for v in error.validator_value]
         import difflib  # only when a suggestion or a diff is needed
@@ -303,6 +304,13 @@ def _parse_number(text: str, kind: str):
     if kind == "integer":
         return int(number) if number.is_integer() else None
     return int(number) if number.is_integer() else number
+
+
+def _finite(value: Any) -> Any:
+    """A number as JSON can carry it: integers longer than a float's range are given as their digit count."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 2 ** 53:
+        return float(value) if abs(value) < 1e300 else f"an integer of {len(str(abs(value)))} digits"
+    return value
 
 
 def _jsonable(value: Any) -> bool:

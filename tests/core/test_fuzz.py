@@ -139,3 +139,79 @@ def test_bom_and_crlf_plans_still_check_cleanly_to_the_same_findings():
     base = sorted(d.code for d in check("toml", TEXTS["toml"]).diagnostics)
     for variant in (b"\xef\xbb\xbf" + TEXTS["toml"], TEXTS["toml"].replace(b"\n", b"\r\n")):
         assert sorted(d.code for d in check("toml", variant).diagnostics) == base
+
+
+# -- extreme values in a well-formed plan ------------------------------------------------------
+TRAINING = {
+    "schema_version": 1,
+    "model": {"layers": 32, "hidden_size": 4096, "num_attention_heads": 32, "vocab_size": 128000},
+    "hardware": {"num_devices": 16, "memory_gib": 80, "peak_tflops": 989, "memory_bandwidth_gbps": 3350,
+                 "intra_node_bandwidth_gbps": 450, "inter_node_bandwidth_gbps": 50},
+    "parallelism": {"tp": 8, "pp": 2, "micro_batch_size": 1},
+    "workload": {"mode": "training", "batch_size": 512, "seq_len": 4096},
+    "claims": {"throughput_tokens_per_s": 1e6, "achieved_tflops_per_device": 400, "mfu": 0.4},
+}
+INFERENCE = dict(PLAN, workload={"mode": "inference", "batch_size": 8, "seq_len": 16, "output_len": 64},
+                 claims={"throughput_samples_per_s": 3800, "latency_ms": 5, "ttft_ms": 1, "tpot_ms": 0.5,
+                         "memory_per_device_mib": 149})
+#: a billion devices, a batch of 10^12, a million layers, zeros where divisors go, and the edges of the bounds
+EXTREME_VALUES = [0, 1, 2, 7, 10**6, 10**9, 10**12, 2**53 + 1, 131_072, 100_000_000, 1e-300, 1e-9, 0.25, 1e300]
+
+
+def _numeric_paths(data, prefix=""):
+    for key, value in data.items():
+        if isinstance(value, dict):
+            yield from _numeric_paths(value, f"{prefix}/{key}")
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            yield f"{prefix}/{key}"
+
+
+def _set(data, path, value):
+    import copy
+
+    data = copy.deepcopy(data)
+    node = data
+    *parents, last = path.strip("/").split("/")
+    for p in parents:
+        node = node[p]
+    node[last] = value
+    return data
+
+
+def _finite_json(value) -> None:
+    import json
+
+    json.dumps(value, allow_nan=False)   # raises on NaN or Infinity
+
+
+CASES = [(name, path) for name, plan in (("training", TRAINING), ("inference", INFERENCE)) for path in _numeric_paths(plan)]
+
+
+@settings(max_examples=100, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(case=st.sampled_from(CASES), value=st.sampled_from(EXTREME_VALUES), fmt=fmts)
+def test_extreme_values_get_a_finding_never_a_crash_and_only_finite_numbers(case, value, fmt):
+    from deploylint.core.pipeline.engine import render_fixes
+
+    name, path = case
+    plan = _set(TRAINING if name == "training" else INFERENCE, path, value)
+    result = check(fmt, render_plan(plan, fmt).encode())
+    render_fixes(result)
+    core_failures = [d.message for d in result.diagnostics if d.code == "DL005"]
+    assert not core_failures, (path, value, core_failures)      # no ZeroDivisionError, no time-out in the core
+    for d in result.diagnostics:
+        _finite_json(d.to_json())
+    if result.analysis is not None:
+        _finite_json(result.analysis.to_json())
+
+
+@pytest.mark.parametrize("path,value,reason", [
+    ("/hardware/num_devices", 10**9, "biggest published clusters"),
+    ("/workload/batch_size", 10**12, "million sequences"),
+    ("/model/layers", 10**6, "deepest published transformers"),
+    ("/parallelism/pp", 10**6, "larger than the deployment"),
+])
+def test_values_outside_any_deployment_are_a_dl002_that_gives_the_reason(path, value, reason):
+    result = check("toml", render_plan(_set(TRAINING, path, value), "toml").encode())
+    d = next(d for d in result.diagnostics if d.code == "DL002" and d.path == path)
+    assert reason in d.message and str(value) in d.message
+    assert result.analysis is None      # nothing downstream sees a value out of bounds

@@ -36,10 +36,11 @@ def changed(path, value):
 
 
 @pytest.mark.parametrize("path, value, message", [
-    ("/parallelism/ep", "3", 'parallelism.ep must be an integer ≥ 1 and ≤ 1_000_000, got a string "3"'),      # type
+    ("/parallelism/ep", "3", 'parallelism.ep must be an integer ≥ 1 and ≤ 131_072, got a string "3"'),      # type
     ("/parallelism/ep", 0, "parallelism.ep must be an integer ≥ 1, got 0"),                                  # minimum
     ("/parallelism/zero_stage", 4, "parallelism.zero_stage must be an integer ≤ 3, got 4"),                 # maximum
-    ("/hardware/memory_gib", 0, "hardware.memory_gib must be a number > 0, got 0"),                         # exclusiveMinimum
+    ("/claims/memory_per_device_mib", 0, "claims.memory_per_device_mib must be a number > 0"),             # exclusiveMinimum
+    ("/hardware/memory_gib", 0, "hardware.memory_gib must be a number ≥ 0.25, got 0: accelerators hold"),  # minimum, with its reason
     ("/workload/mode", "train", 'workload.mode must be one of "training", "inference", got "train"; did you mean \'training\'?'),
     ("/schema_version", 2, "schema_version must be 1, got 2"),                                               # const
     ("/workload/seq_len", KeyError, "[workload] is missing the required key 'seq_len'"),                     # required
