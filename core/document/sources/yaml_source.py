@@ -450,7 +450,8 @@ class _Builder:
             try:
                 value = _yaml_float(raw)
             except (ValueError, OverflowError):
-                raise self.error(f"cannot read {_short(raw)} as a number", node) from None
+                shown = repr(raw) if len(raw) <= 40 else _short(raw)
+                raise self.error(f"cannot read {shown} as a number", node) from None
             if not math.isfinite(value):
                 raise self.error(f"{_short(raw)} is not a finite number: a plan needs a real value here", node)
             return value
@@ -459,7 +460,8 @@ class _Builder:
 
 
 def _short(raw: str) -> str:
-    return repr(raw) if len(raw) <= 40 else f"{raw[:12]!r}… ({len(raw)} characters)"
+    """A scalar as written, or its start and length when it is long (a message never repeats a huge value)."""
+    return raw if len(raw) <= 40 else f"{raw[:12]}… ({len(raw)} characters)"
 
 
 def _sign_and_body(raw: str) -> tuple[int, str]:
