@@ -25,7 +25,7 @@ Conventions (docs/analysis.md states them for users):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..plan import DTYPE_BYTES
 from .layout import coords, expert_data_parallel, micro_batches, stage_layers
@@ -124,10 +124,17 @@ def layer_activation_bytes(model, layer_is_moe: bool, *, s: int, b: int, tp: int
 @dataclass(frozen=True, slots=True)
 class MemoryEstimate:
     devices: tuple[DeviceMemory, ...]
+    _busiest: DeviceMemory | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # found once: rules ask for it many times, and a plan may have 100,000 devices
+        object.__setattr__(self, "_busiest", max(self.devices, key=lambda d: (d.total, -d.index)) if self.devices else None)
 
     @property
     def busiest(self) -> DeviceMemory:
-        return max(self.devices, key=lambda d: (d.total, -d.index))
+        if self._busiest is None:
+            raise ValueError("no devices")
+        return self._busiest
 
     @property
     def utilization(self) -> float:
@@ -182,14 +189,16 @@ def estimate_memory(plan, counts: ParamCounts, devices: list[int] | None = None)
     stage_acts: dict[int, float] = {}
     ep_counts = par.expert_counts(E) if E else ()
     out = []
+    stride, etp, ep, last_stage = par.tp * par.cp * par.dp, max(1, par.etp), max(1, par.ep), par.pp - 1
     for i in (range(hw.num_devices) if devices is None else devices):
-        c = coords(i, par)
-        key = (c.stage, c.ep_rank)
+        # (stage, EP rank) as layout.coords gives them, without building the coordinates of every device
+        key = (min(i // stride, last_stage), (i % stride // etp) % ep)
         hit = cache.get(key)
         if hit is not None:
             out.append(DeviceMemory(i, hit.stage, hit.ep_rank, hit.layers, hit.experts, hit.weights, hit.gradients,
                                     hit.optimizer, hit.activations, hit.kv_cache, hit.capacity, hit.params))
             continue
+        c = coords(i, par)
         layers = stages[c.stage]
         n_experts = (ep_counts[c.ep_rank] if c.ep_rank < len(ep_counts) else 0) if E else 0
         sums = stage_sums.get(c.stage)
