@@ -67,6 +67,7 @@ class Engine:
         self.registry = registry
         self.config = config or Config()
         self.render_fixes = render_fixes
+        self._render_now = render_fixes
         #: each rule's own thresholds (a ConfigError when the configuration sets one no rule owns)
         self._thresholds = rule_thresholds(self.registry.rules, self.config)
 
@@ -121,6 +122,8 @@ class Engine:
             return result
         result.documents = documents
         result.document = documents[0]
+        # a file holding several plans renders its fixes now: only here is each finding's own plan known
+        self._render_now = self.render_fixes or len(documents) > 1
         sups = suppression.from_comments(text, documents[0].format)
         hidden: list[Diagnostic] = []
         for document in documents:
@@ -233,7 +236,7 @@ class Engine:
         for d in diags:
             if d.range is None:
                 d = d.with_(range=document.range_of(d.path))
-            if d.fixes and (self.config.is_selected(d.code, document.path) or d.code == "DL005"):
+            if d.fixes and self._render_now and (self.config.is_selected(d.code, document.path) or d.code == "DL005"):
                 d = d.with_(fixes=tuple(_render_fixes(document, d.fixes)))
             related = list(d.related)
             if d.path:
@@ -322,7 +325,7 @@ class Engine:
         result.unfiltered = [d.with_(severity=self.config.severity_for(d.code, d.severity))
                              for d in placed + [place(d) for d in hidden]]
         selected = [d for d in placed if self.config.is_selected(d.code, result.path) or d.code == "DL005"]
-        if document is not None and self.render_fixes:
+        if document is not None and self._render_now:
             selected = [d.with_(fixes=tuple(_render_fixes(document, d.fixes))) if d.fixes else d for d in selected]
         kept = suppression.apply(selected, sups)
         result.suppressed = len(selected) - len(kept)
