@@ -5,6 +5,7 @@ from __future__ import annotations
 from deploylint.core import Fix, Rule, Severity, hookimpl
 
 from ._shared import layout_fixes, ms, num, own_candidate, search
+from ._training import framework_says
 
 
 def balanced_counts(num_experts: int, ep: int) -> list[int]:
@@ -47,12 +48,14 @@ class ExpertsNotDivisible(Rule):
     explanation = """
         With 64 experts on ep=3 the ranks hold 22, 21 and 21 experts: the rank
         with 22 carries ~3% more weights and, with uniform routing, ~3% more
-        tokens, and every step waits for it. Frameworks such as Megatron-LM
-        require num_experts % ep == 0 outright. Choose an ep that divides the
-        expert count (and the devices of a stage), hold redundant experts —
-        replicas of the hottest ones, as DeepSeek's EPLB does (DeepSeek-V3
-        §3.4) — so that (experts + redundant) % ep == 0, or, a model change,
-        an expert count divisible by ep.
+        tokens, and every step waits for it. Megatron-LM and TorchTitan
+        require num_experts % ep == 0 outright: for a plan read from (or
+        marked as) one of them this is an error quoting the framework.
+        Choose an ep that divides the expert count (and the devices of a
+        stage), hold redundant experts — replicas of the hottest ones, as
+        DeepSeek's EPLB does (DeepSeek-V3 §3.4) — so that (experts +
+        redundant) % ep == 0, or, a model change, an expert count divisible
+        by ep.
     """
     bad_example = """
         [model.moe]
@@ -96,16 +99,15 @@ class ExpertsNotDivisible(Rule):
                 fixes.append(Fix.set("/model/moe/num_experts", count,
                                      f"model change: {count} experts ({count // par.ep} per rank, max/mean 1.000; "
                                      f"{delta / 1e6:+,.1f}M parameters) — retrains the model", applicability="unsafe"))
-        yield self.report(
-            "/parallelism/ep",
+        message, data, severity = framework_says(
+            ctx, "experts",
             f"{moe.num_experts} experts do not divide by ep={par.ep}: ranks hold {'-'.join(map(str, dist))} experts, "
             f"max/mean {max(dist) / mean:.3f}",
-            data={"num_experts": moe.num_experts, "ep": par.ep, "distribution": dist,
-                  "imbalance": round(max(dist) / mean, 3),
-                  "nearest_feasible_ep": near.parallelism.ep if near is not None else None,
-                  "divisible_expert_counts": [lower, upper]},
-            fixes=fixes,
-        )
+            {"num_experts": moe.num_experts, "ep": par.ep, "distribution": dist,
+             "imbalance": round(max(dist) / mean, 3),
+             "nearest_feasible_ep": near.parallelism.ep if near is not None else None,
+             "divisible_expert_counts": [lower, upper]}, experts=moe.num_experts, ep=par.ep)
+        yield self.report("/parallelism/ep", message, data=data, fixes=fixes, severity=severity)
 
     @staticmethod
     def _nearest_feasible_ep(ctx):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from deploylint.core import Fix, Rule, Severity, hookimpl
 
 from ._shared import layout_fix, layout_fixes, ms, num, own_candidate, pct, search
+from ._training import framework_says
 
 
 def _nearest(ctx, key: str, *, require=lambda c: True):
@@ -62,20 +63,27 @@ class WorldSizeMismatch(Rule):
                 if best:
                     fixes += layout_fixes(ctx, best[0], f"use the feasible layout {best[0].describe()}")
             path = "/parallelism/dp" if "dp" in _written(ctx) else "/parallelism"
-            yield self.report(path, f"tp·pp·cp·dp = {par.tp}·{par.pp}·{par.cp}·{par.dp} = {product}, but num_devices = {N}"
-                              + (f" (no dp makes {other} divide {N})" if N % other else ""),
-                              data={"product": product, "num_devices": N, "tp": par.tp, "pp": par.pp, "cp": par.cp,
-                                    "dp": par.dp}, fixes=fixes)
+            shard = ctx.plan.training.dp_shard or par.dp
+            message, data, severity = framework_says(
+                ctx, "world", f"tp·pp·cp·dp = {par.tp}·{par.pp}·{par.cp}·{par.dp} = {product}, but num_devices = {N}"
+                + (f" (no dp makes {other} divide {N})" if N % other else ""),
+                {"product": product, "num_devices": N, "tp": par.tp, "pp": par.pp, "cp": par.cp, "dp": par.dp},
+                world=N, model_size=other, tp=par.tp, pp=par.pp, cp=par.cp, dp_shard=shard,
+                dp_replicate=max(1, par.dp // shard), total=product)
+            if severity is not None and "dp" not in _written(ctx) and "tp" in _written(ctx):
+                path = "/parallelism/tp"     # a framework derives dp: the sizes that do not divide are the cause
+            yield self.report(path, message, data=data, fixes=fixes, severity=severity)
         stage = par.tp * par.cp * par.dp
         if ctx.plan.model.moe is not None and stage % (par.ep * par.etp):
             fixes = []
             near = _nearest(ctx, "ep")
             if near is not None:
                 fixes += layout_fixes(ctx, near, f"use {near.describe()}")
-            yield self.report("/parallelism/ep",
-                              f"ep·etp = {par.ep}·{par.etp} = {par.ep * par.etp} does not divide the {stage} devices "
-                              f"(tp·cp·dp) of a pipeline stage", data={"ep": par.ep, "etp": par.etp, "stage_devices": stage},
-                              fixes=fixes)
+            message, data, severity = framework_says(
+                ctx, "expert_grid", f"ep·etp = {par.ep}·{par.etp} = {par.ep * par.etp} does not divide the {stage} "
+                "devices (tp·cp·dp) of a pipeline stage", {"ep": par.ep, "etp": par.etp, "stage_devices": stage},
+                world=N, grid=par.etp * par.ep * par.pp, ep=par.ep, region=stage)
+            yield self.report("/parallelism/ep", message, data=data, fixes=fixes, severity=severity)
 
 
 class HeadsNotDivisible(Rule):
@@ -112,20 +120,24 @@ class HeadsNotDivisible(Rule):
             fixes = []
             if near is not None:
                 fixes += layout_fixes(ctx, near, f"use tp={near.parallelism.tp} ({near.describe()})")
-            yield self.report("/parallelism/tp", f"{heads} attention heads do not divide by tp={par.tp}",
-                              data={"heads": heads, "tp": par.tp}, fixes=fixes)
+            message, data, _ = framework_says(ctx, "heads", f"{heads} attention heads do not divide by tp={par.tp}",
+                                              {"heads": heads, "tp": par.tp}, heads=heads, tp=par.tp)
+            yield self.report("/parallelism/tp", message, data=data, fixes=fixes)
             return
         kv = model.num_kv_heads
         if model.attention == "mla" or kv >= par.tp and kv % par.tp == 0:
             return
         if par.tp % kv == 0:
-            yield self.report("/parallelism/tp",
-                              f"tp={par.tp} exceeds the {kv} KV heads: each KV head is replicated on {par.tp // kv} ranks "
-                              "(KV cache and KV projections stored that many times)",
-                              severity=Severity.WARNING, data={"kv_heads": kv, "tp": par.tp, "replication": par.tp // kv})
+            message, data, severity = framework_says(
+                ctx, "kv_heads_replicated", f"tp={par.tp} exceeds the {kv} KV heads: each KV head is replicated on "
+                f"{par.tp // kv} ranks (KV cache and KV projections stored that many times)",
+                {"kv_heads": kv, "tp": par.tp, "replication": par.tp // kv}, kv=kv, tp=par.tp)
+            yield self.report("/parallelism/tp", message, severity=severity or Severity.WARNING, data=data)
         else:
-            yield self.report("/parallelism/tp", f"{kv} KV heads can neither be split nor evenly replicated over tp={par.tp}",
-                              data={"kv_heads": kv, "tp": par.tp})
+            message, data, _ = framework_says(
+                ctx, "kv_heads_split", f"{kv} KV heads can neither be split nor evenly replicated over tp={par.tp}",
+                {"kv_heads": kv, "tp": par.tp}, kv=kv, tp=par.tp)
+            yield self.report("/parallelism/tp", message, data=data)
 
 
 class LayersNotDivisible(Rule):
@@ -173,8 +185,12 @@ class LayersNotDivisible(Rule):
         near = _nearest(ctx, "pp")
         if near is not None:
             fixes += layout_fixes(ctx, near, f"use pp={near.parallelism.pp} ({near.describe()})")
-        yield self.report("/parallelism/pp", f"{L} layers do not divide by pp={pp}: stages hold {'-'.join(map(str, sizes))} layers",
-                          data={"layers": L, "pp": pp, "stage_layers": sizes}, fixes=fixes)
+        message, data = f"{L} layers do not divide by pp={pp}: stages hold {'-'.join(map(str, sizes))} layers", \
+            {"layers": L, "pp": pp, "stage_layers": sizes}
+        severity = None
+        if not ctx.plan.training.uneven_pipeline:   # told to split unevenly, the framework accepts it
+            message, data, severity = framework_says(ctx, "layers", message, data, layers=L, pp=pp)
+        yield self.report("/parallelism/pp", message, data=data, fixes=fixes, severity=severity)
 
 
 class GroupSpansNodes(Rule):
@@ -362,6 +378,7 @@ class BetterLayoutExists(Rule):
 
 class BatchNotDivisible(Rule):
     code = "PAR406"
+    requires = frozenset({"workload"})   # sizes of the batch and the layout only
     name = "batch-not-divisible"
     severity = Severity.WARNING
     summary = "The batch does not split evenly over the data-parallel ranks (training: into micro-batches on every rank)."
@@ -410,9 +427,12 @@ class BatchNotDivisible(Rule):
         if work.training:
             message = (f"global batch {B} is not a multiple of micro_batch_size × dp = {par.micro_batch_size} × {dp} = "
                        f"{unit}: the frameworks refuse to start (nearest: {', '.join(str(b) for b in (lower, upper) if b)})")
-            yield self.report("/workload/batch_size", message, severity=Severity.ERROR, fixes=fixes,
-                              data={"batch_size": B, "micro_batch_size": par.micro_batch_size, "dp": dp,
-                                    "multiple_of": unit, "nearest": [b for b in (lower, upper) if b]})
+            message, data, _ = framework_says(
+                ctx, "batch", message, {"batch_size": B, "micro_batch_size": par.micro_batch_size, "dp": dp,
+                                        "multiple_of": unit, "nearest": [b for b in (lower, upper) if b]},
+                batch=B, micro=par.micro_batch_size, dp=dp,
+                gas=ctx.plan.training.gradient_accumulation_steps or B // unit, world=ctx.plan.hardware.num_devices)
+            yield self.report("/workload/batch_size", message, severity=Severity.ERROR, fixes=fixes, data=data)
             return
         base, extra = divmod(B, dp)
         split = [base + (1 if r < extra else 0) for r in range(dp)]

@@ -162,6 +162,8 @@ parallelism = table("How the work is split over the devices.", {
                         "items": {"type": "integer", "minimum": 0, "maximum": 100_000}},
     "flash_attention": boolean("Training: attention keeps no score matrix (FlashAttention); false stores the softmax scores (5as²b per layer).", True),
     "redundant_experts": integer("Replicas of hot experts held besides the routed experts (DeepSeek EPLB); ranks hold (num_experts + redundant_experts) / ep slots.", minimum=0, maximum=1_000_000, default=0),
+    "offload_optimizer": enum(["none", "cpu", "nvme"], "Where ZeRO-Offload keeps the optimizer states and gradients (DeepSpeed offload_optimizer.device; FSDP CPU offload): off the device.", "none"),
+    "offload_params": enum(["none", "cpu", "nvme"], "Where ZeRO-Infinity keeps the parameters between uses (DeepSpeed offload_param.device, stage 3): the device holds only the layer being computed.", "none"),
 })
 
 workload = table("What the deployment does.", {
@@ -206,6 +208,16 @@ serving = table("A serving engine's limits: caps on what runs (not the load), an
     "expert_load_balancing": boolean("Expert-parallel load balancing (EPLB) is on: experts + redundant_experts must split evenly over ep."),
 })
 
+training = table("What a training framework adds to the layout: the framework whose start-up checks apply, and its batch and pipeline options.", {
+    "framework": {"type": "string", "minLength": 1, "description": "The training framework the plan was read from or is run with (megatron, torchtitan, deepspeed, accelerate): its own start-up checks apply."},
+    "gradient_accumulation_steps": integer("Micro-batches each data-parallel rank accumulates per step (DeepSpeed gradient_accumulation_steps): batch_size = micro_batch_size × gradient_accumulation_steps × dp.", maximum=10**9),
+    "step_batch_size_schedule": {"type": "string", "minLength": 1, "description": "Megatron-LM --step-batch-size-schedule (a batch size that changes at given steps); it excludes --global-batch-size."},
+    "layers_per_virtual_stage": integer("Megatron-LM --num-layers-per-virtual-pipeline-stage (interleaved pipeline): layers of one virtual stage.", maximum=100_000),
+    "virtual_stages_per_rank": integer("Megatron-LM --num-virtual-stages-per-pipeline-rank: virtual stages each pipeline rank holds.", maximum=100_000),
+    "uneven_pipeline": boolean("The framework is told to split layers unevenly over the pipeline (Megatron-LM --decoder-first/last-pipeline-num-layers, --pipeline-model-parallel-layout).", default=False),
+    "dp_shard": integer("Data-parallel ranks the parameters are sharded over (TorchTitan data_parallel_shard_degree, FSDP/HSDP); the rest of dp replicates.", maximum=10_000_000),
+})
+
 schema = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "$id": "https://deploylint.dev/schemas/plan-1.json",
@@ -222,6 +234,7 @@ schema = {
         "workload": workload,
         "claims": claims,
         "serving": serving,
+        "training": training,
     },
     "required": ["schema_version", "model", "hardware", "parallelism", "workload"],
     "additionalProperties": False,

@@ -6,7 +6,10 @@ Conventions (docs/analysis.md states them for users):
   weights and gradients, and for Adam K = 12 bytes of fp32 master weight,
   momentum and variance per parameter (K = 8 when training in fp32: the weight
   is its own master copy). ZeRO stage 1 shards the optimizer states over the
-  data-parallel group, 2 also the gradients, 3 also the weights.
+  data-parallel group, 2 also the gradients, 3 also the weights. Optimizer
+  offload (ZeRO-Offload, Ren et al. 2021) moves the optimizer states and the
+  gradients off the device; parameter offload at stage 3 (ZeRO-Infinity)
+  leaves two layers' weights on it (the one computed, the one prefetched).
 * Dense weights (attention, dense MLP, shared experts, embeddings) shard over
   tp; key/value projections are replicated once tp exceeds the KV heads;
   norms and routers are replicated. Routed experts shard over ep (by the
@@ -222,6 +225,14 @@ def estimate_memory(plan, counts: ParamCounts, devices: list[int] | None = None)
             weights = (dense / (dense_shard if z >= 3 else 1) + expert / (edp if z >= 3 else 1)) * w
             grads = (dense / (dense_shard if z >= 2 else 1) + expert / (edp if z >= 2 else 1)) * w
             opt = (dense / (dense_shard if z >= 1 else 1) + expert / (edp if z >= 1 else 1)) * opt_k
+            if par.offload_optimizer != "none":
+                # ZeRO-Offload (Ren et al. 2021, §4.1): the fp32 optimizer states and the 16-bit gradients live on
+                # the host (or NVMe) and the optimizer step runs there; the device keeps the 16-bit weights
+                grads = opt = 0
+            if par.offload_params != "none" and z >= 3:
+                # ZeRO-Infinity (Rajbhandari et al. 2021): parameters are fetched layer by layer; the device holds
+                # the layer being computed and the one being prefetched
+                weights = 2 * params / max(1, len(layers)) * w
             s = max(1, work.seq_len // par.cp)
             in_flight = min(par.pp - c.stage, m)
             per_mb = stage_acts.get(c.stage)

@@ -121,6 +121,8 @@ class Parallelism:
     # their dropout mask are stored for the backward pass (5as²b per layer, Korthikanti et al. 2022), as in 2021-era
     # Megatron-LM, and selective recompute is what removes them.
     flash_attention: bool = True
+    offload_optimizer: str = "none"   # "none" | "cpu" | "nvme": ZeRO-Offload keeps optimizer states and gradients there
+    offload_params: str = "none"      # "none" | "cpu" | "nvme": ZeRO-Infinity keeps the parameters there (stage 3)
 
     def expert_counts(self, num_experts: int) -> tuple[int, ...]:
         """Expert slots held by each EP rank: the placement as written, or the balanced split (replicas included)."""
@@ -201,6 +203,23 @@ class Serving:
 
 
 @dataclass(frozen=True, slots=True)
+class Training:
+    """What a training framework adds to the layout (``[training]``).
+
+    ``framework`` names the framework whose start-up checks apply (``megatron``,
+    ``torchtitan``, ``deepspeed``, ``accelerate``); None for a framework-neutral plan.
+    """
+
+    framework: str | None = None
+    gradient_accumulation_steps: int | None = None
+    step_batch_size_schedule: str | None = None
+    layers_per_virtual_stage: int | None = None
+    virtual_stages_per_rank: int | None = None
+    uneven_pipeline: bool = False
+    dp_shard: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Plan:
     schema_version: int
     model: Model
@@ -211,6 +230,7 @@ class Plan:
     name: str | None = None
     path: str | None = None
     serving: "Serving | None" = None
+    training: Training = field(default_factory=Training)
     #: inputs the file did not give and nobody supplied ("hardware", "workload"): the values in their
     #: place are nominal, and rules that need them are not run (``Rule.requires``)
     unknown: frozenset = frozenset()

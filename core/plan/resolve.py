@@ -13,7 +13,7 @@ from typing import Any, Mapping
 
 from ..diagnostics import Diagnostic, Fix
 from ..host.core_rules import core_diagnostic
-from . import MLA, Claims, Hardware, Model, MoE, Parallelism, Plan, Workload
+from . import MLA, Claims, Hardware, Model, MoE, Parallelism, Plan, Training, Workload
 
 
 
@@ -49,6 +49,7 @@ def resolve(data: Mapping[str, Any], *, plan_path: str | None, accelerators: Map
         claims=claims,
         path=plan_path,
         serving=_serving(data["serving"]) if "serving" in data else None,
+        training=_section(Training, data.get("training") or {}),
         unknown=frozenset(unknown),
     )
     return plan, diags
@@ -248,6 +249,8 @@ def _parallelism(raw: Mapping[str, Any], num_devices: int) -> Parallelism:
         redundant_experts=int(raw.get("redundant_experts", 0)),
         pipeline_layers=tuple(int(n) for n in raw["pipeline_layers"]) if raw.get("pipeline_layers") else None,
         flash_attention=bool(raw.get("flash_attention", True)),
+        offload_optimizer=raw.get("offload_optimizer", "none"),
+        offload_params=raw.get("offload_params", "none"),
     )
 
 
@@ -269,12 +272,17 @@ def _workload(raw: Mapping[str, Any]) -> Workload:
 
 
 def _serving(raw: Mapping[str, Any]):
-    from dataclasses import fields as dc_fields
-
     from . import Serving
 
-    known = {f.name for f in dc_fields(Serving)}
-    return Serving(**{k: v for k, v in raw.items() if k in known})
+    return _section(Serving, raw)
+
+
+def _section(cls, raw: Mapping[str, Any]):
+    """A plan section as its dataclass: the keys it knows (the schema has already checked their types)."""
+    from dataclasses import fields as dc_fields
+
+    known = {f.name for f in dc_fields(cls)}
+    return cls(**{k: v for k, v in raw.items() if k in known})
 
 
 def _claims(raw: Mapping[str, Any]) -> Claims:

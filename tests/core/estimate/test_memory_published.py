@@ -130,3 +130,31 @@ def test_placement_22_21_21_makes_device_0_the_heaviest():
     one_expert = 3 * 1024 * 512 * 4 * 2            # gated expert, 4 layers, bf16 bytes
     assert [d.experts for d in devices] == [22, 21, 21]
     assert devices[0].weights - devices[1].weights == one_expert and devices[1].weights == devices[2].weights
+
+
+def test_zero_offload_leaves_only_the_16bit_weights_on_the_device():
+    # Ren et al., "ZeRO-Offload: Democratizing Billion-Scale Model Training" (USENIX ATC '21), §4.1: with the
+    # fp32 optimizer states and the fp16 gradients on the CPU, the GPU keeps the 2M bytes of fp16 parameters
+    # of the 16M a mixed-precision Adam run needs — which is how a 13B model trains on one 32 GB V100 (abstract).
+    v100 = Hardware(num_devices=1, memory_gib=32, peak_tflops=125, memory_bandwidth_gbps=900)
+    work = _zero_plan(0).workload
+    base = analyze(Plan(1, GPT_7_5B, v100, Parallelism(dp=1, zero_stage=2), work))
+    offloaded = analyze(Plan(1, GPT_7_5B, v100, Parallelism(dp=1, zero_stage=2, offload_optimizer="cpu"), work))
+    psi = offloaded.params.total
+    on, off = base.memory.devices[0], offloaded.memory.devices[0]
+    assert (on.weights + on.gradients + on.optimizer) / psi == pytest.approx(16, rel=0.001)
+    assert (off.weights + off.gradients + off.optimizer) / psi == pytest.approx(2, rel=0.001)
+    # 13B parameters × 2 bytes = 26 GB of model states: inside a 32 GB V100, as the paper reports
+    assert 13e9 * (off.weights + off.gradients + off.optimizer) / psi < 32e9
+
+
+def test_parameter_offload_needs_zero_stage_3():
+    # DeepSpeed offloads parameters only at ZeRO stage 3 (offload_param is a stage-3 option): below it, nothing moves
+    hw = Hardware(num_devices=8, memory_gib=80, peak_tflops=312, memory_bandwidth_gbps=2039)
+    work = Workload("training", batch_size=64, seq_len=2048, dtype="fp16")
+    stage2 = analyze(Plan(1, GPT_7_5B, hw, Parallelism(dp=8, zero_stage=2, offload_params="cpu"), work)).memory.devices[0]
+    plain = analyze(Plan(1, GPT_7_5B, hw, Parallelism(dp=8, zero_stage=2), work)).memory.devices[0]
+    assert stage2.weights == plain.weights
+    stage3 = analyze(Plan(1, GPT_7_5B, hw, Parallelism(dp=8, zero_stage=3, offload_params="cpu"), work)).memory.devices[0]
+    sharded = analyze(Plan(1, GPT_7_5B, hw, Parallelism(dp=8, zero_stage=3), work)).memory.devices[0]
+    assert stage3.weights < sharded.weights

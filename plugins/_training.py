@@ -1,0 +1,140 @@
+"""What the training-framework adapters share: building a plan Document bound to the tokens of the original file,
+and the start-up checks of each framework that the generic rules quote.
+
+Not part of the plugin API (``deploylint.core`` is); the built-in adapters in
+``megatron.py``, ``torchtitan.py``, ``deepspeed.py`` and ``accelerate.py`` use it.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any, Callable
+
+from deploylint.core import Document, NodeSpan, Related, Span, SpanWriter
+from deploylint.core.document import pointer as jp
+from deploylint.core.document.writers.span_writer import Binding
+
+#: framework name in ``[training] framework`` → (module holding its STARTUP_CHECKS, the name users know)
+FRAMEWORKS = {
+    "megatron": ("deploylint.plugins.megatron", "Megatron-LM"),
+    "torchtitan": ("deploylint.plugins.torchtitan", "TorchTitan"),
+    "deepspeed": ("deploylint.plugins.deepspeed", "DeepSpeed"),
+    "accelerate": ("deploylint.plugins.accelerate", "Accelerate"),
+}
+
+
+def startup_check(ctx, condition: str, **figures) -> tuple[str, dict] | None:
+    """The plan's framework's own start-up check for ``condition``, or None when it has none.
+
+    Returns ``(sentence, data)``: the sentence quotes the framework's message
+    with the plan's figures and cites where the framework raises it; the
+    generic rule then reports an error (the job would not start) with it.
+    Each framework module lists its checks in ``STARTUP_CHECKS``:
+    ``condition → (message template, source)``.
+    """
+    framework = ctx.plan.training.framework
+    entry = FRAMEWORKS.get(framework or "")
+    if entry is None:
+        return None
+    module = importlib.import_module(entry[0])
+    check = getattr(module, "STARTUP_CHECKS", {}).get(condition)
+    if check is None:
+        return None
+    template, source = check
+    try:
+        message = template.format(**figures)
+    except (KeyError, IndexError, ValueError):
+        return None
+    return (f'{entry[1]} refuses to start: "{message}" ({source})',
+            {"framework": framework, "framework_message": message, "framework_source": source})
+
+
+def framework_says(ctx, condition: str, message: str, data: dict, **figures) -> tuple[str, dict, "Severity | None"]:
+    """``message`` and ``data`` with the framework's own check appended, and ERROR when the framework refuses the
+    plan (``None``: keep the rule's severity). For generic rules that check a condition a framework also checks."""
+    from deploylint.core import Severity
+
+    quoted = startup_check(ctx, condition, **figures)
+    if quoted is None:
+        return message, data, None
+    return f"{message}; {quoted[0]}", {**data, **quoted[1]}, Severity.ERROR
+
+
+class PlanBuilder:
+    """Collects the plan an adapter reads from one file: values, their spans, bindings for fixes, notes."""
+
+    def __init__(self, path: str, text: str, framework: str, fmt: str, label: str | None = None) -> None:
+        self.path, self.text, self.format, self.label = path, text, fmt, label
+        self.data: dict[str, Any] = {"model": {}, "hardware": {}, "parallelism": {},
+                                     "workload": {"mode": "training"}, "training": {"framework": framework}}
+        self.spans: dict[str, NodeSpan] = {}
+        self.bindings: dict[str, Binding] = {}
+        self.related: dict[str, tuple] = {}
+        self.origins: dict[str, str] = {}
+        self.skipped: list[tuple[str, str]] = []
+
+    def anchor(self, span: Span, *sections: str) -> None:
+        """Findings about values the file leaves to their defaults land on ``span`` (the command word, the file)."""
+        self.spans.setdefault("", NodeSpan(span))
+        for section in sections or ("model", "hardware", "parallelism", "workload", "training"):
+            self.spans.setdefault("/" + section, NodeSpan(span))
+
+    def put(self, pointer: str, value: Any, span: Span | None = None, *, key: Span | None = None,
+            binding: Binding | Span | None = None, related: tuple = (), origin: str | None = None) -> None:
+        tokens = jp.split(pointer)
+        node = self.data
+        for t in tokens[:-1]:
+            node = node.setdefault(t, {})
+        node[tokens[-1]] = value
+        if span is not None:
+            self.spans[pointer] = NodeSpan(span, key)
+        if isinstance(binding, Span):
+            binding = Binding(binding.start, binding.end)
+        if binding is not None:
+            self.bindings[pointer] = binding
+        if related:
+            self.related[pointer] = tuple(related)
+        if origin:
+            self.origins[pointer] = origin
+
+    def get(self, pointer: str, default: Any = None) -> Any:
+        node: Any = self.data
+        for t in jp.split(pointer):
+            if not isinstance(node, dict) or t not in node:
+                return default
+            node = node[t]
+        return node
+
+    def skip(self, what: str, pointer: str = "") -> None:
+        self.skipped.append((what, pointer))
+
+    def document(self, reload: Callable[[str], Document], insert=None) -> Document:
+        data = {k: v for k, v in self.data.items() if v != {} or k in ("model", "hardware", "parallelism", "workload")}
+        doc = Document(self.path, self.text, self.format, data, dict(self.spans), label=self.label,
+                       related=dict(self.related), origins=dict(self.origins), partial=True, skipped=list(self.skipped))
+        doc.writer = SpanWriter(dict(self.bindings), reload=reload, insert=insert)
+        return doc
+
+
+def related_for(word, what: str = "") -> tuple:
+    """Related places of a shell word whose value came from variables: where each one is set."""
+    out, seen = [], set()
+    for ref in word.definitions:
+        if (ref.name, ref.definition) in seen or ref.definition.start <= word.span.start < ref.definition.end:
+            continue   # already named, or the word is written inside that definition (an array element)
+        seen.add((ref.name, ref.definition))
+        out.append(Related(f"{ref.name} is set here{what}", start=ref.definition.start, end=ref.definition.end))
+    return tuple(out)
+
+
+def as_int(text: Any) -> int | None:
+    """A decimal integer written as text (or an int), else None."""
+    if isinstance(text, bool):
+        return None
+    if isinstance(text, int):
+        return text
+    if isinstance(text, str):
+        t = text.strip()
+        if t.isdigit() or (t.startswith("-") and t[1:].isdigit()):
+            return int(t)
+    return None

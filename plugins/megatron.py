@@ -1,0 +1,648 @@
+"""Megatron-LM launch scripts, linted in place, and Megatron-LM's own start-up checks.
+
+The adapter reads a shell script that runs ``pretrain_*.py`` (usually through
+``torchrun``): the flags of ``megatron/training/arguments.py`` — architecture,
+parallelism, batch, precision — collected in bash arrays, variables,
+``${VAR:-default}``, ``$((…))`` and ``\\``-continued lines (the shared splitter
+:mod:`deploylint.core.document.shell`). The world size is ``torchrun
+--nproc_per_node × --nnodes`` (or ``deepspeed --num_gpus × --num_nodes``, or
+``srun`` with ``#SBATCH --nodes × --ntasks-per-node``); ``#SBATCH --nodes``
+also gives ``$SLURM_NNODES``. Every value keeps the span of its token; a
+value that came from a variable points at the ``$VAR`` in the command and
+carries the variable's definition as a related location, and a fix edits the
+definition. A script that runs no ``pretrain_*.py`` is not claimed.
+
+Megatron-LM semantics (commit d98e8a6): dp = world / (tp·pp·cp)
+(``arguments.py:424-447``); ``--expert-tensor-parallel-size`` defaults to tp
+(``arguments.py:587-588``); the global batch defaults to micro × dp; without
+``--swiglu`` the MLP is GeLU of 4h, with it ``int(4h·2/3 / 64)·64``; embeddings
+are tied unless ``--untie-embeddings-and-output-weights``; the vocabulary is
+padded to a multiple of 128·tp; without ``--bf16``/``--fp16`` training is fp32;
+``--use-distributed-optimizer`` shards the optimizer over dp (ZeRO-1).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+
+from deploylint.core import Related, Rule, Severity, Span, hookimpl
+
+from deploylint.core.document.writers.span_writer import Binding
+
+from ._training import PlanBuilder, as_int, related_for
+
+#: Megatron-LM's own messages for the conditions the generic PAR/MOE rules check (see _training.startup_check)
+STARTUP_CHECKS = {
+    "world": ("world size ({world}) is not divisible by total_model_size ({model_size})",
+              "megatron/training/arguments.py:432-434"),
+    "expert_grid": ("world_size ({world}) is not divisible by expert_tensor_model_pipeline_parallel size ({grid})",
+                    "megatron/core/parallel_state.py:881-884"),
+    "experts": ("Number of experts should be a multiple of expert model parallel_size.",
+                "megatron/training/arguments.py:1655-1658"),
+    "layers": ("Number of layers should be divisible by the pipeline-model-parallel size",
+               "megatron/training/arguments.py:968-1000"),
+    "heads": ("num_attention_heads ({heads}) must be a multiple of tensor_model_parallel_size ({tp}).",
+              "megatron/core/transformer/transformer_config.py:1446-1450"),
+    "kv_heads_split": ("num_query_groups ({kv}) must be a multiple or divisor of tensor_model_parallel_size ({tp}).",
+                       "megatron/core/transformer/transformer_config.py:1461-1468"),
+    "batch": ("global batch size ({batch}) is not divisible by micro batch size ({micro}) times data parallel size "
+              "({dp})", "megatron/core/num_microbatches_calculator.py:380-385"),
+}
+
+_SCRIPT = re.compile(r"(?:^|/)pretrain_\w+\.py$")
+
+#: flag → plan pointer, for flags that take an integer
+_INT_FLAGS = {
+    "--num-layers": "/model/layers",
+    "--hidden-size": "/model/hidden_size",
+    "--ffn-hidden-size": "/model/ffn_hidden_size",
+    "--num-attention-heads": "/model/num_attention_heads",
+    "--num-query-groups": "/model/num_kv_heads",
+    "--kv-channels": "/model/head_dim",
+    "--vocab-size": "/model/vocab_size",
+    "--max-position-embeddings": "/model/max_position_embeddings",
+    "--num-experts": "/model/moe/num_experts",
+    "--moe-router-topk": "/model/moe/top_k",
+    "--moe-ffn-hidden-size": "/model/moe/expert_ffn_hidden_size",
+    "--moe-shared-expert-intermediate-size": "/model/moe/shared_expert_ffn_hidden_size",
+    "--q-lora-rank": "/model/mla/q_lora_rank",
+    "--kv-lora-rank": "/model/mla/kv_lora_rank",
+    "--qk-head-dim": "/model/mla/qk_nope_head_dim",
+    "--qk-pos-emb-head-dim": "/model/mla/qk_rope_head_dim",
+    "--v-head-dim": "/model/mla/v_head_dim",
+    "--tensor-model-parallel-size": "/parallelism/tp",
+    "--pipeline-model-parallel-size": "/parallelism/pp",
+    "--context-parallel-size": "/parallelism/cp",
+    "--expert-model-parallel-size": "/parallelism/ep",
+    "--expert-tensor-parallel-size": "/parallelism/etp",
+    "--micro-batch-size": "/parallelism/micro_batch_size",
+    "--global-batch-size": "/workload/batch_size",
+    "--seq-length": "/workload/seq_len",
+    "--num-layers-per-virtual-pipeline-stage": "/training/layers_per_virtual_stage",
+    "--num-virtual-stages-per-pipeline-rank": "/training/virtual_stages_per_rank",
+}
+_STRING_FLAGS = {"--recompute-granularity", "--fp8-format", "--step-batch-size-schedule", "--moe-layer-freq",
+                 "--tokenizer-type", "--tokenizer-model", "--data-parallel-sharding-strategy", "--rampup-batch-size",
+                 "--recompute-method", "--normalization", "--pipeline-model-parallel-layout",
+                 "--decoder-first-pipeline-num-layers", "--decoder-last-pipeline-num-layers"}
+_BOOL_FLAGS = {"--swiglu", "--group-query-attention", "--untie-embeddings-and-output-weights", "--sequence-parallel",
+               "--use-distributed-optimizer", "--bf16", "--fp16", "--multi-latent-attention", "--use-megatron-fsdp",
+               "--use-torch-fsdp2", "--recompute-activations", "--account-for-embedding-in-pipeline-split",
+               "--account-for-loss-in-pipeline-split"}
+_LAUNCHERS = {"torchrun": ("--nproc_per_node", "--nproc-per-node", "--nnodes"),
+              "deepspeed": ("--num_gpus", "--num-gpus", "--num_nodes")}
+_SBATCH = re.compile(r"^#SBATCH[ \t]+(?:--(?P<long>[\w-]+)(?:[= \t]+(?P<lv>\S+))?|-(?P<short>[A-Za-z])[ \t]*(?P<sv>\S+))",
+                     re.M)
+
+
+def read(path: str, text: str):
+    """The plans of the Megatron-LM launches in ``text`` (one per ``pretrain_*.py`` command), or None."""
+    low = path.lower()
+    if not (low.endswith((".sh", ".bash", ".slurm", ".sbatch")) or text.startswith("#!")):
+        return None
+    if "pretrain_" not in text:
+        return None
+    from deploylint.core.document import shell
+
+    sbatch = _sbatch(text)
+    env = {}
+    if "nodes" in sbatch:
+        env["SLURM_NNODES"] = env["SLURM_JOB_NUM_NODES"] = sbatch["nodes"][0]
+    script = shell.parse(text, env)
+    launches = [(cmd, k) for cmd in script.commands for k, w in enumerate(cmd.words)
+                if w.value is not None and _SCRIPT.search(w.value)]
+    if not launches:
+        return None
+    docs = []
+    for index, (cmd, at) in enumerate(launches):
+        label = f"launch {index + 1} (line {text.count(chr(10), 0, cmd.span.start) + 1})" if len(launches) > 1 else None
+        docs.append(_plan(path, text, cmd, at, sbatch, script.notes, label, index))
+    return docs
+
+
+def _sbatch(text: str) -> dict[str, tuple[str, Span]]:
+    out: dict[str, tuple[str, Span]] = {}
+    names = {"N": "nodes", "nodes": "nodes", "ntasks-per-node": "ntasks-per-node", "gpus-per-node": "gpus-per-node"}
+    for m in _SBATCH.finditer(text):
+        key = names.get(m["long"] or m["short"] or "")
+        value = m["lv"] if m["long"] else m["sv"]
+        if key and value:
+            group = "lv" if m["long"] else "sv"
+            out[key] = (value, Span(m.start(group), m.end(group)))
+    return out
+
+
+def _flags(words, start: int) -> dict[str, tuple]:
+    """flag → (value word or None, flag word, offset of the value inside the word) for the words after ``start``."""
+    out: dict[str, tuple] = {}
+    k = start
+    while k < len(words):
+        w = words[k]
+        k += 1
+        if w.value is None or not w.value.startswith("--"):
+            continue
+        name, eq, _ = w.value.partition("=")
+        if eq:
+            out[name] = (w, w, len(name) + 1)
+            continue
+        if name in _BOOL_FLAGS:
+            out[name] = (None, w, 0)
+            continue
+        nxt = words[k] if k < len(words) else None
+        if nxt is not None and not (nxt.value or "").startswith("--"):
+            out[name] = (nxt, w, 0)
+            k += 1
+        else:
+            out[name] = (None, w, 0)
+    return out
+
+
+def _plan(path, text, cmd, at, sbatch, notes, label, index):
+    words = cmd.words
+    script_word = words[at]
+    b = PlanBuilder(path, text, "megatron", "shell", label)
+    b.anchor(script_word.span)
+    flags = _flags(words, at + 1)
+
+    def value_of(flag):
+        """(text, span, binding, related) of a flag's value, or None (absent); unresolved values are noted."""
+        if flag not in flags:
+            return None
+        word, flag_word, offset = flags[flag]
+        if word is None:
+            return None
+        if word.conditional or flag_word.conditional:
+            b.skip(f"{flag} (added to its array only under a condition)", _INT_FLAGS.get(flag, ""))
+            return None
+        if word.value is None:
+            b.skip(f"{flag} {word.raw(text)[:60]}: {', '.join(word.unresolved)} cannot be known without running the "
+                   "script", _INT_FLAGS.get(flag, ""))
+            return None
+        value = word.value[offset:]
+        own = word.locate(offset) if offset else None
+        span = own or word.span
+        return value, span, word.locate(offset), related_for(word), flag_word.span
+
+    def put_int(flag, pointer=None):
+        got = value_of(flag)
+        if got is None:
+            return None
+        value, span, binding, related, key = got
+        number = as_int(value)
+        pointer = pointer or _INT_FLAGS[flag]
+        if number is None or number < (0 if pointer.endswith("q_lora_rank") else 1):
+            b.skip(f"{flag} {value!r} is not a positive integer", pointer)
+            return None
+        b.put(pointer, number, span, key=key, binding=binding, related=related)
+        return number
+
+    present = {f: (flags[f][1].conditional is False) for f in flags}
+
+    # -- the world: the launcher's process count ------------------------------------------------------------
+    _world(b, words, at, sbatch, text)
+
+    # -- architecture -------------------------------------------------------------------------------------
+    for flag in ("--num-layers", "--hidden-size", "--num-attention-heads", "--kv-channels", "--vocab-size",
+                 "--max-position-embeddings"):
+        put_int(flag)
+    if "--group-query-attention" in present:
+        put_int("--num-query-groups")
+    swiglu = "--swiglu" in present
+    b.put("/model/ffn_activation", "swiglu" if swiglu else "gelu")
+    if put_int("--ffn-hidden-size") is None and isinstance(b.get("/model/hidden_size"), int):
+        h = b.get("/model/hidden_size")
+        b.put("/model/ffn_hidden_size", int((4 * h * 2 / 3) / 64) * 64 if swiglu else 4 * h)
+    b.put("/model/tie_embeddings", "--untie-embeddings-and-output-weights" not in present)
+    if "--multi-latent-attention" in present:
+        b.put("/model/attention", "mla")
+        defaults = {"q_lora_rank": 0, "kv_lora_rank": 32, "qk_nope_head_dim": 128, "qk_rope_head_dim": 64,
+                    "v_head_dim": 128}   # Megatron-LM's MLATransformerConfig defaults
+        for key, value in defaults.items():
+            b.put(f"/model/mla/{key}", value)
+        for flag in ("--q-lora-rank", "--kv-lora-rank", "--qk-head-dim", "--qk-pos-emb-head-dim", "--v-head-dim"):
+            put_int(flag)
+    if put_int("--num-experts") is not None:
+        b.put("/model/moe/top_k", 2)   # Megatron-LM's --moe-router-topk default
+        put_int("--moe-router-topk")
+        put_int("--moe-ffn-hidden-size")
+        if put_int("--moe-shared-expert-intermediate-size") is not None:
+            b.put("/model/moe/shared_experts", 1)
+        _layer_freq(b, value_of("--moe-layer-freq"), b.get("/model/layers"))
+    if not isinstance(b.get("/model/vocab_size"), int):
+        _vocab(b, value_of("--tokenizer-type"))
+    _placeholders(b)
+
+    # -- parallelism --------------------------------------------------------------------------------------
+    for flag in ("--tensor-model-parallel-size", "--pipeline-model-parallel-size", "--context-parallel-size",
+                 "--expert-model-parallel-size", "--micro-batch-size"):
+        put_int(flag)
+    tp = b.get("/parallelism/tp", 1)
+    if b.get("/model/moe") is not None and put_int("--expert-tensor-parallel-size") is None:
+        b.put("/parallelism/etp", tp if isinstance(tp, int) else 1)   # Megatron-LM: defaults to tp
+    sp_word = flags["--sequence-parallel"][1] if "--sequence-parallel" in present else None
+    sp_at = sp_word.locate() if sp_word is not None else None
+    b.put("/parallelism/sequence_parallel", sp_word is not None, sp_word.span if sp_word is not None else None,
+          binding=Binding(sp_at.start, sp_at.end, render=lambda on: "--sequence-parallel" if on is True else
+                          "" if on is False else None) if sp_at is not None else None)
+    zero = 1 if "--use-distributed-optimizer" in present else 0
+    if "--use-megatron-fsdp" in present or "--use-torch-fsdp2" in present:
+        strategy = value_of("--data-parallel-sharding-strategy")
+        levels = {"no_shard": 0, "optim": 1, "optim_grads": 2, "optim_grads_params": 3}
+        zero = levels.get(strategy[0], 3) if strategy else 3
+    b.put("/parallelism/zero_stage", zero)
+    recompute = value_of("--recompute-granularity")
+    if recompute and recompute[0] in ("full", "selective"):
+        b.put("/parallelism/recompute", recompute[0], recompute[1], binding=recompute[2])
+    elif "--recompute-activations" in present:
+        b.put("/parallelism/recompute", "selective")
+
+    # -- batch, sequence, precision --------------------------------------------------------------------------
+    put_int("--seq-length")
+    if put_int("--global-batch-size") is None:
+        _default_batch(b)
+    fp8 = value_of("--fp8-format")
+    dtype = "fp8" if fp8 else "bf16" if "--bf16" in present else "fp16" if "--fp16" in present else "fp32"
+    b.put("/workload/dtype", dtype)
+
+    # -- Megatron options the plan format keeps in [training] ------------------------------------------------
+    schedule = value_of("--step-batch-size-schedule")
+    if schedule is not None:
+        b.put("/training/step_batch_size_schedule", schedule[0], schedule[1], key=schedule[4])
+    put_int("--num-layers-per-virtual-pipeline-stage")
+    put_int("--num-virtual-stages-per-pipeline-rank")
+    if any(f in present for f in ("--decoder-first-pipeline-num-layers", "--decoder-last-pipeline-num-layers",
+                                  "--pipeline-model-parallel-layout", "--account-for-embedding-in-pipeline-split",
+                                  "--account-for-loss-in-pipeline-split")):
+        b.put("/training/uneven_pipeline", True)
+    for note in notes:
+        inside = cmd.span.start <= note.span.start <= cmd.span.end
+        right_after = note.span.start >= cmd.span.end and text[cmd.span.end:note.span.start].strip() in ("", "\\")
+        if inside or right_after:
+            b.skip(f"line {text.count(chr(10), 0, note.span.start) + 1}: {note.message}")
+
+    end = cmd.span.end
+
+    def insert(pointer, value, _end=end):
+        if pointer == "/parallelism/dp":
+            return _end, ""     # Megatron-LM derives dp from the world size: nothing to write
+        if pointer == "/parallelism/sequence_parallel":
+            return (_end, " --sequence-parallel") if value is True else (_end, "") if value is False else None
+        flag = next((f for f, p in _INT_FLAGS.items() if p == pointer), None)
+        if flag is None or isinstance(value, bool) or not isinstance(value, int):
+            return None
+        return _end, f" {flag} {value}"
+
+    return b.document(lambda new: read(path, new)[index], insert)
+
+
+def _world(b: PlanBuilder, words, at: int, sbatch, text: str) -> None:
+    launcher = next(((k, w) for k, w in enumerate(words[:at]) if w.value in _LAUNCHERS or
+                     (w.value or "").endswith(("torch.distributed.run", "torch.distributed.launch"))), None)
+    if launcher is None:
+        if words and words[0].value == "srun" and "nodes" in sbatch and "ntasks-per-node" in sbatch:
+            nodes, per = as_int(sbatch["nodes"][0]), as_int(sbatch["ntasks-per-node"][0])
+            if nodes and per:
+                span = sbatch["ntasks-per-node"][1]
+                b.put("/hardware/num_devices", nodes * per, span,
+                      related=(Related("#SBATCH --nodes is set here", start=sbatch["nodes"][1].start,
+                                       end=sbatch["nodes"][1].end),),
+                      origin=f"hardware.num_devices = {nodes * per}: #SBATCH --nodes {nodes} × --ntasks-per-node {per}")
+                b.put("/hardware/devices_per_node", per, span, binding=span)
+                return
+        b.skip("the world size: no torchrun/deepspeed launcher (give --num-devices)", "/hardware/num_devices")
+        return
+    name = "deepspeed" if words[launcher[0]].value == "deepspeed" else "torchrun"
+    nproc_flags = _LAUNCHERS[name][:2]
+    nnodes_flag = _LAUNCHERS[name][2]
+    found = {}
+    k = launcher[0] + 1
+    while k < at:
+        w = words[k]
+        name_, eq, rest = (w.value or "").partition("=")
+        if name_ in nproc_flags + (nnodes_flag,):
+            if eq:
+                found[name_] = (w, len(name_) + 1)
+            elif k + 1 < at:
+                found[name_] = (words[k + 1], 0)
+                k += 1
+        k += 1
+    nproc_entry = next((found[f] for f in nproc_flags if f in found), None)
+    values = {}
+    for key, entry, default in (("nproc", nproc_entry, 1), ("nnodes", found.get(nnodes_flag), 1)):
+        if entry is None:
+            values[key] = (default, None, None, ())
+            continue
+        word, offset = entry
+        if word.value is None:
+            b.skip(f"the world size: {word.raw(text)} ({', '.join(word.unresolved)}); give --num-devices",
+                   "/hardware/num_devices")
+            return
+        number = as_int(word.value[offset:])
+        if number is None or number < 1:
+            b.skip(f"the world size: {word.value[offset:]!r} is not a process count (elastic ranges and 'gpu' are "
+                   "not read); give --num-devices", "/hardware/num_devices")
+            return
+        related = related_for(word)
+        for ref in word.refs:
+            if ref.origin == "environment" and ref.name in ("SLURM_NNODES", "SLURM_JOB_NUM_NODES") and "nodes" in sbatch:
+                sp = sbatch["nodes"][1]
+                related += (Related(f"{ref.name} comes from #SBATCH --nodes here", start=sp.start, end=sp.end),)
+        values[key] = (number, word.locate(offset) and (word.locate(offset) if offset else word.span) or word.span,
+                       word.locate(offset), related)
+    nproc, nnodes = values["nproc"][0], values["nnodes"][0]
+    span = values["nproc"][1] or values["nnodes"][1] or words[launcher[0]].span
+    related = values["nproc"][3] + values["nnodes"][3]
+    if values["nnodes"][1] is not None:
+        related += (Related(f"{nnodes_flag} {nnodes}", start=values["nnodes"][1].start, end=values["nnodes"][1].end),)
+    b.put("/hardware/num_devices", nproc * nnodes, span, related=related,
+          origin=f"hardware.num_devices = {nproc * nnodes}: {name} {nproc_flags[0]} {nproc} × {nnodes_flag} {nnodes}")
+    b.put("/hardware/devices_per_node", nproc, span, binding=values["nproc"][2])
+    if values["nnodes"][2] is not None:
+        b.bindings["/hardware/num_nodes"] = values["nnodes"][2]
+
+
+def _layer_freq(b: PlanBuilder, got, layers) -> None:
+    if got is None:
+        return
+    text = got[0].replace(" ", "")
+    if text.isdigit():
+        b.put("/model/moe/layer_frequency", int(text), got[1], binding=got[2])
+        return
+    m = re.fullmatch(r"\(?\[0\]\*(\d+)\+\[1\]\*(\d+)\)?", text)
+    if m and (not isinstance(layers, int) or int(m[1]) + int(m[2]) == layers):
+        b.put("/model/moe/dense_layers", int(m[1]), got[1])
+        return
+    b.skip(f"--moe-layer-freq {got[0]!r}: only an integer or [0]*k+[1]*n is read (every layer counted as MoE)",
+           "/model/moe")
+
+
+#: vocabulary sizes of the tokenizers whose files Megatron-LM examples name (GPT-2 BPE: the 50,257 tokens of
+#: gpt2-vocab.json, Radford et al. 2019)
+_TOKENIZER_VOCAB = {"GPT2BPETokenizer": 50257}
+
+
+def _vocab(b: PlanBuilder, tokenizer) -> None:
+    tp = b.get("/parallelism/tp", 1) if isinstance(b.get("/parallelism/tp", 1), int) else 1
+    raw = _TOKENIZER_VOCAB.get(tokenizer[0]) if tokenizer else None
+    if raw is None:
+        what = f"--tokenizer-type {tokenizer[0]}" if tokenizer else "no --tokenizer-type or --vocab-size"
+        b.skip(f"the vocabulary size ({what}: the tokenizer file is not read); the estimate counts no embedding "
+               "and output layer — give --vocab-size to include them", "/model/vocab_size")
+        b.put("/model/vocab_size", 1)
+        return
+    unit = 128 * tp    # --make-vocab-size-divisible-by 128, times tp (megatron/training/tokenizer)
+    b.put("/model/vocab_size", math.ceil(raw / unit) * unit)
+
+
+def _placeholders(b: PlanBuilder) -> None:
+    """Stand-ins for required model sizes the script does not state (or states through something unresolved):
+    sizes no divisibility check objects to, so that every check that does not depend on them still runs. Each
+    is named in an info; the checks that use it say nothing about this file."""
+    model = b.data["model"]
+    missing = [k for k in ("layers", "hidden_size", "num_attention_heads") if not isinstance(model.get(k), int)]
+    if not missing:
+        return
+    if "num_attention_heads" in missing:
+        model["num_attention_heads"] = model.get("num_kv_heads") if isinstance(model.get("num_kv_heads"), int) else 1
+    if "hidden_size" in missing:
+        model["hidden_size"] = 128 * model["num_attention_heads"]
+        model.setdefault("ffn_hidden_size", 4 * model["hidden_size"])
+    if "layers" in missing:
+        model["layers"] = 1
+    flags = {"layers": "--num-layers", "hidden_size": "--hidden-size", "num_attention_heads": "--num-attention-heads"}
+    b.skip(f"{', '.join(flags[k] for k in missing)}: not given as a number; the layer, head and memory checks say "
+           "nothing about this file", "/model")
+
+
+def _default_batch(b: PlanBuilder) -> None:
+    world = b.get("/hardware/num_devices")
+    par = b.data["parallelism"]
+    size = 1
+    for key in ("tp", "pp", "cp"):
+        size *= par.get(key, 1) if isinstance(par.get(key, 1), int) else 1
+    if isinstance(world, int) and world % size == 0:
+        micro = par.get("micro_batch_size", 1)
+        b.put("/workload/batch_size", micro * world // size)
+
+
+# ------------------------------------------------------------------------------------------------ rules
+
+
+class _MegatronRule(Rule):
+    requires = frozenset()          # sizes only: runs without an accelerator
+
+    def applies(self, ctx) -> bool:
+        return ctx.plan.training.framework == "megatron" and ctx.plan.workload.training
+
+
+class BatchFlagsConflict(_MegatronRule):
+    code = "MEG001"
+    name = "megatron-batch-flags-conflict"
+    severity = Severity.ERROR
+    summary = "Megatron-LM: --step-batch-size-schedule and --global-batch-size are both given."
+    explanation = """
+        A step schedule sets the global batch at given iterations, so
+        Megatron-LM's validate_args rejects a run that also fixes it: "Cannot
+        specify both --step-batch-size-schedule and --global-batch-size"
+        (megatron/training/arguments.py:697-701). The job fails at start-up,
+        after the allocation.
+    """
+    bad_example = """
+        torchrun --nproc_per_node 8 pretrain_gpt.py --global-batch-size 1536 \\
+            --step-batch-size-schedule "0:16 1000:1536" ...
+    """
+    good_example = """
+        torchrun --nproc_per_node 8 pretrain_gpt.py --step-batch-size-schedule "0:16 1000:1536" ...
+    """
+    fix_safety = "No fix: which of the two you meant is yours to say."
+
+    def check(self, ctx):
+        if not self.applies(ctx) or ctx.plan.training.step_batch_size_schedule is None:
+            return
+        if "/workload/batch_size" not in ctx.document.spans:
+            return
+        yield self.report("/training/step_batch_size_schedule",
+                          "Megatron-LM refuses to start: \"Cannot specify both --step-batch-size-schedule and "
+                          f"--global-batch-size\" (megatron/training/arguments.py:697-701); --global-batch-size is "
+                          f"{ctx.plan.workload.batch_size}",
+                          data={"global_batch_size": ctx.plan.workload.batch_size,
+                                "step_batch_size_schedule": ctx.plan.training.step_batch_size_schedule})
+
+
+class SeqLengthContextParallel(_MegatronRule):
+    code = "MEG002"
+    name = "megatron-seq-length-cp"
+    severity = Severity.ERROR
+    summary = "Megatron-LM: with context parallelism the sequence length must be a multiple of 2·cp."
+    explanation = """
+        Context parallelism splits each sequence into 2·cp chunks (each rank
+        takes one from the front and one from the back, to balance causal
+        attention), so Megatron-LM requires "seq-length should be a multiple
+        of 2 * context-parallel-size if context-parallel-size > 1."
+        (megatron/training/arguments.py:1335-1338).
+    """
+    bad_example = "pretrain_gpt.py --seq-length 4100 --context-parallel-size 2"
+    good_example = "pretrain_gpt.py --seq-length 4096 --context-parallel-size 2"
+    fix_safety = "Unsafe: a different sequence length is different training data."
+
+    def check(self, ctx):
+        cp, s = ctx.plan.parallelism.cp, ctx.plan.workload.seq_len
+        if not self.applies(ctx) or cp <= 1 or "workload" in ctx.plan.unknown or s % (2 * cp) == 0:
+            return
+        yield self.report("/workload/seq_len",
+                          f"seq_length {s} is not a multiple of 2·cp = {2 * cp}: Megatron-LM refuses to start: "
+                          "\"seq-length should be a multiple of 2 * context-parallel-size if context-parallel-size > "
+                          "1.\" (megatron/training/arguments.py:1335-1338)",
+                          data={"seq_len": s, "cp": cp, "multiple_of": 2 * cp})
+
+
+class PositionsBelowSeqLength(_MegatronRule):
+    code = "MEG003"
+    name = "megatron-positions-below-seq-length"
+    severity = Severity.ERROR
+    summary = "Megatron-LM: --max-position-embeddings is smaller than --seq-length."
+    explanation = """
+        The position table must cover every position of a training sequence:
+        "max_position_embeddings ({p}) must be greater than or equal to
+        seq_length ({s})." (megatron/training/arguments.py:1353-1356).
+    """
+    bad_example = "pretrain_gpt.py --seq-length 4096 --max-position-embeddings 2048"
+    good_example = "pretrain_gpt.py --seq-length 4096 --max-position-embeddings 4096"
+    fix_safety = "Safe in a launch script: raises --max-position-embeddings to the sequence length (rope has no table)."
+
+    def check(self, ctx):
+        from deploylint.core import Fix
+
+        p, s = ctx.plan.model.max_position_embeddings, ctx.plan.workload.seq_len
+        if not self.applies(ctx) or p is None or "workload" in ctx.plan.unknown or p >= s:
+            return
+        yield self.report("/model/max_position_embeddings",
+                          f"Megatron-LM refuses to start: \"max_position_embeddings ({p}) must be greater than or "
+                          f"equal to seq_length ({s}).\" (megatron/training/arguments.py:1353-1356)",
+                          data={"max_position_embeddings": p, "seq_len": s},
+                          fixes=[Fix.set("/model/max_position_embeddings", s,
+                                         f"set --max-position-embeddings to {s}", applicability="unsafe")])
+
+
+class VirtualPipelineSplit(_MegatronRule):
+    code = "MEG004"
+    name = "megatron-virtual-pipeline-split"
+    severity = Severity.ERROR
+    summary = "Megatron-LM: the layers of a pipeline stage do not divide into virtual stages of the given size."
+    explanation = """
+        The interleaved schedule cuts each pipeline stage's layers into
+        virtual stages of --num-layers-per-virtual-pipeline-stage layers:
+        "number of layers per pipeline stage must be divisible number of
+        layers per virtual pipeline stage" (megatron/training/arguments.py,
+        validate_args).
+    """
+    bad_example = "pretrain_gpt.py --num-layers 96 --pipeline-model-parallel-size 8 --num-layers-per-virtual-pipeline-stage 5"
+    good_example = "pretrain_gpt.py --num-layers 96 --pipeline-model-parallel-size 8 --num-layers-per-virtual-pipeline-stage 4"
+    fix_safety = "Unsafe: a different virtual stage size changes the schedule."
+
+    def check(self, ctx):
+        per = ctx.plan.training.layers_per_virtual_stage
+        L, pp = ctx.plan.model.layers, ctx.plan.parallelism.pp
+        if not self.applies(ctx) or per is None or L % pp:
+            return
+        stage = L // pp
+        if stage % per == 0:
+            return
+        yield self.report("/training/layers_per_virtual_stage",
+                          f"{stage} layers per pipeline stage ({L} / pp {pp}) do not divide into virtual stages of "
+                          f"{per}: Megatron-LM refuses to start: \"number of layers per pipeline stage must be "
+                          "divisible number of layers per virtual pipeline stage\" (megatron/training/arguments.py)",
+                          data={"layers_per_stage": stage, "layers_per_virtual_stage": per,
+                                "divisors": [d for d in range(1, stage + 1) if stage % d == 0]})
+
+
+class ExpertTensorWithoutSequenceParallel(_MegatronRule):
+    code = "MEG005"
+    name = "megatron-ep-tp-without-sp"
+    severity = Severity.WARNING
+    summary = "Megatron-LM: expert parallelism with tensor parallelism needs --sequence-parallel."
+    explanation = """
+        With tp > 1 and ep > 1 the MoE token dispatcher expects sequence-
+        parallel activations: "When using expert parallelism and tensor
+        parallelism for training, sequence parallelism must be used"
+        (megatron/core/model_parallel_config.py:560-565).
+    """
+    bad_example = "pretrain_gpt.py --tensor-model-parallel-size 2 --expert-model-parallel-size 4"
+    good_example = "pretrain_gpt.py --tensor-model-parallel-size 2 --expert-model-parallel-size 4 --sequence-parallel"
+    fix_safety = "No automatic fix (a flag to add)."
+
+    def check(self, ctx):
+        par = ctx.plan.parallelism
+        if not self.applies(ctx) or ctx.plan.model.moe is None or par.ep <= 1 or par.tp <= 1 or par.sequence_parallel:
+            return
+        yield self.report("/parallelism/ep",
+                          f"ep={par.ep} with tp={par.tp} but no --sequence-parallel: \"When using expert parallelism "
+                          "and tensor parallelism for training, sequence parallelism must be used\" "
+                          "(megatron/core/model_parallel_config.py:560-565)",
+                          data={"ep": par.ep, "tp": par.tp})
+
+
+class SequenceParallelWithoutTensor(_MegatronRule):
+    code = "MEG006"
+    name = "megatron-sp-without-tp"
+    severity = Severity.HINT
+    summary = "Megatron-LM: --sequence-parallel with tensor-model-parallel size 1 is silently turned off."
+    explanation = """
+        Sequence parallelism splits the activations outside attention over
+        the tensor-parallel group; with tp = 1 there is nothing to split and
+        Megatron-LM turns it off without a word
+        (megatron/training/arguments.py:1430-1434). The flag promises a
+        memory saving that the run does not get.
+    """
+    bad_example = "pretrain_gpt.py --tensor-model-parallel-size 1 --sequence-parallel"
+    good_example = "pretrain_gpt.py --tensor-model-parallel-size 2 --sequence-parallel"
+    fix_safety = "No fix: either drop the flag or raise tp."
+
+    def check(self, ctx):
+        written = ((ctx.document.data or {}).get("parallelism") or {}).get("sequence_parallel")
+        if not self.applies(ctx) or ctx.plan.parallelism.tp != 1 or written is not True:
+            return
+        yield self.report("/parallelism/sequence_parallel",
+                          "--sequence-parallel with tp = 1 is silently turned off by Megatron-LM "
+                          "(megatron/training/arguments.py:1430-1434): it saves no memory in this run",
+                          data={"tp": 1})
+
+
+class HiddenNotDivisibleByHeads(_MegatronRule):
+    code = "MEG007"
+    name = "megatron-hidden-not-divisible-by-heads"
+    severity = Severity.ERROR
+    summary = "Megatron-LM: --hidden-size is not a multiple of --num-attention-heads (and no --kv-channels)."
+    explanation = """
+        Without --kv-channels the head width is hidden / heads, and
+        validate_args asserts args.hidden_size % args.num_attention_heads ==
+        0 (megatron/training/arguments.py:1331-1333).
+    """
+    bad_example = "pretrain_gpt.py --hidden-size 1000 --num-attention-heads 16"
+    good_example = "pretrain_gpt.py --hidden-size 1024 --num-attention-heads 16"
+    fix_safety = "No fix: a model change."
+
+    def check(self, ctx):
+        m = ctx.plan.model
+        written = (ctx.document.data or {}).get("model") or {}
+        if not self.applies(ctx) or "head_dim" in written or m.hidden_size % m.num_attention_heads == 0:
+            return
+        yield self.report("/model/hidden_size",
+                          f"hidden size {m.hidden_size} is not a multiple of {m.num_attention_heads} heads: Megatron-LM "
+                          "asserts hidden_size % num_attention_heads == 0 (megatron/training/arguments.py:1331-1333)",
+                          data={"hidden_size": m.hidden_size, "heads": m.num_attention_heads})
+
+
+@hookimpl
+def deploylint_rules():
+    return [BatchFlagsConflict(), SeqLengthContextParallel(), PositionsBelowSeqLength(), VirtualPipelineSplit(),
+            ExpertTensorWithoutSequenceParallel(), SequenceParallelWithoutTensor(), HiddenNotDivisibleByHeads()]
+
+
+@hookimpl
+def deploylint_source(path, text):
+    if os.path.basename(path).startswith("."):
+        return None
+    return read(path, text)
