@@ -72,6 +72,7 @@ class PlanBuilder:
         self.related: dict[str, tuple] = {}
         self.origins: dict[str, str] = {}
         self.skipped: list[tuple[str, str]] = []
+        self.unknown: set[str] = set()
 
     def anchor(self, span: Span, *sections: str) -> None:
         """Findings about values the file leaves to their defaults land on ``span`` (the command word, the file)."""
@@ -108,11 +109,41 @@ class PlanBuilder:
     def skip(self, what: str, pointer: str = "") -> None:
         self.skipped.append((what, pointer))
 
+    def placeholders(self, names: dict[str, str], why: str = "not given as a number") -> None:
+        """Stand-ins for the required model sizes the file does not state (``names``: plan key → how the file
+        spells it); call it after the parallelism is read. The stand-ins (layers = pp, heads = tp) divide by the
+        layout, so no check fires on them and every size check that does not depend on them still runs;
+        the model is marked unknown, so no estimate (memory, compute, claims) is made from them, and an info
+        names what was missing."""
+        model = self.data["model"]
+        missing = [k for k in ("layers", "hidden_size", "num_attention_heads", "vocab_size")
+                   if not isinstance(model.get(k), int)]
+        if not missing:
+            return
+        par = self.data["parallelism"]
+        tp = par.get("tp") if isinstance(par.get("tp"), int) else 1
+        pp = par.get("pp") if isinstance(par.get("pp"), int) else 1
+        if "num_attention_heads" in missing:
+            model["num_attention_heads"] = tp
+            model.pop("num_kv_heads", None)
+        if "hidden_size" in missing:
+            model["hidden_size"] = 128 * model["num_attention_heads"]
+            model.setdefault("ffn_hidden_size", 4 * model["hidden_size"])
+        if "layers" in missing:
+            model["layers"] = pp
+        model.setdefault("vocab_size", 1)
+        self.unknown.add("model")
+        shown = [names.get(k, k) for k in missing if k in names]
+        if shown:
+            self.skip(f"{', '.join(shown)}: {why}; the layer and head checks and the estimates say nothing about this "
+                      "file", "/model")
+
     def document(self, reload: Callable[[str], Document], insert=None) -> Document:
         data = {k: v for k, v in self.data.items() if v != {} or k in ("model", "hardware", "parallelism", "workload")}
         doc = Document(self.path, self.text, self.format, data, dict(self.spans), label=self.label,
                        related=dict(self.related), origins=dict(self.origins), partial=True, skipped=list(self.skipped))
         doc.writer = SpanWriter(dict(self.bindings), reload=reload, insert=insert)
+        doc.unknown = frozenset(self.unknown)   # read by the engine's fill step: estimates need the model
         return doc
 
 

@@ -232,7 +232,6 @@ def _plan(path, text, cmd, at, sbatch, notes, label, index):
         _layer_freq(b, value_of("--moe-layer-freq"), b.get("/model/layers"))
     if not isinstance(b.get("/model/vocab_size"), int):
         _vocab(b, value_of("--tokenizer-type"))
-    _placeholders(b)
 
     # -- parallelism --------------------------------------------------------------------------------------
     for flag in ("--tensor-model-parallel-size", "--pipeline-model-parallel-size", "--context-parallel-size",
@@ -282,6 +281,8 @@ def _plan(path, text, cmd, at, sbatch, notes, label, index):
         if inside or right_after:
             b.skip(f"line {text.count(chr(10), 0, note.span.start) + 1}: {note.message}")
 
+    b.placeholders({"layers": "--num-layers", "hidden_size": "--hidden-size",
+                    "num_attention_heads": "--num-attention-heads"})
     end = cmd.span.end
 
     def insert(pointer, value, _end=end):
@@ -394,26 +395,6 @@ def _vocab(b: PlanBuilder, tokenizer) -> None:
         return
     unit = 128 * tp    # --make-vocab-size-divisible-by 128, times tp (megatron/training/tokenizer)
     b.put("/model/vocab_size", math.ceil(raw / unit) * unit)
-
-
-def _placeholders(b: PlanBuilder) -> None:
-    """Stand-ins for required model sizes the script does not state (or states through something unresolved):
-    sizes no divisibility check objects to, so that every check that does not depend on them still runs. Each
-    is named in an info; the checks that use it say nothing about this file."""
-    model = b.data["model"]
-    missing = [k for k in ("layers", "hidden_size", "num_attention_heads") if not isinstance(model.get(k), int)]
-    if not missing:
-        return
-    if "num_attention_heads" in missing:
-        model["num_attention_heads"] = model.get("num_kv_heads") if isinstance(model.get("num_kv_heads"), int) else 1
-    if "hidden_size" in missing:
-        model["hidden_size"] = 128 * model["num_attention_heads"]
-        model.setdefault("ffn_hidden_size", 4 * model["hidden_size"])
-    if "layers" in missing:
-        model["layers"] = 1
-    flags = {"layers": "--num-layers", "hidden_size": "--hidden-size", "num_attention_heads": "--num-attention-heads"}
-    b.skip(f"{', '.join(flags[k] for k in missing)}: not given as a number; the layer, head and memory checks say "
-           "nothing about this file", "/model")
 
 
 def _default_batch(b: PlanBuilder) -> None:
@@ -641,8 +622,69 @@ def deploylint_rules():
             ExpertTensorWithoutSequenceParallel(), SequenceParallelWithoutTensor(), HiddenNotDivisibleByHeads()]
 
 
+#: Megatron-Bridge config keys (ConfigContainer: model = the Megatron TransformerConfig/ModelParallelConfig
+#: fields, train = TrainingConfig) → plan pointers; docs/megatron-lm-to-megatron-bridge.md maps them to the flags
+_BRIDGE = {
+    "/model/num_layers": "/model/layers", "/model/hidden_size": "/model/hidden_size",
+    "/model/ffn_hidden_size": "/model/ffn_hidden_size", "/model/num_attention_heads": "/model/num_attention_heads",
+    "/model/num_query_groups": "/model/num_kv_heads", "/model/kv_channels": "/model/head_dim",
+    "/model/num_moe_experts": "/model/moe/num_experts", "/model/moe_router_topk": "/model/moe/top_k",
+    "/model/moe_ffn_hidden_size": "/model/moe/expert_ffn_hidden_size",
+    "/model/max_position_embeddings": "/model/max_position_embeddings",
+    "/model/tensor_model_parallel_size": "/parallelism/tp", "/model/pipeline_model_parallel_size": "/parallelism/pp",
+    "/model/context_parallel_size": "/parallelism/cp", "/model/expert_model_parallel_size": "/parallelism/ep",
+    "/model/expert_tensor_parallel_size": "/parallelism/etp", "/model/seq_length": "/workload/seq_len",
+    "/train/global_batch_size": "/workload/batch_size", "/train/micro_batch_size": "/parallelism/micro_batch_size",
+    "/model/virtual_pipeline_model_parallel_size": "/training/virtual_stages_per_rank",
+}
+
+
+def read_bridge(path: str, text: str):
+    """A Megatron-Bridge override YAML (``model:``/``train:`` sections of a recipe's ConfigContainer), or None."""
+    if not path.lower().endswith((".yaml", ".yml")) or "train:" not in text or "model:" not in text:
+        return None
+    from deploylint.core.document.sources import SourceError, load
+
+    try:
+        src = load(path, text, "yaml")
+    except SourceError:
+        return None
+    data, spans = src.data, src.spans
+    if not isinstance(data, dict) or "schema_version" in data:
+        return None
+    train, model = data.get("train"), data.get("model")
+    if not isinstance(train, dict) or not isinstance(model, dict) or not (
+            {"global_batch_size", "micro_batch_size", "train_iters"} & set(train)):
+        return None
+    b = PlanBuilder(path, text, "megatron", "yaml")
+    first = spans.get("/model") or spans.get("/train")
+    b.anchor(first.key or first.value)
+    for file_ptr, plan_ptr in _BRIDGE.items():
+        keys = file_ptr.strip("/").split("/")
+        value = data.get(keys[0], {}).get(keys[1]) if isinstance(data.get(keys[0]), dict) else None
+        if value is None:
+            continue
+        number = as_int(value)
+        node = spans.get(file_ptr)
+        if number is None or number < 1:
+            b.skip(f"{keys[0]}.{keys[1]} = {value!r}: not a size deploylint reads", plan_ptr)
+            continue
+        b.put(plan_ptr, number, node.value if node else None, key=node.key if node else None,
+              binding=node.value if node else None)
+    if model.get("sequence_parallel") is not None:
+        b.put("/parallelism/sequence_parallel", model.get("sequence_parallel") is True)
+    dist = data.get("dist") if isinstance(data.get("dist"), dict) else {}
+    if dist.get("use_megatron_fsdp") is True or dist.get("use_torch_fsdp2") is True:
+        b.put("/parallelism/zero_stage", 3)
+    b.put("/workload/dtype", "bf16")       # the recipes train in bf16 unless their mixed_precision says otherwise
+    b.skip("the model's architecture and the world size: an override file changes a recipe (read in Python), "
+           "which gives them; give them with [tool.deploylint] or --num-devices", "/model")
+    b.placeholders({})
+    return [b.document(lambda new: read_bridge(path, new)[0])]
+
+
 @hookimpl
 def deploylint_source(path, text):
     if os.path.basename(path).startswith("."):
         return None
-    return read(path, text)
+    return read(path, text) or read_bridge(path, text)

@@ -82,7 +82,8 @@ class WorldSizeMismatch(Rule):
             message, data, severity = framework_says(
                 ctx, "expert_grid", f"ep·etp = {par.ep}·{par.etp} = {par.ep * par.etp} does not divide the {stage} "
                 "devices (tp·cp·dp) of a pipeline stage", {"ep": par.ep, "etp": par.etp, "stage_devices": stage},
-                world=N, grid=par.etp * par.ep * par.pp, ep=par.ep, region=stage)
+                world=N, grid=par.etp * par.ep * par.pp, ep=par.ep, region=stage,
+                shard_region=(ctx.plan.training.dp_shard or par.dp) * par.cp * par.tp)
             yield self.report("/parallelism/ep", message, data=data, fixes=fixes, severity=severity)
 
 

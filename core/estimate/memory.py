@@ -181,7 +181,9 @@ def estimate_memory(plan, counts: ParamCounts, devices: list[int] | None = None)
     capacity = hw.memory_bytes
     m = micro_batches(plan)
     edp = expert_data_parallel(par)
-    dense_shard = max(1, par.dp * par.cp)
+    # HSDP (TorchTitan data_parallel_shard_degree, FSDP HYBRID_SHARD): ZeRO shards over the dp_shard ranks only
+    shard = getattr(getattr(plan, "training", None), "dp_shard", None)
+    dense_shard = max(1, (shard if shard and par.dp % shard == 0 else par.dp) * par.cp)
     kv_attn = kv_projection_params(model)
     kv_div = min(par.tp, model.num_kv_heads) if kv_attn else par.tp
     opt_k = optimizer_bytes_per_param(work.optimizer, work.dtype)

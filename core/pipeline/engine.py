@@ -211,7 +211,7 @@ class Engine:
             if not selected and not every_rule:
                 continue
             needs = frozenset(getattr(rule, "requires", ALL_INPUTS))
-            if needs & plan.unknown:
+            if needs & plan.unknown or ("architecture" in plan.unknown and "hardware" in needs):   # estimates need it
                 if selected:
                     skipped.append(rule.code)
                 continue

@@ -43,7 +43,7 @@ def fill(document, data: Any, config) -> tuple[dict, list[Diagnostic], frozenset
     out: list[Diagnostic] = []
     data = copy.deepcopy(data) if isinstance(data, dict) else {}
     data.setdefault("schema_version", 1)
-    unknown: set[str] = set()
+    unknown: set[str] = set(getattr(document, "unknown", ()) or ())   # what the adapter could not read ("model")
     where = f"[tool.deploylint.{{}}] in {config.source}" if config.source else "[tool.deploylint.{}]"
 
     for skipped in document.skipped:
@@ -87,6 +87,7 @@ def fill(document, data: Any, config) -> tuple[dict, list[Diagnostic], frozenset
             value = par.get(key, 1)
             world *= value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 1
         hardware["num_devices"] = world
+        unknown.add("devices")     # nominal: rules that compare against the device count can tell
         out.append(_info(f"hardware.num_devices = {world}: the GPUs the layout uses (nothing in the file or the "
                          "configuration gives a device count; --num-devices N sets one)", "/hardware/num_devices",
                          {"key": "num_devices", "value": world, "origin": "layout"}))
@@ -123,6 +124,8 @@ def fill(document, data: Any, config) -> tuple[dict, list[Diagnostic], frozenset
 def skipped_rules(unknown: frozenset, codes: list[str]) -> Diagnostic:
     """The one info saying which checks did not run for lack of an input, and how to supply it."""
     how = []
+    if "model" in unknown:
+        how.append("the model (the file does not describe it; see the info above)")
     if "hardware" in unknown:
         how.append("the accelerator (--accelerator NAME, or accelerator = \"…\" in [tool.deploylint.hardware])")
     if "workload" in unknown:

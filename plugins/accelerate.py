@@ -1,0 +1,131 @@
+"""Hugging Face Accelerate config YAML (``accelerate launch --config_file``), linted in place.
+
+Recognised by ``distributed_type`` with ``num_processes`` (or an
+``fsdp_config``/``deepspeed_config``/``parallelism_config`` table), read with
+deploylint's YAML loader so every value keeps its span.
+
+Accelerate semantics (huggingface/accelerate at 16cb6eb): ``num_processes``
+is the whole world and ``num_machines`` the node count; a
+``parallelism_config`` of dp_replicate · dp_shard · tp · cp must equal
+``num_processes`` ("ParallelismConfig total_size … does not match
+num_processes", ``src/accelerate/parallelism_config.py:372-377``), else dp is
+the world; FSDP's ``fsdp_sharding_strategy`` FULL_SHARD / HYBRID_SHARD = ZeRO-3,
+SHARD_GRAD_OP / HYBRID_SHARD_ZERO2 = ZeRO-2, NO_SHARD = 0
+(``src/accelerate/utils/constants.py:38``); FSDP2 ``fsdp_reshard_after_forward``
+true = ZeRO-3, false = ZeRO-2; ``fsdp_offload_params`` moves parameters,
+gradients and optimizer states to the CPU; ``deepspeed_config.zero_stage`` and
+``offload_*_device`` as in DeepSpeed (a ``deepspeed_config_file`` is not
+read); ``mixed_precision`` no/fp16/bf16/fp8. An Accelerate config names no
+model, batch or sequence length.
+"""
+
+from __future__ import annotations
+
+from deploylint.core import hookimpl
+
+from ._training import PlanBuilder, as_int
+
+STARTUP_CHECKS = {
+    "world": ("ParallelismConfig total_size ({total}) does not match num_processes ({world}). Please adjust "
+              "dp_replicate_size/ dp_shard_size/tp_size/cp_size/sp_size.", "src/accelerate/parallelism_config.py:372-377"),
+}
+
+_STRATEGY = {"FULL_SHARD": 3, "HYBRID_SHARD": 3, "SHARD_GRAD_OP": 2, "HYBRID_SHARD_ZERO2": 2, "NO_SHARD": 0}
+
+
+def read(path: str, text: str):
+    if not path.lower().endswith((".yaml", ".yml")) or "distributed_type" not in text:
+        return None
+    from deploylint.core.document.sources import SourceError, load
+
+    try:
+        src = load(path, text, "yaml")
+    except SourceError:
+        return None
+    data, spans = src.data, src.spans
+    if not isinstance(data, dict) or "schema_version" in data or "distributed_type" not in data:
+        return None
+    b = PlanBuilder(path, text, "accelerate", "yaml")
+    anchor = spans.get("/distributed_type")
+    b.anchor(anchor.key or anchor.value)
+
+    def node(ptr):
+        n = spans.get(ptr)
+        return (n.value, n.key) if n else (None, None)
+
+    def take(file_ptr, plan_ptr):
+        v = _get(data, file_ptr)
+        if v is None:
+            return None
+        n = as_int(v)
+        if n is None or n < 1:
+            b.skip(f"{file_ptr.strip('/').replace('/', '.')} = {v!r}: not a size deploylint reads", plan_ptr)
+            return None
+        value_span, key_span = node(file_ptr)
+        b.put(plan_ptr, n, value_span, key=key_span, binding=value_span)
+        return n
+
+    world = take("/num_processes", "/hardware/num_devices")
+    machines = as_int(_get(data, "/num_machines"))
+    if world:
+        b.origins["/hardware/num_devices"] = f"hardware.num_devices = {world}: num_processes in this file"
+        if machines and machines >= 1 and world % machines == 0:
+            b.put("/hardware/devices_per_node", world // machines)
+    else:
+        b.skip("num_processes: the world size (give --num-devices)", "/hardware/num_devices")
+    pc = "/parallelism_config/parallelism_config_"
+    if isinstance(data.get("parallelism_config"), dict):
+        tp = take(pc + "tp_size", "/parallelism/tp") or 1
+        cp = take(pc + "cp_size", "/parallelism/cp") or 1
+        rep = as_int(_get(data, pc + "dp_replicate_size")) or 1
+        shard = as_int(_get(data, pc + "dp_shard_size")) or 1
+        value_span, _ = node(pc + "dp_shard_size")
+        b.put("/parallelism/dp", rep * shard, value_span)
+        b.put("/training/dp_shard", shard, value_span)
+    kind = data.get("distributed_type")
+    zero = 0
+    if kind == "FSDP":
+        fsdp = data.get("fsdp_config") or {}
+        strategy = fsdp.get("fsdp_sharding_strategy")
+        if strategy in _STRATEGY:
+            zero = _STRATEGY[strategy]
+        elif "fsdp_reshard_after_forward" in fsdp:
+            zero = 3 if fsdp.get("fsdp_reshard_after_forward") is True else 2
+        else:
+            zero = 3          # FSDP's default: FULL_SHARD
+        if fsdp.get("fsdp_offload_params") is True:
+            b.put("/parallelism/offload_params", "cpu")
+            b.put("/parallelism/offload_optimizer", "cpu")
+        if fsdp.get("fsdp_activation_checkpointing") is True:
+            b.put("/parallelism/recompute", "full")
+    elif kind == "DEEPSPEED":
+        ds = data.get("deepspeed_config") or {}
+        if "zero_stage" in ds:
+            zero = as_int(ds.get("zero_stage")) or 0
+        for key, plan_ptr in (("offload_optimizer_device", "/parallelism/offload_optimizer"),
+                              ("offload_param_device", "/parallelism/offload_params")):
+            if ds.get(key) in ("cpu", "nvme", "none"):
+                b.put(plan_ptr, ds[key])
+        if ds.get("deepspeed_config_file"):
+            b.skip(f"deepspeed_config_file {ds['deepspeed_config_file']!r}: check that file on its own (a ds_config "
+                   "is linted too)", "/parallelism/zero_stage")
+    b.put("/parallelism/zero_stage", min(3, max(0, zero)))
+    precision = data.get("mixed_precision")
+    b.put("/workload/dtype", {"bf16": "bf16", "fp16": "fp16", "fp8": "fp8"}.get(str(precision), "fp32"))
+    b.skip("the model, batch and sequence length: an Accelerate config names none of them", "/model")
+    b.placeholders({})
+    return [b.document(lambda new: read(path, new)[0])]
+
+
+def _get(data, pointer):
+    node = data
+    for t in pointer.strip("/").split("/"):
+        if not isinstance(node, dict) or t not in node:
+            return None
+        node = node[t]
+    return node
+
+
+@hookimpl
+def deploylint_source(path, text):
+    return read(path, text)

@@ -1,0 +1,268 @@
+"""TorchTitan job TOML files, linted in place, and TorchTitan's parallel-dims checks.
+
+A TorchTitan job config (``torchtitan/models/*/train_configs/*.toml``, the
+format until commit 9810191bb of 2026-02-23 replaced it by Python configs) is
+recognised by a ``[model]`` table with ``name``/``flavor`` next to
+``[parallelism]`` ``*_degree`` keys or ``[training]``. It is read with
+deploylint's TOML loader, so every value keeps its exact span and a fix edits
+that value's token.
+
+TorchTitan semantics (``torchtitan/distributed/parallel_dims.py``, TOML era
+at 238fa99): the world is dp_replicate · dp_shard · cp · tp · pp, and
+``data_parallel_shard_degree = -1`` means "the rest" of the world; FSDP
+shards parameters, gradients and optimizer states over dp_shard (ZeRO-3,
+HSDP when dp_replicate > 1); ``global_batch_size = -1`` means local batch × dp.
+The model comes from ``[model] name``/``flavor`` through :data:`FLAVORS` (or a
+local ``hf_assets_path`` folder holding a config.json). The world size is not
+in the file: it comes from ``--num-devices``/the configuration, else from the
+file's own comment "preset for N … GPUs" (reported as an inference).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+from deploylint.core import Rule, Severity, hookimpl
+
+from ._training import PlanBuilder, as_int
+
+STARTUP_CHECKS = {
+    "world": ("Invalid parallel dims: dp_replicate({dp_replicate}) * dp_shard({dp_shard}) * cp({cp}) * tp({tp}) * "
+              "pp({pp}) != WORLD_SIZE({world})", "torchtitan/distributed/parallel_dims.py:182-185"),
+    "expert_grid": ("expert_parallel_degree ({ep}) must divide dp_shard * cp * tp ({shard_region})",
+                    "torchtitan/distributed/parallel_dims.py:187-192"),
+    "experts": ("num_experts ({experts}) must be divisible by expert_parallel_degree ({ep}).",
+                "torchtitan/models/common/decoder.py:201-208"),
+    "heads": ("tensor_parallel_degree ({tp}) must divide n_heads ({heads}).",
+              "torchtitan/models/common/decoder.py:185-199"),
+    "kv_heads_replicated": ("tensor_parallel_degree ({tp}) must divide n_kv_heads ({kv}).",
+                            "torchtitan/models/common/decoder.py:185-199"),
+    "kv_heads_split": ("tensor_parallel_degree ({tp}) must divide n_kv_heads ({kv}).",
+                       "torchtitan/models/common/decoder.py:185-199"),
+    "batch": ("global batch size must be multiple of local batch size times data-parallel degree",
+              "torchtitan/train.py:203-209 at 238fa99"),
+}
+
+#: (model name, flavor) → the Hugging Face model whose architecture the flavor defines, field for field:
+#: llama3 8B/70B/405B = dim 4096/8192/16384, 32/80/126 layers, 32/64/128 heads, 8 KV heads, MLP
+#: 14336/28672/53248 (torchtitan/models/llama3/__init__.py, llama3_configs) = Llama 3.1; deepseek_v3 671B
+#: (torchtitan/models/deepseek_v3/__init__.py) = DeepSeek-V3; qwen3 32B (torchtitan/models/qwen3/__init__.py:
+#: dim 5120, 64 layers, 64/8 heads, head_dim 128, MLP 25600) = Qwen3-32B. Resolved offline by the bundled catalog.
+FLAVORS = {
+    ("llama3", "8B"): "meta-llama/Llama-3.1-8B",
+    ("llama3", "70B"): "meta-llama/Llama-3.1-70B",
+    ("llama3", "405B"): "meta-llama/Llama-3.1-405B",
+    ("deepseek_v3", "671B"): "deepseek-ai/DeepSeek-V3",
+    ("qwen3", "32B"): "Qwen/Qwen3-32B",
+}
+
+_PRESET = re.compile(r"#.*?preset for (\d+) [\w-]* ?GPUs", re.I)
+
+
+def _looks_like_torchtitan(data) -> bool:
+    if not isinstance(data, dict) or "schema_version" in data:
+        return False
+    model, par = data.get("model"), data.get("parallelism")
+    if not isinstance(model, dict) or "flavor" not in model:
+        return False
+    return isinstance(par, dict) and any(str(k).endswith("_degree") for k in par) or isinstance(data.get("training"), dict)
+
+
+def read(path: str, text: str):
+    if not path.lower().endswith(".toml") or "flavor" not in text:
+        return None
+    from deploylint.core.document.sources import SourceError, load
+
+    try:
+        src = load(path, text, "toml")
+    except SourceError:
+        return None          # not readable TOML: the built-in loader reports it if the file is a plan
+    if not _looks_like_torchtitan(src.data):
+        return None
+    data, spans = src.data, src.spans
+    b = PlanBuilder(path, text, "torchtitan", "toml")
+    whole = spans.get("/model")
+    b.anchor(whole.key or whole.value if whole else _first_line(text))
+
+    def take(file_ptr, plan_ptr, *, minimum=1, value=None):
+        node = spans.get(file_ptr)
+        v = _get(data, file_ptr) if value is None else value
+        if v is None:
+            return None
+        n = as_int(v) if not isinstance(v, bool) else None
+        if n is None or n < minimum:
+            b.skip(f"{file_ptr.strip('/').replace('/', '.')} = {v!r}: not a size deploylint reads", plan_ptr)
+            return None
+        b.put(plan_ptr, n, node.value if node else None, key=node.key if node else None,
+              binding=node.value if node else None)
+        return n
+
+    # -- the model ------------------------------------------------------------------------------------------
+    name, flavor = _get(data, "/model/name"), _get(data, "/model/flavor")
+    assets = _get(data, "/model/hf_assets_path")
+    folder = os.path.join(os.path.dirname(os.path.abspath(path)), assets) if isinstance(assets, str) else None
+    if folder and os.path.isfile(os.path.join(folder, "config.json")):
+        b.put("/model/id", folder, spans["/model/hf_assets_path"].value if "/model/hf_assets_path" in spans else None)
+    elif (name, str(flavor)) in FLAVORS:
+        at = spans.get("/model/flavor")
+        b.put("/model/id", FLAVORS[(name, str(flavor))], at.value if at else None)
+    else:
+        b.skip(f"model {name!r} flavor {flavor!r}: not in deploylint's table of TorchTitan flavors and "
+               f"hf_assets_path {assets!r} holds no config.json next to this file", "/model")
+
+    # -- the world -------------------------------------------------------------------------------------------
+    par = data.get("parallelism") or {}
+    tp = take("/parallelism/tensor_parallel_degree", "/parallelism/tp") or 1
+    pp = take("/parallelism/pipeline_parallel_degree", "/parallelism/pp") or 1
+    cp = take("/parallelism/context_parallel_degree", "/parallelism/cp") or 1
+    ep = take("/parallelism/expert_parallel_degree", "/parallelism/ep")
+    etp = take("/parallelism/expert_tensor_parallel_degree", "/parallelism/etp")
+    if ep and etp is None:
+        b.put("/parallelism/etp", 1)
+    replicate = as_int(par.get("data_parallel_replicate_degree", 1))
+    shard = as_int(par.get("data_parallel_shard_degree", -1))
+    preset = _PRESET.search(text)
+    world = None
+    if preset:
+        world = int(preset.group(1))
+        b.put("/hardware/num_devices", world, _span_of(preset, 1),
+              origin=f"hardware.num_devices = {world}: the file's comment \"{preset.group(0).lstrip('# ')}\" "
+                     f"(line {text.count(chr(10), 0, preset.start()) + 1}); --num-devices overrides it")
+    if replicate is None or replicate < 1 or shard is None or shard == 0 or shard < -1:
+        b.skip("data_parallel_replicate_degree / data_parallel_shard_degree: not sizes deploylint reads", "/parallelism")
+    else:
+        if shard == -1:
+            rest = replicate * cp * tp * pp
+            if world is not None and world % rest == 0:
+                shard = world // rest
+                b.origins["/training/dp_shard"] = (f"data_parallel_shard_degree = -1 is the rest of the world: "
+                                                   f"{world} / (dp_replicate·cp·tp·pp = {rest}) = {shard}")
+            else:
+                shard = None
+                b.skip("data_parallel_shard_degree = -1 (\"the rest\"): the world size is not known (--num-devices)"
+                       if world is None else f"data_parallel_shard_degree = -1: {world} devices do not divide by "
+                       f"dp_replicate·cp·tp·pp = {rest}", "/parallelism/dp")
+        if shard is not None:
+            at = spans.get("/parallelism/data_parallel_shard_degree")
+            b.put("/parallelism/dp", replicate * shard, at.value if at else None)
+            b.put("/training/dp_shard", shard, at.value if at else None)
+            b.put("/parallelism/zero_stage", 3 if shard > 1 else 0)
+
+    # -- batch, sequence, memory savers --------------------------------------------------------------------------
+    local = take("/training/local_batch_size", "/parallelism/micro_batch_size")
+    take("/training/seq_len", "/workload/seq_len")
+    glob = as_int(_get(data, "/training/global_batch_size"))
+    dp = b.get("/parallelism/dp")
+    if glob is not None and glob > 0:
+        take("/training/global_batch_size", "/workload/batch_size")
+    elif local and isinstance(dp, int):
+        b.put("/workload/batch_size", local * dp)      # global_batch_size -1 (the default): local × dp
+    mode = _get(data, "/activation_checkpoint/mode")
+    if mode in ("none", "selective", "full"):
+        at = spans.get("/activation_checkpoint/mode")
+        b.put("/parallelism/recompute", mode, at.value if at else None)
+    b.put("/workload/dtype", "bf16")    # mixed_precision_param default bfloat16; float8 converters are not read
+    if "float8" in str(_get(data, "/model/converters")):
+        b.skip("float8 training (converters = [\"float8\"]): the estimate counts bf16 weights and compute")
+    if "id" not in b.data["model"]:
+        b.placeholders({})
+    return [b.document(lambda new: read(path, new)[0])]
+
+
+def _get(data, pointer):
+    node = data
+    for t in pointer.strip("/").split("/"):
+        if not isinstance(node, dict) or t not in node:
+            return None
+        node = node[t]
+    return node
+
+
+def _span_of(m, group):
+    from deploylint.core import Span
+
+    return Span(m.start(group), m.end(group))
+
+
+def _first_line(text):
+    from deploylint.core import Span
+
+    end = text.find("\n")
+    return Span(0, len(text) if end < 0 else end)
+
+
+class _TorchTitanRule(Rule):
+    requires = frozenset()
+
+    def applies(self, ctx) -> bool:
+        return ctx.plan.training.framework == "torchtitan"
+
+
+class ExpertTensorParallel(_TorchTitanRule):
+    code = "TTN001"
+    name = "torchtitan-etp"
+    severity = Severity.ERROR
+    summary = "TorchTitan: expert_tensor_parallel_degree must be 1 or tensor_parallel_degree."
+    explanation = """
+        TorchTitan builds the expert mesh either without tensor parallelism
+        inside the experts or with the whole tensor-parallel group:
+        "Currently we only support ETP=TP or ETP=1"
+        (torchtitan/distributed/parallel_dims.py:59 at 238fa99).
+    """
+    bad_example = "[parallelism]\ntensor_parallel_degree = 4\nexpert_parallel_degree = 8\nexpert_tensor_parallel_degree = 2"
+    good_example = "[parallelism]\ntensor_parallel_degree = 4\nexpert_parallel_degree = 8\nexpert_tensor_parallel_degree = 1"
+    fix_safety = "Unsafe: a different expert layout."
+
+    def check(self, ctx):
+        from deploylint.core import Fix
+
+        par = ctx.plan.parallelism
+        if not self.applies(ctx) or par.etp in (1, par.tp):
+            return
+        yield self.report("/parallelism/etp", f"expert_tensor_parallel_degree = {par.etp} with tp = {par.tp}: "
+                          "TorchTitan refuses to start: \"Currently we only support ETP=TP or ETP=1\" "
+                          "(torchtitan/distributed/parallel_dims.py:59 at 238fa99)",
+                          data={"etp": par.etp, "tp": par.tp},
+                          fixes=[Fix.set("/parallelism/etp", 1, "set expert_tensor_parallel_degree = 1",
+                                         applicability="unsafe")])
+
+
+class ExpertRegion(_TorchTitanRule):
+    code = "TTN002"
+    name = "torchtitan-ep-region"
+    severity = Severity.ERROR
+    summary = "TorchTitan: expert_parallel_degree must divide dp_shard · cp · tp."
+    explanation = """
+        TorchTitan carves the expert-parallel group out of the FSDP-sharded,
+        context- and tensor-parallel ranks — not the replicated ones — so
+        "expert_parallel_degree ({ep}) must divide dp_shard * cp * tp ({n})"
+        (torchtitan/distributed/parallel_dims.py:187-192). With HSDP
+        (dp_replicate > 1) this is stricter than ep dividing all of a stage's
+        devices (PAR401).
+    """
+    bad_example = "[parallelism]\ndata_parallel_replicate_degree = 4\ndata_parallel_shard_degree = 2\nexpert_parallel_degree = 8"
+    good_example = "[parallelism]\ndata_parallel_replicate_degree = 1\ndata_parallel_shard_degree = 8\nexpert_parallel_degree = 8"
+    fix_safety = "No fix: the split between replicate and shard is yours to choose."
+
+    def check(self, ctx):
+        par, shard = ctx.plan.parallelism, ctx.plan.training.dp_shard
+        if not self.applies(ctx) or ctx.plan.model.moe is None or par.ep <= 1 or shard is None:
+            return
+        region = shard * par.cp * par.tp
+        stage = par.tp * par.cp * par.dp
+        if region % par.ep == 0 or stage % (par.ep * par.etp):
+            return          # fine, or already PAR401 (with TorchTitan's message)
+        yield self.report("/parallelism/ep", f"TorchTitan refuses to start: \"expert_parallel_degree ({par.ep}) must "
+                          f"divide dp_shard * cp * tp ({region})\" (torchtitan/distributed/parallel_dims.py:187-192)",
+                          data={"ep": par.ep, "dp_shard": shard, "cp": par.cp, "tp": par.tp, "region": region})
+
+
+@hookimpl
+def deploylint_rules():
+    return [ExpertTensorParallel(), ExpertRegion()]
+
+
+@hookimpl
+def deploylint_source(path, text):
+    return read(path, text)
