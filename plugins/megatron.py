@@ -485,9 +485,11 @@ class PositionsBelowSeqLength(_MegatronRule):
     severity = Severity.ERROR
     summary = "Megatron-LM: --max-position-embeddings is smaller than --seq-length."
     explanation = """
-        The position table must cover every position of a training sequence:
-        "max_position_embeddings ({p}) must be greater than or equal to
-        seq_length ({s})." (megatron/training/arguments.py:1353-1356).
+        The position table must cover every position of a training sequence,
+        so validate_args stops the job before the first step, after the
+        allocation and the container start: "max_position_embeddings ({p})
+        must be greater than or equal to seq_length ({s})."
+        (megatron/training/arguments.py:1353-1356).
     """
     bad_example = "pretrain_gpt.py --seq-length 4096 --max-position-embeddings 2048"
     good_example = "pretrain_gpt.py --seq-length 4096 --max-position-embeddings 4096"
@@ -513,8 +515,10 @@ class VirtualPipelineSplit(_MegatronRule):
     severity = Severity.ERROR
     summary = "Megatron-LM: the layers of a pipeline stage do not divide into virtual stages of the given size."
     explanation = """
-        The interleaved schedule cuts each pipeline stage's layers into
-        virtual stages of --num-layers-per-virtual-pipeline-stage layers:
+        The interleaved (virtual pipeline) schedule cuts each pipeline
+        stage's layers into virtual stages of
+        --num-layers-per-virtual-pipeline-stage layers, so the layers of one
+        stage must split into whole virtual stages:
         "number of layers per pipeline stage must be divisible number of
         layers per virtual pipeline stage" (megatron/training/arguments.py,
         validate_args).
@@ -545,8 +549,9 @@ class ExpertTensorWithoutSequenceParallel(_MegatronRule):
     severity = Severity.WARNING
     summary = "Megatron-LM: expert parallelism with tensor parallelism needs --sequence-parallel."
     explanation = """
-        With tp > 1 and ep > 1 the MoE token dispatcher expects sequence-
-        parallel activations: "When using expert parallelism and tensor
+        With tp > 1 and ep > 1 the MoE token dispatcher expects the tokens
+        split over the tensor-parallel ranks as sequence parallelism splits
+        them, and Megatron-LM says so at start-up: "When using expert parallelism and tensor
         parallelism for training, sequence parallelism must be used"
         (megatron/core/model_parallel_config.py:560-565).
     """
@@ -597,9 +602,10 @@ class HiddenNotDivisibleByHeads(_MegatronRule):
     severity = Severity.ERROR
     summary = "Megatron-LM: --hidden-size is not a multiple of --num-attention-heads (and no --kv-channels)."
     explanation = """
-        Without --kv-channels the head width is hidden / heads, and
-        validate_args asserts args.hidden_size % args.num_attention_heads ==
-        0 (megatron/training/arguments.py:1331-1333).
+        Without --kv-channels the head width is hidden / heads, which must be
+        a whole number: validate_args asserts args.hidden_size %
+        args.num_attention_heads == 0 (megatron/training/arguments.py:1331-1333)
+        and the job stops with a bare AssertionError after the allocation.
     """
     bad_example = "pretrain_gpt.py --hidden-size 1000 --num-attention-heads 16"
     good_example = "pretrain_gpt.py --hidden-size 1024 --num-attention-heads 16"

@@ -132,19 +132,17 @@ def read(path: str, text: str):
     if replicate is None or replicate < 1 or shard is None or shard == 0 or shard < -1:
         b.skip("data_parallel_replicate_degree / data_parallel_shard_degree: not sizes deploylint reads", "/parallelism")
     else:
+        at = spans.get("/parallelism/data_parallel_shard_degree")
         if shard == -1:
-            rest = replicate * cp * tp * pp
-            if world is not None and world % rest == 0:
-                shard = world // rest
-                b.origins["/training/dp_shard"] = (f"data_parallel_shard_degree = -1 is the rest of the world: "
-                                                   f"{world} / (dp_replicate·cp·tp·pp = {rest}) = {shard}")
-            else:
-                shard = None
-                b.skip("data_parallel_shard_degree = -1 (\"the rest\"): the world size is not known (--num-devices)"
-                       if world is None else f"data_parallel_shard_degree = -1: {world} devices do not divide by "
-                       f"dp_replicate·cp·tp·pp = {rest}", "/parallelism/dp")
-        if shard is not None:
-            at = spans.get("/parallelism/data_parallel_shard_degree")
+            # "the rest": dp_shard = world // (dp_replicate·cp·tp·pp) (parallel_dims.py), so dp = world // (cp·tp·pp),
+            # which is what the plan derives from the device count once it is known (file comment, --num-devices)
+            b.put("/parallelism/zero_stage", 3)
+            if replicate > 1:
+                b.skip("data_parallel_shard_degree = -1 with data_parallel_replicate_degree > 1: the estimate "
+                       "shards over all data-parallel ranks", "/parallelism/dp")
+            elif at is not None:
+                b.spans["/parallelism/dp"] = at
+        else:
             b.put("/parallelism/dp", replicate * shard, at.value if at else None)
             b.put("/training/dp_shard", shard, at.value if at else None)
             b.put("/parallelism/zero_stage", 3 if shard > 1 else 0)
@@ -154,10 +152,14 @@ def read(path: str, text: str):
     take("/training/seq_len", "/workload/seq_len")
     glob = as_int(_get(data, "/training/global_batch_size"))
     dp = b.get("/parallelism/dp")
+    if dp is None and world is not None and shard == -1:
+        dp = world // (cp * tp * pp) or None
     if glob is not None and glob > 0:
         take("/training/global_batch_size", "/workload/batch_size")
     elif local and isinstance(dp, int):
         b.put("/workload/batch_size", local * dp)      # global_batch_size -1 (the default): local × dp
+        b.origins["/workload/batch_size"] = (f"workload.batch_size = {local * dp}: global_batch_size -1 is "
+                                             f"local_batch_size {local} × dp {dp}")
     mode = _get(data, "/activation_checkpoint/mode")
     if mode in ("none", "selective", "full"):
         at = spans.get("/activation_checkpoint/mode")
@@ -206,7 +208,8 @@ class ExpertTensorParallel(_TorchTitanRule):
     summary = "TorchTitan: expert_tensor_parallel_degree must be 1 or tensor_parallel_degree."
     explanation = """
         TorchTitan builds the expert mesh either without tensor parallelism
-        inside the experts or with the whole tensor-parallel group:
+        inside the experts or with the whole tensor-parallel group, and any
+        other expert tensor-parallel degree stops the job at start-up:
         "Currently we only support ETP=TP or ETP=1"
         (torchtitan/distributed/parallel_dims.py:59 at 238fa99).
     """

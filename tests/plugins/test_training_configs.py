@@ -1,0 +1,244 @@
+"""TorchTitan TOML, DeepSpeed ds_config JSON, Accelerate YAML and Megatron-Bridge override YAML, linted in place.
+
+The files are written here in the shapes of the public examples (TorchTitan's train_configs/*.toml,
+DeepSpeedExamples' ds_config.json, Accelerate's config_yaml_templates, Megatron-Bridge's conf/*.yaml).
+Messages quoted from the frameworks are checked as deploylint reports them, with their cited source.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from deploylint.core.host.registry import Registry
+from deploylint.core.pipeline.config import Config
+from deploylint.core.pipeline.engine import Engine
+
+
+def check(path, text, config=None, **kw):
+    return Engine(Registry().load(autoload=True), config or Config()).check_text(path, text, **kw)
+
+
+def codes(result):
+    return [d.code for d in result.diagnostics]
+
+
+def one(result, code):
+    found = [d for d in result.diagnostics if d.code == code]
+    assert len(found) == 1, [(d.code, d.message) for d in result.diagnostics]
+    return found[0]
+
+
+def token(text, d):
+    lines = text.splitlines()
+    return lines[d.range.start.line - 1][d.range.start.column - 1:d.range.end.column - 1]
+
+
+def cli(**hardware):
+    cfg = Config()
+    cfg.cli_hardware = hardware
+    return cfg
+
+
+# ------------------------------------------------------------------------------------------------ TorchTitan
+
+TITAN = """# NOTE: this toml config is a preset for 64 H100 GPUs.
+
+[job]
+description = "Llama 3 70B training"
+
+[model]
+name = "llama3"
+flavor = "70B"
+
+[training]
+local_batch_size = 8
+seq_len = 8192
+steps = 1000
+
+[parallelism]
+data_parallel_replicate_degree = 1
+data_parallel_shard_degree = -1
+tensor_parallel_degree = 8  # 8-way TP
+pipeline_parallel_degree = 1
+context_parallel_degree = 1
+
+[activation_checkpoint]
+mode = "full"
+"""
+
+
+def test_torchtitan_flavor_degrees_and_the_rest_of_the_world():
+    result = check("llama3_70b.toml", TITAN)
+    plan = result.plan
+    # llama3 70B flavor = Llama-3.1-70B's architecture (80 layers, 8192 wide, 64/8 heads)
+    assert (plan.model.layers, plan.model.hidden_size, plan.model.num_attention_heads, plan.model.num_kv_heads) == \
+        (80, 8192, 64, 8)
+    par = plan.parallelism
+    assert (plan.hardware.num_devices, par.tp, par.dp, par.zero_stage, par.recompute) == (64, 8, 8, 3, "full")
+    assert plan.workload.batch_size == 64      # global -1 = local 8 × dp 8
+    infos = [d.message for d in result.diagnostics if d.code == "DL009"]
+    assert any('the file\'s comment "NOTE: this toml config is a preset for 64 H100 GPUs"' in m for m in infos)
+    assert any("workload.batch_size = 64: global_batch_size -1 is local_batch_size 8 × dp 8" in m for m in infos)
+    assert not [c for c in codes(result) if c[:3] in ("PAR", "MOE", "TTN")]
+
+
+def test_torchtitan_world_heads_and_kv_heads_checks_quote_torchtitan():
+    # --num-devices 60 wins over the comment; "the rest" is 60 // 8 = 7 and 7 · 8 ≠ 60
+    d = one(check("llama3_70b.toml", TITAN, cli(num_devices=60)), "PAR401")
+    assert ('"Invalid parallel dims: dp_replicate(1) * dp_shard(7) * cp(1) * tp(8) * pp(1) != WORLD_SIZE(60)"'
+            in d.message)
+    explicit = TITAN.replace("data_parallel_shard_degree = -1", "data_parallel_shard_degree = 4")
+    d = one(check("t.toml", explicit), "PAR401")
+    assert d.severity.value == "error"
+    assert ('TorchTitan refuses to start: "Invalid parallel dims: dp_replicate(1) * dp_shard(4) * cp(1) * tp(8) * '
+            'pp(1) != WORLD_SIZE(64)"') in d.message
+    assert token(explicit, d) == "4"            # data_parallel_shard_degree, the one written as a number
+    # tp 16 exceeds the 8 KV heads: legal in Megatron (replication), an error in TorchTitan
+    wide = TITAN.replace("tensor_parallel_degree = 8", "tensor_parallel_degree = 16").replace(
+        "preset for 64 H100", "preset for 64 H100")
+    d = one(check("t.toml", wide), "PAR402")
+    assert d.severity.value == "error" and '"tensor_parallel_degree (16) must divide n_kv_heads (8)."' in d.message
+
+
+def test_torchtitan_expert_checks():
+    moe = """[model]
+name = "deepseek_v3"
+flavor = "671B"
+
+[training]
+local_batch_size = 4
+seq_len = 4096
+
+[parallelism]
+data_parallel_replicate_degree = 2
+data_parallel_shard_degree = 4
+tensor_parallel_degree = 2
+expert_parallel_degree = 16
+expert_tensor_parallel_degree = 1
+"""
+    result = check("dsv3.toml", moe, cli(num_devices=16))
+    # ep 16 divides the 16 devices of a stage, but not dp_shard·cp·tp = 4·1·2 = 8 (dp_replicate is not in it)
+    d = one(result, "TTN002")
+    assert '"expert_parallel_degree (16) must divide dp_shard * cp * tp (8)"' in d.message
+    assert token(moe, d) == "16"
+    d = one(check("dsv3.toml", moe.replace("expert_tensor_parallel_degree = 1", "expert_tensor_parallel_degree = 2")
+                  .replace("tensor_parallel_degree = 2", "tensor_parallel_degree = 4")
+                  .replace("expert_parallel_degree = 16", "expert_parallel_degree = 2")
+                  .replace("expert_tensor_parallel_degree = 4", "expert_tensor_parallel_degree = 2"),
+                  cli(num_devices=32)), "TTN001")
+    assert d.data == {"etp": 2, "tp": 4} and "Currently we only support ETP=TP or ETP=1" in d.message
+
+
+def test_a_native_plan_is_not_taken_for_torchtitan():
+    plan = 'schema_version = 1\n[model]\nflavor = "x"\n[parallelism]\ntp_degree = 1\n'
+    result = check("p.toml", plan)
+    assert result.documents[0].format == "toml" and result.plan is None     # the plan loader's findings (DL002/3)
+
+
+# ------------------------------------------------------------------------------------------------ DeepSpeed
+
+DS = """{
+  "train_batch_size": 256,
+  "train_micro_batch_size_per_gpu": 8,
+  "gradient_accumulation_steps": 4,
+  "bf16": {"enabled": true},
+  "zero_optimization": {
+    "stage": 2,
+    "offload_optimizer": {"device": "cpu", "pin_memory": true}
+  }
+}
+"""
+
+
+def test_deepspeed_identity_and_auto():
+    plan = check("ds_config.json", DS, cli(num_devices=8)).plan
+    assert (plan.workload.batch_size, plan.parallelism.micro_batch_size, plan.training.gradient_accumulation_steps) == \
+        (256, 8, 4)
+    assert (plan.parallelism.zero_stage, plan.parallelism.offload_optimizer, plan.workload.dtype) == (2, "cpu", "bf16")
+    assert "DSP001" not in codes(check("ds_config.json", DS, cli(num_devices=8)))        # 8 × 4 × 8 = 256
+    result = check("ds_config.json", DS, cli(num_devices=4))
+    d = one(result, "DSP001")
+    assert ('"Check batch related parameters. train_batch_size is not equal to micro_batch_per_gpu * '
+            'gradient_acc_step * world_size 256 != 8 * 4 * 4"') in d.message and token(DS, d) == "256"
+    assert d.data["dp_needed"] == 8
+    # no world size given: only what holds for every world size is checked
+    bad = DS.replace('"gradient_accumulation_steps": 4', '"gradient_accumulation_steps": 3')
+    d = one(check("ds_config.json", bad), "DSP001")
+    assert "no world size satisfies" in d.message
+    auto = DS.replace('"train_batch_size": 256', '"train_batch_size": "auto"')
+    result = check("ds_config.json", auto, cli(num_devices=4))
+    assert "DSP001" not in codes(result)
+    assert any('train_batch_size = "auto"' in d.message for d in result.diagnostics if d.code == "DL009")
+
+
+def test_deepspeed_two_of_three_derivation():
+    two = '{"train_batch_size": 256, "train_micro_batch_size_per_gpu": 8}\n'
+    assert "DSP001" not in codes(check("ds.json", two, cli(num_devices=8)))      # gas = 256 / (8 · 8) = 4
+    d = one(check("ds.json", two, cli(num_devices=3)), "DSP001")
+    assert d.data == {"batch_size": 256, "multiple_of": 24, "dp": 3}
+
+
+def test_a_json_that_is_not_a_ds_config_is_left_alone():
+    result = check("package.json", '{"name": "x", "version": "1.0"}\n', candidate=True)
+    assert result.claimed is False and result.diagnostics == []
+
+
+# ------------------------------------------------------------------------------------------------ Accelerate
+
+ACCEL = """distributed_type: FSDP
+mixed_precision: bf16
+num_machines: 1
+num_processes: 8
+fsdp_config:
+  fsdp_sharding_strategy: SHARD_GRAD_OP
+  fsdp_offload_params: false
+parallelism_config:
+  parallelism_config_dp_replicate_size: 2
+  parallelism_config_dp_shard_size: 2
+  parallelism_config_tp_size: 2
+  parallelism_config_cp_size: 1
+"""
+
+
+def test_accelerate_mesh_must_match_num_processes():
+    plan = check("accelerate.yaml", ACCEL).plan
+    assert (plan.hardware.num_devices, plan.parallelism.tp, plan.parallelism.dp, plan.parallelism.zero_stage) == \
+        (8, 2, 4, 2)
+    bad = ACCEL.replace("num_processes: 8", "num_processes: 16")
+    d = one(check("accelerate.yaml", bad), "PAR401")
+    assert ('"ParallelismConfig total_size (8) does not match num_processes (16). Please adjust dp_replicate_size/ '
+            'dp_shard_size/tp_size/cp_size/sp_size."') in d.message
+
+
+# ------------------------------------------------------------------------------------------------ Megatron-Bridge
+
+BRIDGE = """# override for a recipe
+model:
+  seq_length: 4096
+  tensor_model_parallel_size: 2
+train:
+  train_iters: 100
+  global_batch_size: 30
+  micro_batch_size: 1
+"""
+
+
+def test_bridge_override_batch_over_dp_is_megatrons_error_and_the_fix_edits_that_value():
+    result = check("override.yaml", BRIDGE, cli(num_devices=8))
+    d = one(result, "PAR406")                        # 30 over dp = 8 / 2 = 4 ranks
+    assert d.severity.value == "error" and token(BRIDGE, d) == "30"
+    assert '"global batch size (30) is not divisible by micro batch size (1) times data parallel size (4)"' in d.message
+    (edit,) = d.fixes[0].edits
+    fixed = BRIDGE[:edit.start] + edit.new_text + BRIDGE[edit.end:]
+    assert fixed == BRIDGE.replace("global_batch_size: 30", "global_batch_size: 28")
+    assert "PAR406" not in codes(check("override.yaml", fixed, cli(num_devices=8)))
+
+
+@pytest.mark.parametrize("path, text", [
+    ("values.yaml", "image: x\nreplicas: 2\n"),
+    ("job.toml", "[tool.poetry]\nname = 'x'\n"),
+    ("a.yaml", "model:\n  name: x\ntrain:\n  lr: 1\n"),
+])
+def test_other_files_are_left_alone(path, text):
+    result = check(path, text, candidate=True)
+    assert result.claimed is False and result.diagnostics == []
