@@ -113,7 +113,7 @@ class PlanBuilder:
         """Stand-ins for the required model sizes the file does not state (``names``: plan key → how the file
         spells it); call it after the parallelism is read. The stand-ins (layers = pp, heads = tp) divide by the
         layout, so no check fires on them and every size check that does not depend on them still runs;
-        the model is marked unknown, so no estimate (memory, compute, claims) is made from them, and an info
+        the architecture is marked unknown, so no estimate (memory, compute, claims) is made from them, and an info
         names what was missing."""
         model = self.data["model"]
         missing = [k for k in ("layers", "hidden_size", "num_attention_heads", "vocab_size")
@@ -132,7 +132,7 @@ class PlanBuilder:
         if "layers" in missing:
             model["layers"] = pp
         model.setdefault("vocab_size", 1)
-        self.unknown.add("model")
+        self.unknown.add("architecture")
         shown = [names.get(k, k) for k in missing if k in names]
         if shown:
             self.skip(f"{', '.join(shown)}: {why}; the layer and head checks and the estimates say nothing about this "
@@ -143,7 +143,7 @@ class PlanBuilder:
         doc = Document(self.path, self.text, self.format, data, dict(self.spans), label=self.label,
                        related=dict(self.related), origins=dict(self.origins), partial=True, skipped=list(self.skipped))
         doc.writer = SpanWriter(dict(self.bindings), reload=reload, insert=insert)
-        doc.unknown = frozenset(self.unknown)   # read by the engine's fill step: estimates need the model
+        doc.unknown = frozenset(self.unknown)   # read by the engine's fill step: no estimate without the architecture
         return doc
 
 

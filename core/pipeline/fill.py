@@ -43,7 +43,8 @@ def fill(document, data: Any, config) -> tuple[dict, list[Diagnostic], frozenset
     out: list[Diagnostic] = []
     data = copy.deepcopy(data) if isinstance(data, dict) else {}
     data.setdefault("schema_version", 1)
-    unknown: set[str] = set(getattr(document, "unknown", ()) or ())   # what the adapter could not read ("model")
+    # "architecture": the adapter could not read the model's sizes (stand-ins let the size checks run, no estimate)
+    unknown: set[str] = set(getattr(document, "unknown", ()) or ())
     where = f"[tool.deploylint.{{}}] in {config.source}" if config.source else "[tool.deploylint.{}]"
 
     for skipped in document.skipped:
@@ -124,8 +125,8 @@ def fill(document, data: Any, config) -> tuple[dict, list[Diagnostic], frozenset
 def skipped_rules(unknown: frozenset, codes: list[str]) -> Diagnostic:
     """The one info saying which checks did not run for lack of an input, and how to supply it."""
     how = []
-    if "model" in unknown:
-        how.append("the model (the file does not describe it; see the info above)")
+    if "architecture" in unknown:
+        how.append("the model's architecture (the file does not describe it; see the info above)")
     if "hardware" in unknown:
         how.append("the accelerator (--accelerator NAME, or accelerator = \"…\" in [tool.deploylint.hardware])")
     if "workload" in unknown:
