@@ -209,3 +209,21 @@ async def test_a_serving_manifest_is_linted_with_related_information_and_a_quick
     _open(client, web, "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n")
     await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
     assert list(client.diagnostics[web]) == []
+
+
+async def test_a_megatron_launch_script_is_linted_with_the_token_and_the_definition(client: LanguageClient, tmp_path):
+    # Not a plan: a Megatron-LM launch script whose --max-position-embeddings is below --seq-length (MEG003)
+    script = ("#!/bin/bash\nPOS=1024\nARGS=(\n    --num-layers 8 --hidden-size 1024 --num-attention-heads 16\n"
+              "    --seq-length 2048 --max-position-embeddings $POS\n)\n"
+              "torchrun --nproc_per_node 8 pretrain_gpt.py \"${ARGS[@]}\" --vocab-size 32000\n")
+    uri = _uri(tmp_path, "train.sh")
+    _open(client, uri, script)
+    await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    meg = next(d for d in client.diagnostics[uri] if d.code == "MEG003")
+    assert meg.range.start.line == 4                                   # the $POS word inside the array
+    assert [(i.message, i.location.range.start.line) for i in meg.related_information] == [("POS is set here", 1)]
+    actions = await client.text_document_code_action_async(types.CodeActionParams(
+        text_document=types.TextDocumentIdentifier(uri=uri), range=meg.range,
+        context=types.CodeActionContext(diagnostics=[meg], only=[types.CodeActionKind.QuickFix])))
+    edits = [e for a in actions for e in a.edit.changes[uri]]
+    assert edits and all(e.range.start.line == 1 and e.new_text == "2048" for e in edits)   # POS=1024 → 2048
