@@ -112,7 +112,7 @@ def read(path: str, text: str):
         env["SLURM_NNODES"] = env["SLURM_JOB_NUM_NODES"] = sbatch["nodes"][0]
     script = shell.parse(text, env)
     launches = [(cmd, k) for cmd in script.commands for k, w in enumerate(cmd.words)
-                if w.value is not None and _SCRIPT.search(w.value)]
+                if w.value is not None and _SCRIPT.search(w.value) and _launched(cmd.words[:k])]
     if not launches:
         return None
     docs = []
@@ -120,6 +120,17 @@ def read(path: str, text: str):
         label = f"launch {index + 1} (line {text.count(chr(10), 0, cmd.span.start) + 1})" if len(launches) > 1 else None
         docs.append(_plan(path, text, cmd, at, sbatch, script.notes, label, index))
     return docs
+
+
+#: programs that run a training script given as a later word (a ``[ -f …/pretrain_gpt.py ]`` test or an ``echo``
+#: naming the script is not a launch)
+_RUNNERS = ("torchrun", "python", "python3", "deepspeed", "srun", "mpirun", "nsys", "numactl", "env", "uv", "exec")
+
+
+def _launched(before) -> bool:
+    if not before:
+        return True                      # ./pretrain_gpt.py run directly
+    return any(w.value is not None and os.path.basename(w.value).startswith(_RUNNERS) for w in before)
 
 
 def _sbatch(text: str) -> dict[str, tuple[str, Span]]:

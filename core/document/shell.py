@@ -825,7 +825,7 @@ class _Parser:
     @staticmethod
     def new_field() -> dict:
         return {"chars": [], "refs": [], "unresolved": [], "whole": None, "via": None,
-                "keep": False, "empty_spread": False, "split": False}
+                "keep": False, "empty_spread": False, "split": False, "conditional": False}
 
     def join(self, fields: list[dict]) -> dict:
         """Fields joined by spaces (an array spread where one word is expected)."""
@@ -864,7 +864,7 @@ class _Parser:
         for chars in pieces:
             g = self.new_field()
             g["chars"], g["refs"], g["unresolved"] = chars, f["refs"], f["unresolved"]
-            g["split"] = len(pieces) > 1
+            g["split"], g["conditional"] = len(pieces) > 1, f.get("conditional", False)
             result.append(g)
         if not pieces and f["unresolved"]:
             return [f]
@@ -910,6 +910,7 @@ class _Parser:
 
     @staticmethod
     def append_word(w: Word, cur: dict, splittable: bool) -> None:
+        cur["conditional"] = cur.get("conditional", False) or w.conditional
         if w.value is None:
             cur["unresolved"].extend(w.unresolved)
         else:
@@ -1041,10 +1042,11 @@ class _Parser:
     def field_to_word(self, f: dict, span: Span, via: Span | None = None) -> Word:
         unresolved = tuple(dict.fromkeys(f["unresolved"]))
         refs = tuple(f["refs"])
+        conditional = f.get("conditional", False)
         if unresolved:
-            return Word(None, span, via, (), refs, unresolved)
+            return Word(None, span, via, (), refs, unresolved, conditional)
         value = "".join(ch for ch, _, _ in f["chars"])
-        return Word(value, span, via, tuple(sp for _, sp, _ in f["chars"]), refs, ())
+        return Word(value, span, via, tuple(sp for _, sp, _ in f["chars"]), refs, (), conditional)
 
     def words_of(self, raw: _RawWord) -> list[Word]:
         span = Span(raw.start, raw.end)
@@ -1059,7 +1061,7 @@ class _Parser:
             if f["split"]:
                 # one of several words an unquoted expansion split into: its own text when known
                 own = word.locate()
-                word = Word(word.value, own or span, span, word.chars, word.refs, word.unresolved)
+                word = Word(word.value, own or span, span, word.chars, word.refs, word.unresolved, word.conditional)
             out.append(word)
         return out
 

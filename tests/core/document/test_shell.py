@@ -328,3 +328,9 @@ def test_words_appended_to_an_array_under_a_condition_are_marked_and_the_rest_st
     words = cmd(text).words
     assert [(w.value, w.conditional) for w in words[2:]] == [
         ("--eval-iters", False), ("10", False), ("--wandb-project", True), ("p", True)]
+
+
+def test_conditionally_appended_elements_stay_marked_when_an_unquoted_spread_splits_them():
+    text = 'ARGS=()\nif [ -n "$X" ]; then\n  ARGS+=("--vocab-size 128256")\nfi\npython t.py ${ARGS[@]}\n'
+    words = cmd(text).words
+    assert [(w.value, w.conditional) for w in words[2:]] == [("--vocab-size", True), ("128256", True)]
