@@ -89,7 +89,7 @@ def test_the_world_size_megatron_rejects_is_an_error_at_the_tp_token_with_megatr
     assert d.severity.value == "error"
     assert 'Megatron-LM refuses to start: "world size (8) is not divisible by total_model_size (128)"' in d.message
     assert at(GPT, d) == "8" and d.range.start.line == 24          # --tensor-model-parallel-size 8, in its array
-    info = [x.message for x in result.diagnostics if x.code == "DL009"]
+    info = [x.message for x in result.diagnostics if x.code == "DL010"]
     assert any("hardware.num_devices = 8: torchrun --nproc_per_node 8 × --nnodes 1" in m for m in info)
 
 
@@ -118,7 +118,7 @@ def test_expert_grid_on_one_node_and_the_slurm_node_count_from_sbatch():
     result = check(on_four)
     assert result.plan.hardware.num_devices == 32
     assert "PAR401" not in [x.code for x in result.diagnostics]
-    world = next(x for x in result.diagnostics if x.code == "DL009" and "num_devices = 32" in x.message)
+    world = next(x for x in result.diagnostics if x.code == "DL010" and "num_devices = 32" in x.message)
     assert any("#SBATCH --nodes" in r.message for r in world.related)
 
 
@@ -199,7 +199,7 @@ def test_sequence_parallel_hints_and_warnings():
 def test_unresolved_values_are_named_and_every_other_check_still_runs():
     text = GPT.replace("--num-layers 96", "--num-layers $(cat layers.txt)")
     result = check(text)
-    infos = [d.message for d in result.diagnostics if d.code == "DL009"]
+    infos = [d.message for d in result.diagnostics if d.code == "DL010"]
     assert any("--num-layers $(cat layers.txt): $(…) cannot be known without running the script" in m for m in infos)
     assert "PAR401" in [d.code for d in result.diagnostics]          # the world check does not need the layers
     assert not [d for d in result.diagnostics if d.code == "DL005"]
@@ -207,7 +207,7 @@ def test_unresolved_values_are_named_and_every_other_check_still_runs():
 
 def test_a_comment_inside_a_continued_command_is_reported():
     text = GPT.replace("    ${TRAINING_ARGS[@]} \\\n", "    # ${TRAINING_ARGS[@]} \\\n")
-    infos = [d.message for d in check(text).diagnostics if d.code == "DL009"]
+    infos = [d.message for d in check(text).diagnostics if d.code == "DL010"]
     assert any("a comment line inside a `\\`-continued command ends the command" in m for m in infos)
 
 

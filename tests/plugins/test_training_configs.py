@@ -76,7 +76,7 @@ def test_torchtitan_flavor_degrees_and_the_rest_of_the_world():
     par = plan.parallelism
     assert (plan.hardware.num_devices, par.tp, par.dp, par.zero_stage, par.recompute) == (64, 8, 8, 3, "full")
     assert plan.workload.batch_size == 64      # global -1 = local 8 × dp 8
-    infos = [d.message for d in result.diagnostics if d.code == "DL009"]
+    infos = [d.message for d in result.diagnostics if d.code == "DL010"]
     assert any('the file\'s comment "NOTE: this toml config is a preset for 64 H100 GPUs"' in m for m in infos)
     assert any("workload.batch_size = 64: global_batch_size -1 is local_batch_size 8 × dp 8" in m for m in infos)
     assert not [c for c in codes(result) if c[:3] in ("PAR", "MOE", "TTN")]
@@ -168,7 +168,7 @@ def test_deepspeed_identity_and_auto():
     auto = DS.replace('"train_batch_size": 256', '"train_batch_size": "auto"')
     result = check("ds_config.json", auto, cli(num_devices=4))
     assert "DSP001" not in codes(result)
-    assert any('train_batch_size = "auto"' in d.message for d in result.diagnostics if d.code == "DL009")
+    assert any('train_batch_size = "auto"' in d.message for d in result.diagnostics if d.code == "DL010")
 
 
 def test_deepspeed_two_of_three_derivation():
