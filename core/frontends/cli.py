@@ -3,6 +3,9 @@
 Exit codes: 0 nothing at or above ``--fail-on``; 1 findings at or above it;
 2 a usage or configuration error (nothing was checked); 3 the run was
 incomplete (a plugin or rule failed — DL005 — so findings may be missing).
+Third-party plugins run in a worker process, so nothing a plugin does (exit,
+hang, print) changes this; only a crash of deploylint itself exits otherwise,
+never with 0.
 """
 
 from __future__ import annotations
@@ -177,7 +180,8 @@ def _registry_error():
     return RegistryError
 
 
-def _registry(plugins: list[str], *, autoload: bool = True, cfg: Config | None = None, allow_local: bool = False):
+def _registry(plugins: list[str], *, autoload: bool = True, cfg: Config | None = None, allow_local: bool = False,
+              budget_s: float | None = None):
     """Installed plugins, ``--plugin`` modules and, when trusted, the ``plugins = [...]`` of ``cfg``.
 
     A configuration's local modules are code from the repository being checked: they are imported only with
@@ -195,8 +199,8 @@ def _registry(plugins: list[str], *, autoload: bool = True, cfg: Config | None =
             notices.append(untrusted(config_plugins, cfg.source, cfg.root))
             config_plugins = []
     module_dirs = [os.getcwd(), *([cfg.root] if config_plugins and cfg.root else [])]
-    registry = Registry().load(autoload=autoload, modules=plugins, module_dirs=module_dirs,
-                               config_modules=config_plugins, config_source=cfg.source if cfg else None)
+    registry = Registry(budget_s=budget_s).load(autoload=autoload, modules=plugins, module_dirs=module_dirs,
+                                                config_modules=config_plugins, config_source=cfg.source if cfg else None)
     registry.notices = notices
     return registry
 
@@ -265,7 +269,7 @@ class _Registries:
         key = (tuple(cfg.plugins), cfg.root if cfg.plugins else None)
         if key not in self._by_key:
             self._by_key[key] = _registry(self.cli_plugins, autoload=self.autoload, cfg=cfg if cfg.plugins else None,
-                                          allow_local=self.allow_local)
+                                          allow_local=self.allow_local, budget_s=cfg.rule_timeout_s)
         return self._by_key[key]
 
     def all(self) -> list:

@@ -73,8 +73,8 @@ class DeploylintServer(LanguageServer):
             from ..host.registry import Registry
 
             modules = list(cfg.plugins) if allowed else []
-            registry = Registry().load(autoload=True, config_modules=modules, config_source=cfg.source,
-                                       module_dirs=[cfg.root] if cfg.root and modules else [])
+            registry = Registry(budget_s=cfg.rule_timeout_s).load(autoload=True, config_modules=modules, config_source=cfg.source,
+                                                                  module_dirs=[cfg.root] if cfg.root and modules else [])
             if cfg.plugins and not allowed:
                 from ..host.trust import untrusted
 
@@ -396,5 +396,17 @@ def _pointer_at(document, offset: int) -> str | None:
 
 
 def serve() -> int:
-    server.start_io()
+    """Serve over stdio. The protocol keeps its own copies of fds 0 and 1; fd 1 itself then points at stderr and
+    fd 0 at /dev/null, so nothing else in this process (a library, a plugin run in-process) can write into the
+    channel or read from it."""
+    import sys
+
+    channel_in = os.fdopen(os.dup(0), "rb")
+    channel_out = os.fdopen(os.dup(1), "wb")
+    sys.stdout.flush()
+    os.dup2(2, 1)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    server.start_io(channel_in, channel_out)
     return 0

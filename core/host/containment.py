@@ -1,8 +1,10 @@
 """Run one rule so that whatever it does — raise, hang, return garbage — stays its own problem.
 
-In the main thread a real-time interval timer interrupts a rule that runs
-past its budget (no extra thread, no cost when nothing goes wrong). Elsewhere
-(the language server's worker thread) the rule runs in a daemon thread that is
+A third-party rule runs in the plugin worker process (:mod:`.isolation`),
+whose deadline is enforced by killing it. A built-in rule runs here: in the
+main thread a real-time interval timer interrupts a rule that runs past its
+budget (no extra thread, no cost when nothing goes wrong); elsewhere (the
+language server's worker thread) the rule runs in a daemon thread that is
 abandoned when the budget is spent.
 """
 
@@ -12,9 +14,30 @@ import signal
 import threading
 from typing import Any, Callable
 
+#: how many diagnostics one rule may return for one file before it counts as garbage
+MAX_DIAGNOSTICS_PER_RULE = 1000
+
 
 class RuleTimeout(BaseException):
     """Raised inside a rule that ran past its time budget (BaseException: a rule's ``except Exception`` won't swallow it)."""
+
+
+def collect(rule, ctx, limit: int) -> list[Any]:
+    """What ``rule.check(ctx)`` yields, stopping one past ``limit`` (an endless generator is cut, not drained)."""
+    out = []
+    for item in rule.check(ctx) or ():
+        out.append(item)
+        if len(out) > limit:
+            break
+    return out
+
+
+def run_rule(rule, ctx, seconds: float, limit: int) -> tuple[list[Any], list[str]]:
+    """(what the rule yielded, other faults as verb phrases); raises RuleTimeout, PluginFault or the rule's exception."""
+    isolated = getattr(rule, "run_isolated", None)
+    if isolated is not None:
+        return isolated(ctx, seconds, limit)
+    return call_with_budget(lambda: collect(rule, ctx, limit), seconds), []
 
 
 def call_with_budget(fn: Callable[[], Any], seconds: float) -> Any:

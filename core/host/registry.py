@@ -6,6 +6,12 @@ for local, uninstalled ones). Each plugin is imported and asked for its rules
 on its own, so one broken plugin becomes one DL005 diagnostic naming it, and
 every other plugin still runs. Two plugins claiming the same rule code is a
 load-time error naming both: silently dropping one would hide a policy.
+
+Plugins of the ``deploylint`` distribution itself run in this process; every
+other one (another distribution's entry point, a ``--plugin`` or configured
+module) is imported and run in the plugin worker process (:mod:`.isolation`),
+behind a proxy registered under its name, so that nothing it does — exit,
+hang, print — can end, stall or corrupt the run.
 """
 
 from __future__ import annotations
@@ -24,6 +30,8 @@ from .validation import BadOutput, exception_text, one_line
 from .core_rules import CORE_CODES, CORE_PLUGIN, CORE_RULES, core_diagnostic
 
 GROUP = "deploylint"
+#: the distribution whose plugins run in-process (deploylint's own); every other one runs in the worker
+DISTRIBUTION = "deploylint"
 #: what one plugin may contribute before its hook counts as runaway (an endless generator)
 MAX_RULES_PER_PLUGIN = 1000
 MAX_ACCELERATORS_PER_PLUGIN = 1000
@@ -45,7 +53,14 @@ class PluginInfo:
 class Registry:
     """The loaded plugins, their rules and accelerators, and what failed to load."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, budget_s: float | None = None) -> None:
+        """``budget_s``: seconds a third-party plugin's import and hooks may take (default: the rule timeout's)."""
+        if budget_s is None:
+            from ..pipeline.config import Config
+
+            budget_s = Config.rule_timeout_s
+        self.budget_s = budget_s
+        self._worker = None
         self.pm = pluggy.PluginManager(hookspecs.PROJECT)
         self.pm.add_hookspecs(hookspecs)
         self.plugins: list[PluginInfo] = []
@@ -67,10 +82,14 @@ class Registry:
         to its ``deploylint.toml``.
         """
         if autoload and not os.environ.get("DEPLOYLINT_NO_PLUGIN_AUTOLOAD"):
-            from .entrypoints import entry_points
+            from .entrypoints import _normalize, entry_points
 
             for ep in entry_points(GROUP, path):
-                self._register(ep.value, lambda ep=ep: ep.load(), f"entry point of {ep.dist_name}", ep.dist_version)
+                source = f"entry point of {ep.dist_name}"
+                if _normalize(ep.dist_name) == DISTRIBUTION:
+                    self._register(ep.value, lambda ep=ep: ep.load(), source, ep.dist_version)
+                else:
+                    self._register_isolated(ep.value, ep.module, ep.attr, source, ep.dist_version)
         import sys
 
         added = [d for d in dict.fromkeys(module_dirs) if d and d not in sys.path]
@@ -88,9 +107,7 @@ class Registry:
         return self
 
     def load_module(self, module: str, *, source: str = "--plugin") -> None:
-        import importlib
-
-        self._register(module, lambda: importlib.import_module(module), source, lambda: _module_version(module))
+        self._register_isolated(module, module, None, source, "")
 
     def register_object(self, obj: Any, name: str, *, source: str = "in-process", version: str = "") -> None:
         """Register an already imported plugin object (tests and embedding applications)."""
@@ -131,6 +148,46 @@ class Registry:
             return (f"implements no deploylint hook (mark one of {', '.join(sorted(known))} with @hookimpl); "
                     "it contributes nothing")
         return None
+
+    def _register_isolated(self, name: str, module: str, attr: str | None, source: str, version: str) -> None:
+        """A third-party plugin: imported in the worker, registered here as its proxy."""
+        from . import isolation
+
+        if not isolation.wanted():
+            import importlib
+
+            def load():
+                obj = importlib.import_module(module)
+                for part in attr.split(".") if attr else ():
+                    obj = getattr(obj, part)
+                return obj
+
+            return self._register(name, load, source, version or (lambda: _module_version(module)))
+        if any(p.name == name for p in self.plugins):
+            return
+        info = PluginInfo(name, version, source)
+        self.plugins.append(info)
+        try:
+            proxy, found_version = self.worker().load(name, module, attr)
+        except isolation.PluginFault as exc:
+            info.error = str(exc)
+            self.failures.append(plugin_failure(name, None, f"plugin {name!r} ({source}) failed to load: it {exc}"))
+            return
+        info.version = info.version or found_version
+        self.pm.register(proxy, name=name)
+
+    def worker(self):
+        """The host of this registry's worker process (started on first use)."""
+        if self._worker is None:
+            from .isolation import WorkerHost
+
+            self._worker = WorkerHost(self.budget_s, lambda plugin, message: self.failures.append(plugin_failure(plugin, None, message)))
+        return self._worker
+
+    def close(self) -> None:
+        """End the worker process, if one was started (it also ends when this process does)."""
+        if self._worker is not None:
+            self._worker.close()
 
     def _collect_rules(self) -> None:
         owners: dict[str, str] = {code: CORE_PLUGIN for code in CORE_CODES}

@@ -27,7 +27,15 @@ FIX_OPERATIONS = ("set", "remove", "insert", "rename")
 
 
 class BadOutput(Exception):
-    """A plugin returned something no output can carry; the message says what."""
+    """A plugin returned something no output can carry; the message says what (a verb phrase)."""
+
+
+class PluginFault(Exception):
+    """A plugin failed in its worker process; the message says how (a verb phrase: "ran past its time budget…")."""
+
+    def __init__(self, message: str, plugin: str | None = None) -> None:
+        super().__init__(message)
+        self.plugin = plugin
 
 
 def one_line(text: str) -> str:
@@ -84,11 +92,17 @@ def offsets_problem(edit: Edit, lines) -> str | None:
             f"{r.start.line}:{r.start.column}-{r.end.line}:{r.end.column} ({start}..{end})")
 
 
-def checked_diagnostic(item: Any, code: str, name: str, document, *, schema_knows) -> Diagnostic:
+def checked_results(produced: list, rule, document, limit: int) -> list[Diagnostic]:
+    """What a rule yielded for one file, each item checked (:func:`checked_diagnostic`); BadOutput otherwise."""
+    if len(produced) > limit:
+        raise BadOutput(f"yielded more than {limit} diagnostics for one file")
+    return [checked_diagnostic(item, rule.code, rule.name, document) for item in produced]
+
+
+def checked_diagnostic(item: Any, code: str, name: str, document) -> Diagnostic:
     """``item`` as a diagnostic every output accepts, or :class:`BadOutput` saying why it is not one.
 
-    ``code`` and ``name`` are the rule's; ``schema_knows(pointer)`` says
-    whether the plan format defines a path the plan leaves to its default.
+    ``code`` and ``name`` are the rule's.
     """
     if not isinstance(item, Diagnostic):
         raise BadOutput(f"yielded {type(item).__name__} {one_line(_short_repr(item))}, not a Diagnostic")
@@ -125,6 +139,33 @@ def checked_diagnostic(item: Any, code: str, name: str, document, *, schema_know
         raise BadOutput(f"gave fixes of type {type(item.fixes).__name__}, not a tuple of Fix")
     return item.with_(severity=severity, message=one_line(item.message), rule=name,
                       data=dict(item.data), fixes=tuple(_checked_fix(f, document) for f in fixes))
+
+
+def schema_knows(pointer: str) -> bool:
+    """Whether the plan format defines ``pointer`` (a key a plan may leave to its default)."""
+    from ..pipeline.schema import load_schema
+
+    schema = load_schema()
+    node: Any = schema
+    for token in jp.split(pointer):
+        node = _deref(schema, node)
+        props = node.get("properties", {}) if isinstance(node, dict) else {}
+        if token in props:
+            node = props[token]
+        elif token.isdigit() and isinstance(node, dict) and ("items" in node or "anyOf" in node or "oneOf" in node):
+            node = node.get("items", node)
+        else:
+            return False
+    return True
+
+
+def _deref(root: dict, node: Any) -> Any:
+    while isinstance(node, dict) and "$ref" in node:
+        ref = node["$ref"]
+        if not ref.startswith("#"):
+            return node
+        node = jp.resolve(root, ref[1:], {})
+    return node
 
 
 def _checked_fix(fix: Any, document) -> Fix:
@@ -170,7 +211,7 @@ def exception_text(exc: BaseException) -> str:
 
     Safe whatever the exception's ``__str__`` does; the text is cut to 500 characters.
     """
-    if isinstance(exc, BadOutput):
+    if isinstance(exc, (BadOutput, PluginFault)):
         return str(exc)
     if isinstance(exc, SystemExit):
         return f"called sys.exit({_short_repr(exc.code)}), which deploylint does not let a plugin end the run with"

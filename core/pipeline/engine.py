@@ -16,16 +16,14 @@ from typing import Any
 from ..document import pointer as jp
 from . import suppression
 from .config import CONFIG_FILES, Config, rule_thresholds
-from ..host.containment import RuleTimeout, call_with_budget
+from ..host.containment import MAX_DIAGNOSTICS_PER_RULE, RuleTimeout, run_rule
 from ..diagnostics import Diagnostic, Fix, Range, Severity, sort_key
 from ..document import Document, Span
 from ..host.registry import CORE_CODES, Registry, core_diagnostic, plugin_failure
-from ..host.validation import BadOutput, checked_diagnostic, exception_text
+from ..host.validation import PluginFault, checked_results, exception_text
 from ..rule import Context
 from ..document.sources import SourceError, decode, load, read_regular_file
 
-#: how many diagnostics one rule may return for one file before it counts as garbage
-MAX_DIAGNOSTICS_PER_RULE = 1000
 #: what a rule may need that an adapter's plan can lack (see ``Rule.requires``)
 ALL_INPUTS = frozenset({"hardware", "workload"})
 
@@ -275,43 +273,31 @@ class Engine:
             return documents
         except SourceError as exc:
             result.diagnostics.append(self._core("DL001", exc.message, "", exc.range))
-        except Exception as exc:  # a plugin's loader crashed
-            result.diagnostics.append(plugin_failure("deploylint_source", None, f"a source plugin failed on this file: {type(exc).__name__}: {exc}"))
+        except PluginFault as exc:  # a third-party loader failed in its worker
+            result.diagnostics.append(plugin_failure(exc.plugin or "deploylint_source", None,
+                                                     f"the source plugin {exc.plugin!r} {exc} on this file"))
+            result.incomplete = True
+        except (Exception, SystemExit) as exc:  # a plugin's loader crashed
+            result.diagnostics.append(plugin_failure("deploylint_source", None, f"a source plugin failed on this file: {exception_text(exc)}"))
             result.incomplete = True
         return None
 
     def _run_rule(self, rule, ctx: Context, result: FileResult) -> list[Diagnostic]:
-        def run() -> list[Any]:
-            out = []
-            for item in rule.check(ctx) or ():
-                out.append(item)
-                if len(out) > MAX_DIAGNOSTICS_PER_RULE:
-                    break
-            return out
-
+        budget = self.config.rule_timeout_s
+        who = f"rule {rule.code} ({rule.name}) of plugin {rule.plugin!r}"
         try:
-            produced = call_with_budget(run, self.config.rule_timeout_s)
+            produced, noise = run_rule(rule, ctx, budget, MAX_DIAGNOSTICS_PER_RULE)
+            out = checked_results(produced, rule, ctx.document, MAX_DIAGNOSTICS_PER_RULE)
         except RuleTimeout:
             result.incomplete = True
-            return [plugin_failure(rule.plugin, rule.code, f"rule {rule.code} ({rule.name}) of plugin {rule.plugin!r} ran past its "
-                                   f"time budget of {self.config.rule_timeout_s:g} s and was stopped")]
+            return [plugin_failure(rule.plugin, rule.code, f"{who} ran past its time budget of {budget:g} s and was stopped")]
         except (Exception, SystemExit) as exc:   # SystemExit: a rule's sys.exit() must not end the run
             result.incomplete = True
-            return [plugin_failure(rule.plugin, rule.code, f"rule {rule.code} ({rule.name}) of plugin {rule.plugin!r} "
-                                   f"{exception_text(exc)}")]
-        if len(produced) > MAX_DIAGNOSTICS_PER_RULE:
+            return [plugin_failure(rule.plugin, rule.code, f"{who} {exception_text(exc)}")]
+        failures = [plugin_failure(rule.plugin, rule.code, f"{who} {problem}") for problem in noise]
+        if failures:
             result.incomplete = True
-            return [plugin_failure(rule.plugin, rule.code, f"rule {rule.code} of plugin {rule.plugin!r} yielded more than "
-                                   f"{MAX_DIAGNOSTICS_PER_RULE} diagnostics for one file")]
-        out: list[Diagnostic] = []
-        for item in produced:
-            try:
-                d = checked_diagnostic(item, rule.code, rule.name, ctx.document, schema_knows=_schema_knows)
-            except BadOutput as exc:
-                result.incomplete = True
-                return [plugin_failure(rule.plugin, rule.code, f"rule {rule.code} of plugin {rule.plugin!r} {exc}")]
-            out.append(d.with_(severity=self.config.severity_for(d.code, d.severity), plugin=rule.plugin))
-        return out
+        return [d.with_(severity=self.config.severity_for(d.code, d.severity), plugin=rule.plugin) for d in out] + failures
 
     def _finish(self, result: FileResult, sups: list[suppression.Suppression], hidden: list[Diagnostic] = ()) -> FileResult:
         document = result.document
@@ -343,33 +329,6 @@ class Engine:
 
 def problems_stop(diags: list[Diagnostic]) -> bool:
     return any(d.severity is Severity.ERROR for d in diags)
-
-
-def _schema_knows(pointer: str) -> bool:
-    """Whether the plan format defines ``pointer`` (a key a plan may leave to its default)."""
-    from .schema import load_schema
-
-    schema = load_schema()
-    node: Any = schema
-    for token in jp.split(pointer):
-        node = _deref(schema, node)
-        props = node.get("properties", {}) if isinstance(node, dict) else {}
-        if token in props:
-            node = props[token]
-        elif token.isdigit() and isinstance(node, dict) and ("items" in node or "anyOf" in node or "oneOf" in node):
-            node = node.get("items", node)
-        else:
-            return False
-    return True
-
-
-def _deref(root: dict, node: Any) -> Any:
-    while isinstance(node, dict) and "$ref" in node:
-        ref = node["$ref"]
-        if not ref.startswith("#"):
-            return node
-        node = jp.resolve(root, ref[1:], {})
-    return node
 
 
 def _related_for(document: Document, pointer: str) -> list:

@@ -227,3 +227,31 @@ async def test_a_megatron_launch_script_is_linted_with_the_token_and_the_definit
         context=types.CodeActionContext(diagnostics=[meg], only=[types.CodeActionKind.QuickFix])))
     edits = [e for a in actions for e in a.edit.changes[uri]]
     assert edits and all(e.range.start.line == 1 and e.new_text == "2048" for e in edits)   # POS=1024 → 2048
+
+
+async def test_hostile_plugins_neither_corrupt_nor_hang_the_server(client: LanguageClient, tmp_path):
+    """Plugins that print, exit, loop and return garbage (the modules of test_hostile_plugins): each is a DL005
+    naming it, the well-behaved plugin still reports, the stdio channel stays clean and the server keeps serving."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("hostile_cases", os.path.join(os.path.dirname(__file__), "..", "host",
+                                                                                 "test_hostile_plugins.py"))
+    cases = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cases)
+    names = [cases.write_case(tmp_path, case) for case in sorted(cases.CASES)]
+    (tmp_path / "friendly.py").write_text(cases.FRIENDLY)
+    listed = ", ".join(f'"{n}"' for n in [*names, "friendly"])
+    (tmp_path / "deploylint.toml").write_text(f"plugins = [{listed}]\nrule-timeout = 1\n")
+    uri = _uri(tmp_path)
+    _open(client, uri, PLAN)
+    await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    diags = client.diagnostics[uri]
+    failures = [d.message for d in diags if d.code == "DL005"]
+    for name in names:
+        assert any(repr(name) in m for m in failures), (name, failures)
+    assert "ACME001" in [d.code for d in diags] and "MOE301" in [d.code for d in diags]
+    # still serving, and quickly: the hung plugins are not run again
+    other = _uri(tmp_path, "second.plan.toml")
+    _open(client, other, PLAN)
+    await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    assert "ACME001" in [d.code for d in client.diagnostics[other]]

@@ -39,3 +39,58 @@ def test_results_and_exceptions_pass_through():
     assert call_with_budget(lambda: 42, 1) == 42
     with pytest.raises(ZeroDivisionError):
         call_with_budget(lambda: 1 / 0, 1)
+
+
+PID_PLUGIN = """\
+import os
+from deploylint.core import Rule, hookimpl
+
+class WhereAmI(Rule):
+    code = "PID001"
+    name = "where-am-i"
+    summary = "Reports the process it runs in."
+
+    def check(self, ctx):
+        yield self.report("/hardware/num_devices", "here", data={"pid": os.getpid()})
+
+@hookimpl
+def deploylint_rules():
+    return [WhereAmI()]
+"""
+
+PLAN = {"schema_version": 1, "model": {"layers": 2, "hidden_size": 256, "num_attention_heads": 4, "vocab_size": 1000},
+        "hardware": {"num_devices": 1, "memory_gib": 16, "peak_tflops": 100, "memory_bandwidth_gbps": 900},
+        "parallelism": {"tp": 1}, "workload": {"mode": "inference", "batch_size": 1, "seq_len": 16, "output_len": 4}}
+
+
+def _lint_with(tmp_path, monkeypatch, deploylint, module):
+    (tmp_path / f"{module}.py").write_text(PID_PLUGIN)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return deploylint.lint(PLAN, plugins=[module])
+
+
+def test_built_in_plugins_run_in_process_and_start_no_worker():
+    from deploylint.core.host.isolation import RemoteRule
+    from deploylint.core.host.registry import Registry
+
+    reg = Registry().load()
+    assert reg.rules and not any(isinstance(r, RemoteRule) for r in reg.rules)
+    assert reg._worker is None
+
+
+def test_a_local_plugin_runs_in_the_worker_process(tmp_path, monkeypatch, deploylint):
+    import os
+
+    monkeypatch.delenv("DEPLOYLINT_PLUGINS_IN_PROCESS", raising=False)
+    result = _lint_with(tmp_path, monkeypatch, deploylint, "pid_plugin_isolated")
+    d = result.one("PID001")
+    assert d.data["pid"] != os.getpid() and d.plugin == "pid_plugin_isolated"
+    assert d.range is not None and d.range.start.line >= 1
+
+
+def test_the_in_process_switch_runs_a_local_plugin_here(tmp_path, monkeypatch, deploylint):
+    import os
+
+    monkeypatch.setenv("DEPLOYLINT_PLUGINS_IN_PROCESS", "1")
+    result = _lint_with(tmp_path, monkeypatch, deploylint, "pid_plugin_in_process")
+    assert result.one("PID001").data["pid"] == os.getpid()

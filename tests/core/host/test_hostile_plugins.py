@@ -122,6 +122,41 @@ CASES = {
         while True:
             yield self.report("/hardware/num_devices", "again")
     """),
+    # printing: would break --format json/sarif and the language server's stdio channel
+    "print-at-import": "print('{\"version\": 1}')\n" + rule_module("yield from ()"),
+    "print-in-rule": rule_module("""
+        print('{"diagnostics": []}')
+        sys.stdout.flush()
+        os.write(1, b"raw bytes on fd 1\\n")
+        yield self.report("/hardware/num_devices", "reported after printing")
+    """),
+    "print-in-configure": rule_module("yield from ()") + "\n@hookimpl\ndef deploylint_configure(config):\n    print('configured')\n",
+    # ending the process: in-process, the run would end with exit 0 and no output
+    "os-exit-at-import": "import os\nos._exit(0)\n",
+    "os-exit-in-configure": rule_module("yield from ()") + "\n@hookimpl\ndef deploylint_configure(config):\n    os._exit(0)\n",
+    "os-exit-in-rule": rule_module("""
+        os._exit(0)
+        yield
+    """),
+    # never returning: stopped at the time budget (--rule-timeout 1 below), whatever it does to SIGALRM
+    "loops-forever": rule_module("""
+        while True:
+            pass
+        yield
+    """),
+    "loops-at-import": "while True:\n    pass\n",
+    "ignores-sigalrm": rule_module("""
+        signal.signal(signal.SIGALRM, signal.SIG_IGN)
+        while True:
+            pass
+        yield
+    """),
+    "resets-sigalrm": rule_module("""
+        while True:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, lambda *args: None)
+        yield
+    """),
 }
 
 
@@ -136,12 +171,12 @@ def write_case(tmp_path, case: str) -> str:
     return module_name(case)
 
 
-def run(tmp_path, *args, plugins=("hostile",), timeout="1"):
+def run(tmp_path, *args, plugins=("hostile",), timeout="1", more_plans=()):
     plan = tmp_path / "deploy.plan.toml"
     if not plan.exists():
         plan.write_text(PLAN)
     (tmp_path / "friendly.py").write_text(FRIENDLY)
-    argv = [EXE, "check", str(plan), "--rule-timeout", timeout, *args]
+    argv = [EXE, "check", str(plan), *more_plans, "--rule-timeout", timeout, *args]
     for p in (*plugins, "friendly"):
         argv += ["--plugin", p]
     return subprocess.run(argv, capture_output=True, cwd=tmp_path, stdin=subprocess.DEVNULL, timeout=HANG_GUARD_S,
@@ -193,6 +228,7 @@ def assert_contained(fmt: str, out: subprocess.CompletedProcess, plugins=("hosti
     return failures
 
 
+@pytest.mark.slow   # one run per case; the test below runs them all together in every format
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_a_hostile_plugin_is_one_dl005_and_the_run_goes_on(tmp_path, case):
     name = write_case(tmp_path, case)
@@ -233,3 +269,35 @@ def test_a_plugin_exception_with_a_forged_command_stays_on_one_line(tmp_path):
     for fmt in ("text", "github"):
         failures = assert_contained(fmt, run(tmp_path, "--format", fmt))
         assert any("boom" in f and "pwned" in f for f in failures)
+
+
+def test_a_plugin_that_kills_its_worker_takes_no_other_plugin_with_it(tmp_path):
+    # os._exit in one plugin's rule, then more plugins after it in the same worker: their rules still run
+    names = [write_case(tmp_path, "os-exit-in-rule"), write_case(tmp_path, "print-in-rule")]
+    out = run(tmp_path, "--format", "json", plugins=names)
+    failures = assert_contained("json", out, plugins=names)
+    report = strict_json(out.stdout)
+    codes = [d["code"] for d in report["diagnostics"]]
+    printing = f"HOST{sorted(CASES).index('print-in-rule') + 1:03d}"
+    assert printing in codes, codes     # the printing plugin's own finding is kept, beside its DL005
+    assert any("ended its worker process" in f for f in failures), failures
+    assert any("standard output" in f for f in failures), failures
+
+
+def test_a_hung_plugin_is_not_run_again_on_the_next_file(tmp_path):
+    name = write_case(tmp_path, "loops-forever")
+    second = tmp_path / "second.plan.toml"
+    second.write_text(PLAN)
+    out = run(tmp_path, "--format", "json", plugins=[name], more_plans=[str(second)])
+    failures = assert_contained("json", out, plugins=[name])
+    assert len(failures) == 2
+    assert any("time budget of 1 s" in f for f in failures) and any("not run again" in f for f in failures), failures
+
+
+def test_deploylint_plugins_lists_a_local_plugin_with_its_version(tmp_path):
+    (tmp_path / "versioned.py").write_text("__version__ = '4.5.6'\n" + FRIENDLY)
+    out = subprocess.run([EXE, "plugins", "--plugin", "versioned"], capture_output=True, text=True, cwd=tmp_path,
+                         stdin=subprocess.DEVNULL, timeout=HANG_GUARD_S)
+    assert out.returncode == 0, out.stderr
+    line = next(l for l in out.stdout.splitlines() if l.startswith("versioned"))
+    assert "4.5.6" in line and "ACME001" in line

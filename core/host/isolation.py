@@ -1,0 +1,364 @@
+"""Third-party plugins run in a worker process with a hard deadline.
+
+In-process containment (an exception handler and a SIGALRM timer, see
+:mod:`.containment`) cannot stop a plugin that calls ``os._exit(0)``, resets
+SIGALRM and loops, or prints into the report or the language server's stdio
+channel. So every plugin that does not come with deploylint itself is imported
+and run in one worker process (:mod:`.worker`), and the run talks to it
+through :class:`WorkerHost`. Each request has a deadline; a worker that does
+not answer in time is killed, one that dies is noticed at once, and either way
+the plugin it was running becomes a DL005 and is not run again in this run.
+The other plugins go on in a new worker, started the next time one of them is
+needed. The built-in rule families stay in-process: they are deploylint's own
+code, reviewed and tested with it, and the worker's costs (a process start,
+each plan pickled across) buy nothing for them.
+
+What comes back is parsed as JSON (never unpickled: the worker runs code
+deploylint does not trust) and checked again like any rule's output
+(:mod:`.validation`). The plugin API does not change: a plugin's rules,
+accelerators, source and configure hooks are proxied by objects registered
+under the plugin's name, and its rules are :class:`RemoteRule` instances that
+carry the same metadata.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import pickle
+import subprocess
+import sys
+import threading
+import time
+import weakref
+from typing import Any, Callable
+
+from ..diagnostics import Applicability, Diagnostic, Edit, Fix, Position, Range, Severity, ValueChange
+from ..rule import Rule
+from .hookspecs import hookimpl
+from .validation import PluginFault, one_line
+from .worker import HEADER, read_exactly, write_frame
+
+#: the largest answer the worker may send (a plan's diagnostics are far smaller)
+MAX_ANSWER_BYTES = 64 << 20
+#: set to run third-party plugins in-process (to debug one with pdb); gives up this protection
+IN_PROCESS_ENV = "DEPLOYLINT_PLUGINS_IN_PROCESS"
+
+
+def wanted() -> bool:
+    """Whether third-party plugins go to a worker (the default), or stay in-process (``DEPLOYLINT_PLUGINS_IN_PROCESS=1``)."""
+    return os.environ.get(IN_PROCESS_ENV, "") in ("", "0")
+
+
+class _NoAnswer(Exception):
+    """The worker did not answer (it died, or ran past the deadline and was killed)."""
+
+
+class WorkerHost:
+    """One worker process for all the third-party plugins of a registry, restarted after a plugin kills it."""
+
+    def __init__(self, budget_s: float, report: Callable[[str, str], None]) -> None:
+        self.budget_s = budget_s
+        self.report = report                   # report(plugin, message): a DL005 outside any rule
+        self._lock = threading.RLock()
+        self._proc: subprocess.Popen | None = None
+        self._loads: list[dict] = []           # the load requests of the live plugins, in order (replayed on restart)
+        self._collected: set[str] = set()      # plugins whose rules the worker holds
+        self._configured: dict[str, Any] = {}  # plugin -> the config it was last given
+        self._dead: dict[str, str] = {}        # plugin -> why it is not run any more
+        self._ctx: Any = None                  # the Context the worker holds
+        self._finalizer = None
+
+    # -- the process ---------------------------------------------------------------
+    def _start(self) -> None:
+        env = dict(os.environ)
+        env.pop("PYTHONSTARTUP", None)
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "deploylint.core.host.worker"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=None, env=env,
+            start_new_session=True,            # Ctrl-C is the parent's; the group is killed as one
+        )
+        self._finalizer = weakref.finalize(self, _kill, self._proc)
+        self._ctx = None
+
+    def close(self) -> None:
+        with self._lock:
+            if self._proc is not None:
+                _kill(self._proc)
+                self._proc = None
+
+    def _ensure(self) -> None:
+        """A running worker that holds every live plugin (their loads replayed after a restart)."""
+        if self._proc is not None and self._proc.poll() is None:
+            return
+        while not self._replay():
+            pass       # a plugin failed while loaded again: it is dead now, start over without it
+
+    def _replay(self) -> bool:
+        self._start()
+        for load in self._loads:
+            name = load["name"]
+            if name in self._dead:
+                continue
+            steps = [load] + ([{"op": "rules", "name": name}] if name in self._collected else [])
+            if name in self._configured:
+                steps.append({"op": "configure", "name": name, "config": self._configured[name]})
+            for step in steps:
+                try:
+                    self._exchange(step, self.budget_s)
+                except _NoAnswer as exc:
+                    self._dead[name] = str(exc)
+                    self.report(name, f"plugin {name!r} {exc} while it was loaded again; it is not run again in this run")
+                    _kill_quietly(self._proc)
+                    self._proc = None
+                    return False
+        return True
+
+    def _exchange(self, request: dict, budget_s: float) -> dict:
+        """Send one request, wait for its answer until the deadline; kill the worker when none comes."""
+        proc = self._proc
+        assert proc is not None and proc.stdin is not None and proc.stdout is not None
+        try:
+            write_frame(proc.stdin.fileno(), pickle.dumps(request, protocol=pickle.HIGHEST_PROTOCOL))
+        except OSError:   # BrokenPipeError: the worker is gone
+            self._proc = None
+            raise _NoAnswer(self._ended(proc)) from None
+        deadline = time.monotonic() + budget_s
+        fd = proc.stdout.fileno()
+        try:
+            head = read_exactly(fd, HEADER.size, deadline)
+            (size,) = HEADER.unpack(head)
+            if size > MAX_ANSWER_BYTES:
+                _kill(proc)
+                self._proc = None
+                raise _NoAnswer(f"sent an answer of {size} bytes (more than {MAX_ANSWER_BYTES >> 20} MiB) and was stopped")
+            payload = read_exactly(fd, size, deadline)
+        except TimeoutError:
+            _kill(proc)
+            self._proc = None
+            raise _NoAnswer(f"ran past its time budget of {budget_s:g} s and was stopped (its worker process was ended)") from None
+        except EOFError:
+            message = self._ended(proc)
+            self._proc = None
+            raise _NoAnswer(message) from None
+        try:
+            answer = json.loads(payload.decode("ascii"), parse_constant=_refuse)
+            if not isinstance(answer, dict):
+                raise ValueError("not an object")
+        except ValueError:
+            _kill(proc)
+            self._proc = None
+            raise _NoAnswer("sent an answer deploylint cannot read, and its worker process was ended") from None
+        return answer
+
+    @staticmethod
+    def _ended(proc: subprocess.Popen) -> str:
+        try:
+            code = proc.wait(5)
+        except subprocess.TimeoutExpired:
+            _kill(proc)
+            code = proc.returncode
+        if code is not None and code < 0:
+            import signal
+
+            try:
+                name = signal.Signals(-code).name
+            except ValueError:
+                name = f"signal {-code}"
+            return f"ended its worker process ({name}; out of memory?)"
+        return f"ended its worker process (exit status {code}: os._exit() or a crash)"
+
+    # -- one call for one plugin -----------------------------------------------------
+    def call(self, plugin: str, request: dict, budget_s: float | None = None, *, what: str = "") -> dict:
+        """The answer to ``request`` about ``plugin``; PluginFault when it faulted, died or hung.
+
+        What the plugin printed is reported through ``report`` (``what`` says when: "at import", …)
+        unless the caller takes ``answer["stdout"]`` itself.
+        """
+        with self._lock:
+            if plugin in self._dead:
+                raise PluginFault(f"was stopped earlier in this run (it {self._dead[plugin]}) and is not run again", plugin)
+            self._ensure()
+            if request["op"] == "check" and self._ctx is not request["ctx_obj"]:
+                ctx = request["ctx_obj"]
+                try:   # the plan once per file; the rules' shared memo stays on this side
+                    self._exchange({"op": "context", "ctx": dataclasses.replace(ctx, cache={})}, budget_s or self.budget_s)
+                except _NoAnswer as exc:
+                    raise PluginFault(f"could not be given the plan: the worker process {exc}", plugin) from None
+                self._ctx = ctx
+            wire = {k: v for k, v in request.items() if k != "ctx_obj"}
+            try:
+                answer = self._exchange(wire, budget_s or self.budget_s)
+            except _NoAnswer as exc:
+                self._dead[plugin] = str(exc)
+                raise PluginFault(str(exc), plugin) from None
+        if what and answer.get("stdout"):
+            self.report(plugin, f"plugin {plugin!r} {printed(answer['stdout'], what)}")
+        if "fault" in answer:
+            raise PluginFault(one_line(str(answer["fault"])), plugin)
+        return answer
+
+    # -- the hooks ---------------------------------------------------------------------
+    def load(self, name: str, module: str, attr: str | None) -> tuple[Any, str]:
+        """Import ``module`` in the worker; returns the proxy to register under ``name`` and the plugin's version."""
+        request = {"op": "load", "name": name, "module": module, "attr": attr, "sys_path": list(sys.path)}
+        with self._lock:
+            answer = self.call(name, request, what="at import")
+            self._loads.append(request)
+        return _proxy(self, name, answer.get("hooks") or []), str(answer.get("version") or "")
+
+    def rules(self, name: str) -> list["RemoteRule"]:
+        """The plugin's rules, as RemoteRules; invalid ones are reported, not returned."""
+        answer = self.call(name, {"op": "rules", "name": name}, what="in deploylint_rules()")
+        self._collected.add(name)
+        for problem in answer.get("problems") or []:
+            self.report(name, f"plugin {name!r} returned an invalid rule: {problem}")
+        return [RemoteRule(self, meta) for meta in answer.get("rules") or []]
+
+    def accelerators(self, name: str) -> dict:
+        from ..plan.hardware import Accelerator
+
+        answer = self.call(name, {"op": "accelerators", "name": name}, what="in deploylint_accelerators()")
+        for problem in answer.get("problems") or []:
+            self.report(name, f"plugin {name!r}: deploylint_accelerators() {problem}")
+        allowed = {f.name for f in dataclasses.fields(Accelerator)}
+        out = {}
+        for key, fields in (answer.get("entries") or {}).items():
+            try:
+                out[key] = Accelerator(**{k: v for k, v in fields.items() if k in allowed})
+            except TypeError as exc:
+                self.report(name, f"plugin {name!r}: deploylint_accelerators() gave {key!r} without {exc}")
+        return out
+
+    def configure(self, name: str, config: Any, budget_s: float) -> None:
+        self._configured[name] = config
+        self.call(name, {"op": "configure", "name": name, "config": config}, budget_s, what="in deploylint_configure()")
+
+    def source(self, name: str, path: str, text: str):
+        from ..document import Document, NodeSpan, Span
+        from ..document.sources import SourceError
+
+        answer = self.call(name, {"op": "source", "name": name, "path": path, "text": text}, what="in deploylint_source()")
+        if "source_error" in answer:
+            r = answer.get("range")
+            raise SourceError(one_line(str(answer["source_error"])), Range.at(*r) if r else None)
+        doc = answer.get("document")
+        if doc is None:
+            return None
+        try:
+            spans = {str(p): NodeSpan(Span(s[0], s[1]), Span(s[2], s[3]) if len(s) == 4 else None)
+                     for p, s in doc["spans"].items()}
+            return Document(path, text, str(doc["format"]), doc["data"], spans, str(doc.get("newline") or "\n"))
+        except (KeyError, TypeError, IndexError, AttributeError):
+            raise PluginFault("returned a Document deploylint cannot read from deploylint_source()", name) from None
+
+    def check(self, rule: "RemoteRule", ctx: Any, budget_s: float, limit: int) -> tuple[list[Diagnostic], list[str]]:
+        """The rule's checked diagnostics for ``ctx``, and what else went wrong (as verb phrases)."""
+        answer = self.call(rule.plugin, {"op": "check", "code": rule.code, "limit": limit, "ctx_obj": ctx}, budget_s)
+        noise = [printed(answer["stdout"])] if answer.get("stdout") else []
+        try:
+            return [from_wire(item) for item in answer.get("items") or []], noise
+        except (KeyError, TypeError, ValueError, IndexError):
+            raise PluginFault("sent a diagnostic deploylint cannot read", rule.plugin) from None
+
+
+def printed(stdout: Any, when: str = "") -> str:
+    """The DL005 words for a plugin that wrote to standard output (``when``: "at import", …)."""
+    head = str(stdout.get("head", "")) if isinstance(stdout, dict) else ""
+    size = stdout.get("bytes", 0) if isinstance(stdout, dict) else 0
+    quote = one_line(head[:80]) + ("…" if len(head) > 80 or (isinstance(size, int) and size > len(head)) else "")
+    return (f"wrote {size} bytes to standard output{' ' + when if when else ''} ({quote!r}); standard output belongs to "
+            "deploylint's report and the language server (log to stderr instead)")
+
+
+class RemoteRule(Rule):
+    """A rule that lives in the worker: its metadata here, its ``check`` there."""
+
+    def __init__(self, host: WorkerHost, meta: dict) -> None:
+        self.host = host
+        for key in ("code", "name", "summary", "explanation", "bad_example", "good_example", "fix_safety"):
+            setattr(self, key, str(meta.get(key) or ""))
+        self.summary = one_line(self.summary)    # listed one per line by `deploylint rules`
+        self.severity = Severity.parse(meta.get("severity") or "warning")
+        self.thresholds = dict(meta.get("thresholds") or {})
+
+    def run_isolated(self, ctx, budget_s: float, limit: int):
+        return self.host.check(self, ctx, budget_s, limit)
+
+    def check(self, ctx):
+        from .containment import MAX_DIAGNOSTICS_PER_RULE
+
+        found, _ = self.host.check(self, ctx, ctx.config.rule_timeout_s, MAX_DIAGNOSTICS_PER_RULE)
+        return found
+
+
+def _proxy(host: WorkerHost, name: str, hooks: list[str]) -> Any:
+    """An object with the hooks ``name`` implements, each forwarding to the worker (registered in its place)."""
+    import types
+
+    proxy = types.SimpleNamespace()
+    if "deploylint_rules" in hooks:
+        proxy.deploylint_rules = hookimpl(lambda: host.rules(name))
+    if "deploylint_accelerators" in hooks:
+        proxy.deploylint_accelerators = hookimpl(lambda: host.accelerators(name))
+    if "deploylint_source" in hooks:
+        proxy.deploylint_source = hookimpl(lambda path, text: host.source(name, path, text))
+    if "deploylint_configure" in hooks:
+        proxy.deploylint_configure = hookimpl(lambda config: host.configure(name, config, getattr(config, "rule_timeout_s", host.budget_s)))
+    return proxy
+
+
+def from_wire(item: dict) -> Diagnostic:
+    """A diagnostic from the worker's JSON; anything out of shape raises (the engine checks the rest again)."""
+    def rng(r):
+        if r is None:
+            return None
+        if len(r) != 4 or not all(type(v) is int for v in r):
+            raise ValueError("range")
+        return Range(Position(r[0], r[1]), Position(r[2], r[3]))
+
+    fixes = []
+    for f in item["fixes"]:
+        changes = tuple(ValueChange(str(op), str(path), value) for op, path, value in f["changes"])
+        edits = tuple(Edit(rng(r), str(text), *(() if start is None else (int(start), int(end))))
+                      for r, text, start, end in f["edits"])
+        fixes.append(Fix(str(f["message"]), changes, Applicability.parse(f["applicability"]), edits))
+    data = item["data"]
+    if not isinstance(data, dict):
+        raise TypeError("data")
+    return Diagnostic(code=str(item["code"]), severity=Severity.parse(item["severity"]), message=str(item["message"]),
+                      path=str(item["path"]), range=rng(item["range"]), fixes=tuple(fixes), data=data)
+
+
+def _refuse(constant: str):
+    raise ValueError(f"{constant} is not JSON")
+
+
+def _kill_quietly(proc: subprocess.Popen | None) -> None:
+    if proc is not None:
+        _kill(proc)
+
+
+def _kill(proc: subprocess.Popen) -> None:
+    """End the worker and anything it started (its own process group)."""
+    if proc.poll() is None:
+        import signal
+
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            try:
+                proc.kill()
+            except ProcessLookupError:
+                pass
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            pass
+    for stream in (proc.stdin, proc.stdout):
+        try:
+            if stream is not None:
+                stream.close()
+        except OSError:
+            pass

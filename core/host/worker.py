@@ -1,0 +1,263 @@
+"""The plugin worker: third-party plugins run here, in a process of their own.
+
+:mod:`.isolation` starts it as ``python -m deploylint.core.host.worker``.
+Requests come on fd 0, pickled by the parent (which this process trusts);
+answers go out as JSON frames (which the parent reads without trusting them)
+on the pipe that was fd 1. Before any plugin is imported, fd 1 is pointed at a
+capture file and fd 0 at ``/dev/null``: what a plugin prints is caught and
+reported as DL005, never mixed into the answers, a report or the language
+server's channel.
+
+Each request names one plugin and runs one of its hooks. Whatever the hook
+does — raise, ``sys.exit()``, return garbage — becomes an answer with a
+``fault``; what the parent cannot get an answer to in time (``os._exit``, an
+endless loop, a reset SIGALRM) it ends by killing this process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import struct
+import sys
+import threading
+import time
+from typing import Any
+
+HEADER = struct.Struct(">Q")
+#: what a plugin printed, quoted in the DL005 (the rest is counted, not copied)
+STDOUT_QUOTE = 200
+
+
+def read_frame(fd: int) -> bytes | None:
+    """The next request, or None when the parent closed the pipe."""
+    try:
+        (size,) = HEADER.unpack(read_exactly(fd, HEADER.size))
+        return read_exactly(fd, size)
+    except EOFError:
+        return None
+
+
+def read_exactly(fd: int, size: int, deadline: float | None = None) -> bytes:
+    """``size`` bytes from ``fd``; EOFError when it closes first, TimeoutError past ``deadline`` (time.monotonic)."""
+    chunks, need = [], size
+    while need:
+        if deadline is not None:
+            import select
+
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
+                raise TimeoutError
+        chunk = os.read(fd, min(need, 1 << 20))
+        if not chunk:
+            raise EOFError
+        chunks.append(chunk)
+        need -= len(chunk)
+    return b"".join(chunks)
+
+
+def write_frame(fd: int, payload: bytes) -> None:
+    data = HEADER.pack(len(payload)) + payload
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+class Worker:
+    """The plugins of this process and the plan they are looking at."""
+
+    def __init__(self, capture_fd: int) -> None:
+        import pluggy
+
+        from . import hookspecs
+
+        self.capture_fd = capture_fd
+        self.pm = pluggy.PluginManager(hookspecs.PROJECT)
+        self.pm.add_hookspecs(hookspecs)
+        self.rules: dict[str, Any] = {}
+        self.ctx = None
+
+    # -- one request ----------------------------------------------------------------
+    def handle(self, request: dict) -> dict:
+        op = request["op"]
+        os.ftruncate(self.capture_fd, 0)
+        os.lseek(self.capture_fd, 0, os.SEEK_SET)
+        try:
+            answer = getattr(self, "op_" + op)(request)
+        except BaseException as exc:   # a plugin's exception, sys.exit() or KeyboardInterrupt is an answer
+            from .validation import exception_text
+
+            answer = {"fault": exception_text(exc)}
+        printed = self._printed()
+        if printed:
+            answer["stdout"] = printed
+        return answer
+
+    def _printed(self) -> dict | None:
+        for stream in (sys.stdout, sys.__stdout__):
+            try:
+                stream.flush()
+            except Exception:  # a plugin may have replaced or closed sys.stdout
+                pass
+        size = os.fstat(self.capture_fd).st_size
+        if not size:
+            return None
+        head = os.pread(self.capture_fd, STDOUT_QUOTE, 0).decode("utf-8", "replace")
+        return {"bytes": size, "head": head}
+
+    def _impl(self, plugin: str, hook: str):
+        for impl in getattr(self.pm.hook, hook).get_hookimpls():
+            if impl.plugin_name == plugin:
+                return impl.function
+        raise LookupError(f"plugin {plugin!r} has no {hook}()")
+
+    # -- operations -------------------------------------------------------------------
+    def op_load(self, request: dict) -> dict:
+        import importlib
+
+        sys.path[:] = request["sys_path"]
+        obj = importlib.import_module(request["module"])
+        for part in (request.get("attr") or "").split(".") if request.get("attr") else ():
+            obj = getattr(obj, part)
+        self.pm.register(obj, name=request["name"])
+        hooks = [h for h in ("deploylint_rules", "deploylint_accelerators", "deploylint_source", "deploylint_configure")
+                 if any(i.plugin_name == request["name"] for i in getattr(self.pm.hook, h).get_hookimpls())]
+        module = sys.modules.get(request["module"])
+        version = getattr(module, "__version__", "") if module else ""
+        return {"hooks": hooks, "version": version if isinstance(version, str) else str(version)}
+
+    def op_rules(self, request: dict) -> dict:
+        from .registry import MAX_RULES_PER_PLUGIN, _rule_problem, bounded_list
+        from .validation import json_problem, utf8_problem
+
+        rules = bounded_list(self._impl(request["name"], "deploylint_rules")(), MAX_RULES_PER_PLUGIN, "rules")
+        described, problems = [], []
+        for rule in rules:
+            problem = _rule_problem(rule)
+            meta = None if problem else _rule_metadata(rule)
+            if meta is not None:
+                problem = (next(filter(None, (utf8_problem(meta[k], f"a {k}") for k in _TEXT_FIELDS)), None)
+                           or json_problem(meta["thresholds"], "thresholds"))
+                problem = f"{rule.code}: {problem}" if problem else None
+            if problem:
+                problems.append(problem)
+                continue
+            self.rules[rule.code] = rule
+            described.append(meta)
+        return {"rules": described, "problems": problems}
+
+    def op_accelerators(self, request: dict) -> dict:
+        import dataclasses
+        from collections.abc import Mapping
+
+        from ..plan.hardware import Accelerator
+        from .registry import MAX_ACCELERATORS_PER_PLUGIN, bounded_list
+
+        found = self._impl(request["name"], "deploylint_accelerators")() or {}
+        pairs = bounded_list(found.items() if isinstance(found, Mapping) else found, MAX_ACCELERATORS_PER_PLUGIN, "accelerators")
+        entries, problems = {}, []
+        for name, acc in pairs:
+            if not isinstance(name, str) or not isinstance(acc, Accelerator):
+                problems.append(f"the entry {name!r:.60} is not a name and a deploylint.core.Accelerator")
+                continue
+            entries[name] = dataclasses.asdict(acc)
+        return {"entries": entries, "problems": problems}
+
+    def op_configure(self, request: dict) -> dict:
+        self._impl(request["name"], "deploylint_configure")(config=request["config"])
+        return {}
+
+    def op_source(self, request: dict) -> dict:
+        from ..document import Document
+        from ..document.sources import SourceError
+
+        try:
+            doc = self._impl(request["name"], "deploylint_source")(path=request["path"], text=request["text"])
+        except SourceError as exc:
+            rng = exc.range
+            return {"source_error": str(exc.message),
+                    "range": None if rng is None else [rng.start.line, rng.start.column, rng.end.line, rng.end.column]}
+        if doc is None:
+            return {"document": None}
+        if not isinstance(doc, Document):
+            return {"fault": f"returned {type(doc).__name__} from deploylint_source(), not a Document or None"}
+        spans = {p: [n.value.start, n.value.end, *((n.key.start, n.key.end) if n.key is not None else ())]
+                 for p, n in doc.spans.items()}
+        return {"document": {"format": doc.format, "data": doc.data, "spans": spans, "newline": doc.newline}}
+
+    def op_context(self, request: dict) -> dict:
+        self.ctx = request["ctx"]
+        return {}
+
+    def op_check(self, request: dict) -> dict:
+        from .containment import collect
+        from .validation import checked_results
+
+        rule = self.rules[request["code"]]
+        produced = collect(rule, self.ctx, request["limit"])
+        return {"items": [to_wire(d) for d in checked_results(produced, rule, self.ctx.document, request["limit"])]}
+
+
+_TEXT_FIELDS = ("name", "summary", "explanation", "bad_example", "good_example", "fix_safety")
+
+
+def _rule_metadata(rule) -> dict:
+    from ..diagnostics import Severity
+
+    meta = {k: getattr(rule, k, "") or "" for k in _TEXT_FIELDS}
+    meta.update(code=rule.code, severity=Severity.parse(rule.severity).value,
+                thresholds=dict(getattr(rule, "thresholds", {}) or {}))
+    return meta
+
+
+def to_wire(d) -> dict:
+    """A checked diagnostic as plain JSON values (see :func:`.isolation.from_wire`)."""
+    def rng(r):
+        return None if r is None else [r.start.line, r.start.column, r.end.line, r.end.column]
+
+    return {
+        "code": d.code, "severity": d.severity.value, "message": d.message, "path": d.path, "range": rng(d.range),
+        "data": dict(d.data),
+        "fixes": [{"message": f.message, "applicability": f.applicability.value,
+                   "changes": [[c.op, c.path, c.value] for c in f.changes],
+                   "edits": [[rng(e.range), e.new_text, e.start, e.end] for e in f.edits]} for f in d.fixes],
+    }
+
+
+def _watch_parent(parent: int) -> None:
+    """End this process when the parent is gone (a plugin stuck in a loop would otherwise outlive it)."""
+    while True:
+        time.sleep(0.5)
+        if os.getppid() != parent:
+            os._exit(70)
+
+
+def main() -> int:
+    import signal
+    import tempfile
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)   # Ctrl-C is the parent's to handle
+    parent = os.getppid()
+    requests = os.dup(0)
+    answers = os.dup(1)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    capture = tempfile.TemporaryFile()
+    os.dup2(capture.fileno(), 1)
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True, name="deploylint-watchdog").start()
+    worker = Worker(1)
+    while True:
+        frame = read_frame(requests)
+        if frame is None:
+            return 0
+        answer = worker.handle(pickle.loads(frame))
+        try:
+            payload = json.dumps(answer, allow_nan=False, ensure_ascii=True).encode("ascii")
+        except (TypeError, ValueError, RecursionError) as exc:
+            payload = json.dumps({"fault": f"gave an answer that is not plain, finite JSON ({type(exc).__name__})"}).encode()
+        write_frame(answers, payload)
+
+
+if __name__ == "__main__":
+    os._exit(main())
