@@ -23,14 +23,17 @@ carry the same metadata.
 
 from __future__ import annotations
 
+# Everything this module needs is imported here: it is imported before a plugin folder is put on sys.path.
 import dataclasses
 import json
 import os
 import pickle
+import signal
 import subprocess
 import sys
 import threading
 import time
+import types
 import weakref
 from typing import Any, Callable
 
@@ -38,10 +41,15 @@ from ..diagnostics import Applicability, Diagnostic, Edit, Fix, Position, Range,
 from ..rule import Rule
 from .hookspecs import hookimpl
 from .validation import PluginFault, one_line
-from .worker import HEADER, read_exactly, write_frame
+from .worker import HEADER, READY, read_exactly, write_frame
 
 #: the largest answer the worker may send (a plan's diagnostics are far smaller)
 MAX_ANSWER_BYTES = 64 << 20
+#: seconds the worker may take to start (Python and deploylint's own imports; a loaded machine is slow)
+START_BUDGET_S = 60.0
+#: what the worker runs: the parent's sys.path, set before anything is imported (no current folder in front)
+_BOOT = ("import sys; sys.path[:] = sys.argv[1:]; del sys.argv[1:]; import os; "
+         "from deploylint.core.host.worker import main; os._exit(main())")
 #: set to run third-party plugins in-process (to debug one with pdb); gives up this protection
 IN_PROCESS_ENV = "DEPLOYLINT_PLUGINS_IN_PROCESS"
 
@@ -69,18 +77,27 @@ class WorkerHost:
         self._dead: dict[str, str] = {}        # plugin -> why it is not run any more
         self._ctx: Any = None                  # the Context the worker holds
         self._finalizer = None
+        self._boot_path = list(sys.path)       # the worker's sys.path: this one, before a plugin folder is added
 
     # -- the process ---------------------------------------------------------------
     def _start(self) -> None:
-        env = dict(os.environ)
-        env.pop("PYTHONSTARTUP", None)
+        """Start a worker and wait until it is ready (its start-up is deploylint's, not counted against a plugin)."""
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "deploylint.core.host.worker"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=None, env=env,
+            [sys.executable, "-c", _BOOT, *self._boot_path],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=None,
             start_new_session=True,            # Ctrl-C is the parent's; the group is killed as one
         )
         self._finalizer = weakref.finalize(self, _kill, self._proc)
         self._ctx = None
+        try:
+            first = read_exactly(self._proc.stdout.fileno(), HEADER.size + len(READY), time.monotonic() + START_BUDGET_S)
+            if first[HEADER.size:] != READY:
+                raise EOFError
+        except (TimeoutError, EOFError):
+            proc, self._proc = self._proc, None
+            _kill(proc)
+            raise _NoAnswer(f"could not be run: the plugin worker process did not start within {START_BUDGET_S:g} s "
+                            "(its error, if any, is on standard error)") from None
 
     def close(self) -> None:
         with self._lock:
@@ -160,8 +177,6 @@ class WorkerHost:
             _kill(proc)
             code = proc.returncode
         if code is not None and code < 0:
-            import signal
-
             try:
                 name = signal.Signals(-code).name
             except ValueError:
@@ -179,7 +194,10 @@ class WorkerHost:
         with self._lock:
             if plugin in self._dead:
                 raise PluginFault(f"was stopped earlier in this run (it {self._dead[plugin]}) and is not run again", plugin)
-            self._ensure()
+            try:
+                self._ensure()
+            except _NoAnswer as exc:
+                raise PluginFault(str(exc), plugin) from None
             if request["op"] == "check" and self._ctx is not request["ctx_obj"]:
                 ctx = request["ctx_obj"]
                 try:   # the plan once per file; the rules' shared memo stays on this side
@@ -295,8 +313,6 @@ class RemoteRule(Rule):
 
 def _proxy(host: WorkerHost, name: str, hooks: list[str]) -> Any:
     """An object with the hooks ``name`` implements, each forwarding to the worker (registered in its place)."""
-    import types
-
     proxy = types.SimpleNamespace()
     if "deploylint_rules" in hooks:
         proxy.deploylint_rules = hookimpl(lambda: host.rules(name))
@@ -343,8 +359,6 @@ def _kill_quietly(proc: subprocess.Popen | None) -> None:
 def _kill(proc: subprocess.Popen) -> None:
     """End the worker and anything it started (its own process group)."""
     if proc.poll() is None:
-        import signal
-
         try:
             os.killpg(proc.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):

@@ -92,6 +92,12 @@ class Registry:
                     self._register_isolated(ep.value, ep.module, ep.attr, source, ep.dist_version)
         import sys
 
+        modules, config_modules = list(modules), list(config_modules)
+        if modules or config_modules:
+            from . import isolation
+
+            if isolation.wanted():
+                self.worker()   # created (and its modules imported) before a plugin folder goes on sys.path
         added = [d for d in dict.fromkeys(module_dirs) if d and d not in sys.path]
         sys.path[:0] = added
         try:

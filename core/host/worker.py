@@ -1,6 +1,8 @@
 """The plugin worker: third-party plugins run here, in a process of their own.
 
-:mod:`.isolation` starts it as ``python -m deploylint.core.host.worker``.
+:mod:`.isolation` starts it with the parent's ``sys.path`` (the current folder
+is not put in front, so a ``json.py`` in a linted repository is not imported
+here) and waits for its ``ready`` frame.
 Requests come on fd 0, pickled by the parent (which this process trusts);
 answers go out as JSON frames (which the parent reads without trusting them)
 on the pipe that was fd 1. Before any plugin is imported, fd 1 is pointed at a
@@ -16,16 +18,25 @@ endless loop, a reset SIGALRM) it ends by killing this process.
 
 from __future__ import annotations
 
+# Everything this module needs is imported here, before any plugin folder is on sys.path.
+import dataclasses
+import importlib
 import json
 import os
 import pickle
+import select
+import signal
 import struct
 import sys
+import tempfile
 import threading
 import time
+from collections.abc import Mapping
 from typing import Any
 
 HEADER = struct.Struct(">Q")
+#: the first frame, sent once the worker can take requests
+READY = b'{"ready": true}'
 #: what a plugin printed, quoted in the DL005 (the rest is counted, not copied)
 STDOUT_QUOTE = 200
 
@@ -44,8 +55,6 @@ def read_exactly(fd: int, size: int, deadline: float | None = None) -> bytes:
     chunks, need = [], size
     while need:
         if deadline is not None:
-            import select
-
             remaining = deadline - time.monotonic()
             if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
                 raise TimeoutError
@@ -114,18 +123,22 @@ class Worker:
 
     # -- operations -------------------------------------------------------------------
     def op_load(self, request: dict) -> dict:
-        import importlib
-
+        # The plugin is imported with the parent's sys.path (its folder in front); afterwards that folder goes
+        # to the end, so what the plugin imports later finds it, and nothing else finds a module shadowed there.
+        boot = list(sys.path)
         sys.path[:] = request["sys_path"]
-        obj = importlib.import_module(request["module"])
+        try:
+            obj = importlib.import_module(request["module"])
+        finally:
+            sys.path[:] = boot + [p for p in request["sys_path"] if p not in boot]
         for part in (request.get("attr") or "").split(".") if request.get("attr") else ():
             obj = getattr(obj, part)
         self.pm.register(obj, name=request["name"])
         hooks = [h for h in ("deploylint_rules", "deploylint_accelerators", "deploylint_source", "deploylint_configure")
                  if any(i.plugin_name == request["name"] for i in getattr(self.pm.hook, h).get_hookimpls())]
-        module = sys.modules.get(request["module"])
-        version = getattr(module, "__version__", "") if module else ""
-        return {"hooks": hooks, "version": version if isinstance(version, str) else str(version)}
+        from .registry import _module_version
+
+        return {"hooks": hooks, "version": _module_version(request["module"])}
 
     def op_rules(self, request: dict) -> dict:
         from .registry import MAX_RULES_PER_PLUGIN, _rule_problem, bounded_list
@@ -148,9 +161,6 @@ class Worker:
         return {"rules": described, "problems": problems}
 
     def op_accelerators(self, request: dict) -> dict:
-        import dataclasses
-        from collections.abc import Mapping
-
         from ..plan.hardware import Accelerator
         from .registry import MAX_ACCELERATORS_PER_PLUGIN, bounded_list
 
@@ -234,9 +244,6 @@ def _watch_parent(parent: int) -> None:
 
 
 def main() -> int:
-    import signal
-    import tempfile
-
     signal.signal(signal.SIGINT, signal.SIG_IGN)   # Ctrl-C is the parent's to handle
     parent = os.getppid()
     requests = os.dup(0)
@@ -247,6 +254,7 @@ def main() -> int:
     os.dup2(capture.fileno(), 1)
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True, name="deploylint-watchdog").start()
     worker = Worker(1)
+    write_frame(answers, READY)
     while True:
         frame = read_frame(requests)
         if frame is None:

@@ -301,3 +301,13 @@ def test_deploylint_plugins_lists_a_local_plugin_with_its_version(tmp_path):
     assert out.returncode == 0, out.stderr
     line = next(l for l in out.stdout.splitlines() if l.startswith("versioned"))
     assert "4.5.6" in line and "ACME001" in line
+
+
+def test_the_worker_does_not_import_modules_from_the_folder_it_runs_in(tmp_path):
+    # a linted repository's json.py or pickle.py must not be what the worker imports for itself
+    for shadow in ("json", "pickle", "struct", "tempfile"):
+        (tmp_path / f"{shadow}.py").write_text("import os\nos._exit(9)\n")
+    out = run(tmp_path, "--format", "json", plugins=())
+    assert out.returncode == 1, (out.stdout[-2000:], out.stderr[-2000:])
+    codes = [d["code"] for d in strict_json(out.stdout)["diagnostics"]]
+    assert "ACME001" in codes and "DL005" not in codes
