@@ -1,18 +1,20 @@
 """What running third-party plugins in the worker process costs.
 
 Third-party plugins are imported and run in a worker process (docs/plugins.md,
-"Faults stay yours"); ``DEPLOYLINT_PLUGINS_IN_PROCESS=1`` runs them in the
-deploylint process instead. This compares the two on the same plugin (one
-rule that reports one finding per plan), for one plan and for many:
+"Where your plugin runs"); ``DEPLOYLINT_PLUGINS_IN_PROCESS=1`` runs them in the
+deploylint process instead. This measures both ways on the same plugin (one
+rule that reports one finding per plan), inside one Python process, so that
+the figures are the worker's own and not a shared machine's noise:
 
-    python bench/bench_plugins.py                 # 11 runs each (after 2 warm-ups), 50 plans
-    python bench/bench_plugins.py --runs 21 --files 200
+* loading: ``Registry().load()`` with the plugin — in the worker this includes
+  starting the process, importing deploylint there and the plugin import;
+* one plan: ``Engine.check_text()`` of the seed plan — in the worker this
+  adds the plan pickled across once and one request per rule.
 
-It prints the median wall-clock time and the median CPU time (user + system,
-of deploylint and the worker together) of each command, and the cost of the
-worker: once per run (the process start, the plugin imported there) and per
-plan (the plan pickled across, one answer per rule). CPU time is the steadier
-figure on a shared machine. Reported, never asserted.
+    python bench/bench_plugins.py                  # 15 loads, 200 checks each way
+    python bench/bench_plugins.py --loads 31 --checks 500
+
+Medians are printed (with the minimum); reported, never asserted.
 """
 
 from __future__ import annotations
@@ -21,13 +23,13 @@ import argparse
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PLAN = os.path.join(ROOT, "examples", "seed-moe-64e-3dev.toml")
+SWITCH = "DEPLOYLINT_PLUGINS_IN_PROCESS"
 
 PLUGIN = """\
 from deploylint.core import Rule, Severity, hookimpl
@@ -48,60 +50,62 @@ def deploylint_rules():
 """
 
 
-def measure(cmd: list[str], cwd: str, env: dict, runs: int, warmups: int = 2) -> tuple[float, float]:
-    """Median wall-clock ms and median CPU ms (the command and every process it waited for)."""
-    import resource
+def _registry(folder: str, in_process: bool):
+    from deploylint.core.host.registry import Registry
 
-    for _ in range(warmups):
-        subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=cwd, env=env)
-    wall, cpu = [], []
-    for _ in range(runs):
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        start = time.perf_counter()
-        subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=cwd, env=env)
-        wall.append((time.perf_counter() - start) * 1000)
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpu.append((after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime) * 1000)
-    return statistics.median(wall), statistics.median(cpu)
+    if in_process:
+        os.environ[SWITCH] = "1"
+    else:
+        os.environ.pop(SWITCH, None)
+    return Registry().load(modules=["bench_rules"], module_dirs=[folder])
+
+
+def _ms(samples: list[float]) -> str:
+    return f"{statistics.median(samples) * 1000:9.2f} {min(samples) * 1000:9.2f}"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=11)
-    parser.add_argument("--files", type=int, default=50)
+    parser.add_argument("--loads", type=int, default=15)
+    parser.add_argument("--checks", type=int, default=200)
     args = parser.parse_args()
-    work = tempfile.mkdtemp(prefix="deploylint-bench-")
+    from deploylint.core.pipeline.config import Config
+    from deploylint.core.pipeline.engine import Engine
+
+    folder = tempfile.mkdtemp(prefix="deploylint-bench-")
     try:
-        with open(os.path.join(work, "bench_rules.py"), "w") as fh:
+        with open(os.path.join(folder, "bench_rules.py"), "w") as fh:
             fh.write(PLUGIN)
-        plans = os.path.join(work, "plans")
-        os.mkdir(plans)
-        for i in range(args.files):
-            shutil.copy(PLAN, os.path.join(plans, f"p{i:04d}.plan.toml"))
-        one = os.path.join(plans, "p0000.plan.toml")
-        cli = [sys.executable, "-m", "deploylint.core.frontends.cli", "check", "--format", "json"]
-        worker = {k: v for k, v in os.environ.items() if k != "DEPLOYLINT_PLUGINS_IN_PROCESS"}
-        in_process = {**worker, "DEPLOYLINT_PLUGINS_IN_PROCESS": "1"}
-        rows = [
-            ("1 plan, built-in rules only", [*cli, one], worker),
-            ("1 plan, + plugin in-process", [*cli, one, "--plugin", "bench_rules"], in_process),
-            ("1 plan, + plugin in the worker", [*cli, one, "--plugin", "bench_rules"], worker),
-            (f"{args.files} plans, built-in rules only", [*cli, plans], worker),
-            (f"{args.files} plans, + plugin in-process", [*cli, plans, "--plugin", "bench_rules"], in_process),
-            (f"{args.files} plans, + plugin in the worker", [*cli, plans, "--plugin", "bench_rules"], worker),
-        ]
-        figures = {}
-        print(f"{'command':<44}{'wall ms':>10}{'CPU ms':>10}")
-        for label, cmd, env in rows:
-            figures[label] = measure(cmd, work, env, args.runs)
-            print(f"{label:<44}{figures[label][0]:>10.1f}{figures[label][1]:>10.1f}")
-        for i, kind in enumerate(("wall", "CPU")):
-            once = figures["1 plan, + plugin in the worker"][i] - figures["1 plan, + plugin in-process"][i]
-            many = figures[f"{args.files} plans, + plugin in the worker"][i] - figures[f"{args.files} plans, + plugin in-process"][i]
-            per_plan = (many - once) / max(1, args.files - 1)
-            print(f"worker cost ({kind}): {once:.1f} ms per run, {per_plan:.2f} ms per further plan")
+        sys.path.insert(0, folder)   # the in-process import is cached after the first load, as in a real run
+        text = open(PLAN, encoding="utf-8").read()
+        loads = {True: [], False: []}
+        checks = {True: [], False: []}
+        for in_process in (True, False):
+            for _ in range(args.loads):
+                start = time.perf_counter()
+                reg = _registry(folder, in_process)
+                loads[in_process].append(time.perf_counter() - start)
+                assert not reg.failures, [d.message for d in reg.failures]
+                reg.close()
+            reg = _registry(folder, in_process)
+            engine = Engine(reg, Config())
+            for _ in range(args.checks):
+                start = time.perf_counter()
+                result = engine.check_text("plan.toml", text)
+                checks[in_process].append(time.perf_counter() - start)
+            assert "BENCH001" in {d.code for d in result.diagnostics}
+            reg.close()
+        print(f"{'':<46}{'median ms':>9} {'min ms':>9}")
+        print(f"{'load: plugin in-process':<46}{_ms(loads[True])}")
+        print(f"{'load: plugin in the worker (process start)':<46}{_ms(loads[False])}")
+        print(f"{'check one plan: plugin in-process':<46}{_ms(checks[True])}")
+        print(f"{'check one plan: plugin in the worker':<46}{_ms(checks[False])}")
+        per_run = statistics.median(loads[False]) - statistics.median(loads[True])
+        per_plan = statistics.median(checks[False]) - statistics.median(checks[True])
+        print(f"\nworker cost: {per_run * 1000:.1f} ms once per run, {per_plan * 1000:.2f} ms per plan "
+              f"({args.loads} loads, {args.checks} checks each way)")
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -45,7 +45,8 @@ from .worker import HEADER, READY, read_exactly, write_frame
 
 #: the largest answer the worker may send (a plan's diagnostics are far smaller)
 MAX_ANSWER_BYTES = 64 << 20
-#: seconds the worker may take to start (Python and deploylint's own imports; a loaded machine is slow)
+#: seconds the worker may take for deploylint's own work: starting (Python, deploylint's imports), taking a plan,
+#: looking up a plugin's version (a loaded machine is slow; none of it is counted against a plugin's budget)
 START_BUDGET_S = 60.0
 #: what the worker runs: the parent's sys.path, set before anything is imported (no current folder in front)
 _BOOT = ("import sys; sys.path[:] = sys.argv[1:]; del sys.argv[1:]; import os; "
@@ -200,8 +201,8 @@ class WorkerHost:
                 raise PluginFault(str(exc), plugin) from None
             if request["op"] == "check" and self._ctx is not request["ctx_obj"]:
                 ctx = request["ctx_obj"]
-                try:   # the plan once per file; the rules' shared memo stays on this side
-                    self._exchange({"op": "context", "ctx": dataclasses.replace(ctx, cache={})}, budget_s or self.budget_s)
+                try:   # the plan once per file (deploylint's own work: not a rule's budget); the rules' memo stays here
+                    self._exchange({"op": "context", "ctx": dataclasses.replace(ctx, cache={})}, START_BUDGET_S)
                 except _NoAnswer as exc:
                     raise PluginFault(f"could not be given the plan: the worker process {exc}", plugin) from None
                 self._ctx = ctx
@@ -224,7 +225,11 @@ class WorkerHost:
         with self._lock:
             answer = self.call(name, request, what="at import")
             self._loads.append(request)
-        return _proxy(self, name, answer.get("hooks") or []), str(answer.get("version") or "")
+        try:   # deploylint's own lookup (it may read every installed distribution's metadata): not the plugin's budget
+            version = self.call(name, {"op": "version", "module": module}, START_BUDGET_S).get("version")
+        except PluginFault:
+            version = ""
+        return _proxy(self, name, answer.get("hooks") or []), str(version or "")
 
     def rules(self, name: str) -> list["RemoteRule"]:
         """The plugin's rules, as RemoteRules; invalid ones are reported, not returned."""

@@ -136,9 +136,12 @@ class Worker:
         self.pm.register(obj, name=request["name"])
         hooks = [h for h in ("deploylint_rules", "deploylint_accelerators", "deploylint_source", "deploylint_configure")
                  if any(i.plugin_name == request["name"] for i in getattr(self.pm.hook, h).get_hookimpls())]
+        return {"hooks": hooks}
+
+    def op_version(self, request: dict) -> dict:
         from .registry import _module_version
 
-        return {"hooks": hooks, "version": _module_version(request["module"])}
+        return {"version": _module_version(request["module"])}
 
     def op_rules(self, request: dict) -> dict:
         from .registry import MAX_RULES_PER_PLUGIN, _rule_problem, bounded_list
