@@ -76,7 +76,7 @@ class WorkerHost:
         self._collected: set[str] = set()      # plugins whose rules the worker holds
         self._configured: dict[str, Any] = {}  # plugin -> the config it was last given
         self._dead: dict[str, str] = {}        # plugin -> why it is not run any more
-        self._ctx: Any = None                  # the Context the worker holds
+        self._ctx: Any = None                  # the memo (ctx.cache) of the plan the worker holds
         self._finalizer = None
         self._boot_path = list(sys.path)       # the worker's sys.path: this one, before a plugin folder is added
 
@@ -199,13 +199,15 @@ class WorkerHost:
                 self._ensure()
             except _NoAnswer as exc:
                 raise PluginFault(str(exc), plugin) from None
-            if request["op"] == "check" and self._ctx is not request["ctx_obj"]:
+            # One plan per file: the rules of a file get contexts that differ only in their thresholds and share
+            # one memo (ctx.cache), so the memo says which plan the worker holds; thresholds go with each request.
+            if request["op"] == "check" and self._ctx is not request["ctx_obj"].cache:
                 ctx = request["ctx_obj"]
                 try:   # the plan once per file (deploylint's own work: not a rule's budget); the rules' memo stays here
-                    self._exchange({"op": "context", "ctx": dataclasses.replace(ctx, cache={})}, START_BUDGET_S)
+                    self._exchange({"op": "context", "ctx": dataclasses.replace(ctx, cache={}, thresholds={})}, START_BUDGET_S)
                 except _NoAnswer as exc:
                     raise PluginFault(f"could not be given the plan: the worker process {exc}", plugin) from None
-                self._ctx = ctx
+                self._ctx = ctx.cache
             wire = {k: v for k, v in request.items() if k != "ctx_obj"}
             try:
                 answer = self._exchange(wire, budget_s or self.budget_s)
@@ -278,7 +280,8 @@ class WorkerHost:
 
     def check(self, rule: "RemoteRule", ctx: Any, budget_s: float, limit: int) -> tuple[list[Diagnostic], list[str]]:
         """The rule's checked diagnostics for ``ctx``, and what else went wrong (as verb phrases)."""
-        answer = self.call(rule.plugin, {"op": "check", "code": rule.code, "limit": limit, "ctx_obj": ctx}, budget_s)
+        answer = self.call(rule.plugin, {"op": "check", "code": rule.code, "limit": limit, "ctx_obj": ctx,
+                                         "thresholds": dict(ctx.thresholds or {})}, budget_s)
         noise = [printed(answer["stdout"])] if answer.get("stdout") else []
         try:
             return [from_wire(item) for item in answer.get("items") or []], noise

@@ -208,8 +208,9 @@ class Worker:
         from .validation import checked_results
 
         rule = self.rules[request["code"]]
-        produced = collect(rule, self.ctx, request["limit"])
-        return {"items": [to_wire(d) for d in checked_results(produced, rule, self.ctx.document, request["limit"])]}
+        ctx = dataclasses.replace(self.ctx, thresholds=request.get("thresholds") or {})   # the memo stays shared
+        produced = collect(rule, ctx, request["limit"])
+        return {"items": [to_wire(d) for d in checked_results(produced, rule, ctx.document, request["limit"])]}
 
 
 _TEXT_FIELDS = ("name", "summary", "explanation", "bad_example", "good_example", "fix_safety")

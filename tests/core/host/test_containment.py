@@ -49,9 +49,10 @@ class WhereAmI(Rule):
     code = "PID001"
     name = "where-am-i"
     summary = "Reports the process it runs in."
+    thresholds = {"limit": 3}
 
     def check(self, ctx):
-        yield self.report("/hardware/num_devices", "here", data={"pid": os.getpid()})
+        yield self.report("/hardware/num_devices", "here", data={"pid": os.getpid(), "limit": ctx.threshold("limit")})
 
 @hookimpl
 def deploylint_rules():
@@ -85,6 +86,7 @@ def test_a_local_plugin_runs_in_the_worker_process(tmp_path, monkeypatch, deploy
     result = _lint_with(tmp_path, monkeypatch, deploylint, "pid_plugin_isolated")
     d = result.one("PID001")
     assert d.data["pid"] != os.getpid() and d.plugin == "pid_plugin_isolated"
+    assert d.data["limit"] == 3          # the rule's own thresholds reach it in the worker
     assert d.range is not None and d.range.start.line >= 1
 
 
