@@ -16,9 +16,11 @@ each plan pickled across) buy nothing for them.
 What comes back is parsed as JSON (never unpickled: the worker runs code
 deploylint does not trust) and checked again like any rule's output
 (:mod:`.validation`). The plugin API does not change: a plugin's rules,
-accelerators, source and configure hooks are proxied by objects registered
+accelerators and configure hooks are proxied by objects registered
 under the plugin's name, and its rules are :class:`RemoteRule` instances that
-carry the same metadata.
+carry the same metadata. A plugin with a ``deploylint_source`` hook is the
+exception: its Documents carry its own writer and reader (callbacks into the
+plugin), so once its import has passed in the worker it runs in-process.
 """
 
 from __future__ import annotations
@@ -231,7 +233,13 @@ class WorkerHost:
             version = self.call(name, {"op": "version", "module": module}, START_BUDGET_S).get("version")
         except PluginFault:
             version = ""
-        return _proxy(self, name, answer.get("hooks") or []), str(version or "")
+        hooks = [str(h) for h in answer.get("hooks") or []]
+        return _proxy(self, name, hooks), str(version or ""), hooks
+
+    def forget(self, name: str) -> None:
+        """Stop hosting ``name`` (it is run in-process instead): it is not loaded again after a restart."""
+        with self._lock:
+            self._loads = [load for load in self._loads if load["name"] != name]
 
     def rules(self, name: str) -> list["RemoteRule"]:
         """The plugin's rules, as RemoteRules; invalid ones are reported, not returned."""
@@ -259,24 +267,6 @@ class WorkerHost:
     def configure(self, name: str, config: Any, budget_s: float) -> None:
         self._configured[name] = config
         self.call(name, {"op": "configure", "name": name, "config": config}, budget_s, what="in deploylint_configure()")
-
-    def source(self, name: str, path: str, text: str):
-        from ..document import Document, NodeSpan, Span
-        from ..document.sources import SourceError
-
-        answer = self.call(name, {"op": "source", "name": name, "path": path, "text": text}, what="in deploylint_source()")
-        if "source_error" in answer:
-            r = answer.get("range")
-            raise SourceError(one_line(str(answer["source_error"])), Range.at(*r) if r else None)
-        doc = answer.get("document")
-        if doc is None:
-            return None
-        try:
-            spans = {str(p): NodeSpan(Span(s[0], s[1]), Span(s[2], s[3]) if len(s) == 4 else None)
-                     for p, s in doc["spans"].items()}
-            return Document(path, text, str(doc["format"]), doc["data"], spans, str(doc.get("newline") or "\n"))
-        except (KeyError, TypeError, IndexError, AttributeError):
-            raise PluginFault("returned a Document deploylint cannot read from deploylint_source()", name) from None
 
     def check(self, rule: "RemoteRule", ctx: Any, budget_s: float, limit: int) -> tuple[list[Diagnostic], list[str]]:
         """The rule's checked diagnostics for ``ctx``, and what else went wrong (as verb phrases)."""
@@ -308,6 +298,7 @@ class RemoteRule(Rule):
         self.summary = one_line(self.summary)    # listed one per line by `deploylint rules`
         self.severity = Severity.parse(meta.get("severity") or "warning")
         self.thresholds = dict(meta.get("thresholds") or {})
+        self.requires = frozenset(str(r) for r in meta.get("requires") or ())
 
     def run_isolated(self, ctx, budget_s: float, limit: int):
         return self.host.check(self, ctx, budget_s, limit)
@@ -326,8 +317,6 @@ def _proxy(host: WorkerHost, name: str, hooks: list[str]) -> Any:
         proxy.deploylint_rules = hookimpl(lambda: host.rules(name))
     if "deploylint_accelerators" in hooks:
         proxy.deploylint_accelerators = hookimpl(lambda: host.accelerators(name))
-    if "deploylint_source" in hooks:
-        proxy.deploylint_source = hookimpl(lambda path, text: host.source(name, path, text))
     if "deploylint_configure" in hooks:
         proxy.deploylint_configure = hookimpl(lambda config: host.configure(name, config, getattr(config, "rule_timeout_s", host.budget_s)))
     return proxy

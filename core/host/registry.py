@@ -157,28 +157,34 @@ class Registry:
 
     def _register_isolated(self, name: str, module: str, attr: str | None, source: str, version: str) -> None:
         """A third-party plugin: imported in the worker, registered here as its proxy."""
+        import importlib
+
         from . import isolation
 
+        def load():
+            obj = importlib.import_module(module)
+            for part in attr.split(".") if attr else ():
+                obj = getattr(obj, part)
+            return obj
+
         if not isolation.wanted():
-            import importlib
-
-            def load():
-                obj = importlib.import_module(module)
-                for part in attr.split(".") if attr else ():
-                    obj = getattr(obj, part)
-                return obj
-
             return self._register(name, load, source, version or (lambda: _module_version(module)))
         if any(p.name == name for p in self.plugins):
             return
         info = PluginInfo(name, version, source)
         self.plugins.append(info)
         try:
-            proxy, found_version = self.worker().load(name, module, attr)
+            proxy, found_version, hooks = self.worker().load(name, module, attr)
         except isolation.PluginFault as exc:
             info.error = str(exc)
             self.failures.append(plugin_failure(name, None, f"plugin {name!r} ({source}) failed to load: it {exc}"))
             return
+        if "deploylint_source" in hooks:
+            # A source adapter's Documents carry its writer and reader (callbacks into the plugin), which cannot
+            # cross into this process: once its import has passed in the worker, it runs here (docs/plugins.md).
+            self.worker().forget(name)
+            self.plugins.remove(info)
+            return self._register(name, load, source, version or found_version or (lambda: _module_version(module)))
         info.version = info.version or found_version
         self.pm.register(proxy, name=name)
 

@@ -181,24 +181,6 @@ class Worker:
         self._impl(request["name"], "deploylint_configure")(config=request["config"])
         return {}
 
-    def op_source(self, request: dict) -> dict:
-        from ..document import Document
-        from ..document.sources import SourceError
-
-        try:
-            doc = self._impl(request["name"], "deploylint_source")(path=request["path"], text=request["text"])
-        except SourceError as exc:
-            rng = exc.range
-            return {"source_error": str(exc.message),
-                    "range": None if rng is None else [rng.start.line, rng.start.column, rng.end.line, rng.end.column]}
-        if doc is None:
-            return {"document": None}
-        if not isinstance(doc, Document):
-            return {"fault": f"returned {type(doc).__name__} from deploylint_source(), not a Document or None"}
-        spans = {p: [n.value.start, n.value.end, *((n.key.start, n.key.end) if n.key is not None else ())]
-                 for p, n in doc.spans.items()}
-        return {"document": {"format": doc.format, "data": doc.data, "spans": spans, "newline": doc.newline}}
-
     def op_context(self, request: dict) -> dict:
         self.ctx = request["ctx"]
         return {}
@@ -221,7 +203,8 @@ def _rule_metadata(rule) -> dict:
 
     meta = {k: getattr(rule, k, "") or "" for k in _TEXT_FIELDS}
     meta.update(code=rule.code, severity=Severity.parse(rule.severity).value,
-                thresholds=dict(getattr(rule, "thresholds", {}) or {}))
+                thresholds=dict(getattr(rule, "thresholds", {}) or {}),
+                requires=sorted(str(r) for r in getattr(rule, "requires", ()) or ()))
     return meta
 
 

@@ -20,7 +20,7 @@ from ..host.containment import MAX_DIAGNOSTICS_PER_RULE, RuleTimeout, run_rule
 from ..diagnostics import Diagnostic, Fix, Range, Severity, sort_key
 from ..document import Document, Span
 from ..host.registry import CORE_CODES, Registry, core_diagnostic, plugin_failure
-from ..host.validation import PluginFault, checked_results, exception_text
+from ..host.validation import checked_results, exception_text
 from ..rule import Context
 from ..document.sources import SourceError, decode, load, read_regular_file
 
@@ -273,10 +273,6 @@ class Engine:
             return documents
         except SourceError as exc:
             result.diagnostics.append(self._core("DL001", exc.message, "", exc.range))
-        except PluginFault as exc:  # a third-party loader failed in its worker
-            result.diagnostics.append(plugin_failure(exc.plugin or "deploylint_source", None,
-                                                     f"the source plugin {exc.plugin!r} {exc} on this file"))
-            result.incomplete = True
         except (Exception, SystemExit) as exc:  # a plugin's loader crashed
             result.diagnostics.append(plugin_failure("deploylint_source", None, f"a source plugin failed on this file: {exception_text(exc)}"))
             result.incomplete = True
