@@ -223,8 +223,9 @@ class WorkerHost:
         return answer
 
     # -- the hooks ---------------------------------------------------------------------
-    def load(self, name: str, module: str, attr: str | None) -> tuple[Any, str]:
-        """Import ``module`` in the worker; returns the proxy to register under ``name`` and the plugin's version."""
+    def load(self, name: str, module: str, attr: str | None) -> tuple[Any, str, list[str], list[str]]:
+        """Import ``module`` in the worker; returns the proxy to register under ``name``, the plugin's version, the
+        deploylint hooks it implements and the names of all its hook implementations (a misspelt one included)."""
         request = {"op": "load", "name": name, "module": module, "attr": attr, "sys_path": list(sys.path)}
         with self._lock:
             answer = self.call(name, request, what="at import")
@@ -234,7 +235,7 @@ class WorkerHost:
         except PluginFault:
             version = ""
         hooks = [str(h) for h in answer.get("hooks") or []]
-        return _proxy(self, name, hooks), str(version or ""), hooks
+        return _proxy(self, name, hooks), str(version or ""), hooks, [str(h) for h in answer.get("hook_names") or []]
 
     def forget(self, name: str) -> None:
         """Stop hosting ``name`` (it is run in-process instead): it is not loaded again after a restart."""

@@ -140,9 +140,12 @@ class Registry:
             self.failures.append(plugin_failure(name, None, f"plugin {name!r} ({source}) {problem}"))
 
     def _hook_problem(self, obj) -> str | None:
+        return self._hook_names_problem({caller.name for caller in (self.pm.get_hookcallers(obj) or [])})
+
+    @staticmethod
+    def _hook_names_problem(names: set[str]) -> str | None:
         """A plugin whose hooks are misspelt, or that has none, would otherwise contribute nothing in silence."""
         known = {n for n in dir(hookspecs) if n.startswith("deploylint_")}
-        names = {caller.name for caller in (self.pm.get_hookcallers(obj) or [])}
         unknown = sorted(names - known)
         if unknown:
             import difflib
@@ -174,7 +177,7 @@ class Registry:
         info = PluginInfo(name, version, source)
         self.plugins.append(info)
         try:
-            proxy, found_version, hooks = self.worker().load(name, module, attr)
+            proxy, found_version, hooks, hook_names = self.worker().load(name, module, attr)
         except isolation.PluginFault as exc:
             info.error = str(exc)
             self.failures.append(plugin_failure(name, None, f"plugin {name!r} ({source}) failed to load: it {exc}"))
@@ -187,6 +190,10 @@ class Registry:
             return self._register(name, load, source, version or found_version or (lambda: _module_version(module)))
         info.version = info.version or found_version
         self.pm.register(proxy, name=name)
+        problem = self._hook_names_problem(set(hook_names))
+        if problem:
+            info.error = problem
+            self.failures.append(plugin_failure(name, None, f"plugin {name!r} ({source}) {problem}"))
 
     def worker(self):
         """The host of this registry's worker process (started on first use)."""

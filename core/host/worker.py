@@ -136,7 +136,7 @@ class Worker:
         self.pm.register(obj, name=request["name"])
         hooks = [h for h in ("deploylint_rules", "deploylint_accelerators", "deploylint_source", "deploylint_configure")
                  if any(i.plugin_name == request["name"] for i in getattr(self.pm.hook, h).get_hookimpls())]
-        return {"hooks": hooks}
+        return {"hooks": hooks, "hook_names": sorted({c.name for c in (self.pm.get_hookcallers(obj) or [])})}
 
     def op_version(self, request: dict) -> dict:
         from .registry import _module_version
