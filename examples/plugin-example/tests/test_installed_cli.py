@@ -45,7 +45,7 @@ def test_check_reports_plugin_and_builtin_findings_together(tmp_path):
     out = run("check", "deploy.toml", "--format", "json", cwd=tmp_path)
     codes = {d["code"] for d in json.loads(out.stdout)["diagnostics"]}
     assert "ACME001" in codes                  # ep=16 over nodes of 8
-    assert codes & {"PAR404", "MEM102"}        # the built-in rules ran too
+    assert {c for c in codes if c[:3] in {"MEM", "CMP", "MOE", "PAR", "PRF"}}  # the built-in rules ran too
 
 
 def test_a_broken_plugin_is_contained_and_builtins_still_report(tmp_path):
