@@ -21,6 +21,7 @@ model, batch or sequence length.
 
 from __future__ import annotations
 
+from deploylint.core.document import pointer as jp
 from deploylint.core import hookimpl
 
 from ._training import PlanBuilder, as_int
@@ -54,7 +55,7 @@ def read(path: str, text: str):
         return (n.value, n.key) if n else (None, None)
 
     def take(file_ptr, plan_ptr):
-        v = _get(data, file_ptr)
+        v = jp.resolve(data, file_ptr, None)
         if v is None:
             return None
         n = as_int(v)
@@ -66,7 +67,7 @@ def read(path: str, text: str):
         return n
 
     world = take("/num_processes", "/hardware/num_devices")
-    machines = as_int(_get(data, "/num_machines"))
+    machines = as_int(jp.resolve(data, "/num_machines", None))
     if world:
         b.origins["/hardware/num_devices"] = f"hardware.num_devices = {world}: num_processes in this file"
         if machines and machines >= 1 and world % machines == 0:
@@ -77,8 +78,8 @@ def read(path: str, text: str):
     if isinstance(data.get("parallelism_config"), dict):
         tp = take(pc + "tp_size", "/parallelism/tp") or 1
         cp = take(pc + "cp_size", "/parallelism/cp") or 1
-        rep = as_int(_get(data, pc + "dp_replicate_size")) or 1
-        shard = as_int(_get(data, pc + "dp_shard_size")) or 1
+        rep = as_int(jp.resolve(data, pc + "dp_replicate_size", None)) or 1
+        shard = as_int(jp.resolve(data, pc + "dp_shard_size", None)) or 1
         value_span, _ = node(pc + "dp_shard_size")
         b.put("/parallelism/dp", rep * shard, value_span)
         b.put("/training/dp_shard", shard, value_span)
@@ -116,14 +117,6 @@ def read(path: str, text: str):
     b.placeholders({})
     return [b.document(lambda new: read(path, new)[0])]
 
-
-def _get(data, pointer):
-    node = data
-    for t in pointer.strip("/").split("/"):
-        if not isinstance(node, dict) or t not in node:
-            return None
-        node = node[t]
-    return node
 
 
 @hookimpl

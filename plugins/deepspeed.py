@@ -21,6 +21,7 @@ world size are not in a ds_config: they come from ``--num-devices``,
 
 from __future__ import annotations
 
+from deploylint.core.document import pointer as jp
 from deploylint.core import Rule, Severity, hookimpl
 
 from ._training import PlanBuilder, as_int
@@ -55,7 +56,7 @@ def read(path: str, text: str):
             break
 
     def take(file_ptr, plan_ptr, minimum=1):
-        v = _get(data, file_ptr)
+        v = jp.resolve(data, file_ptr, None)
         if v is None:
             return None
         node = spans.get(file_ptr)
@@ -76,18 +77,18 @@ def read(path: str, text: str):
     micro = take("/train_micro_batch_size_per_gpu", "/parallelism/micro_batch_size")
     take("/gradient_accumulation_steps", "/training/gradient_accumulation_steps")
     take("/tensor_parallel/autotp_size", "/parallelism/tp")
-    stage = _get(data, "/zero_optimization/stage")
+    stage = jp.resolve(data, "/zero_optimization/stage", None)
     if stage is not None:
         take("/zero_optimization/stage", "/parallelism/zero_stage", minimum=0)
     for file_ptr, plan_ptr in (("/zero_optimization/offload_optimizer/device", "/parallelism/offload_optimizer"),
                                ("/zero_optimization/offload_param/device", "/parallelism/offload_params")):
-        device = _get(data, file_ptr)
+        device = jp.resolve(data, file_ptr, None)
         if device in ("cpu", "nvme", "none"):
             node = spans.get(file_ptr)
             b.put(plan_ptr, device, node.value if node else None)
         elif device is not None:
             b.skip(f"{file_ptr.strip('/').replace('/', '.')} = {device!r}", plan_ptr)
-    bf16, fp16 = _get(data, "/bf16/enabled"), _get(data, "/fp16/enabled")
+    bf16, fp16 = jp.resolve(data, "/bf16/enabled", None), jp.resolve(data, "/fp16/enabled", None)
     if bf16 == "auto" or fp16 == "auto":
         b.skip("bf16/fp16 enabled = \"auto\": the dtype is set at run time", "/workload/dtype")
     b.put("/workload/dtype", "bf16" if bf16 is True else "fp16" if fp16 is True else "fp32")
@@ -97,14 +98,6 @@ def read(path: str, text: str):
     b.placeholders({})
     return [b.document(lambda new: read(path, new)[0])]
 
-
-def _get(data, pointer):
-    node = data
-    for t in pointer.strip("/").split("/"):
-        if not isinstance(node, dict) or t not in node:
-            return None
-        node = node[t]
-    return node
 
 
 def _span(a, b_):

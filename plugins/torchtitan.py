@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 import re
 
+from deploylint.core.document import pointer as jp
 from deploylint.core import Rule, Severity, hookimpl
 
 from ._training import PlanBuilder, as_int
@@ -87,7 +88,7 @@ def read(path: str, text: str):
 
     def take(file_ptr, plan_ptr, *, minimum=1, value=None):
         node = spans.get(file_ptr)
-        v = _get(data, file_ptr) if value is None else value
+        v = jp.resolve(data, file_ptr, None) if value is None else value
         if v is None:
             return None
         n = as_int(v) if not isinstance(v, bool) else None
@@ -99,8 +100,8 @@ def read(path: str, text: str):
         return n
 
     # -- the model ------------------------------------------------------------------------------------------
-    name, flavor = _get(data, "/model/name"), _get(data, "/model/flavor")
-    assets = _get(data, "/model/hf_assets_path")
+    name, flavor = jp.resolve(data, "/model/name", None), jp.resolve(data, "/model/flavor", None)
+    assets = jp.resolve(data, "/model/hf_assets_path", None)
     folder = os.path.join(os.path.dirname(os.path.abspath(path)), assets) if isinstance(assets, str) else None
     if folder and os.path.isfile(os.path.join(folder, "config.json")):
         b.put("/model/id", folder, spans["/model/hf_assets_path"].value if "/model/hf_assets_path" in spans else None)
@@ -150,7 +151,7 @@ def read(path: str, text: str):
     # -- batch, sequence, memory savers --------------------------------------------------------------------------
     local = take("/training/local_batch_size", "/parallelism/micro_batch_size")
     take("/training/seq_len", "/workload/seq_len")
-    glob = as_int(_get(data, "/training/global_batch_size"))
+    glob = as_int(jp.resolve(data, "/training/global_batch_size", None))
     dp = b.get("/parallelism/dp")
     if dp is None and world is not None and shard == -1:
         dp = world // (cp * tp * pp) or None
@@ -160,25 +161,17 @@ def read(path: str, text: str):
         b.put("/workload/batch_size", local * dp)      # global_batch_size -1 (the default): local × dp
         b.origins["/workload/batch_size"] = (f"workload.batch_size = {local * dp}: global_batch_size -1 is "
                                              f"local_batch_size {local} × dp {dp}")
-    mode = _get(data, "/activation_checkpoint/mode")
+    mode = jp.resolve(data, "/activation_checkpoint/mode", None)
     if mode in ("none", "selective", "full"):
         at = spans.get("/activation_checkpoint/mode")
         b.put("/parallelism/recompute", mode, at.value if at else None)
     b.put("/workload/dtype", "bf16")    # mixed_precision_param default bfloat16; float8 converters are not read
-    if "float8" in str(_get(data, "/model/converters")):
+    if "float8" in str(jp.resolve(data, "/model/converters", None)):
         b.skip("float8 training (converters = [\"float8\"]): the estimate counts bf16 weights and compute")
     if "id" not in b.data["model"]:
         b.placeholders({})
     return [b.document(lambda new: read(path, new)[0])]
 
-
-def _get(data, pointer):
-    node = data
-    for t in pointer.strip("/").split("/"):
-        if not isinstance(node, dict) or t not in node:
-            return None
-        node = node[t]
-    return node
 
 
 def _span_of(m, group):
