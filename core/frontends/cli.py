@@ -45,14 +45,26 @@ def _check_codes(registries, options: dict[str, list[str]]) -> None:
                              + (f"; did you mean {', '.join(close)}?" if close else "; `deploylint rules` lists them"))
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The command line's parser; with ``command``, only that subcommand's parser is built under it.
+
+    One command runs per invocation, and each subparser costs its construction (argparse builds a help
+    formatter and translates its texts for every parser): a pre-commit hook's ``deploylint check`` builds
+    one, not ten. ``--help``, ``--version`` and a bare path (the implicit ``check``) build them all.
+    """
     parser = argparse.ArgumentParser(
         prog="deploylint",
         description="Lint deployment plans of large models: memory, compute, experts, parallelism and claims.",
     )
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, build in _SUBCOMMANDS.items():
+        if command is None or command == name:
+            build(sub)
+    return parser
 
+
+def _check_parser(sub) -> None:
     check = sub.add_parser("check", help="check plan files and folders", description="Check plan files and folders.")
     check.add_argument("paths", nargs="*", default=["."], metavar="PATH")
     check.add_argument("--format", choices=FORMATS, default="text", help="output format (default: text)")
@@ -74,6 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("-q", "--quiet", action="store_true", help="print the findings only: no progress line, no summary")
     _hardware_flags(check)
 
+
+def _analyze_parser(sub) -> None:
     analyze = sub.add_parser("analyze", help="print the estimate of one plan", description="Print the estimate of one plan.")
     analyze.add_argument("path", metavar="PLAN")
     analyze.add_argument("--format", choices=("text", "json", "html"), default="text")
@@ -81,6 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--plugin", action="append", default=[], metavar="MODULE")
     _hardware_flags(analyze)
 
+
+def _suggest_parser(sub) -> None:
     suggest = sub.add_parser("suggest", help="rank the feasible layouts on the plan's devices; --apply K writes one",
                              description="Rank the feasible layouts on the plan's devices (the layout search of PAR405).")
     suggest.add_argument("path", metavar="PLAN")
@@ -92,29 +108,49 @@ def build_parser() -> argparse.ArgumentParser:
     suggest.add_argument("--config")
     suggest.add_argument("--plugin", action="append", default=[], metavar="MODULE")
 
+
+def _rules_parser(sub) -> None:
     rules = sub.add_parser("rules", help="list the registered rules")
     rules.add_argument("--format", choices=("text", "json", "markdown"), default="text")
     rules.add_argument("--plugin", action="append", default=[], metavar="MODULE")
     rules.add_argument("--config", help="the configuration whose plugins to include (default: the nearest one above this folder)")
+
+
+def _rule_parser(sub) -> None:
     rule = sub.add_parser("rule", help="explain one rule")
     rule.add_argument("code")
     rule.add_argument("--plugin", action="append", default=[], metavar="MODULE")
     rule.add_argument("--config")
+
+
+def _plugins_parser(sub) -> None:
     plugins = sub.add_parser("plugins", help="list the loaded plugins with their versions and rules")
     plugins.add_argument("--plugin", action="append", default=[], metavar="MODULE")
     plugins.add_argument("--config", help="the configuration whose plugins to include (default: the nearest one above this folder)")
+
+
+def _hardware_parser(sub) -> None:
     hardware = sub.add_parser("hardware", help="list the accelerator catalog")
     hardware.add_argument("--format", choices=("text", "json"), default="text")
     hardware.add_argument("--plugin", action="append", default=[], metavar="MODULE")
     hardware.add_argument("--config")
+
+
+def _trust_parser(sub) -> None:
     trust = sub.add_parser("trust", help="let a folder's configuration load its local plugin modules",
                            description="Add FOLDER to your trusted folders (a user-level file outside any repository), "
                                        "so that the plugins = [...] its deploylint configuration names are imported.")
     trust.add_argument("folder", nargs="?", metavar="FOLDER")
     trust.add_argument("--list", action="store_true", help="print the trusted folders and the file that holds them")
-    sub.add_parser("schema", help="print the plan's JSON schema (for editors)")
-    sub.add_parser("lsp", help="run the language server over stdio")
-    return parser
+
+
+#: each subcommand's parser, in the order ``deploylint --help`` lists them
+_SUBCOMMANDS = {
+    "check": _check_parser, "analyze": _analyze_parser, "suggest": _suggest_parser, "rules": _rules_parser,
+    "rule": _rule_parser, "plugins": _plugins_parser, "hardware": _hardware_parser, "trust": _trust_parser,
+    "schema": lambda sub: sub.add_parser("schema", help="print the plan's JSON schema (for editors)"),
+    "lsp": lambda sub: sub.add_parser("lsp", help="run the language server over stdio"),
+}
 
 
 def _positive(value: str) -> int:
@@ -145,8 +181,9 @@ def cli_hardware(args) -> dict:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = list(argv if argv is not None else sys.argv[1:])
+    # the first word names the command (options before it are --help and --version, which need every parser)
+    args = build_parser(argv[0] if argv and argv[0] in _SUBCOMMANDS else None).parse_args(argv)
     try:
         if args.version:
             from .. import __version__
@@ -155,7 +192,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_CLEAN
         command = args.command or "check"
         if args.command is None:
-            args = parser.parse_args(["check", *(argv if argv is not None else sys.argv[1:])])
+            args = build_parser("check").parse_args(["check", *argv])
         handler = {
             "check": _cmd_check, "analyze": _cmd_analyze, "suggest": _cmd_suggest, "rules": _cmd_rules, "rule": _cmd_rule,
             "plugins": _cmd_plugins, "hardware": _cmd_hardware, "schema": _cmd_schema, "lsp": _cmd_lsp,

@@ -210,3 +210,16 @@ def test_a_selected_code_that_matches_no_rule_is_a_usage_error():
     out = deploylint("check", SEED, "--ignore", "MEN")
     assert out.returncode == 2 and "--ignore MEN: no rule has this code or prefix; did you mean" in out.stderr
     assert "MEM" in out.stderr
+
+
+def test_the_help_lists_every_command_and_each_command_parses_alone():
+    # one command runs per invocation, so only its parser is built; the help still lists all of them
+    out = deploylint("--help")
+    assert out.returncode == 0
+    for command in ("check", "analyze", "suggest", "rules", "rule", "plugins", "hardware", "trust", "schema", "lsp"):
+        assert f"    {command} " in out.stdout, command
+    wrong = deploylint("chekc", SEED)
+    assert wrong.returncode == 2 and "chekc" in wrong.stderr and "check" in wrong.stderr
+    bad_option = deploylint("check", "--formt", "json", SEED)
+    assert bad_option.returncode == 2 and "--formt" in bad_option.stderr
+    assert "--unsafe-fixes" in deploylint("check", "--help").stdout
