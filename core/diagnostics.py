@@ -12,8 +12,9 @@ first position after the span.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Mapping
+
+from .records import record, field, replace
 
 
 class Severity(str, enum.Enum):
@@ -71,7 +72,7 @@ class Applicability(str, enum.Enum):
             ) from None
 
 
-@dataclass(frozen=True, slots=True, order=True)
+@record(frozen=True, slots=True, order=True)
 class Position:
     """A place in a text file: 1-based line, 1-based column in code points."""
 
@@ -82,7 +83,7 @@ class Position:
         return {"line": self.line, "column": self.column}
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Range:
     """A half-open stretch of text between two positions."""
 
@@ -100,7 +101,7 @@ class Range:
         return {"start": self.start.to_json(), "end": self.end.to_json()}
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Edit:
     """Replace the text in ``range`` by ``new_text`` (an insertion has an empty range).
 
@@ -135,7 +136,7 @@ class Edit:
         return {"range": self.range.to_json(), "new_text": self.new_text}
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class ValueChange:
     """A value-level edit of the plan, independent of the file format.
 
@@ -151,7 +152,7 @@ class ValueChange:
     value: Any = None
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Fix:
     """One way to resolve a diagnostic: value changes, rendered into text edits.
 
@@ -204,7 +205,7 @@ class Fix:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Related:
     """Another place that explains a finding: where a variable the value comes from is set, the other
     end of a mismatch. Shown as SARIF ``relatedLocations`` and LSP ``relatedInformation``.
@@ -223,7 +224,7 @@ class Related:
         return {"message": self.message, "file": self.file, "range": self.range.to_json() if self.range else None}
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Diagnostic:
     """One finding about one place in a plan.
 

@@ -10,9 +10,9 @@ source format's writer turns value-level fixes into text edits.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Iterable, Mapping
 
+from .records import record, field
 from .diagnostics import Diagnostic, Fix, Severity
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -26,7 +26,7 @@ NAME_PATTERN = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 THRESHOLD_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
-@dataclass
+@record
 class Context:
     """What a rule sees: the source document, the resolved plan, the shared estimate, the configuration."""
 

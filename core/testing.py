@@ -18,8 +18,9 @@ Nothing here touches the user's files: plans are linted in memory.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
+
+from .records import record
 
 if TYPE_CHECKING:  # the engine is imported when a test lints, not when pytest loads this plugin
     from .diagnostics import Diagnostic
@@ -29,7 +30,7 @@ if TYPE_CHECKING:  # the engine is imported when a test lints, not when pytest l
 _SUFFIX = {"toml": ".toml", "yaml": ".yaml", "json": ".json", "python": ".py"}
 
 
-@dataclass
+@record
 class LintResult:
     """The outcome of linting one plan, with helpers for assertions."""
 

@@ -9,16 +9,16 @@ start-up checks.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from deploylint.core.records import record, field
 from deploylint.core import Document, NodeSpan, Related, Span, SpanWriter
 from deploylint.core.document.writers.span_writer import Binding
 
 _K8S_VAR = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)")
 
 
-@dataclass
+@record
 class Word:
     """One command-line word: its value (None when unresolved), where it is written, where to edit it."""
 
@@ -41,7 +41,7 @@ class Word:
         return Word(value, span, bind, self.related, self.why, self.chars[i:] if self.chars else None)
 
 
-@dataclass
+@record
 class Invocation:
     """An engine's command: its words from the program on, and where a new flag can go."""
 
@@ -235,7 +235,7 @@ def commands(path: str, text: str, needle: str, entry, build) -> list:
 
 
 # -- flags, the way argparse reads them ---------------------------------------------------------------
-@dataclass(frozen=True)
+@record(frozen=True)
 class Flag:
     """One engine option: its names (the first is how deploylint writes it) and how its value is read."""
 
@@ -245,7 +245,7 @@ class Flag:
     used: bool = True          # False: known to the engine, read only to skip its value (no check uses it)
 
 
-@dataclass
+@record
 class Parsed:
     values: dict[str, Any] = field(default_factory=dict)
     words: dict[str, Word] = field(default_factory=dict)        # the value word (or the flag word for a bool)

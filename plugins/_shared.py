@@ -6,10 +6,9 @@ it is not part of the plugin API (``deploylint.core`` is).
 
 from __future__ import annotations
 
-from dataclasses import fields as dc_fields
-from dataclasses import replace
 
 from deploylint.core import Fix
+from deploylint.core.records import fields as dc_fields, replace
 from deploylint.core.document import pointer as jp
 
 

@@ -7,9 +7,9 @@ KV cache, for every device index.
 
 from __future__ import annotations
 
-from dataclasses import replace
 
 from deploylint.core import Fix, Rule, Severity, hookimpl
+from deploylint.core.records import replace
 
 from ._shared import batch_fix, compute_bound_batch, gib, layout_fix, layout_fixes, pct, search, with_parallelism, with_workload
 

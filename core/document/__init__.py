@@ -13,9 +13,9 @@ from __future__ import annotations
 import bisect
 import re
 from array import array
-from dataclasses import dataclass, field
 from typing import Any
 
+from ..records import record, field
 from . import pointer as jp
 from ..diagnostics import Position, Range
 
@@ -27,7 +27,7 @@ _BREAK = re.compile(r"\r\n|\r|\n")
 MAX_ITEM_SPANS = 10_000
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Span:
     """Half-open code-point offsets ``[start, end)`` into the document text."""
 
@@ -35,7 +35,7 @@ class Span:
     end: int
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class NodeSpan:
     """Where one plan value sits: the value itself and, for a mapping entry, its key."""
 
@@ -165,7 +165,7 @@ class LineIndex:
         return start + len(text)
 
 
-@dataclass
+@record
 class Document:
     """A parsed plan: ``data`` (plain dicts, lists and scalars) and its source map.
 

@@ -17,9 +17,9 @@ YAML, or YAML that is not a Kubernetes object, yields no container.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
+from ..records import record, field
 from . import NodeSpan
 from . import pointer as jp
 
@@ -29,7 +29,7 @@ GPU_LABELS = ("nvidia.com/gpu.product", "cloud.google.com/gke-accelerator", "nod
 GPU_RESOURCE = "nvidia.com/gpu"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Item:
     """A YAML value with where it is written: ``start``/``end`` of the node (quotes included),
     ``inner`` the span of its text without quotes, ``chars`` the file offset of each character of a
@@ -43,7 +43,7 @@ class Item:
     chars: tuple[int, ...] | None = None
 
 
-@dataclass
+@record
 class Container:
     """One container of a manifest, with what an adapter needs to read an engine's command."""
 

@@ -36,9 +36,9 @@ Pure Python, no dependency, one pass; nothing is executed.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
+from ..records import record, field
 from . import Span
 
 __all__ = [
@@ -66,7 +66,7 @@ _PREFIX_WORDS = {"!", "time", "then", "else", "elif", "do", "in"}
 # --------------------------------------------------------------------------- results
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Reference:
     """One variable a word used: ``$NAME`` at ``span``.
 
@@ -82,7 +82,7 @@ class Reference:
     origin: str
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Word:
     """One word of a command after expansion.
 
@@ -139,7 +139,7 @@ class Word:
         return tuple(r for r in self.refs if r.definition is not None)
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Command:
     """A simple command: its words after expansion and the assignments before it.
 
@@ -159,7 +159,7 @@ class Command:
         return self.words[0].value if self.words else None
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Variable:
     """A shell variable as last assigned before some point of the script."""
 
@@ -177,7 +177,7 @@ class Variable:
         return Word(self.value, span, via, self.chars, self.refs, self.unresolved)
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Note:
     """Something about the script's text a reader should know (not a parse failure)."""
 
@@ -185,7 +185,7 @@ class Note:
     message: str
 
 
-@dataclass
+@record
 class Script:
     """The commands of a script in order, the variables at its end, and notes."""
 
@@ -214,21 +214,21 @@ def split_words(text: str, env: Mapping[str, str] | None = None) -> list[Word]:
 # A word is a list of parts; each part knows its span in the text.
 
 
-@dataclass(slots=True)
+@record(slots=True)
 class _Lit:
     text: str  # == source[start:end] (one-to-one)
     start: int
     quoted: bool
 
 
-@dataclass(slots=True)
+@record(slots=True)
 class _Esc:
     char: str  # the value character; written at [at, at+1) when verbatim, else at is None
     at: int | None
     quoted: bool
 
 
-@dataclass(slots=True)
+@record(slots=True)
 class _Param:
     name: str
     op: str  # "", ":-", "-", ":=", "=", ":+", "+", ":?", "?", "#", "@" (array spread), "[i]"
@@ -240,7 +240,7 @@ class _Param:
     unsupported: str | None = None
 
 
-@dataclass(slots=True)
+@record(slots=True)
 class _Arith:
     parts: list
     start: int
@@ -248,28 +248,28 @@ class _Arith:
     quoted: bool
 
 
-@dataclass(slots=True)
+@record(slots=True)
 class _Opaque:
     what: str  # "$(…)", "`…`", "<(…)"
     start: int
     end: int
 
 
-@dataclass(slots=True)
+@record(slots=True)
 class _RawWord:
     parts: list
     start: int
     end: int
 
 
-@dataclass(slots=True)
+@record(slots=True)
 class _Op:
     op: str
     start: int
     end: int
 
 
-@dataclass(slots=True)
+@record(slots=True)
 class _ArrayAssign:
     name: str
     append: bool

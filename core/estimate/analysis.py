@@ -10,9 +10,9 @@ are turned into the utilization they imply, so rules compare like with like.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
+from ..records import record
 from ..plan import DTYPE_BYTES
 from .comm import CommEstimate, estimate_comm
 from .flops import FlopsEstimate, estimate_flops
@@ -21,7 +21,7 @@ from .memory import MemoryEstimate, estimate_memory, kv_bytes_per_token
 from .params import ParamCounts, count_params
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class PhaseBound:
     """Lower bounds on the time of one phase (a training step, a prefill, one decode step), in seconds."""
 
@@ -53,7 +53,7 @@ class PhaseBound:
                 "bottleneck": self.bottleneck}
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Bounds:
     max_throughput_samples_per_s: float
     max_throughput_tokens_per_s: float
@@ -68,7 +68,7 @@ class Bounds:
         return next((p for p in self.phases if p.name == name), None)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Implied:
     """What the claims imply, when they say enough to imply it."""
 
@@ -79,7 +79,7 @@ class Implied:
     bandwidth_utilization: float | None = None  # MBU (decode)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Analysis:
     plan: Any
     params: ParamCounts

@@ -15,14 +15,14 @@ the forward half of each, for prefill and for each decode step.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
+from ..records import record
 from ..plan import DTYPE_BYTES
 from .layout import expert_data_parallel, micro_batches, stage_layers
 from .memory import activation_bytes_per_element
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Traffic:
     kind: str        # "tp", "ep", "dp", "pp"
     bytes: float     # per device, per step (training) or per request batch (inference)
@@ -30,7 +30,7 @@ class Traffic:
     group: int
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class CommEstimate:
     traffic: tuple[Traffic, ...] = ()
     decode_traffic: tuple[Traffic, ...] = ()   # inference: per decode step

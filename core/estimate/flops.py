@@ -16,8 +16,8 @@ to the tokens before it).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
+from ..records import record
 from .params import ParamCounts
 
 
@@ -39,7 +39,7 @@ def forward_flops_per_token(model, counts: ParamCounts, context: float) -> float
     return 2 * matmul_params_per_token(counts) + model.layers * score_flops_per_context_token(model) * context
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class FlopsEstimate:
     flops_per_token: float          # model FLOPs per processed token (training: fwd+bwd; inference: per generated token, or per prompt token without output)
     flops_per_sample: float         # model FLOPs per sample (training) or per request (prefill + decode)

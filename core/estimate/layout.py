@@ -9,10 +9,10 @@ uneven pipeline stages the stage holding the embedding or the extra layer.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from ..records import record
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Coords:
     index: int
     stage: int

@@ -18,9 +18,9 @@ then full recompute — and the largest micro-batch that fits is kept.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
 from typing import Iterator
 
+from ..records import record, replace
 from .analysis import Analysis, analyze
 from .params import ParamCounts, count_params
 
@@ -37,7 +37,7 @@ MICRO_BATCH_SIZES = (1, 2, 4, 8)
 HEADROOM = 0.92
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Candidate:
     parallelism: object          # a deploylint.core.plan.Parallelism
     throughput_samples_per_s: float

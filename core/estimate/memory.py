@@ -28,14 +28,14 @@ Conventions (docs/analysis.md states them for users):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 
+from ..records import record, field
 from ..plan import DTYPE_BYTES
 from .layout import coords, expert_data_parallel, micro_batches, stage_layers
 from .params import ParamCounts, kv_projection_params
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class DeviceMemory:
     index: int
     stage: int
@@ -124,7 +124,7 @@ def layer_activation_bytes(model, layer_is_moe: bool, *, s: int, b: int, tp: int
     return sharded + (unsharded / tp if sp and tp > 1 else unsharded)
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class MemoryEstimate:
     devices: tuple[DeviceMemory, ...]
     _busiest: DeviceMemory | None = field(default=None, init=False, repr=False, compare=False)

@@ -10,10 +10,10 @@ DeepSeek and OpenAI leave it out, which is ``active - embedding``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from ..records import record
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class LayerParams:
     """Parameters of one transformer block (0-based ``index``)."""
 
@@ -45,7 +45,7 @@ class LayerParams:
         return self.dense + self.top_k * self.expert
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class ParamCounts:
     """The whole model: embeddings, blocks, final norm, head; MTP kept apart."""
 

@@ -16,13 +16,13 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-from dataclasses import dataclass, field
 from typing import Any
 
 from lsprotocol import types as lsp
 from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
 
+from ..records import record, field
 from .. import __version__
 from ..document import pointer as jp
 from ..pipeline.config import Config, load_config
@@ -39,7 +39,7 @@ _SEVERITY = {Severity.ERROR: lsp.DiagnosticSeverity.Error, Severity.WARNING: lsp
 FIX_ALL_KIND = "source.fixAll.deploylint"
 
 
-@dataclass
+@record
 class _Linted:
     version: int | None
     text: str

@@ -14,10 +14,11 @@ from __future__ import annotations
 import os
 import re
 import sys
-from dataclasses import dataclass
+
+from ..records import record
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class EntryPoint:
     name: str
     value: str

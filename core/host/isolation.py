@@ -26,7 +26,6 @@ plugin), so once its import has passed in the worker it runs in-process.
 from __future__ import annotations
 
 # Everything this module needs is imported here: it is imported before a plugin folder is put on sys.path.
-import dataclasses
 import json
 import os
 import pickle
@@ -39,6 +38,7 @@ import types
 import weakref
 from typing import Any, Callable
 
+from .. import records
 from ..diagnostics import Applicability, Diagnostic, Edit, Fix, Position, Range, Severity, ValueChange
 from ..rule import Rule
 from .hookspecs import hookimpl
@@ -206,7 +206,7 @@ class WorkerHost:
             if request["op"] == "check" and self._ctx is not request["ctx_obj"].cache:
                 ctx = request["ctx_obj"]
                 try:   # the plan once per file (deploylint's own work: not a rule's budget); the rules' memo stays here
-                    self._exchange({"op": "context", "ctx": dataclasses.replace(ctx, cache={}, thresholds={})}, START_BUDGET_S)
+                    self._exchange({"op": "context", "ctx": records.replace(ctx, cache={}, thresholds={})}, START_BUDGET_S)
                 except _NoAnswer as exc:
                     raise PluginFault(f"could not be given the plan: the worker process {exc}", plugin) from None
                 self._ctx = ctx.cache
@@ -256,7 +256,7 @@ class WorkerHost:
         answer = self.call(name, {"op": "accelerators", "name": name}, what="in deploylint_accelerators()")
         for problem in answer.get("problems") or []:
             self.report(name, f"plugin {name!r}: deploylint_accelerators() {problem}")
-        allowed = {f.name for f in dataclasses.fields(Accelerator)}
+        allowed = {f.name for f in records.fields(Accelerator)}
         out = {}
         for key, fields in (answer.get("entries") or {}).items():
             try:

@@ -17,11 +17,11 @@ hang, print — can end, stall or corrupt the run.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
 import pluggy
 
+from ..records import record, field
 from . import hookspecs
 from ..diagnostics import Diagnostic, Severity
 from ..rule import CODE_PATTERN, NAME_PATTERN, THRESHOLD_PATTERN, Rule
@@ -41,7 +41,7 @@ class RegistryError(Exception):
     """A configuration of plugins that cannot run at all (e.g. two plugins claim one code)."""
 
 
-@dataclass
+@record
 class PluginInfo:
     name: str
     version: str

@@ -187,7 +187,7 @@ def _checked_fix(fix: Any, document) -> Fix:
 
 
 def _with_message(fix: Fix, message: str) -> Fix:
-    from dataclasses import replace
+    from ..records import replace
 
     return replace(fix, message=message)
 

@@ -34,6 +34,8 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from .. import records
+
 HEADER = struct.Struct(">Q")
 #: the first frame, sent once the worker can take requests
 READY = b'{"ready": true}'
@@ -190,7 +192,7 @@ class Worker:
         from .validation import checked_results
 
         rule = self.rules[request["code"]]
-        ctx = dataclasses.replace(self.ctx, thresholds=request.get("thresholds") or {})   # the memo stays shared
+        ctx = records.replace(self.ctx, thresholds=request.get("thresholds") or {})   # the memo stays shared
         produced = collect(rule, ctx, request["limit"])
         return {"items": [to_wire(d) for d in checked_results(produced, rule, ctx.document, request["limit"])]}
 

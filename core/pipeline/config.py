@@ -13,9 +13,9 @@ import fnmatch
 import math
 import os
 import re
-from dataclasses import dataclass, field
 from typing import Any
 
+from ..records import record, field
 from ..diagnostics import Severity
 from ..rule import THRESHOLD_PATTERN
 
@@ -32,7 +32,7 @@ class ConfigError(Exception):
     """An invalid configuration, with the place it was found."""
 
 
-@dataclass
+@record
 class Config:
     select: list[str] = field(default_factory=lambda: ["ALL"])
     ignore: list[str] = field(default_factory=list)

@@ -8,11 +8,10 @@ every front door (CLI, language server, fixer, test kit) consumes.
 
 from __future__ import annotations
 
-import dataclasses
 import os
-from dataclasses import dataclass, field, replace
 from typing import Any
 
+from ..records import record, field, replace
 from ..document import pointer as jp
 from . import suppression
 from .config import CONFIG_FILES, Config, rule_thresholds
@@ -28,7 +27,7 @@ from ..document.sources import SourceError, decode, load, read_regular_file
 ALL_INPUTS = frozenset({"hardware", "workload"})
 
 
-@dataclass
+@record
 class FileResult:
     """Everything known about one checked file."""
 
@@ -214,7 +213,7 @@ class Engine:
                     skipped.append(rule.code)
                 continue
             # each rule reads its own thresholds; the memo (ctx.cache) stays shared
-            rule_ctx = dataclasses.replace(ctx, thresholds=self._thresholds.get(rule.code, {}))
+            rule_ctx = replace(ctx, thresholds=self._thresholds.get(rule.code, {}))
             if selected:
                 out += self._run_rule(rule, rule_ctx, result)
             else:

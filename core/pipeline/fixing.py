@@ -38,8 +38,8 @@ import os
 import stat
 import tempfile
 from collections import Counter
-from dataclasses import dataclass, field
 
+from ..records import record, field
 from ..diagnostics import Applicability, Diagnostic, Edit, Fix, Severity
 from .engine import Engine, FileResult
 
@@ -51,7 +51,7 @@ ISOLATED = ("/parallelism", "/hardware/num_devices", "/hardware/devices_per_node
             "/workload/batch_size")
 
 
-@dataclass
+@record
 class FixOutcome:
     result: FileResult
     fixed: int = 0

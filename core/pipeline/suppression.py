@@ -14,9 +14,9 @@ itself reported (DL006): stale suppressions hide the next real finding.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from typing import Any, Iterable
 
+from ..records import record, field
 from ..document import pointer as jp
 from ..diagnostics import Diagnostic, Range
 from ..host.core_rules import core_diagnostic
@@ -27,7 +27,7 @@ _COMMENT_RE = re.compile(r"#\s*deploylint:\s*(?P<kind>ignore-file|ignore)\s*\[(?
 _CODE_RE = re.compile(r"^[A-Z]{1,4}[0-9]{0,3}$")
 
 
-@dataclass
+@record
 class Suppression:
     codes: list[str]
     kind: str                 # "line", "file" or "pointer"

@@ -9,11 +9,12 @@ The one exception is ``[model] from``, a Python keyword, exposed as
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
 from typing import Any
 
+from ..records import record, field, fields
 
-@dataclass(frozen=True, slots=True)
+
+@record(frozen=True, slots=True)
 class MoE:
     num_experts: int
     top_k: int
@@ -41,7 +42,7 @@ class MoE:
         return sum(1 for i in range(layers) if self.is_moe_layer(i))
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class MLA:
     q_lora_rank: int
     kv_lora_rank: int
@@ -50,7 +51,7 @@ class MLA:
     v_head_dim: int
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Model:
     layers: int
     hidden_size: int
@@ -82,7 +83,7 @@ class Model:
         return self.moe is not None
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Hardware:
     num_devices: int
     memory_gib: float
@@ -98,7 +99,7 @@ class Hardware:
         return int(self.memory_gib * 2**30)
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Parallelism:
     tp: int = 1
     pp: int = 1
@@ -132,7 +133,7 @@ class Parallelism:
         return tuple(base + (1 if r < extra else 0) for r in range(self.ep))
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Workload:
     mode: str
     batch_size: int
@@ -163,7 +164,7 @@ class Workload:
         return self.mode == "training"
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Claims:
     throughput_samples_per_s: float | None = None
     throughput_tokens_per_s: float | None = None
@@ -179,7 +180,7 @@ class Claims:
         return any(getattr(self, f.name) is not None for f in fields(self))
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Serving:
     """A serving engine's limits (``[serving]``): caps on what runs, not the load.
 
@@ -202,7 +203,7 @@ class Serving:
     expert_load_balancing: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Training:
     """What a training framework adds to the layout (``[training]``).
 
@@ -219,7 +220,7 @@ class Training:
     dp_shard: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Plan:
     schema_version: int
     model: Model

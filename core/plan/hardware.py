@@ -7,10 +7,11 @@ direction. Plugins add entries through the ``deploylint_accelerators`` hook.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from ..records import record
 
 
-@dataclass(frozen=True, slots=True)
+
+@record(frozen=True, slots=True)
 class Accelerator:
     name: str
     vendor: str

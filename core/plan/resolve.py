@@ -176,7 +176,7 @@ def _model(raw: Mapping[str, Any], plan_path: str | None, diags: list[Diagnostic
 
 def _extra_model_fields() -> tuple[str, ...]:
     """Model fields beyond the ones handled explicitly (added as the estimator needs them)."""
-    from dataclasses import fields as dc_fields
+    from ..records import fields as dc_fields
 
     handled = {"layers", "hidden_size", "num_attention_heads", "vocab_size", "num_kv_heads", "head_dim", "ffn_hidden_size",
                "ffn_activation", "tie_embeddings", "attention", "mla", "moe", "from_", "qkv_bias", "attention_out_bias",
@@ -279,14 +279,14 @@ def _serving(raw: Mapping[str, Any]):
 
 def _section(cls, raw: Mapping[str, Any]):
     """A plan section as its dataclass: the keys it knows (the schema has already checked their types)."""
-    from dataclasses import fields as dc_fields
+    from ..records import fields as dc_fields
 
     known = {f.name for f in dc_fields(cls)}
     return cls(**{k: v for k, v in raw.items() if k in known})
 
 
 def _claims(raw: Mapping[str, Any]) -> Claims:
-    from dataclasses import fields as dc_fields
+    from ..records import fields as dc_fields
 
     known = {f.name for f in dc_fields(Claims)}
     values = {k: v for k, v in raw.items() if k in known}

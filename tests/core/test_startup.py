@@ -70,3 +70,28 @@ def test_loading_the_pytest_plugin_imports_no_engine():
             "'deploylint.core.estimate', 'deploylint.plugins'))))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 0 and out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+def modules_after_run(*args: str, cwd: str = ROOT) -> tuple[set[str], subprocess.CompletedProcess]:
+    """Every module in sys.modules once the command has run: also those imported with importlib.import_module
+    (plugins from entry points), which ``-X importtime`` does not list."""
+    code = ("import sys\nfrom deploylint.core.frontends.cli import main\n"
+            "try:\n    code = main(sys.argv[1:])\nexcept SystemExit as exc:\n    code = exc.code\n"
+            "sys.stdout.flush()\nprint('\\nMODULES ' + ' '.join(sorted(sys.modules)), file=sys.stderr)\nsys.exit(code)")
+    proc = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, cwd=cwd)
+    line = next((l for l in proc.stderr.splitlines() if l.startswith("MODULES ")), "MODULES ")
+    return set(line.split()[1:]), proc
+
+
+def test_what_a_clean_toml_check_imports():
+    # the seed (findings, text output) and a clean plan: neither pays for what only other paths need
+    for plan in ("examples/seed-moe-64e-3dev.toml", "examples/mixtral-8x7b-h100.plan.toml"):
+        names, proc = modules_after_run("check", plan)
+        assert proc.returncode in (0, 1), proc.stderr[-2000:]
+        assert "deploylint.plugins.memory" in names, "the built-in rules ran"
+        heavy = {"jsonschema", "libcst", "yaml", "pygls", "lsprotocol", "difflib", "importlib.metadata", "zipfile",
+                 "tempfile", "importlib.resources", "hypothesis",
+                 # the value types are records (deploylint.core.records), not dataclasses built at start-up
+                 "dataclasses"}
+        leaked = sorted(n for n in names if n in heavy or n.split(".")[0] in heavy)
+        assert leaked == [], f"{plan}: imported on the clean TOML path: {leaked}"

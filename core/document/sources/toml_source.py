@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
 
 try:  # Python 3.11+
     import tomllib
 except ImportError:  # pragma: no cover - Python 3.10
     import tomli as tomllib  # type: ignore[no-redef]
 
+from ...records import record, field
 from .. import pointer as jp
 from ...diagnostics import Range
 from .. import MAX_ITEM_SPANS, Document, LineIndex, NodeSpan, Span, detect_newline
@@ -37,7 +37,7 @@ _ERR_AT = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
 _ERR_END = re.compile(r"\s*\(at end of document\)\s*$")
 
 
-@dataclass
+@record
 class TableInfo:
     """How one table was written and where its own key/value lines end."""
 
@@ -47,7 +47,7 @@ class TableInfo:
     indent: str = ""                # indentation of its key/value lines
 
 
-@dataclass
+@record
 class TomlLayout:
     tables: dict[str, TableInfo] = field(default_factory=dict)
 

@@ -19,15 +19,16 @@ server offers as quick fixes (converted to UTF-16 positions in one place,
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
 from typing import Iterable
+
+from ...records import record
 
 
 class WriteError(Exception):
     """A change this writer cannot express in this file (the fix is then not offered)."""
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class TextEdit:
     """Replace ``text[start:end]`` (code-point offsets) with ``new_text``."""
 

@@ -20,13 +20,13 @@ at which token to change.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Callable
 
+from ...records import record
 from . import WriteError
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Binding:
     """Where one plan value is written: ``start``/``end`` of the value token (inside any quotes).
 

@@ -11,10 +11,11 @@ vertical scale simply has ``start`` below ``end``.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+
+from ...records import record
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Linear:
     lo: float
     hi: float
@@ -42,7 +43,7 @@ class Linear:
         return out
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Log:
     lo: float          # a power of ten
     hi: float          # a power of ten, above lo

@@ -1,0 +1,340 @@
+"""Record classes as ``dataclasses.dataclass`` makes them, at a fraction of the start-up cost.
+
+deploylint's value types (``Diagnostic``, ``Plan``, the estimates, …) are
+about fifty classes created while a check starts. ``@dataclass`` compiles six
+generated functions for each frozen class (and builds a ``slots`` class
+twice), and importing :mod:`dataclasses` pulls :mod:`inspect` in: together
+about half of a cold ``deploylint check``. :func:`record` makes the same
+classes with one compiled function each (``__init__``); the other methods are
+shared functions over the class's field names.
+
+What a class gets is what ``@dataclass(frozen=..., slots=..., order=...)``
+gives it (eq, repr, hash, ``__match_args__``, ``__post_init__``, pickling of
+frozen slots classes, ``FrozenInstanceError``), so the classes stay
+dataclasses to everyone else: ``dataclasses.fields``, ``replace``,
+``asdict`` and ``is_dataclass`` work on them, through a
+``__dataclass_fields__`` that is built by :mod:`dataclasses` itself the first
+time something asks for it (the import is paid then, not at start-up).
+Inside deploylint, use this module's :func:`replace` and :func:`fields`, which
+need no import. Not supported (no class here uses them): inheritance between
+records, ``InitVar``, ``kw_only``, ``eq=False``, ``unsafe_hash``.
+"""
+
+from __future__ import annotations
+
+from operator import attrgetter
+from typing import Any, ClassVar, get_origin
+
+__all__ = ["record", "field", "fields", "replace"]
+
+_MISSING: Any = type("_MISSING_TYPE", (), {"__repr__": lambda self: "MISSING"})()
+
+
+class _Factory:
+    def __repr__(self) -> str:
+        return "<factory>"   # how inspect.signature shows a field with a default factory, as dataclasses does
+
+
+_HAS_FACTORY = _Factory()
+
+
+class Field:
+    """One field of a record (what :func:`fields` returns): name, annotation, default and options."""
+
+    __slots__ = ("name", "type", "default", "default_factory", "init", "repr", "compare")
+
+    def __init__(self, default=_MISSING, default_factory=_MISSING, init=True, repr=True, compare=True) -> None:
+        if default is not _MISSING and default_factory is not _MISSING:
+            raise ValueError("cannot specify both default and default_factory")
+        self.name: str = ""
+        self.type: Any = None
+        self.default = default
+        self.default_factory = default_factory
+        self.init = init
+        self.repr = repr
+        self.compare = compare
+
+    def __repr__(self) -> str:
+        return f"Field(name={self.name!r}, type={self.type!r}, default={self.default!r}, init={self.init})"
+
+
+def field(*, default=_MISSING, default_factory=_MISSING, init: bool = True, repr: bool = True, compare: bool = True) -> Any:
+    """A field with options, as ``dataclasses.field`` (default, default_factory, init, repr, compare)."""
+    return Field(default, default_factory, init, repr, compare)
+
+
+def fields(class_or_instance) -> tuple[Field, ...]:
+    """The fields of a record class or instance, in order (ClassVars excluded), like ``dataclasses.fields``."""
+    try:
+        return class_or_instance.__record_fields__
+    except AttributeError:
+        raise TypeError("must be called with a record class or instance") from None
+
+
+def replace(obj, /, **changes):
+    """A copy of the record ``obj`` with ``changes``, like ``dataclasses.replace`` (``__post_init__`` runs again)."""
+    for f in fields(obj):
+        if not f.init:
+            if f.name in changes:
+                raise ValueError(f"field {f.name} is declared with init=False, it cannot be specified with replace()")
+            continue
+        if f.name not in changes:
+            changes[f.name] = getattr(obj, f.name)
+    return obj.__class__(**changes)
+
+
+def record(cls=None, /, *, frozen: bool = False, slots: bool = False, order: bool = False):
+    """``@record`` / ``@record(frozen=True, slots=True, order=True)``: the class with dataclass methods added."""
+    def wrap(cls):
+        return _process(cls, frozen, slots, order)
+
+    return wrap if cls is None else wrap(cls)
+
+
+def _is_classvar(annotation: Any) -> bool:
+    if isinstance(annotation, str):   # ``from __future__ import annotations``: the annotation's text
+        return annotation.replace(" ", "").startswith(("ClassVar", "typing.ClassVar"))
+    return annotation is ClassVar or get_origin(annotation) is ClassVar
+
+
+def _process(cls, frozen: bool, slots: bool, order: bool):
+    body = cls.__dict__
+    annotations = body.get("__annotations__", {})
+    field_list: list[Field] = []
+    for name, annotation in annotations.items():
+        if _is_classvar(annotation):
+            continue
+        value = body.get(name, _MISSING)
+        f = value if isinstance(value, Field) else Field(default=value)
+        if isinstance(f.default, (list, dict, set)):
+            raise ValueError(f"mutable default {type(f.default)} for field {name} is not allowed: use default_factory")
+        f.name, f.type = name, annotation
+        field_list.append(f)
+    for name, value in body.items():
+        if isinstance(value, Field) and name not in annotations:
+            raise TypeError(f"{name!r} is a field but has no type annotation")
+
+    names = tuple(f.name for f in field_list)
+    compared = _getter([f.name for f in field_list if f.compare])
+    added: dict[str, Any] = {}
+    for name, fn in (("__init__", _init(cls, field_list, frozen, slots)),
+                     ("__repr__", _repr_fn(tuple(f.name for f in field_list if f.repr))), ("__eq__", _eq_fn(compared))):
+        if name not in body:
+            added[name] = fn
+    class_hash = body.get("__hash__", _MISSING)
+    if class_hash is _MISSING or (class_hash is None and "__eq__" in body):   # no hash of its own
+        added["__hash__"] = _hash_fn(compared) if frozen else None
+    if order:
+        for name, op in (("__lt__", "<"), ("__le__", "<="), ("__gt__", ">"), ("__ge__", ">=")):
+            if name in body:
+                raise TypeError(f"Cannot overwrite attribute {name} in class {cls.__name__}. Consider using functools.total_ordering")
+            added[name] = _order_fn(compared, op)
+    final: list = []    # the class the methods belong to (a slots class is made anew below)
+    if frozen:
+        for name in ("__setattr__", "__delattr__"):
+            if name in body:
+                raise TypeError(f"Cannot overwrite attribute {name} in class {cls.__name__}")
+        added["__setattr__"], added["__delattr__"] = _frozen_fns(frozenset(names), final)
+        if slots:
+            added["__getstate__"], added["__setstate__"] = _state_fns(names)
+    for fn in added.values():
+        if fn is not None:
+            fn.__qualname__ = f"{cls.__qualname__}.{fn.__name__}"
+    if "__match_args__" not in body:
+        added["__match_args__"] = tuple(f.name for f in field_list if f.init)
+    added["__record_fields__"] = tuple(field_list)
+    added["__dataclass_fields__"] = _LazyDataclass("__dataclass_fields__", frozen, order)
+    added["__dataclass_params__"] = _LazyDataclass("__dataclass_params__", frozen, order)
+    if not body.get("__doc__"):
+        added["__doc__"] = _LazyDoc()
+
+    if slots:
+        # a class's slots are fixed when it is made: make it again with them, and without class-level defaults
+        namespace = {k: v for k, v in body.items() if k not in ("__dict__", "__weakref__") and k not in names}
+        namespace.update(added, __slots__=names)
+        new = type(cls)(cls.__name__, cls.__bases__, namespace)
+        new.__qualname__ = cls.__qualname__
+    else:
+        new = cls
+        for f in field_list:
+            # a class attribute holds a plain default, as in a dataclass; none is left for a default factory
+            if f.default is _MISSING:
+                if f.name in body:
+                    delattr(cls, f.name)
+            else:
+                setattr(cls, f.name, f.default)
+        for name, value in added.items():
+            setattr(cls, name, value)
+    final.append(new)
+    return new
+
+
+def _getter(names: list[str]):
+    """A function giving the tuple of these attributes of an object (C speed, as the generated tuples were)."""
+    if not names:
+        return lambda obj: ()
+    if len(names) == 1:
+        one = attrgetter(names[0])
+        return lambda obj: (one(obj),)
+    return attrgetter(*names)
+
+
+def _init(cls, field_list: list[Field], frozen: bool, slots: bool):
+    """The class's ``__init__``, compiled once: the signature stays the real one (for help() and editors)."""
+    env: dict[str, Any] = {"_HAS_FACTORY": _HAS_FACTORY, "_setattr": object.__setattr__}
+    params, lines = ["self"], []
+    for f in field_list:
+        default_name = f"_dflt_{f.name}"
+        if f.default_factory is not _MISSING:
+            env[default_name] = f.default_factory
+            if f.init:
+                params.append(f"{f.name}=_HAS_FACTORY")
+                value = f"{default_name}() if {f.name} is _HAS_FACTORY else {f.name}"
+            else:
+                value = f"{default_name}()"
+        elif f.init:
+            if f.default is not _MISSING:
+                env[default_name] = f.default
+                params.append(f"{f.name}={default_name}")
+            elif any(p.partition("=")[2] for p in params[1:]):
+                raise TypeError(f"non-default argument {f.name!r} follows default argument")
+            else:
+                params.append(f.name)
+            value = f.name
+        elif slots and f.default is not _MISSING:
+            env[default_name] = f.default
+            value = default_name
+        else:
+            continue    # read from the class attribute that holds the default
+        lines.append(f"_setattr(self, {f.name!r}, {value})" if frozen else f"self.{f.name} = {value}")
+    if "__post_init__" in cls.__dict__:
+        lines.append("self.__post_init__()")
+    source = f"def __init__({', '.join(params)}):\n    " + ("\n    ".join(lines) or "pass") + "\n"
+    exec(source, env)
+    init = env["__init__"]
+    init.__annotations__ = {**{f.name: f.type for f in field_list if f.init}, "return": None}
+    return init
+
+
+def _repr_fn(names: tuple[str, ...]):
+    running: set = set()
+
+    def __repr__(self):
+        key = id(self)
+        if key in running:
+            return "..."
+        running.add(key)
+        try:
+            inner = ", ".join(f"{name}={getattr(self, name)!r}" for name in names)
+        finally:
+            running.discard(key)
+        return f"{self.__class__.__qualname__}({inner})"
+
+    return __repr__
+
+
+def _eq_fn(compared):
+    def __eq__(self, other):
+        if other.__class__ is self.__class__:
+            return compared(self) == compared(other)
+        return NotImplemented
+
+    return __eq__
+
+
+def _order_fn(compared, op: str):
+    import operator
+
+    compare = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}[op]
+
+    def method(self, other):
+        if other.__class__ is self.__class__:
+            return compare(compared(self), compared(other))
+        return NotImplemented
+
+    return method
+
+
+def _hash_fn(compared):
+    def __hash__(self):
+        return hash(compared(self))
+
+    return __hash__
+
+
+def _frozen_error(message: str):
+    from dataclasses import FrozenInstanceError   # only when someone tries (imports dataclasses, not at start-up)
+
+    return FrozenInstanceError(message)
+
+
+def _frozen_fns(field_names: frozenset[str], final: list):
+    """``final[0]``: the record class; an instance of it takes no new attribute either (a subclass's may)."""
+    def __setattr__(self, name, value):
+        if name in field_names or type(self) is final[0]:
+            raise _frozen_error(f"cannot assign to field {name!r}")
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name):
+        if name in field_names or type(self) is final[0]:
+            raise _frozen_error(f"cannot delete field {name!r}")
+        object.__delattr__(self, name)
+
+    return __setattr__, __delattr__
+
+
+def _state_fns(names: tuple[str, ...]):
+    """Pickling of a frozen slots class (it has no __dict__, and its __setattr__ refuses), as dataclasses adds."""
+    def __getstate__(self):
+        return [getattr(self, name) for name in names]
+
+    def __setstate__(self, state):
+        for name, value in zip(names, state):
+            object.__setattr__(self, name, value)
+
+    return __getstate__, __setstate__
+
+
+class _LazyDataclass:
+    """``__dataclass_fields__`` / ``__dataclass_params__``, made by :mod:`dataclasses` when first asked for.
+
+    A twin of the record (same annotations, defaults and options) goes through ``dataclasses.dataclass``;
+    its genuine ``Field`` objects are then cached on the record, so that every function of
+    :mod:`dataclasses` sees the record as the dataclass it is.
+    """
+
+    def __init__(self, attr: str, frozen: bool, order: bool) -> None:
+        self.attr, self.frozen, self.order = attr, frozen, order
+
+    def __get__(self, obj, owner=None):
+        import dataclasses
+
+        owner = owner if owner is not None else type(obj)
+        namespace: dict[str, Any] = {"__annotations__": dict(owner.__dict__.get("__annotations__", {})),
+                                     "__module__": owner.__module__, "__qualname__": owner.__qualname__}
+        for f in owner.__record_fields__:
+            namespace[f.name] = dataclasses.field(default=f.default if f.default is not _MISSING else dataclasses.MISSING,
+                                                  default_factory=(f.default_factory if f.default_factory is not _MISSING
+                                                                   else dataclasses.MISSING),
+                                                  init=f.init, repr=f.repr, compare=f.compare)
+        for name, annotation in namespace["__annotations__"].items():
+            if _is_classvar(annotation) and name in owner.__dict__:
+                namespace[name] = owner.__dict__[name]
+        twin = dataclasses.dataclass(frozen=self.frozen, order=self.order)(type(owner.__name__, (), namespace))
+        owner.__dataclass_fields__ = twin.__dataclass_fields__
+        owner.__dataclass_params__ = twin.__dataclass_params__
+        return getattr(owner, self.attr)
+
+
+class _LazyDoc:
+    """The docstring dataclasses gives a class without one (its signature), computed when read."""
+
+    def __get__(self, obj, owner=None):
+        import inspect
+
+        owner = owner if owner is not None else type(obj)
+        try:
+            text = str(inspect.signature(owner)).replace(" -> None", "")
+        except (TypeError, ValueError):
+            text = ""
+        return owner.__name__ + text

@@ -1,0 +1,131 @@
+"""deploylint.core.records makes the classes @dataclass makes: each behaviour side by side with a real dataclass."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import inspect
+import pickle
+import subprocess
+import sys
+from typing import ClassVar
+
+import pytest
+
+from deploylint.core import records
+from deploylint.core.records import field, record
+
+
+def twins(frozen=False, slots=False, order=False):
+    """The same class body twice: through @record and through @dataclass."""
+    def body():
+        class Point:
+            x: int
+            y: float = 1.5
+            tags: list = dataclasses.field(default_factory=list)
+            note: str = dataclasses.field(default="", repr=False, compare=False)
+            kind: ClassVar[str] = "point"
+        Point.__qualname__ = "Point"
+        return Point
+
+    def record_body():
+        class Point:
+            x: int
+            y: float = 1.5
+            tags: list = field(default_factory=list)
+            note: str = field(default="", repr=False, compare=False)
+            kind: ClassVar[str] = "point"
+        Point.__qualname__ = "Point"
+        return Point
+
+    return (record(frozen=frozen, slots=slots, order=order)(record_body()),
+            dataclasses.dataclass(frozen=frozen, slots=slots, order=order)(body()))
+
+
+OPTIONS = [dict(), dict(frozen=True), dict(slots=True), dict(frozen=True, slots=True), dict(frozen=True, slots=True, order=True)]
+
+
+@pytest.mark.parametrize("options", OPTIONS, ids=str)
+def test_a_record_behaves_as_the_dataclass_of_the_same_body(options, monkeypatch):
+    R, D = twins(**options)
+    monkeypatch.setattr(sys.modules[__name__], "Point", R, raising=False)   # where pickle looks the class up
+    assert str(inspect.signature(R)) == str(inspect.signature(D))
+    assert R.__match_args__ == D.__match_args__ == ("x", "y", "tags", "note")
+    r, d = R(1, tags=["a"], note="n"), D(1, tags=["a"], note="n")
+    assert repr(r) == repr(d) == "Point(x=1, y=1.5, tags=['a'])"
+    assert r == R(1, tags=["a"], note="other") and r != R(2) and r != d        # note is not compared; classes differ
+    assert R(1).tags is not R(1).tags                                            # a fresh list per instance
+    assert hasattr(r, "__dict__") == hasattr(d, "__dict__")
+    assert (R.__hash__ is None) == (D.__hash__ is None)
+    if options.get("frozen"):
+        assert hash(R(1, 2.0, ())) == hash(R(1, 2.0, (), note="x")) == hash((1, 2.0, ()))   # as a dataclass hashes
+        for obj in (r, d):
+            with pytest.raises(dataclasses.FrozenInstanceError):
+                obj.x = 5
+            with pytest.raises(dataclasses.FrozenInstanceError):
+                del obj.y
+    else:
+        r.x = 5
+        assert r.x == 5
+    if options.get("order"):
+        assert R(1) < R(2) and R(2, 0.5) >= R(2, 0.5) and sorted([R(3), R(1)]) == [R(1), R(3)]
+    for clone in (pickle.loads(pickle.dumps(r)), copy.copy(r), copy.deepcopy(r)):
+        assert clone == r and clone.note == r.note
+    assert R.kind == "point"
+
+
+@pytest.mark.parametrize("options", OPTIONS, ids=str)
+def test_the_dataclasses_functions_see_a_record_as_a_dataclass(options):
+    R, D = twins(**options)
+    assert dataclasses.is_dataclass(R) and dataclasses.is_dataclass(R(1))
+    assert [(f.name, f.type, f.default, f.repr, f.compare) for f in dataclasses.fields(R)] == \
+           [(f.name, f.type, f.default, f.repr, f.compare) for f in dataclasses.fields(D)]
+    assert dataclasses.replace(R(1, tags=["a"]), y=3.0) == R(1, 3.0, ["a"])
+    assert dataclasses.asdict(R(1)) == dataclasses.asdict(D(1)) == {"x": 1, "y": 1.5, "tags": [], "note": ""}
+    assert records.replace(R(1, tags=["a"]), y=3.0) == R(1, 3.0, ["a"])
+    assert [f.name for f in records.fields(R)] == ["x", "y", "tags", "note"]
+    assert R.__doc__ == D.__doc__
+
+
+def test_post_init_runs_on_construction_and_on_replace():
+    @record(frozen=True, slots=True)
+    class Span:
+        start: int
+        end: int
+
+        def __post_init__(self):
+            if self.end < self.start:
+                raise ValueError("ends before it starts")
+
+    with pytest.raises(ValueError):
+        Span(3, 1)
+    with pytest.raises(ValueError):
+        records.replace(Span(1, 3), end=0)
+
+
+def test_a_default_before_a_field_without_one_is_refused_as_dataclasses_refuses_it():
+    with pytest.raises(TypeError):
+        @record
+        class Bad:
+            a: int = 1
+            b: int
+
+
+def test_every_record_of_deploylint_is_a_dataclass_with_the_same_fields():
+    # the public types (Diagnostic, Plan, ...) stay what the docs call them: dataclasses
+    import deploylint.core as core
+    from deploylint.core.plan import Plan
+    from deploylint.core.estimate.analysis import Analysis
+
+    for cls in (core.Diagnostic, core.Fix, core.Edit, core.Range, core.Context, Plan, Analysis):
+        assert dataclasses.is_dataclass(cls), cls
+        assert [f.name for f in dataclasses.fields(cls)] == [f.name for f in records.fields(cls)], cls
+
+
+def test_making_records_imports_neither_dataclasses_nor_inspect():
+    code = ("import sys; from deploylint.core.records import record\n"
+            "@record(frozen=True, slots=True)\nclass P:\n    a: int\n    b: int = 2\n"
+            "assert P(1) == P(1, 2) and repr(P(1)) == 'P(a=1, b=2)'\n"
+            "print(sorted({'dataclasses', 'inspect'} & set(sys.modules)))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.strip() == "[]", out.stdout + out.stderr
