@@ -12,13 +12,61 @@ be added. See CONTRIBUTING.md for the stability policy.
 
 from __future__ import annotations
 
-import pluggy
-
 PROJECT = "deploylint"
 HOOKSPEC_VERSION = 1
 
-hookspec = pluggy.HookspecMarker(PROJECT)
-hookimpl = pluggy.HookimplMarker(PROJECT)
+
+class HookspecMarker:
+    """``@hookspec``: marks a hook specification as ``pluggy.HookspecMarker(project)`` does.
+
+    The mark is pluggy's interface: a ``<project>_spec`` attribute on the function holding the options
+    (``firstresult``, ``historic``, ``warn_on_impl``, ``warn_on_impl_args``), which
+    ``PluginManager.add_hookspecs`` reads. Made here so that naming the hooks does not import pluggy:
+    a run with the built-in plugins alone does without it (:mod:`.hookcalls`).
+    """
+
+    __slots__ = ("project_name",)
+
+    def __init__(self, project_name: str) -> None:
+        self.project_name = project_name
+
+    def __call__(self, function=None, firstresult: bool = False, historic: bool = False, warn_on_impl=None,
+                 warn_on_impl_args=None):
+        if historic and firstresult:
+            raise ValueError("a hook cannot be both historic and firstresult")
+
+        def mark(func):
+            setattr(func, self.project_name + "_spec", {"firstresult": firstresult, "historic": historic,
+                                                        "warn_on_impl": warn_on_impl,
+                                                        "warn_on_impl_args": warn_on_impl_args})
+            return func
+
+        return mark if function is None else mark(function)
+
+
+class HookimplMarker:
+    """``@hookimpl`` / ``@hookimpl(tryfirst=True, ...)``: marks a hook function as ``pluggy.HookimplMarker(project)``
+    does — a ``<project>_impl`` attribute holding its options (``wrapper``, ``hookwrapper``, ``optionalhook``,
+    ``tryfirst``, ``trylast``, ``specname``), which ``PluginManager.register`` reads."""
+
+    __slots__ = ("project_name",)
+
+    def __init__(self, project_name: str) -> None:
+        self.project_name = project_name
+
+    def __call__(self, function=None, hookwrapper: bool = False, optionalhook: bool = False, tryfirst: bool = False,
+                 trylast: bool = False, specname: str | None = None, wrapper: bool = False):
+        def mark(func):
+            setattr(func, self.project_name + "_impl", {"wrapper": wrapper, "hookwrapper": hookwrapper,
+                                                        "optionalhook": optionalhook, "tryfirst": tryfirst,
+                                                        "trylast": trylast, "specname": specname})
+            return func
+
+        return mark if function is None else mark(function)
+
+
+hookspec = HookspecMarker(PROJECT)
+hookimpl = HookimplMarker(PROJECT)
 
 
 @hookspec

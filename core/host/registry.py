@@ -19,10 +19,9 @@ from __future__ import annotations
 import os
 from typing import Any, Iterable, Mapping
 
-import pluggy
-
 from ..records import record, field
 from . import hookspecs
+from .hookcalls import BuiltinHooks, NeedsPluginManager
 from ..diagnostics import Diagnostic, Severity
 from ..rule import CODE_PATTERN, NAME_PATTERN, THRESHOLD_PATTERN, Rule
 from .validation import BadOutput, exception_text, one_line
@@ -61,8 +60,9 @@ class Registry:
             budget_s = Config.rule_timeout_s
         self.budget_s = budget_s
         self._worker = None
-        self.pm = pluggy.PluginManager(hookspecs.PROJECT)
-        self.pm.add_hookspecs(hookspecs)
+        #: deploylint's own plugins are called without pluggy until a plugin needs it (see hookcalls.py)
+        self._builtin: BuiltinHooks | None = BuiltinHooks()
+        self._pm = None
         self.plugins: list[PluginInfo] = []
         self.rules: list[Rule] = []
         self.failures: list[Diagnostic] = []
@@ -70,6 +70,34 @@ class Registry:
         self._accelerators: dict[str, Any] | None = None
         self._rules_by_code: dict[str, Rule] = {}
         self.configured_with: Any = None
+
+    # -- the hooks -----------------------------------------------------------
+    @property
+    def pm(self):
+        """pluggy's PluginManager for these plugins (made, with the plugins registered so far, on first use)."""
+        if self._pm is None:
+            import pluggy
+
+            pm = pluggy.PluginManager(hookspecs.PROJECT)
+            pm.add_hookspecs(hookspecs)
+            for plugin, name in self._builtin.plugins:
+                pm.register(plugin, name=name)
+            self._pm, self._builtin = pm, None
+        return self._pm
+
+    def _add(self, plugin, name: str) -> None:
+        if self._builtin is not None:
+            try:
+                return self._builtin.register(plugin, name)
+            except NeedsPluginManager:
+                pass
+        self.pm.register(plugin, name=name)
+
+    def _impls(self, hook: str) -> list:
+        """The hook's functions (each with ``plugin_name`` and ``function``), in registration order."""
+        if self._builtin is not None:
+            return self._builtin.impls(hook)
+        return getattr(self.pm.hook, hook).get_hookimpls()
 
     # -- loading -------------------------------------------------------------
     def load(self, *, autoload: bool = True, modules: Iterable[str] = (), path: list[str] | None = None,
@@ -127,7 +155,7 @@ class Registry:
         self.plugins.append(info)
         try:
             obj = loader()
-            self.pm.register(obj, name=name)
+            self._add(obj, name)
         except (Exception, SystemExit) as exc:  # contained: one broken plugin must not stop the others
             info.error = exception_text(exc)
             self.failures.append(plugin_failure(name, None, f"plugin {name!r} ({source}) failed to load: it {info.error}"))
@@ -140,6 +168,8 @@ class Registry:
             self.failures.append(plugin_failure(name, None, f"plugin {name!r} ({source}) {problem}"))
 
     def _hook_problem(self, obj) -> str | None:
+        if self._builtin is not None:
+            return self._hook_names_problem(self._builtin.hook_names(obj))
         return self._hook_names_problem({caller.name for caller in (self.pm.get_hookcallers(obj) or [])})
 
     @staticmethod
@@ -211,7 +241,7 @@ class Registry:
     def _collect_rules(self) -> None:
         owners: dict[str, str] = {code: CORE_PLUGIN for code in CORE_CODES}
         threshold_owners: dict[tuple[str, str], Rule] = {}
-        for impl in self.pm.hook.deploylint_rules.get_hookimpls():
+        for impl in self._impls("deploylint_rules"):
             plugin = impl.plugin_name
             info = next((p for p in self.plugins if p.name == plugin), None)
             try:
@@ -259,7 +289,7 @@ class Registry:
 
             merged = dict(CATALOG)
             owners = {name: "deploylint.core.plan.hardware" for name in merged}
-            for impl in self.pm.hook.deploylint_accelerators.get_hookimpls():
+            for impl in self._impls("deploylint_accelerators"):
                 try:
                     found = impl.function() or {}
                     entries = dict(bounded_list(found.items() if isinstance(found, Mapping) else found,
@@ -278,13 +308,15 @@ class Registry:
 
     def source(self, path: str, text: str):
         """A plugin's Document for a format it reads, or None."""
-        if not self.pm.hook.deploylint_source.get_hookimpls():
+        if not self._impls("deploylint_source"):
             return None
+        if self._builtin is not None:
+            return self._builtin.call_first("deploylint_source", path=path, text=text)
         return self.pm.hook.deploylint_source(path=path, text=text)
 
     def configure(self, config: Any) -> None:
         self.configured_with = config
-        for impl in self.pm.hook.deploylint_configure.get_hookimpls():
+        for impl in self._impls("deploylint_configure"):
             try:
                 impl.function(config=config)
             except (Exception, SystemExit) as exc:
