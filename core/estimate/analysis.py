@@ -16,7 +16,7 @@ from ..records import record
 from ..plan import DTYPE_BYTES
 from .comm import CommEstimate, estimate_comm
 from .flops import FlopsEstimate, estimate_flops
-from .layout import expert_data_parallel, micro_batches, stage_layers
+from .layout import expert_data_parallel, micro_batches, stage_layers, virtual_stages
 from .memory import MemoryEstimate, estimate_memory, kv_bytes_per_token
 from .params import ParamCounts, count_params
 
@@ -229,7 +229,10 @@ def analyze(plan, *, counts: ParamCounts | None = None, all_devices: bool = True
             + 2 * (busiest.weights + busiest.gradients + busiest.optimizer)
         memory_s = traffic / hbm
         comm_s = _comm_time(comm, hw, False, missing)
-        bubble = (par.pp - 1) / (m + par.pp - 1) if par.pp > 1 else 0.0
+        # 1F1B idles (p − 1) of every (m + p − 1) slots; the interleaved schedule's v chunks per rank cut each slot to
+        # 1/v: (p − 1)/(v·m + p − 1) of the step (Narayanan et al. 2021, §2.2.2)
+        v = virtual_stages(plan)
+        bubble = (par.pp - 1) / (v * m + par.pp - 1) if par.pp > 1 else 0.0
         step = PhaseBound("step", compute_s, memory_s, comm_s, bubble)
         t = step.time_s
         bounds = Bounds(work.batch_size / t, work.batch_size * work.seq_len / t, t * 1e3, t * 1e3 / model.layers,

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from ..records import record
 from ..plan import DTYPE_BYTES
-from .layout import expert_data_parallel, micro_batches, stage_layers
+from .layout import expert_data_parallel, micro_batches, stage_layers, virtual_stages
 from .memory import activation_bytes_per_element
 
 
@@ -132,6 +132,7 @@ def estimate_comm(plan, counts, memory) -> CommEstimate:
     off_node, on_node = all_to_all_copies(model.moe, par.ep, par.etp, dpn) if ep_needed else (0.0, 0.0)
     # FP8 dispatch, BF16 combine (DeepSeek-V3 §3.3.2; DeepEP) when the plan computes in fp8
     dispatch_bytes = 1 if work.dtype == "fp8" else a
+    chunks = virtual_stages(plan) if work.training else 1
 
     def per_pass(tokens: float, passes: int) -> list[Traffic]:
         """Traffic of ``passes`` (forward=1, forward+backward=2) over ``tokens`` tokens of one replica's micro-batch."""
@@ -152,7 +153,9 @@ def estimate_comm(plan, counts, memory) -> CommEstimate:
             for link, volume in collective("all-gather", par.cp, par.tp, dpn, kv * par.cp):
                 out.append(Traffic("cp", (2 * passes - 1) * len(layers) * volume, link, par.cp))
         if par.pp > 1:
-            out.append(Traffic("pp", passes * msg / (par.tp if par.sequence_parallel else 1), pp_link, par.pp))
+            # each of a rank's v model chunks sends its output on (interleaved schedule: v times the 1F1B traffic,
+            # Narayanan et al. 2021, §2.2.2)
+            out.append(Traffic("pp", chunks * passes * msg / (par.tp if par.sequence_parallel else 1), pp_link, par.pp))
         return out
 
     if work.training:

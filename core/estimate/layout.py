@@ -66,3 +66,26 @@ def micro_batches(plan) -> int:
     par, work = plan.parallelism, plan.workload
     per_replica = -(-work.batch_size // max(1, par.dp))
     return max(1, -(-per_replica // max(1, par.micro_batch_size)))
+
+
+def virtual_stages(plan) -> int:
+    """Model chunks each pipeline rank holds under an interleaved schedule (Narayanan et al. 2021, §2.2.2), 1 for
+    plain 1F1B.
+
+    ``[training] layers_per_virtual_stage`` gives the chunk size: a stage of n layers holds ⌈n / size⌉ chunks (the
+    largest stage counts; Megatron-LM checks that they divide, MEG004). ``virtual_stages_per_rank`` gives the count
+    itself. Either carries over to another pipeline depth — the layout search prices a candidate with the plan's own
+    schedule — capped by the layers a stage has (a chunk holds at least one layer).
+    """
+    par, training = plan.parallelism, getattr(plan, "training", None)
+    if par.pp <= 1 or training is None:
+        return 1
+    most = max(len(r) for r in stage_layers(plan.model.layers, par.pp, par.pipeline_layers))
+    per, count = training.layers_per_virtual_stage, training.virtual_stages_per_rank
+    if per:
+        v = -(-most // per)
+    elif count:
+        v = count
+    else:
+        return 1
+    return max(1, min(v, most))

@@ -17,7 +17,8 @@ Conventions (docs/analysis.md states them for users):
   (Megatron-LM PR #4687).
 * Training activations follow Korthikanti et al. 2022 (§4), generalised to
   GQA, gated MLPs and MoE (k routed copies of each token), with the 1F1B
-  schedule keeping ``pp - stage`` micro-batches in flight. Attention scores
+  schedule keeping ``pp - stage`` micro-batches in flight (the interleaved
+  schedule's v chunks per rank: ``pp + (pp - 1)/v`` on the first stage). Attention scores
   are not stored (FlashAttention), which is also what selective recompute
   removes; :func:`layer_activation_bytes` can include them to reproduce the
   paper's table.
@@ -31,7 +32,7 @@ from __future__ import annotations
 
 from ..records import record, field
 from ..plan import DTYPE_BYTES
-from .layout import coords, expert_data_parallel, micro_batches, stage_layers
+from .layout import coords, expert_data_parallel, micro_batches, stage_layers, virtual_stages
 from .params import ParamCounts, kv_projection_params
 
 
@@ -180,6 +181,7 @@ def estimate_memory(plan, counts: ParamCounts, devices: list[int] | None = None)
     stages = stage_layers(model.layers, par.pp, par.pipeline_layers)
     capacity = hw.memory_bytes
     m = micro_batches(plan)
+    v = virtual_stages(plan) if training else 1
     edp = expert_data_parallel(par)
     # HSDP (TorchTitan data_parallel_shard_degree, FSDP HYBRID_SHARD): ZeRO shards over the dp_shard ranks only
     shard = getattr(getattr(plan, "training", None), "dp_shard", None)
@@ -236,7 +238,7 @@ def estimate_memory(plan, counts: ParamCounts, devices: list[int] | None = None)
                 # the layer being computed and the one being prefetched
                 weights = 2 * params / max(1, len(layers)) * w
             s = max(1, work.seq_len // par.cp)
-            in_flight = min(par.pp - c.stage, m)
+            in_flight = _in_flight(par.pp, c.stage, m, v)
             per_mb = stage_acts.get(c.stage)
             if per_mb is None:
                 per_mb = stage_acts[c.stage] = sum(
@@ -271,6 +273,19 @@ def estimate_memory(plan, counts: ParamCounts, devices: list[int] | None = None)
         cache[key] = dev
         out.append(dev)
     return MemoryEstimate(tuple(out))
+
+
+def _in_flight(pp: int, stage: int, m: int, v: int) -> float:
+    """Micro-batches of a stage's activations held at the peak, in units of the whole stage's layers.
+
+    1F1B: stage k holds pp − k (Narayanan et al. 2021, §2.2.1). Interleaved with v chunks per rank, Megatron-LM's
+    schedule warms up with 2(pp − k − 1) + (v − 1)·pp chunk-micro-batches and holds one more, each 1/v of the stage:
+    on the first stage pp + (pp − 1)/v, the paper's L·(1 + (p − 1)/(p·v)) layers (Korthikanti et al. 2022, §4.2.3).
+    Never more than the m·v chunk-micro-batches the step has.
+    """
+    if v <= 1:
+        return min(pp - stage, m)
+    return min(2 * (pp - stage - 1) + (v - 1) * pp + 1, m * v) / v
 
 
 def held_tokens(work) -> float:

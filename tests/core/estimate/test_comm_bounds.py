@@ -3,14 +3,16 @@
 * Megatron-LM (Shoeybi et al. 2019, §3; Narayanan et al. 2021, §3.2): tensor parallelism costs two all-reduces of
   the b·s·h activations per transformer layer in the forward pass; a ring all-reduce moves 2(n−1)/n of the message
   per device (Patarasuk & Yuan 2009).
-* Pipeline bubble (Narayanan et al. 2021, §2.2): (p−1)/(m+p−1) of the time of a 1F1B step.
+* Pipeline bubble (Narayanan et al. 2021, §2.2): (p−1)/(m+p−1) of the time of a 1F1B step; the interleaved
+  schedule with v model chunks per rank (§2.2.2) divides the bubble by v, (p−1)/(v·m+p−1), and sends v times the
+  pipeline traffic.
 * Roofline (Williams et al. 2009): time ≥ max(FLOPs / peak, bytes / bandwidth).
 """
 
 import pytest
 
 from deploylint.core.estimate.analysis import analyze
-from deploylint.core.plan import Hardware, Model, Parallelism, Plan, Workload
+from deploylint.core.plan import Hardware, Model, Parallelism, Plan, Training, Workload
 
 LLAMA70 = Model(layers=80, hidden_size=8192, num_attention_heads=64, vocab_size=128256, num_kv_heads=8, head_dim=128,
                 ffn_hidden_size=28672)
@@ -52,6 +54,21 @@ def test_pipeline_bubble_and_compute_bound_step():
     assert step.compute_s == pytest.approx(a.flops.hardware_flops_per_sample * 256 / (64 * 989.4e12), rel=1e-12)
     assert step.time_s == pytest.approx(max(step.compute_s, step.memory_s, step.comm_s) / (1 - step.bubble), rel=1e-12)
     assert a.bounds.max_throughput_samples_per_s == pytest.approx(256 / step.time_s, rel=1e-12)
+
+
+@pytest.mark.parametrize("training, v", [(Training(virtual_stages_per_rank=5), 5), (Training(layers_per_virtual_stage=4), 5),
+                                         (Training(virtual_stages_per_rank=50), 20)])
+def test_interleaved_pipeline_bubble_and_traffic(training, v):
+    # 80 layers over pp = 4: 20 per stage; v chunks of 20/v layers (50 asked: at most one layer per chunk, v = 20)
+    base = Plan(1, LLAMA70, Hardware(num_devices=64, **H100), Parallelism(tp=8, pp=4, dp=2, recompute="selective"),
+                Workload("training", batch_size=256, seq_len=8192))
+    plain = analyze(base)
+    inter = analyze(Plan(1, base.model, base.hardware, base.parallelism, base.workload, training=training))
+    m = 256 // 2
+    assert inter.bounds.phase("step").bubble == pytest.approx(3 / (v * m + 3), rel=1e-12)
+    pp = lambda a: sum(t.bytes for t in a.comm.traffic if t.kind == "pp")
+    assert pp(inter) == pytest.approx(v * pp(plain), rel=1e-12)
+    assert inter.bounds.max_throughput_samples_per_s > plain.bounds.max_throughput_samples_per_s
 
 
 def test_decode_is_memory_bound_at_small_batch():

@@ -16,7 +16,7 @@ import pytest
 
 from deploylint.core.estimate.analysis import analyze
 from deploylint.core.estimate.memory import layer_activation_bytes
-from deploylint.core.plan import Hardware, Model, Parallelism, Plan, Workload
+from deploylint.core.plan import Hardware, Model, Parallelism, Plan, Training, Workload
 
 # A GPT-style model of 7.5B parameters (Megatron-LM 2021 Table 1 row: 32 heads, h=4096, 36 layers).
 GPT_7_5B = Model(layers=36, hidden_size=4096, num_attention_heads=32, vocab_size=51200, num_kv_heads=32, head_dim=128,
@@ -87,6 +87,18 @@ def test_first_pipeline_stage_holds_pp_microbatches_in_flight():
     per_layer = SBH * 34 / T
     assert first.activations == pytest.approx(per_layer * 12 * 8, rel=1e-6)
     assert fourth.activations == pytest.approx(per_layer * 12 * 4, rel=1e-6)
+
+
+@pytest.mark.parametrize("v", [2, 3, 6])
+def test_interleaved_first_stage_holds_korthikanti_layers(v):
+    # Korthikanti et al. 2022, §4.2.3: the interleaved schedule's first stage stores activations of
+    # L·(1 + (p − 1)/(p·m)) layers, m the model chunks per rank (v here); 1F1B stores L (p micro-batches of L/p).
+    plan = Plan(1, GPT3, Hardware(num_devices=64, memory_gib=80, peak_tflops=312, memory_bandwidth_gbps=2039),
+                Parallelism(tp=8, pp=8, dp=1, sequence_parallel=True, recompute="selective"),
+                Workload("training", batch_size=64, seq_len=2048), training=Training(virtual_stages_per_rank=v))
+    first = next(d for d in analyze(plan).memory.devices if d.stage == 0)
+    p, L = 8, 96
+    assert first.activations == pytest.approx(SBH * 34 / T * L * (1 + (p - 1) / (p * v)), rel=1e-6)
 
 
 def test_kv_cache_llama70b_matches_published_per_token_size():
