@@ -191,6 +191,16 @@ def _comm_time(comm: CommEstimate, hw, decode: bool, missing: set[str], *, reque
     return max(times, default=0.0)
 
 
+def compute_time(flops: float, high_precision: float, devices: float, hw) -> float:
+    """Seconds ``devices`` devices need for ``flops`` at peak, the ``high_precision`` part of them at the 16-bit peak
+    (an FP8 run's attention core, head and router; the FP8 rate is for FP8 matmuls only: NVIDIA's H100 datasheet gives
+    FP8 Tensor Core throughput twice the BF16 one, and Transformer Engine runs only the Linear layers' GEMMs in FP8)."""
+    peak = hw.peak_tflops * 1e12
+    hp = (hw.high_precision_peak_tflops or hw.peak_tflops) * 1e12
+    high_precision = min(high_precision, flops)
+    return ((flops - high_precision) / peak + high_precision / hp) / max(devices, 1e-30)
+
+
 def distinct_experts_touched(experts_here: int, num_experts: int, top_k: int, tokens: float) -> float:
     """Expected experts (of ``experts_here`` on one rank) that at least one of ``tokens`` tokens is routed to, uniform routing."""
     if experts_here <= 0 or num_experts <= 0:
@@ -213,7 +223,6 @@ def analyze(plan, *, counts: ParamCounts | None = None, all_devices: bool = True
     flops = estimate_flops(plan, counts)
     comm = estimate_comm(plan, counts, memory)
     missing: set[str] = set()
-    peak = hw.peak_tflops * 1e12
     hbm = hw.memory_bandwidth_gbps * 1e9
     N = hw.num_devices
     busiest = memory.busiest
@@ -221,7 +230,7 @@ def analyze(plan, *, counts: ParamCounts | None = None, all_devices: bool = True
     if work.training:
         m = micro_batches(plan)
         step_flops = flops.hardware_flops_per_sample * work.batch_size
-        compute_s = step_flops / (N * peak)
+        compute_s = compute_time(step_flops, flops.high_precision_per_sample * work.batch_size, N, hw)
         # weights read forward and backward (and once more with full recompute) per micro-batch, activations written
         # and read once, and the optimizer step reading and writing every state once
         reads = 3 if par.recompute == "full" else 2
@@ -256,7 +265,6 @@ def _serving_bounds(plan, counts: ParamCounts, memory: MemoryEstimate, flops: Fl
     disaggregated pool (``workload.phase``) runs only its own phase (Zhong et al., "DistServe", OSDI'24).
     """
     model, hw, par, work = plan.model, plan.hardware, plan.parallelism, plan.workload
-    peak = hw.peak_tflops * 1e12
     hbm = hw.memory_bandwidth_gbps * 1e9
     busiest = memory.busiest
     w = DTYPE_BYTES[work.dtype]
@@ -284,7 +292,8 @@ def _serving_bounds(plan, counts: ParamCounts, memory: MemoryEstimate, flops: Fl
     prefill_s = decode_total_s = 0.0
     if work.phase != "decode" or not work.output_len:
         # the batch's prefill: every prompt once through every stage (the throughput bound pays all of it)
-        prefill_compute = batch * flops.prefill_flops_per_sample / (replica_devices * peak) * par.pp
+        prefill_compute = compute_time(batch * flops.prefill_flops_per_sample, batch * flops.high_precision_prefill,
+                                       replica_devices, hw) * par.pp
         kv_written = kv_token * batch * work.seq_len / par.cp
         prefill_memory = (weights_read(batch * work.seq_len) + kv_written) / hbm * par.pp
         prefill_comm = _comm_time(comm, hw, False, missing)
@@ -300,7 +309,8 @@ def _serving_bounds(plan, counts: ParamCounts, memory: MemoryEstimate, flops: Fl
             expert_flops = 2 * sum(l.top_k * l.expert for l in counts.layers) * work.seq_len
             dense_flops = flops.prefill_flops_per_sample - expert_flops
             group = par.ep * par.etp if model.moe else par.tp * par.cp
-            first_compute = (dense_flops / (par.tp * par.cp) + expert_flops / max(1, group)) / peak
+            first_compute = (compute_time(dense_flops, flops.high_precision_prefill, par.tp * par.cp, hw)
+                             + compute_time(expert_flops, 0.0, max(1, group), hw))
             first_memory = (weights_read(work.seq_len / max(1, par.dp)) + kv_token * work.seq_len / par.cp) / hbm * par.pp
             first_comm = _comm_time(comm, hw, False, missing, request=True)
             first = PhaseBound("first token", first_compute, first_memory,
@@ -312,7 +322,8 @@ def _serving_bounds(plan, counts: ParamCounts, memory: MemoryEstimate, flops: Fl
         per_step = 1 + work.speculative_tokens
         context = work.seq_len + (work.output_len + 1) / 2
         kv_read = kv_token * batch * context / par.cp
-        decode_compute = batch * per_step * flops.decode_flops_per_token / (replica_devices * peak) * par.pp
+        decode_compute = compute_time(batch * per_step * flops.decode_flops_per_token,
+                                      batch * per_step * flops.high_precision_decode_per_token, replica_devices, hw) * par.pp
         decode_memory = (weights_read(batch * per_step) + kv_read) / hbm * par.pp
         decode_comm = _comm_time(comm, hw, True, missing)
         decode = PhaseBound("decode", decode_compute, decode_memory, None if decode_comm is None else decode_comm * par.pp)

@@ -39,6 +39,17 @@ def forward_flops_per_token(model, counts: ParamCounts, context: float) -> float
     return 2 * matmul_params_per_token(counts) + model.layers * score_flops_per_context_token(model) * context
 
 
+def high_precision_flops_per_token(model, counts: ParamCounts, context: float) -> float:
+    """Forward FLOPs per token that stay in 16 bits when a run computes in FP8: the attention core (QKᵀ and the V
+    sum), the output head and the MoE router. DeepSeek-V3 (technical report §3.3.1) keeps "the embedding module, the
+    output head, MoE gating modules, normalization operators, and attention operators" in BF16 or FP32; Transformer
+    Engine's FP8 recipes cast only the Linear layers' GEMMs (its attention runs in BF16 unless asked otherwise), and
+    TorchTitan's float8 converter leaves the output layer out (``filter_fqns = ["output"]``)."""
+    head = counts.lm_head or counts.embedding
+    router = sum(l.router for l in counts.layers)
+    return 2 * (head + router) + model.layers * score_flops_per_context_token(model) * context
+
+
 @record(frozen=True, slots=True)
 class FlopsEstimate:
     flops_per_token: float          # model FLOPs per processed token (training: fwd+bwd; inference: per generated token, or per prompt token without output)
@@ -47,6 +58,11 @@ class FlopsEstimate:
     prefill_flops_per_sample: float
     decode_flops_per_token: float   # at the mean decode context
     formula: str
+    # of the hardware, prefill and decode FLOPs above, those that run at the 16-bit peak in an FP8 run (attention core,
+    # output head, router): see high_precision_flops_per_token
+    high_precision_per_sample: float = 0.0
+    high_precision_prefill: float = 0.0
+    high_precision_decode_per_token: float = 0.0
 
 
 def estimate_flops(plan, counts: ParamCounts) -> FlopsEstimate:
@@ -60,8 +76,11 @@ def estimate_flops(plan, counts: ParamCounts) -> FlopsEstimate:
             extra = fwd - 2 * (counts.lm_head or counts.embedding)
         # Selective recompute re-runs the attention core, which FlashAttention (assumed throughout) recomputes in
         # its backward pass anyway: no FLOPs beyond the model's.
+        hp = high_precision_flops_per_token(model, counts, context=s)
+        hp_hw = 3 * hp + (hp - 2 * (counts.lm_head or counts.embedding) if par.recompute == "full" else 0.0)
         return FlopsEstimate(per_token, per_token * s, (per_token + extra) * s, fwd * s, 0.0,
-                             "training: 3 × (2·active matmul params + attention scores over the full sequence) per token")
+                             "training: 3 × (2·active matmul params + attention scores over the full sequence) per token",
+                             hp_hw * s, hp * s, 0.0)
     matmul = 2 * matmul_params_per_token(counts)
     scores = model.layers * score_flops_per_context_token(model)
     prefill = matmul * s + scores * s * (s + 1) / 2
@@ -70,5 +89,9 @@ def estimate_flops(plan, counts: ParamCounts) -> FlopsEstimate:
     decode_token = matmul + scores * mean_context
     sample = prefill + decode_token * out
     per_token = decode_token if out else sample / s
+    head = 2 * (counts.lm_head or counts.embedding) + 2 * sum(l.router for l in counts.layers)
+    hp_prefill = head * s + scores * s * (s + 1) / 2
+    hp_decode = head + scores * mean_context
     return FlopsEstimate(per_token, sample, sample, prefill, decode_token,
-                         "inference: 2·active matmul params per token + causal attention scores")
+                         "inference: 2·active matmul params per token + causal attention scores",
+                         hp_prefill + hp_decode * out, hp_prefill, hp_decode)

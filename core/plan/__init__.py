@@ -93,6 +93,9 @@ class Hardware:
     intra_node_bandwidth_gbps: float | None = None
     inter_node_bandwidth_gbps: float | None = None
     accelerator: str | None = None
+    # The 16-bit (BF16) peak of an FP8 run, for the work FP8 recipes leave in 16 bits (attention core, output head,
+    # router); None = peak_tflops for all of it (a plan without a catalog accelerator).
+    high_precision_peak_tflops: float | None = None
 
     @property
     def memory_bytes(self) -> int:

@@ -221,6 +221,8 @@ def _hardware(raw: Mapping[str, Any], dtype: str, accelerators: Mapping[str, Any
         intra_node_bandwidth_gbps=_opt_float(pick("intra_node_bandwidth_gbps", acc.intra_node_bandwidth_gbps if acc else None)),
         inter_node_bandwidth_gbps=_opt_float(pick("inter_node_bandwidth_gbps", acc.inter_node_bandwidth_gbps if acc else None)),
         accelerator=acc.name if acc else None,
+        # an FP8 plan's FP8 peak is for its FP8 matmuls only; the rest runs at the catalog's BF16 peak
+        high_precision_peak_tflops=acc.peak_for("bf16") if acc is not None and dtype == "fp8" else None,
     )
 
 

@@ -80,3 +80,28 @@ def test_decode_is_memory_bound_at_small_batch():
     assert decode.bottleneck == "memory bandwidth"
     assert decode.memory_s >= a.memory.devices[0].weights / 3350e9
     assert decode.compute_s < decode.memory_s / 50
+
+
+def test_fp8_peak_only_for_fp8_matmuls():
+    # NVIDIA H100 SXM datasheet: dense FP8 Tensor Core 1,979 TFLOP/s, BF16 989 (the catalog's 1,978.9 and 989.4).
+    # An FP8 run's Linear GEMMs go at the FP8 rate; the attention core, the output head and the router stay in BF16
+    # (DeepSeek-V3 report §3.3.1; Transformer Engine casts only Linear layers' GEMMs to FP8).
+    from deploylint.core.estimate.flops import high_precision_flops_per_token
+    from deploylint.core.plan.hardware import CATALOG
+    from deploylint.core.plan.resolve import resolve
+
+    raw = {"schema_version": 1, "model": {"layers": 80, "hidden_size": 8192, "num_attention_heads": 64,
+                                          "num_kv_heads": 8, "vocab_size": 128256, "ffn_hidden_size": 28672},
+           "hardware": {"accelerator": "h100-sxm", "num_devices": 64},
+           "parallelism": {"tp": 8, "dp": 8},
+           "workload": {"mode": "training", "batch_size": 64, "seq_len": 8192, "dtype": "fp8"}}
+    plan, diags = resolve(raw, plan_path=None, accelerators=CATALOG)
+    assert diags == []
+    assert (plan.hardware.peak_tflops, plan.hardware.high_precision_peak_tflops) == (1978.9, 989.4)
+    a = analyze(plan)
+    f = a.flops
+    hp = 3 * high_precision_flops_per_token(plan.model, a.params, 8192) * 8192 * 64
+    total = f.hardware_flops_per_sample * 64
+    assert a.bounds.phase("step").compute_s == pytest.approx(((total - hp) / 1978.9e12 + hp / 989.4e12) / 64, rel=1e-9)
+    # attention over 8,192 tokens and the head are a real share of a 70B model's FLOPs: slower than all-FP8
+    assert a.bounds.phase("step").compute_s > 1.1 * total / (64 * 1978.9e12)
