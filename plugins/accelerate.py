@@ -113,7 +113,10 @@ def read(path: str, text: str):
     b.put("/parallelism/zero_stage", min(3, max(0, zero)))
     precision = data.get("mixed_precision")
     b.put("/workload/dtype", {"bf16": "bf16", "fp16": "fp16", "fp8": "fp8"}.get(str(precision), "fp32"))
-    b.skip("the model, batch and sequence length: an Accelerate config names none of them", "/model")
+    b.skip("the model: an Accelerate config does not name it (the training script does; name it with "
+           "[tool.deploylint.models] \"glob\" = { id = \"org/name\" })", "/model")
+    b.skip("the batch and sequence length: an Accelerate config names neither (give them in "
+           "[tool.deploylint.workload])", "/workload")
     b.placeholders({})
     return [b.document(lambda new: read(path, new)[0])]
 

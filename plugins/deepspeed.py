@@ -94,7 +94,8 @@ def read(path: str, text: str):
     b.put("/workload/dtype", "bf16" if bf16 is True else "fp16" if fp16 is True else "fp32")
     if batch is None and micro is None:
         b.skip("the batch: neither train_batch_size nor train_micro_batch_size_per_gpu is a number", "/workload")
-    b.skip("the model: a ds_config does not name it (the training script does)", "/model")
+    b.skip("the model: a ds_config does not name it (the training script does; name it with "
+           "[tool.deploylint.models] \"glob\" = { id = \"org/name\" })", "/model")
     b.placeholders({})
     return [b.document(lambda new: read(path, new)[0])]
 

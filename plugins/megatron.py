@@ -694,8 +694,11 @@ def read_bridge(path: str, text: str):
     if dist.get("use_megatron_fsdp") is True or dist.get("use_torch_fsdp2") is True:
         b.put("/parallelism/zero_stage", 3)
     b.put("/workload/dtype", "bf16")       # the recipes train in bf16 unless their mixed_precision says otherwise
-    b.skip("the model's architecture and the world size: an override file changes a recipe (read in Python), "
-           "which gives them; give them with [tool.deploylint] or --num-devices", "/model")
+    b.skip("the model's architecture: an override file changes a recipe (read in Python), which gives it; name "
+           "the model with [tool.deploylint.models] \"glob\" = { id = \"org/name\" }", "/model")
+    if "num_devices" not in b.data["hardware"]:
+        b.skip("the world size: the recipe's launcher gives it (give --num-devices, or num_devices in "
+               "[tool.deploylint.hardware])", "/hardware/num_devices")
     b.placeholders({})
     return [b.document(lambda new: read_bridge(path, new)[0])]
 

@@ -240,8 +240,10 @@ class FilledValue(Rule):
         A serving command or a launch script names the layout but rarely the
         accelerator, the device count or the load. deploylint fills what is
         missing from --accelerator/--num-devices/--devices-per-node, then
-        [tool.deploylint.hardware]/[tool.deploylint.workload], then what the
-        file implies (GPUs the pods request, GPU node labels), and says so for
+        [tool.deploylint.hardware]/[tool.deploylint.workload] (per file glob
+        or for every file), then what the file implies (GPUs the pods
+        request, GPU node labels); the model of a file that names none (a
+        ds_config) from [tool.deploylint.models]; and says so for
         every value; a flag it does not read or a variable it cannot resolve is
         named too. Nothing is guessed silently. It is information, not a problem.
     """

@@ -53,6 +53,11 @@ class Config:
     hardware: dict[str, Any] = field(default_factory=dict)      # [tool.deploylint.hardware]: for plans an adapter reads
     workload: dict[str, Any] = field(default_factory=dict)      # [tool.deploylint.workload]
     models: dict[str, str] = field(default_factory=dict)        # [tool.deploylint.models]: model id → config.json path
+    #: the per-file-pattern sub-tables of [tool.deploylint.hardware] / [tool.deploylint.workload] /
+    #: [tool.deploylint.models], in the order written: (glob, table); a models table is {"id": …} or {"from": path}
+    file_hardware: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    file_workload: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    file_models: list[tuple[str, dict[str, str]]] = field(default_factory=list)
     cli_hardware: dict[str, Any] = field(default_factory=dict)  # --accelerator / --num-devices / --devices-per-node
     max_file_size_mib: float = 16.0    # larger plan files are refused (DL001) before they are read
     source: str | None = None          # the file this configuration came from
@@ -70,13 +75,20 @@ class Config:
     def _file_ignores(self, file: str | None) -> list[str]:
         if not file or not self.per_file_ignores:
             return []
+        out: list[str] = []
+        for _, codes in self.for_file(list(self.per_file_ignores.items()), file):
+            out.extend(codes)
+        return out
+
+    def for_file(self, entries: list[tuple[str, Any]], file: str | None) -> list[tuple[str, Any]]:
+        """The ``(glob, value)`` entries whose glob matches ``file``, in order: the glob is matched against the
+        path relative to the configuration's folder, or against the file name alone."""
+        if not file or not entries:
+            return []
         rel = os.path.relpath(os.path.abspath(file), self.root or os.getcwd()).replace(os.sep, "/")
         base = os.path.basename(file)
-        out: list[str] = []
-        for pattern, codes in self.per_file_ignores.items():
-            if fnmatch.fnmatch(rel, pattern) or fnmatch.fnmatch(base, pattern):
-                out.extend(codes)
-        return out
+        return [(pattern, value) for pattern, value in entries
+                if fnmatch.fnmatch(rel, pattern) or fnmatch.fnmatch(base, pattern)]
 
     def severity_for(self, code: str, default: Severity) -> Severity:
         return self.severity.get(code, default)
@@ -128,9 +140,12 @@ _KEYS = {
     "fail-on": "error|warning|info|hint",
     "rule-timeout": "seconds (number > 0)",
     "fix-loop-limit": "integer ≥ 1",
-    "hardware": "table of [hardware] keys (accelerator, num_devices, devices_per_node, …) for adapted files",
-    "workload": "table of [workload] keys (mode, batch_size, seq_len, output_len, …) for adapted files",
-    "models": "table of model id = path of a config.json",
+    "hardware": "table of [hardware] keys (accelerator, num_devices, devices_per_node, …) for adapted files, "
+                "and of \"glob\" = { key = value, … } for the files matching the glob",
+    "workload": "table of [workload] keys (mode, batch_size, seq_len, output_len, …) for adapted files, "
+                "and of \"glob\" = { key = value, … } for the files matching the glob",
+    "models": "table of model id = \"path/to/config.json\", and of \"glob\" = { id = \"org/name\" } or "
+              "{ from = \"path/to/config.json\" } naming the model of the files matching the glob",
     "max-file-size-mib": "number of MiB > 0 (default 16): larger plan files are refused unread",
 }
 
@@ -253,11 +268,18 @@ def config_from_table(table: dict, source: str | None = None) -> Config:
         value = table.get(key, {})
         if not isinstance(value, dict):
             raise ConfigError(f"{_where(where, key)}: {key} must be a {_KEYS[key]}, got {value!r}")
-        setattr(cfg, key, dict(value))
-    models = table.get("models", {})
-    if not isinstance(models, dict) or not all(isinstance(v, str) and v for v in models.values()):
-        raise ConfigError(f"{_where(where, 'models')}: models must be a {_KEYS['models']}, got {models!r}")
-    cfg.models = dict(models)
+        setattr(cfg, key, {k: v for k, v in value.items() if not isinstance(v, dict)})
+        patterns = []
+        for pattern, sub in value.items():
+            if not isinstance(sub, dict):
+                continue
+            nested = [k for k, v in sub.items() if isinstance(v, dict)]
+            if nested or not pattern:
+                raise ConfigError(f"{_where(where, key)}: {key}.{pattern!r} must be a table of [{key}] keys for the "
+                                  f"files matching the glob {pattern!r}, got {sub!r}")
+            patterns.append((pattern, dict(sub)))
+        setattr(cfg, f"file_{key}", patterns)
+    cfg.models, cfg.file_models = _models(table.get("models", {}), where, cfg.root)
 
     if "fail-on" in table:
         try:
@@ -281,6 +303,31 @@ def config_from_table(table: dict, source: str | None = None) -> Config:
                               f"{_KEYS['max-file-size-mib']}, got {m!r}")
         cfg.max_file_size_mib = float(m)
     return cfg
+
+
+def _models(models: Any, where: str, root: str | None) -> tuple[dict[str, str], list[tuple[str, dict[str, str]]]]:
+    """``[tool.deploylint.models]``: ``"org/name" = "path/to/config.json"`` (an id no offline source knows) and
+    ``"glob" = { id = "org/name" }`` or ``{ from = "path/to/config.json" }`` (the model of files that name none)."""
+    place = _where(where, "models")
+    if not isinstance(models, dict):
+        raise ConfigError(f"{place}: models must be a {_KEYS['models']}, got {models!r}")
+    ids: dict[str, str] = {}
+    files: list[tuple[str, dict[str, str]]] = []
+    for key, value in models.items():
+        if isinstance(value, str) and value:
+            ids[key] = value
+            continue
+        if isinstance(value, dict) and len(value) == 1 and key:
+            (kind, named), = value.items()
+            if kind in ("id", "from") and isinstance(named, str) and named:
+                if kind == "from" and not os.path.isabs(named):
+                    named = os.path.join(root or os.getcwd(), os.path.expanduser(named))
+                files.append((key, {kind: named}))
+                continue
+        raise ConfigError(f"{place}: models.{key!r} must be a path of a config.json (for the model id {key!r}) or, "
+                          f"for the files matching the glob {key!r}, a table with one key: id = \"org/name\" or "
+                          f"from = \"path/to/config.json\"; got {value!r}")
+    return ids, files
 
 
 THRESHOLD_SCOPE = re.compile(r"^[A-Z]{1,4}[0-9]{0,3}$")

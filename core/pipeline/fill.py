@@ -6,7 +6,10 @@ adapter marks ``partial``, each missing value comes from, highest first:
 
 1. the command line: ``--accelerator NAME``, ``--num-devices N``, ``--devices-per-node N``;
 2. the configuration: ``[tool.deploylint.hardware]`` and ``[tool.deploylint.workload]``
-   (the keys of the plan's ``[hardware]`` and ``[workload]`` tables);
+   (the keys of the plan's ``[hardware]`` and ``[workload]`` tables; a ``"glob"``
+   sub-table matching the file first, then the plain keys); the model of a file
+   that names none from ``[tool.deploylint.models] "glob" = { id = … }`` or
+   ``{ from = "config.json" }``;
 3. what the adapter inferred from the file (a Kubernetes ``nvidia.com/gpu`` limit
    × LeaderWorkerSet size; a ``nvidia.com/gpu.product`` node label), recorded in
    ``Document.origins``.
@@ -22,6 +25,7 @@ need neither — divisibility, context length, GPUs requested vs. used — run.
 from __future__ import annotations
 
 import copy
+import os
 from typing import Any
 
 from ..diagnostics import Diagnostic
@@ -47,30 +51,37 @@ def fill(document, data: Any, config) -> tuple[dict, list[Diagnostic], frozenset
     unknown: set[str] = set(getattr(document, "unknown", ()) or ())
     where = f"[tool.deploylint.{{}}] in {config.source}" if config.source else "[tool.deploylint.{}]"
 
+    named = _configured_model(document, data, config, unknown, where, out)
+    cli = getattr(config, "cli_hardware", {}) or {}
+    configured_hardware = _configured(config, "hardware", document.path, where)
+    given = {f"/hardware/{key}" for key in cli} | {f"/hardware/{key}" for key, _, _ in configured_hardware}
     for skipped in document.skipped:
         text, path = (skipped if isinstance(skipped, tuple) else (skipped, ""))
+        if named and path == "/model" or path in given:
+            continue        # "the file does not say …": the configuration or the command line did
         out.append(_info(f"not read: {text}; the checks that do not depend on it still run", path))
 
     if not isinstance(data.get("model"), dict) or not data["model"]:
         unknown.add("model")
         out.append(_info("no model: this file does not name one (it is given where the engine is started), so no "
-                         "check can run on it; checked with the command that names the model", ""))
+                         "check can run on it; checked with the command that names the model, or name it for this "
+                         "file in the configuration ([tool.deploylint.models] \"glob\" = { id = \"org/name\" })", ""))
         return data, out, frozenset(unknown)
 
     hardware = data.setdefault("hardware", {})
-    cli = getattr(config, "cli_hardware", {}) or {}
     for key, value in cli.items():
         flag = "--" + key.replace("_", "-")
         hardware[key] = value
         out.append(_info(f"hardware.{key} = {value!r}: from {flag} on the command line", f"/hardware/{key}",
                          {"key": key, "value": value, "origin": "command line"}))
-    for key, value in (getattr(config, "hardware", {}) or {}).items():
-        if key in cli:
+    configured = set(cli)
+    for key, value, origin in configured_hardware:
+        if key in configured:
             continue
+        configured.add(key)
         hardware[key] = value
-        out.append(_info(f"hardware.{key} = {value!r}: from {where.format('hardware')}", f"/hardware/{key}",
+        out.append(_info(f"hardware.{key} = {value!r}: from {origin}", f"/hardware/{key}",
                          {"key": key, "value": value, "origin": "configuration"}))
-    configured = set(cli) | set(getattr(config, "hardware", {}) or {})
     for pointer, origin in document.origins.items():
         key = pointer.rsplit("/", 1)[-1]
         if pointer.startswith("/hardware/") and key in configured:
@@ -95,7 +106,8 @@ def fill(document, data: Any, config) -> tuple[dict, list[Diagnostic], frozenset
 
     workload = data.setdefault("workload", {})
     model_id = data["model"].get("id")
-    if "dtype" not in workload and "dtype" not in (getattr(config, "workload", {}) or {}) and isinstance(model_id, str):
+    configured_workload = _configured(config, "workload", document.path, where)
+    if "dtype" not in workload and all(k != "dtype" for k, _, _ in configured_workload) and isinstance(model_id, str):
         # The engines' dtype "auto" serves the checkpoint as published: an FP8 checkpoint stays FP8.
         from ..plan.catalog import quantization
 
@@ -108,9 +120,9 @@ def fill(document, data: Any, config) -> tuple[dict, list[Diagnostic], frozenset
         elif method:
             out.append(_info(f"the checkpoint of {model_id} is quantized with {method}, which the plan cannot express: "
                              "weights are counted at bf16 (an overestimate)", "/model/id", {"quant_method": method}))
-    for key, value in (getattr(config, "workload", {}) or {}).items():
+    for key, value, origin in configured_workload:
         workload[key] = value
-        out.append(_info(f"workload.{key} = {value!r}: from {where.format('workload')}", f"/workload/{key}",
+        out.append(_info(f"workload.{key} = {value!r}: from {origin}", f"/workload/{key}",
                          {"key": key, "value": value, "origin": "configuration"}))
     if "batch_size" not in workload or "seq_len" not in workload:
         unknown.add("workload")
@@ -120,6 +132,70 @@ def fill(document, data: Any, config) -> tuple[dict, list[Diagnostic], frozenset
         length = serving.get("max_model_len")
         workload.setdefault("seq_len", length if isinstance(length, int) and not isinstance(length, bool) and length > 0 else 1)
     return data, out, frozenset(unknown)
+
+
+def _configured(config, table: str, path: str | None, where: str) -> list[tuple[str, Any, str]]:
+    """``(key, value, origin)`` from ``[tool.deploylint.<table>]`` for the file at ``path``: the keys of the first
+    glob sub-table that matches and sets them, then the table's plain keys."""
+    out: list[tuple[str, Any, str]] = []
+    seen: set[str] = set()
+    matched = config.for_file(getattr(config, f"file_{table}", []) or [], path)
+    for pattern, values in matched + [("", getattr(config, table, {}) or {})]:
+        origin = where.format(table) if not pattern else where.format(f"{table}.\"{pattern}\"")
+        for key, value in values.items():
+            if key not in seen:
+                seen.add(key)
+                out.append((key, value, origin))
+    return out
+
+
+def _configured_model(document, data: dict, config, unknown: set, where: str, out: list) -> bool:
+    """Name the model of a file that does not (a ds_config, an Accelerate config, an engine's options YAML, a
+    Megatron-Bridge override) from the first ``[tool.deploylint.models]`` glob matching it. The model values the file
+    does state (those with a span) are kept over the named model's. True when a model was named."""
+    model = data.get("model") if isinstance(data.get("model"), dict) else {}
+    if model and "architecture" not in unknown:
+        return False
+    matched = config.for_file(getattr(config, "file_models", []) or [], document.path)
+    if not matched:
+        return False
+    pattern, entry = matched[0]
+    origin = where.format(f"models.\"{pattern}\"")
+    if "from" in entry:
+        path = entry["from"]
+        candidate = os.path.join(path, "config.json") if os.path.isdir(path) else path
+        if not os.path.isfile(candidate):
+            from ..host.core_rules import core_diagnostic
+
+            out.append(core_diagnostic("DL004", f"from = {path!r} in {origin} names no config.json on this machine: "
+                                       "this file's model is not known", "", data={"from": path}))
+            return False
+        named, what = candidate, f"the config.json at {candidate}"
+    else:
+        named = what = entry["id"]
+    from ..document import pointer as jp
+
+    stated = {}
+    for pointer in document.spans:
+        if pointer.startswith("/model/"):
+            value = jp.resolve(data, pointer, None)
+            if value is not None and not isinstance(value, (dict, list)):
+                stated[pointer] = value
+    new: dict = {"id": named}
+    for pointer, value in stated.items():
+        node = new
+        tokens = jp.split(pointer)[1:]
+        for t in tokens[:-1]:
+            node = node.setdefault(t, {})
+        node[tokens[-1]] = value
+    data["model"] = new
+    unknown.discard("model")
+    unknown.discard("architecture")
+    kept = "; the values this file states are kept over it: " + ", ".join(
+        f"{p.removeprefix('/model/').replace('/', '.')} = {v!r}" for p, v in stated.items()) if stated else ""
+    out.append(_info(f"model = {what}: from {origin} (this file does not name its model){kept}", "/model",
+                     {"key": "model", "value": named, "origin": "configuration", "pattern": pattern}))
+    return True
 
 
 def skipped_rules(unknown: frozenset, codes: list[str]) -> Diagnostic:
