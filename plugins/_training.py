@@ -73,6 +73,7 @@ class PlanBuilder:
         self.origins: dict[str, str] = {}
         self.skipped: list[tuple[str, str]] = []
         self.unknown: set[str] = set()
+        self.engine: dict[str, Any] = {}      # the file's own options as written, for the framework's own rules
 
     def anchor(self, span: Span, *sections: str) -> None:
         """Findings about values the file leaves to their defaults land on ``span`` (the command word, the file)."""
@@ -141,7 +142,8 @@ class PlanBuilder:
     def document(self, reload: Callable[[str], Document], insert=None) -> Document:
         data = {k: v for k, v in self.data.items() if v != {} or k in ("model", "hardware", "parallelism", "workload")}
         doc = Document(self.path, self.text, self.format, data, dict(self.spans), label=self.label,
-                       related=dict(self.related), origins=dict(self.origins), partial=True, skipped=list(self.skipped))
+                       related=dict(self.related), origins=dict(self.origins), partial=True, skipped=list(self.skipped),
+                       engine=dict(self.engine))
         doc.writer = SpanWriter(dict(self.bindings), reload=reload, insert=insert)
         doc.unknown = frozenset(self.unknown)   # read by the engine's fill step: no estimate without the architecture
         return doc

@@ -88,10 +88,18 @@ def read(path: str, text: str):
             b.put(plan_ptr, device, node.value if node else None)
         elif device is not None:
             b.skip(f"{file_ptr.strip('/').replace('/', '.')} = {device!r}", plan_ptr)
-    bf16, fp16 = jp.resolve(data, "/bf16/enabled", None), jp.resolve(data, "/fp16/enabled", None)
+    # DeepSpeed reads "bf16", else the older "bfloat16" (deepspeed/runtime/precision_config.py:34-38)
+    bf16_key = "/bf16" if isinstance(data.get("bf16"), dict) else "/bfloat16"
+    bf16, fp16 = jp.resolve(data, bf16_key + "/enabled", None), jp.resolve(data, "/fp16/enabled", None)
     if bf16 == "auto" or fp16 == "auto":
         b.skip("bf16/fp16 enabled = \"auto\": the dtype is set at run time", "/workload/dtype")
-    b.put("/workload/dtype", "bf16" if bf16 is True else "fp16" if fp16 is True else "fp32")
+    dtype_node = spans.get((bf16_key if bf16 is True else "/fp16") + "/enabled")
+    b.put("/workload/dtype", "bf16" if bf16 is True else "fp16" if fp16 is True else "fp32",
+          dtype_node.value if dtype_node and (bf16 is True or fp16 is True) else None)
+    if bf16 is True and fp16 is True:
+        both = {"bf16": spans.get(bf16_key + "/enabled"), "fp16": spans.get("/fp16/enabled")}
+        b.engine["both_precisions"] = {k: (n.value.start, n.value.end) for k, n in both.items() if n is not None}
+        b.engine["bf16_key"] = bf16_key.strip("/")
     if batch is None and micro is None:
         b.skip("the batch: neither train_batch_size nor train_micro_batch_size_per_gpu is a number", "/workload")
     b.skip("the model: a ds_config does not name it (the training script does; name it with "
@@ -170,9 +178,41 @@ class BatchIdentity(Rule):
                               data={"batch_size": B, "multiple_of": divisor, "dp": dp})
 
 
+class BothPrecisions(Rule):
+    code = "DSP002"
+    name = "deepspeed-bf16-and-fp16"
+    severity = Severity.ERROR
+    summary = "DeepSpeed: bf16 and fp16 are both enabled."
+    explanation = """
+        A ds_config may enable one mixed-precision mode. DeepSpeed asserts it
+        when the engine reads the config, before the first step: "bfloat16
+        and fp16 modes cannot be simultaneously enabled"
+        (deepspeed/runtime/config.py:827-828; "bf16", else the older
+        "bfloat16" section, deepspeed/runtime/precision_config.py:34-38).
+    """
+    bad_example = '{"train_batch_size": 32, "bf16": {"enabled": true}, "fp16": {"enabled": true}}'
+    good_example = '{"train_batch_size": 32, "bf16": {"enabled": true}, "fp16": {"enabled": false}}'
+    fix_safety = "No fix: which precision you meant is yours to say."
+    requires = frozenset()
+
+    def check(self, ctx):
+        from deploylint.core import Related
+
+        both = ctx.document.engine.get("both_precisions") if ctx.plan.training.framework == "deepspeed" else None
+        if not both:
+            return
+        key = ctx.document.engine.get("bf16_key", "bf16")
+        related = tuple(Related("fp16.enabled is true here", start=s, end=e) for s, e in [both["fp16"]]
+                        ) if "fp16" in both else ()
+        yield self.report("/workload/dtype",
+                          f"{key}.enabled and fp16.enabled are both true: DeepSpeed refuses to start: \"bfloat16 and "
+                          "fp16 modes cannot be simultaneously enabled\" (deepspeed/runtime/config.py:827-828)",
+                          data={"bf16": True, "fp16": True}).with_(related=related)
+
+
 @hookimpl
 def deploylint_rules():
-    return [BatchIdentity()]
+    return [BatchIdentity(), BothPrecisions()]
 
 
 @hookimpl

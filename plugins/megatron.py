@@ -159,7 +159,8 @@ def _flags(words, start: int) -> dict[str, tuple]:
             out[name] = (w, w, len(name) + 1)
             continue
         if name in _BOOL_FLAGS:
-            out[name] = (None, w, 0)
+            if not (w.conditional and name in out and not out[name][1].conditional):
+                out[name] = (None, w, 0)      # a switch also given unconditionally is on whatever the condition
             continue
         nxt = words[k] if k < len(words) else None
         if nxt is not None and not (nxt.value or "").startswith("--"):
@@ -209,10 +210,14 @@ def _plan(path, text, cmd, at, sbatch, notes, label, index):
         b.put(pointer, number, span, key=key, binding=binding, related=related)
         return number
 
-    present = {f: (flags[f][1].conditional is False) for f in flags}
+    # a switch appended to its array only under a condition may be off: not read, and named
+    present = {f for f in flags if not flags[f][1].conditional}
+    for f in sorted(set(flags) - present):
+        if f in _BOOL_FLAGS:
+            b.skip(f"{f} (added to its array only under a condition)")
 
     # -- the world: the launcher's process count ------------------------------------------------------------
-    _world(b, words, at, sbatch, text)
+    _world(b, cmd, at, sbatch, text)
 
     # -- architecture -------------------------------------------------------------------------------------
     for flag in ("--num-layers", "--hidden-size", "--num-attention-heads", "--kv-channels", "--vocab-size",
@@ -277,6 +282,7 @@ def _plan(path, text, cmd, at, sbatch, notes, label, index):
     b.put("/workload/dtype", dtype)
 
     # -- Megatron options the plan format keeps in [training] ------------------------------------------------
+    _rampup(b, words, at, text, "--train-iters" in present)
     schedule = value_of("--step-batch-size-schedule")
     if schedule is not None:
         b.put("/training/step_batch_size_schedule", schedule[0], schedule[1], key=schedule[4])
@@ -298,23 +304,60 @@ def _plan(path, text, cmd, at, sbatch, notes, label, index):
 
     def insert(pointer, value, _end=end):
         if pointer == "/parallelism/dp":
-            return _end, ""     # Megatron-LM derives dp from the world size: nothing to write
+            return _end, _dp_change(b, value)
         if pointer == "/parallelism/sequence_parallel":
             return (_end, " --sequence-parallel") if value is True else (_end, "") if value is False else None
         flag = next((f for f, p in _INT_FLAGS.items() if p == pointer), None)
         if flag is None or isinstance(value, bool) or not isinstance(value, int):
             return None
+        if flag in flags:
+            from deploylint.core.document.writers import WriteError
+
+            word = flags[flag][0] or flags[flag][1]
+            raise WriteError(f"{flag} {word.raw(text)} is not one token deploylint can change (its value is computed "
+                             "or spread over several): set it to {value} in the script".replace("{value}", str(value)),
+                             explained=True)
         return _end, f" {flag} {value}"
 
     return b.document(lambda new: read(path, new)[index], insert)
 
 
-def _world(b: PlanBuilder, words, at: int, sbatch, text: str) -> None:
+def _dp_change(b: PlanBuilder, dp) -> str:
+    """Megatron-LM has no dp flag: dp = world / (tp·pp·cp). A fix's dp needs no edit when the (already rewritten)
+    tp·pp·cp and the launcher's world give it; any other dp means a different world, which is the launcher's to
+    change — refused with a message saying so."""
+    from deploylint.core.document.writers import WriteError
+
+    par = b.data["parallelism"]
+    size = 1
+    for key in ("tp", "pp", "cp"):
+        size *= par.get(key, 1) if isinstance(par.get(key, 1), int) else 1
+    world = b.get("/hardware/num_devices")
+    if not isinstance(world, int) or (isinstance(dp, int) and dp * size == world):
+        return ""           # implied by the world and the sizes written
+    raise WriteError(f"Megatron-LM has no flag for dp (dp = world size / (tp·pp·cp) = {world} / {size}); "
+                     f"dp = {dp} needs {dp * size if isinstance(dp, int) else '?'} GPUs: change the world size where "
+                     "the launcher sets it (torchrun --nproc_per_node × --nnodes, or #SBATCH --nodes × "
+                     "--ntasks-per-node), or the global batch", explained=True)
+
+
+def _world(b: PlanBuilder, cmd, at: int, sbatch, text: str) -> None:
+    words = cmd.words
     launcher = next(((k, w) for k, w in enumerate(words[:at]) if w.value in _LAUNCHERS or
                      (w.value or "").endswith(("torch.distributed.run", "torch.distributed.launch"))), None)
     if launcher is None:
-        if words and words[0].value == "srun" and "nodes" in sbatch and "ntasks-per-node" in sbatch:
+        chain, up = [], cmd           # the launch, and the commands that run it (srun … bash -c "…", sbatch <<EOF)
+        while up is not None:
+            chain.append(up)
+            up = up.parent
+        srun = any(c.words and c.words[0].value == "srun" for c in chain)
+        if srun and "nodes" in sbatch and "ntasks-per-node" in sbatch:
             nodes, per = as_int(sbatch["nodes"][0]), as_int(sbatch["ntasks-per-node"][0])
+            if not (nodes and per):
+                b.skip(f"the world size: #SBATCH --nodes={sbatch['nodes'][0]} --ntasks-per-node="
+                       f"{sbatch['ntasks-per-node'][0]} are not process counts (give --num-devices)",
+                       "/hardware/num_devices")
+                return
             if nodes and per:
                 span = sbatch["ntasks-per-node"][1]
                 b.put("/hardware/num_devices", nodes * per, span,
@@ -373,6 +416,23 @@ def _world(b: PlanBuilder, words, at: int, sbatch, text: str) -> None:
     b.put("/hardware/devices_per_node", nproc, span, binding=values["nproc"][2])
     if values["nnodes"][2] is not None:
         b.bindings["/hardware/num_nodes"] = values["nnodes"][2]
+
+
+def _rampup(b: PlanBuilder, words, at: int, text: str, iterations: bool) -> None:
+    """``--rampup-batch-size START INCREMENT SAMPLES`` (argparse nargs=3), for MEG008."""
+    k = next((i for i in range(at + 1, len(words)) if words[i].value == "--rampup-batch-size"), None)
+    if k is None:
+        return
+    given = words[k + 1:k + 4]
+    numbers = [as_int(w.value) for w in given]
+    if len(given) < 3 or any(n is None or n < 0 for n in numbers) or any(w.conditional for w in given):
+        b.skip("--rampup-batch-size: not three numbers deploylint can read (start, increment, ramp-up samples)",
+               "/training")
+        return
+    first, last = given[0].span, given[-1].span
+    span = Span(first.start, last.end) if text.count("\n", first.start, last.end) == 0 else first
+    b.put("/training/rampup_batch_size", numbers, span, key=words[k].span)
+    b.engine["train_iters"] = iterations
 
 
 def _layer_freq(b: PlanBuilder, got, layers) -> None:
@@ -633,10 +693,89 @@ class HiddenNotDivisibleByHeads(_MegatronRule):
                           data={"hidden_size": m.hidden_size, "heads": m.num_attention_heads})
 
 
+#: Megatron-LM before 532ad926 ("Replace rampup batch size scheduler with custom step batch size schedules",
+#: 2026-04-21) ran the ramp: its parent 0b9bc20 checks it in RampupBatchsizeNumMicroBatchesCalculator
+_RAMPUP_SOURCE = "megatron/core/num_microbatches_calculator.py"
+
+
+def _rampup_problem(start: int, increment: int, samples: int, batch: int, unit: int | None, iterations: bool):
+    """The first check a Megatron-LM that runs the ramp (before 532ad926) fails, as ``(message, source)``, or None."""
+    if start <= 0:
+        return f"start batch size should be positive, got {start}.", f"{_RAMPUP_SOURCE}:401-403 at 0b9bc20"
+    if increment <= 0:
+        return f"batch size increment should be positive, got {increment}.", f"{_RAMPUP_SOURCE}:404-406 at 0b9bc20"
+    if samples < 0:
+        return f"ramp-up samples should be non-negative, got {samples}.", f"{_RAMPUP_SOURCE}:407-409 at 0b9bc20"
+    if batch < start:
+        return ("expected global batch size to be greater than or equal to start batch size, "
+                f"got {batch} and {start}", f"{_RAMPUP_SOURCE}:425-428 at 0b9bc20")
+    if (batch - start) % increment:
+        return (f"expected global batch size interval ({batch - start}) to be divisible by global batch size "
+                f"increment ({increment})", f"{_RAMPUP_SOURCE}:429-433 at 0b9bc20")
+    if iterations:
+        return ("expected no batch-size rampup for iteration-based training",
+                "megatron/training/arguments.py:1119-1120 at 0b9bc20 (with --train-iters)")
+    if unit:
+        bad = next((s for s in range(start, batch + 1, increment) if s % unit), None)
+        if bad is not None:
+            return (f"current global batch size ({bad}) is not divisible by micro-batch-size ({{micro}}) times"
+                    f"data parallel size ({{dp}})", f"{_RAMPUP_SOURCE}:473-483 at 0b9bc20, when the ramp reaches {bad}")
+    return None
+
+
+class RampupBatchSize(_MegatronRule):
+    code = "MEG008"
+    name = "megatron-rampup-batch-size"
+    severity = Severity.WARNING
+    summary = "Megatron-LM: --rampup-batch-size is ignored (deprecated); a ramp older versions reject is named."
+    explanation = """
+        --rampup-batch-size START INCREMENT SAMPLES is still parsed (nargs=3,
+        megatron/training/config/training_config.py:20-30: "Deprecated. Use
+        step_batch_size_schedule instead.") but since 532ad926 (2026-04-21)
+        the microbatch calculator is built without it
+        (megatron/training/global_vars.py:148-157): the run trains at
+        --global-batch-size from the first step, not along the ramp the
+        script asks for. Megatron-LM before that commit ran the ramp and
+        refused one that cannot reach the global batch in whole increments
+        ("expected global batch size interval (…) to be divisible by global
+        batch size increment (…)"), one starting above it, one with
+        --train-iters, and stopped during the ramp at the first batch that
+        micro × dp does not divide
+        (megatron/core/num_microbatches_calculator.py at 0b9bc20, the parent
+        of 532ad926); the finding names the first of these the ramp fails.
+    """
+    bad_example = "pretrain_gpt.py --micro-batch-size 1 --global-batch-size 1024 --rampup-batch-size 16 10 300000"
+    good_example = 'pretrain_gpt.py --micro-batch-size 1 --step-batch-size-schedule "0:16 150000:512 300000:1024"'
+    fix_safety = ("No fix: a --step-batch-size-schedule replaces the ramp (and excludes --global-batch-size, MEG001); "
+                  "its steps are yours to choose.")
+
+    def check(self, ctx):
+        ramp = ctx.plan.training.rampup_batch_size
+        if not self.applies(ctx) or not ramp:
+            return
+        start, increment, samples = ramp
+        par, batch = ctx.plan.parallelism, ctx.plan.workload.batch_size
+        unit = par.micro_batch_size * par.dp if "devices" not in ctx.plan.unknown else None
+        message = (f"--rampup-batch-size {start} {increment} {samples} is ignored by Megatron-LM since 532ad926 "
+                   "(deprecated: \"Deprecated. Use step_batch_size_schedule instead.\", "
+                   "megatron/training/config/training_config.py:20-30; the microbatch calculator is built without it, "
+                   f"megatron/training/global_vars.py:148-157): the run trains at --global-batch-size {batch} from "
+                   "the first step")
+        data = {"start": start, "increment": increment, "samples": samples, "global_batch_size": batch}
+        problem = _rampup_problem(start, increment, samples, batch, unit, ctx.document.engine.get("train_iters"))
+        if problem is not None:
+            said, source = problem
+            said = said.replace("{micro}", str(par.micro_batch_size)).replace("{dp}", str(par.dp))
+            message += f"; a Megatron-LM before 532ad926, which runs the ramp, refuses it: \"{said}\" ({source})"
+            data.update(older_megatron_message=said, older_megatron_source=source)
+        yield self.report("/training/rampup_batch_size", message, data=data)
+
+
 @hookimpl
 def deploylint_rules():
     return [BatchFlagsConflict(), SeqLengthContextParallel(), PositionsBelowSeqLength(), VirtualPipelineSplit(),
-            ExpertTensorWithoutSequenceParallel(), SequenceParallelWithoutTensor(), HiddenNotDivisibleByHeads()]
+            ExpertTensorWithoutSequenceParallel(), SequenceParallelWithoutTensor(), HiddenNotDivisibleByHeads(),
+            RampupBatchSize()]
 
 
 #: Megatron-Bridge config keys (ConfigContainer: model = the Megatron TransformerConfig/ModelParallelConfig

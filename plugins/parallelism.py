@@ -74,6 +74,8 @@ class WorldSizeMismatch(Rule):
                 path = "/parallelism/tp"     # a framework derives dp: the sizes that do not divide are the cause
             yield self.report(path, message, data=data, fixes=fixes, severity=severity)
         stage = par.tp * par.cp * par.dp
+        if "devices" in ctx.plan.unknown and "dp" not in _written(ctx):
+            return          # nothing gives the world, so dp (and the devices of a stage) is not known
         if ctx.plan.model.moe is not None and stage % (par.ep * par.etp):
             fixes = []
             near = _nearest(ctx, "ep")
@@ -420,6 +422,8 @@ class BatchNotDivisible(Rule):
         unit = par.micro_batch_size * dp if work.training else dp
         if dp < 1 or B % unit == 0:
             return
+        if "dp" not in _written(ctx) and par.tp * par.pp * par.cp * dp != ctx.plan.hardware.num_devices:
+            return      # dp derived from a world tp·pp·cp does not divide (PAR401): no data-parallel size to split over
         lower, upper = B // unit * unit, (B // unit + 1) * unit
         fixes = [batch_fix(ctx, "/workload/batch_size", b,
                            f"set batch_size to {b} ({b // dp} per data-parallel rank"

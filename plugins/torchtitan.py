@@ -58,6 +58,29 @@ FLAVORS = {
     ("qwen3", "32B"): "Qwen/Qwen3-32B",
 }
 
+
+def _llama4(experts: int, moe_every: int) -> dict:
+    """The [model] fields of a TorchTitan llama4 flavor (torchtitan/models/llama4/__init__.py:38-60 at 238fa99:
+    dim 5120, 48 layers, 40 heads, 8 KV heads, ffn_dim_multiplier 1.2, multiple_of 2048; defaults of
+    model/args.py:29-64: vocab 202048, interleave_moe_layer_step 2, auto_scale_hidden_dim; moe/moe.py:22-38 MoEArgs:
+    top_k 1, one shared expert). Widths as the model computes them: the dense MLP (model/model.py:326-330)
+    2048·ceil(int(1.2·int(2·4·5120/3)) / 2048) = 16384; an expert (model.py:390-402) int(16383 / (top_k 1 + 1
+    shared)) = 8191 rounded up to 8192, the shared expert the same width (moe.py:445-447); a separate output
+    layer (model.py:495)."""
+    return {"layers": 48, "hidden_size": 5120, "num_attention_heads": 40, "num_kv_heads": 8, "head_dim": 128,
+            "ffn_hidden_size": 16384, "ffn_activation": "swiglu", "vocab_size": 202048, "tie_embeddings": False,
+            "moe": {"num_experts": experts, "top_k": 1, "expert_ffn_hidden_size": 8192, "shared_experts": 1,
+                    "shared_expert_ffn_hidden_size": 8192, "layer_frequency": moe_every}}
+
+
+#: flavors TorchTitan defines itself (no Hugging Face config in deploylint's catalog): their [model] fields.
+#: 17bx16e sets interleave_moe_layer_step=1 (every layer MoE), 17bx128e keeps the default 2 (every second
+#: layer, (layer_id + 1) % 2 == 0, model.py:387); the _irope variants differ only in attention masking.
+ARCHITECTURES = {
+    ("llama4", "17bx16e"): _llama4(16, 1), ("llama4", "17bx16e_irope"): _llama4(16, 1),
+    ("llama4", "17bx128e"): _llama4(128, 2), ("llama4", "17bx128e_irope"): _llama4(128, 2),
+}
+
 _PRESET = re.compile(r"#.*?preset for (\d+) [\w-]* ?GPUs", re.I)
 
 
@@ -108,6 +131,12 @@ def read(path: str, text: str):
     elif (name, str(flavor)) in FLAVORS:
         at = spans.get("/model/flavor")
         b.put("/model/id", FLAVORS[(name, str(flavor))], at.value if at else None)
+    elif (name, str(flavor)) in ARCHITECTURES:
+        at = spans.get("/model/flavor")
+        for key, value in ARCHITECTURES[(name, str(flavor))].items():
+            b.put(f"/model/{key}", dict(value) if isinstance(value, dict) else value)
+        if at is not None:
+            b.spans["/model"] = type(at)(at.value, at.key)   # findings about the architecture land on the flavor
     else:
         b.skip(f"model {name!r} flavor {flavor!r}: not in deploylint's table of TorchTitan flavors and "
                f"hf_assets_path {assets!r} holds no config.json next to this file", "/model")

@@ -212,6 +212,8 @@ training = table("What a training framework adds to the layout: the framework wh
     "framework": {"type": "string", "minLength": 1, "description": "The training framework the plan was read from or is run with (megatron, torchtitan, deepspeed, accelerate): its own start-up checks apply."},
     "gradient_accumulation_steps": integer("Micro-batches each data-parallel rank accumulates per step (DeepSpeed gradient_accumulation_steps): batch_size = micro_batch_size × gradient_accumulation_steps × dp.", maximum=10**9),
     "step_batch_size_schedule": {"type": "string", "minLength": 1, "description": "Megatron-LM --step-batch-size-schedule (a batch size that changes at given steps); it excludes --global-batch-size."},
+    "rampup_batch_size": {"type": "array", "items": {"type": "integer", "minimum": 0, "maximum": 10**15}, "minItems": 3, "maxItems": 3,
+                          "description": "Megatron-LM --rampup-batch-size [start, increment, ramp-up samples] (deprecated and ignored since 532ad926; MEG008)."},
     "layers_per_virtual_stage": integer("Megatron-LM --num-layers-per-virtual-pipeline-stage (interleaved pipeline): layers of one virtual stage.", maximum=100_000),
     "virtual_stages_per_rank": integer("Megatron-LM --num-virtual-stages-per-pipeline-rank: virtual stages each pipeline rank holds.", maximum=100_000),
     "uneven_pipeline": boolean("The framework is told to split layers unevenly over the pipeline (Megatron-LM --decoder-first/last-pipeline-num-layers, --pipeline-model-parallel-layout).", default=False),

@@ -14,7 +14,12 @@ would run it top to bottom, without running anything:
   script and a given environment; ``$((…))`` integer arithmetic;
 * bash arrays ``NAME=( … )``, ``NAME+=( … )``, ``"${NAME[@]}"`` (spread into
   the array's words, each with its own span), ``${NAME[i]}``, ``${#NAME[@]}``;
-* unquoted expansions are split on whitespace, as bash does.
+* unquoted expansions are split on whitespace, as bash does;
+* text another shell runs: the body of a heredoc fed to ``sbatch``, ``bash``,
+  ``sh`` or ``ssh`` (``<<EOF``: expanded with this script's variables first;
+  ``<<'EOF'``: only the exported ones reach it), and ``bash -c STRING`` with
+  STRING a quoted string or the one variable holding one — read as a script
+  where it is written, its commands marked with the ``parent`` that runs them.
 
 What cannot be known without running the script (``$(cmd)``, backticks, a
 variable that is neither assigned nor in the environment, one assigned only
@@ -61,6 +66,12 @@ _CLOSERS = {"fi": ("if",), "done": ("while", "until", "for", "select"), "esac": 
             "}": ("{", "function"), ")": ("(",)}
 _BRANCHES = {"then", "else", "elif", "do"}
 _PREFIX_WORDS = {"!", "time", "then", "else", "elif", "do", "in"}
+#: programs that run the text they are given (a heredoc on stdin, or ``-c STRING``) as a shell script
+_SHELLS = {"bash", "sh", "zsh", "dash", "ksh"}
+_STDIN_SCRIPT = _SHELLS | {"sbatch", "ssh"}
+#: ``"${NAME}"``, ``"$NAME"``, ``${NAME}``, ``$NAME``: a word that is one variable
+_ONE_VARIABLE = re.compile(r'^("?)\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))\1$')
+_MAX_DEPTH = 8
 
 
 # --------------------------------------------------------------------------- results
@@ -146,13 +157,16 @@ class Command:
     ``span`` covers the command as written (first to last word, redirections
     included); ``conditional`` is True inside an ``if``/``case``/loop/function
     body (the command may not run); ``assignments`` are the ``NAME=value``
-    prefixes (``CUDA_VISIBLE_DEVICES=0 python …``).
+    prefixes (``CUDA_VISIBLE_DEVICES=0 python …``). ``parent`` is the command
+    that runs this one as part of a script it is given (``sbatch <<EOF``,
+    ``srun bash -c "…"``), None at the top of the script.
     """
 
     words: tuple[Word, ...]
     span: Span
     assignments: tuple["Variable", ...] = ()
     conditional: bool = False
+    parent: "Command | None" = None
 
     @property
     def name(self) -> str | None:
@@ -286,16 +300,18 @@ class _Unresolved(Exception):
 
 
 class _Parser:
-    def __init__(self, text: str, env: dict[str, str], args: list[str] | None) -> None:
+    def __init__(self, text: str, env: dict[str, str], args: list[str] | None, depth: int = 0) -> None:
         self.text = text
         self.n = len(text)
         self.env = env
         self.args = args
+        self.depth = depth
         self.vars: dict[str, Variable] = {}
+        self.exported: set[str] = set()
         self.script = Script(text)
         self.blocks: list[tuple[str, int]] = []  # (opener, id)
         self.next_block = 1
-        self.heredocs: list[tuple[str, bool]] = []
+        self.heredocs: list[tuple[str, bool, bool, int]] = []   # (delimiter, strip tabs, quoted, offset of <<)
         self.pending_function = False
 
     # ---- notes
@@ -305,9 +321,8 @@ class _Parser:
 
     # ---- top level
 
-    def run(self) -> Script:
+    def run(self, i: int = 0) -> Script:
         tokens: list = []
-        i = 0
         while True:
             i, tok = self.next_token(i)
             if tok is None:
@@ -326,16 +341,88 @@ class _Parser:
         return self.script
 
     def skip_heredocs(self, i: int) -> int:
-        for delim, strip in self.heredocs:
+        """Past the bodies of the heredocs opened on the line just read; a body fed to a program that runs it as
+        a script (``sbatch <<EOF``, ``bash <<'EOF'``, ``ssh host <<EOF``) is read as one, where it is written."""
+        pending, self.heredocs = self.heredocs, []
+        for delim, strip, quoted, at in pending:
+            start = body_end = i
             while i < self.n:
                 nl = self.text.find("\n", i)
                 line_end = self.n if nl < 0 else nl
-                line = self.text[i:line_end]
-                i = self.n if nl < 0 else nl + 1
+                line = self.text[i:line_end].rstrip("\r")
                 if (line.lstrip("\t") if strip else line) == delim:
+                    body_end = i
+                    i = self.n if nl < 0 else nl + 1
                     break
-        self.heredocs = []
+                i = body_end = self.n if nl < 0 else nl + 1
+            else:
+                self.note(start, self.n, f"the heredoc <<{delim} is never closed (no line {delim!r})")
+            owner = next((c for c in reversed(self.script.commands) if c.span.start <= at <= c.span.end), None)
+            if owner is not None and any(w.value is not None and w.value.rsplit("/", 1)[-1] in _STDIN_SCRIPT
+                                         for w in owner.words):
+                # an unquoted delimiter: the body is expanded with this script's variables first; a quoted one
+                # (<<'EOF') reaches the program as written, which sees only the exported variables
+                self.subscript(start, body_end, exported_only=quoted, parent=owner)
         return i
+
+    def subscript(self, start: int, end: int, *, exported_only: bool, parent: Command) -> None:
+        """Read ``text[start:end]`` as a script another shell runs (a heredoc body, a ``bash -c`` string): its
+        commands and notes join this script's, at their own offsets; its assignments stay its own."""
+        if self.depth >= _MAX_DEPTH:
+            self.note(start, end, "scripts nested this deep are not read")
+            return
+        sub = _Parser(self.text[:end], self.env, None, self.depth + 1)
+        sub.vars = {k: v for k, v in self.vars.items() if not exported_only or k in self.exported}
+        sub.exported = set(self.exported)
+        sub.next_block = self.next_block
+        sub.blocks = list(self.blocks) if not exported_only else []
+        sub.run(start)
+        self.next_block = sub.next_block
+        for cmd in sub.script.commands:
+            self.script.commands.append(Command(cmd.words, cmd.span, cmd.assignments,
+                                                cmd.conditional or parent.conditional, cmd.parent or parent))
+        self.script.notes += sub.script.notes
+
+    def run_dash_c(self, cmd: Command) -> None:
+        """``bash -c STRING`` (also ``sh``, ``-xc``, after ``srun …``): read STRING as the script it is, where it is
+        written — a quoted string in place, or the quoted string assigned to the one variable STRING names."""
+        words = cmd.words
+        for k, w in enumerate(words):
+            if w.value is None or w.value.rsplit("/", 1)[-1] not in _SHELLS:
+                continue
+            j = k + 1
+            while j < len(words) and (words[j].value or "").startswith(("-", "+")) and words[j].value != "--":
+                flags = words[j].value
+                if flags in ("-o", "+o", "-O", "+O"):
+                    j += 2
+                    continue
+                if flags.startswith("-") and "c" in flags[1:] and j + 1 < len(words):
+                    self.run_string(words[j + 1], cmd)
+                    return
+                j += 1
+            return
+
+    def run_string(self, word: Word, parent: Command) -> None:
+        raw = word.raw(self.text)
+        start, end, quote = word.span.start, word.span.end, raw[:1]
+        m = _ONE_VARIABLE.match(raw)
+        if m:
+            var = self.lookup(m.group(2) or m.group(3))
+            if var is None or var.definition is None or var.array is not None:
+                return
+            written = self.text[var.definition.start:var.definition.end]
+            name_eq = len(var.name) + 1
+            if not written.startswith(var.name + "=") or len(written) < name_eq + 2:
+                return
+            start, end, quote = var.definition.start + name_eq, var.definition.end, written[name_eq]
+            if self.text[end - 1] != quote:
+                return
+        elif not (len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "'\""):
+            return
+        if quote not in "'\"" or self.text[end - 1] != quote:
+            return
+        # double quotes: this shell expanded the string (with its variables) before the other shell splits it
+        self.subscript(start + 1, end - 1, exported_only=quote == "'", parent=parent)
 
     # ---- tokens
 
@@ -401,7 +488,8 @@ class _Parser:
         if op in ("<<", "<<-"):
             delim = "".join(p.text if isinstance(p, _Lit) else p.char if isinstance(p, _Esc) else ""
                             for p in target)
-            self.heredocs.append((delim, op == "<<-"))
+            quoted = any(getattr(p, "quoted", False) or isinstance(p, _Esc) for p in target)
+            self.heredocs.append((delim, op == "<<-", quoted, start))
         return j, _Op("redirect", start, max(j, target_start))
 
     def word_token(self, i: int):
@@ -1203,8 +1291,11 @@ class _Parser:
         if not words:
             for var in assignments:
                 self.assign(var)
-        self.script.commands.append(Command(tuple(words), Span(start, end), tuple(assignments),
-                                            bool(self.blocks)))
+        if declarer == "export":
+            self.exported.update(w.value.partition("=")[0] for w in words[1:] if w.value)
+        command = Command(tuple(words), Span(start, end), tuple(assignments), bool(self.blocks))
+        self.script.commands.append(command)
+        self.run_dash_c(command)
 
     def assign(self, var: Variable) -> None:
         self.vars[var.name] = var
@@ -1242,11 +1333,16 @@ class _Parser:
                         block=self.block_path())
 
     def array_value(self, tok: _ArrayAssign) -> Variable:
+        items = tok.items
+        append = tok.append
+        if not append and items and self.text[items[0].start:items[0].end] in (
+                f'"${{{tok.name}[@]}}"', f"${{{tok.name}[@]}}"):
+            append, items = True, items[1:]      # NAME=( "${NAME[@]}" more … ) appends, as NAME+=( more … )
         words: list[Word] = []
-        for item in tok.items:
+        for item in items:
             words.extend(self.words_of(item))
         block = self.block_path()
-        if tok.append:
+        if append:
             old = self.lookup(tok.name)
             base: list[Word] = []
             if old is not None and old.array is not None:
@@ -1258,6 +1354,9 @@ class _Parser:
                 words = [Word(w.value, w.span, w.via, w.chars, w.refs, w.unresolved, True) for w in words]
                 block = self.vars[tok.name].block if tok.name in self.vars else block
             words = base + words
+            if old is not None and old.array is not None and old.definition is not None:
+                # the array is still the one written there (its first words, which findings point into)
+                return Variable(tok.name, None, old.definition, array=tuple(words), block=block)
         return Variable(tok.name, None, Span(tok.start, tok.end), array=tuple(words), block=block)
 
 

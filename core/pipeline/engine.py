@@ -234,7 +234,7 @@ class Engine:
             if d.range is None:
                 d = d.with_(range=document.range_of(d.path))
             if d.fixes and self._render_now and (self.config.is_selected(d.code, document.path) or d.code == "DL005"):
-                d = d.with_(fixes=tuple(_render_fixes(document, d.fixes)))
+                d = _with_rendered_fixes(document, d)
             related = list(d.related)
             if d.path:
                 related += [r for r in _related_for(document, d.path) if r not in related]
@@ -307,7 +307,7 @@ class Engine:
                              for d in placed + [place(d) for d in hidden]]
         selected = [d for d in placed if self.config.is_selected(d.code, result.path) or d.code == "DL005"]
         if document is not None and self._render_now:
-            selected = [d.with_(fixes=tuple(_render_fixes(document, d.fixes))) if d.fixes else d for d in selected]
+            selected = [_with_rendered_fixes(document, d) if d.fixes else d for d in selected]
         kept = suppression.apply(selected, sups)
         result.suppressed = len(selected) - len(kept)
         if sups and self.config.is_selected("DL006", result.path):
@@ -345,11 +345,21 @@ def rendered(document: Document | None, d: Diagnostic) -> Diagnostic:
     """``d`` with its fixes rendered into text edits against ``document`` (see :func:`render_fixes`)."""
     if not d.fixes or document is None or all(f.edits or not f.changes for f in d.fixes):
         return d
-    return d.with_(fixes=tuple(_render_fixes(document, d.fixes)))
+    return _with_rendered_fixes(document, d)
 
 
-def _render_fixes(document: Document, fixes: tuple[Fix, ...]) -> list[Fix]:
-    """Turn each fix's value changes into text edits; a fix that cannot be rendered is not offered."""
+def _with_rendered_fixes(document: Document, d: Diagnostic) -> Diagnostic:
+    """``d`` with its fixes rendered; when the file's writer can express none of them, the message says why
+    (a source adapter's writer explains, e.g. that Megatron-LM has no flag for dp)."""
+    reasons: list[str] = []
+    fixes = _render_fixes(document, d.fixes, reasons)
+    if d.fixes and not fixes and reasons and "no fix offered" not in d.message:
+        return d.with_(fixes=(), message=f"{d.message}; no fix offered: {reasons[0]}")
+    return d.with_(fixes=tuple(fixes))
+
+
+def _render_fixes(document: Document, fixes: tuple[Fix, ...], reasons: list | None = None) -> list[Fix]:
+    """Turn each fix's value changes into text edits; a fix that cannot be rendered is not offered (why: ``reasons``)."""
     from ..diagnostics import Edit
     from ..document import Span
     from ..document.writers import WriteError, render_changes
@@ -371,7 +381,9 @@ def _render_fixes(document: Document, fixes: tuple[Fix, ...]) -> list[Fix]:
         try:
             edits = [Edit(document.lines.range(Span(te.start, te.end)), te.new_text, te.start, te.end)
                      for te in render_changes(document, fix.changes)]
-        except WriteError:
+        except WriteError as exc:
+            if reasons is not None and getattr(exc, "explained", False):
+                reasons.append(str(exc))
             continue
         if edits:
             out.append(fix.with_edits(edits))

@@ -217,6 +217,7 @@ class Training:
     framework: str | None = None
     gradient_accumulation_steps: int | None = None
     step_batch_size_schedule: str | None = None
+    rampup_batch_size: tuple[int, int, int] | None = None     # Megatron-LM: start, increment, ramp-up samples
     layers_per_virtual_stage: int | None = None
     virtual_stages_per_rank: int | None = None
     uneven_pipeline: bool = False

@@ -222,3 +222,149 @@ def test_scripts_that_are_not_training_launches_are_left_alone(text):
     assert not result.diagnostics or all(d.code != "DL005" for d in result.diagnostics)
     if "torchrun" not in text:
         assert result.claimed is False and result.diagnostics == []
+
+
+# a launch in the shape of examples/megatron_fsdp/sbatch_mfsdp_*.sh: flags in an array extended under conditions,
+# the command held in a string, run by `bash -c` inside the job script that `sbatch <<EOF` submits
+SBATCH_HEREDOC = """#!/bin/bash
+TP=${TP:-2}
+MBS=${MBS:-1}
+GBS=${GBS:-30}
+USE_FSDP=${USE_FSDP:-1}
+ARGS=(
+    --tensor-model-parallel-size ${TP}
+    --micro-batch-size ${MBS}
+    --global-batch-size ${GBS}
+    --use-distributed-optimizer
+    --num-layers 8 --hidden-size 1024 --num-attention-heads 16
+    --seq-length 2048 --max-position-embeddings 2048 --vocab-size 32000 --bf16
+)
+if [ "${USE_FSDP}" = 1 ]; then
+    ARGS=(
+        "${ARGS[@]}"
+        --use-megatron-fsdp
+        --use-distributed-optimizer
+    )
+fi
+if [ "${PROFILE}" = 1 ]; then
+    PROFILE_CMD="nsys profile -o out"
+else
+    PROFILE_CMD=""
+fi
+TRAINING_CMD="
+cd /workspace;
+${PROFILE_CMD} python /workspace/pretrain_gpt.py ${ARGS[@]}"
+sbatch <<EOF
+#!/bin/bash
+#SBATCH --nodes=2
+#SBATCH --ntasks-per-node=4
+
+srun \\
+    --mpi=pmix -l \\
+    bash -x -c "${TRAINING_CMD}" 2>&1 | tee \\${SLURM_JOB_ID}.log
+
+EOF
+"""
+
+
+def test_a_launch_inside_an_sbatch_heredoc_is_read_at_its_tokens_and_fixed_there():
+    result = check(SBATCH_HEREDOC)
+    plan = result.plan
+    assert plan.hardware.num_devices == 8                      # #SBATCH --nodes 2 × --ntasks-per-node 4 in the body
+    assert (plan.parallelism.tp, plan.parallelism.dp, plan.parallelism.zero_stage) == (2, 4, 1)
+    infos = [d.message for d in result.diagnostics if d.code == "DL010"]
+    assert any("--use-megatron-fsdp (added to its array only under a condition)" in m for m in infos)
+    d = one(result, "PAR406")                                  # 30 over micro 1 × dp 4
+    assert at(SBATCH_HEREDOC, d) == "${GBS}" and d.range.start.line == 9
+    assert '"global batch size (30) is not divisible by micro batch size (1) times data parallel size (4)"' in d.message
+    assert any(r.message == "GBS is set here" and r.range.start.line == 4 for r in d.related)
+    (edit,) = d.fixes[0].edits
+    fixed = SBATCH_HEREDOC[:edit.start] + edit.new_text + SBATCH_HEREDOC[edit.end:]
+    assert fixed == SBATCH_HEREDOC.replace("GBS=${GBS:-30}", "GBS=${GBS:-28}")
+    assert "PAR406" not in [x.code for x in check(fixed).diagnostics]
+
+
+RAMP = GPT.replace("--pipeline-model-parallel-size 16", "--pipeline-model-parallel-size 1").replace(
+    "--global-batch-size 1536", "--global-batch-size 1024 --rampup-batch-size 16 {inc} 300000 --train-samples 900000")
+
+
+def test_rampup_batch_size_is_read_and_checked_as_megatron_does():
+    text = RAMP.replace("{inc}", "8")
+    result = check(text)
+    assert list(result.plan.training.rampup_batch_size) == [16, 8, 300000]
+    d = one(result, "MEG008")
+    assert d.severity.value == "warning" and at(text, d) == "16 8 300000"
+    assert "is ignored by Megatron-LM since 532ad926" in d.message and "--global-batch-size 1024 from the first step" \
+        in d.message and "refuses" not in d.message            # 16 + k·8 reaches 1024, each a multiple of 1 × dp 1
+    # (1024 - 16) = 1008 is not a whole number of increments of 10: the Megatron-LM that ran ramps refused it
+    d = one(check(RAMP.replace("{inc}", "10")), "MEG008")
+    assert ('"expected global batch size interval (1008) to be divisible by global batch size increment (10)" '
+            "(megatron/core/num_microbatches_calculator.py:429-433 at 0b9bc20)") in d.message
+    # a ramp batch that micro × dp does not divide stops that Megatron-LM during the ramp, at the first such batch
+    eight = text.replace("--tensor-model-parallel-size 8", "--tensor-model-parallel-size 1").replace(
+        "--rampup-batch-size 16 8", "--rampup-batch-size 16 4")              # dp 8: 20 is the first bad batch
+    d = one(check(eight), "MEG008")
+    assert d.data["older_megatron_message"] == ("current global batch size (20) is not divisible by micro-batch-size "
+                                                "(1) timesdata parallel size (8)")
+    iters = text.replace("--train-samples 900000", "--train-iters 1000")
+    assert "expected no batch-size rampup for iteration-based training" in one(check(iters), "MEG008").message
+
+
+def test_megatron_has_no_dp_flag_a_dp_the_world_implies_needs_no_edit_any_other_is_refused_with_a_reason():
+    from deploylint.core import Fix
+    from deploylint.core.diagnostics import Diagnostic, Severity
+    from deploylint.core.document.writers import WriteError, apply_changes
+    from deploylint.core.pipeline.engine import rendered
+    from deploylint.plugins import megatron
+
+    text = GPT.replace("--pipeline-model-parallel-size 16", "--pipeline-model-parallel-size 1").replace(
+        "--tensor-model-parallel-size 8", "--tensor-model-parallel-size 2")       # world 8, dp 4
+    doc = megatron.read("train.sh", text)[0]
+    assert apply_changes(doc, Fix.set("/parallelism/dp", 4, "x").changes) == text
+    # tp 2 → 4 with dp 2: the fix's dp follows from the world, only the tp token changes
+    both = Fix.combine([Fix.set("/parallelism/tp", 4), Fix.set("/parallelism/dp", 2)], "x")
+    assert apply_changes(doc, both.changes) == text.replace("--tensor-model-parallel-size 2",
+                                                            "--tensor-model-parallel-size 4")
+    with pytest.raises(WriteError, match=r"Megatron-LM has no flag for dp .* dp = 8 needs 16 GPUs: change the world "
+                                         r"size where the launcher sets it \(torchrun --nproc_per_node × --nnodes"):
+        apply_changes(doc, Fix.set("/parallelism/dp", 8, "x").changes)
+    d = Diagnostic("PAR401", Severity.ERROR, "world", "/parallelism/dp",
+                   fixes=(Fix.set("/parallelism/dp", 8, "use 8 replicas", applicability="unsafe"),))
+    out = rendered(doc, d)
+    assert out.fixes == () and "no fix offered: Megatron-LM has no flag for dp" in out.message
+
+
+def test_a_batch_fix_on_a_computed_global_batch_is_refused_not_appended_twice():
+    text = GPT.replace("--pipeline-model-parallel-size 16", "--pipeline-model-parallel-size 1").replace(
+        "--global-batch-size 1536", "--global-batch-size $((2*15))").replace("--tensor-model-parallel-size 8",
+                                                                            "--tensor-model-parallel-size 2")
+    d = one(Engine(Registry().load(autoload=True), Config(), render_fixes=True).check_text("train.sh", text), "PAR406")
+    assert d.fixes == ()
+    assert "no fix offered: --global-batch-size $((2*15)) is not one token deploylint can change" in d.message
+
+
+def test_a_fix_of_several_values_keeps_each_at_its_token_when_an_earlier_one_changes_length():
+    from deploylint.core import Fix
+    from deploylint.core.document.writers import apply_changes
+    from deploylint.plugins import megatron
+
+    text = "#!/bin/bash\ntorchrun --nproc_per_node 8 pretrain_gpt.py --tensor-model-parallel-size 2 " \
+           "--micro-batch-size 1 --num-layers 8\n"
+    doc = megatron.read("t.sh", text)[0]
+    fix = Fix.combine([Fix.set("/parallelism/tp", 1000), Fix.set("/parallelism/micro_batch_size", 2)], "x")
+    assert apply_changes(doc, fix.changes) == text.replace("size 2 ", "size 1000 ").replace("batch-size 1", "batch-size 2")
+
+
+def test_a_world_tp_does_not_divide_is_par401_alone_not_a_batch_split_over_a_floor_dp():
+    text = GPT.replace("--pipeline-model-parallel-size 16", "--pipeline-model-parallel-size 1").replace(
+        "--tensor-model-parallel-size 8", "--tensor-model-parallel-size 3")
+    found = [x.code for x in check(text).diagnostics]
+    assert "PAR401" in found and "PAR406" not in found          # 8 % 3: Megatron stops at the world check
+
+
+def test_the_expert_grid_waits_for_a_world_size():
+    text = MOE.replace("torchrun --nproc_per_node $GPUS_PER_NODE --nnodes $NNODES ", "python ")
+    result = check(text)
+    assert "devices" in result.plan.unknown
+    assert "PAR401" not in [x.code for x in result.diagnostics]
+    assert any("the world size: no torchrun/deepspeed launcher" in x.message for x in result.diagnostics)

@@ -242,3 +242,60 @@ def test_bridge_override_batch_over_dp_is_megatrons_error_and_the_fix_edits_that
 def test_other_files_are_left_alone(path, text):
     result = check(path, text, candidate=True)
     assert result.claimed is False and result.diagnostics == []
+
+
+# ------------------------------------------------------------------------------------------------ item-3 checks
+
+LLAMA4 = """[model]
+name = "llama4"
+flavor = "{flavor}"
+
+[training]
+local_batch_size = 1
+seq_len = 8192
+
+[parallelism]
+data_parallel_shard_degree = -1
+tensor_parallel_degree = 8
+expert_parallel_degree = {ep}
+"""
+
+
+@pytest.mark.parametrize("flavor, experts, total_b, active_b", [
+    # Meta's Llama 4 model card (github.com/meta-llama/llama-models, models/llama4/MODEL_CARD.md): Llama 4 Scout
+    # 17B active / 109B total parameters, 16 experts; Llama 4 Maverick 17B active / 400B total, 128 experts
+    ("17bx16e", 16, 109, 17),
+    ("17bx128e", 128, 400, 17),
+])
+def test_torchtitan_llama4_flavors_have_the_published_sizes(flavor, experts, total_b, active_b):
+    from deploylint.core.estimate.params import count_params
+
+    result = check("llama4.toml", LLAMA4.format(flavor=flavor, ep=1), cli(num_devices=64))
+    model = result.plan.model
+    assert "architecture" not in result.plan.unknown
+    assert (model.layers, model.hidden_size, model.num_attention_heads, model.num_kv_heads) == (48, 5120, 40, 8)
+    assert model.moe.num_experts == experts and model.moe.top_k == 1
+    counts = count_params(model)
+    assert counts.total / 1e9 == pytest.approx(total_b, rel=0.02)         # within 2% of the published total
+    assert counts.active / 1e9 == pytest.approx(active_b, rel=0.03)       # and 3% of the active count
+    # the experts check runs on the flavor's experts: 16 do not split over ep 3 (TorchTitan's own message)
+    bad = check("llama4.toml", LLAMA4.format(flavor=flavor, ep=3), cli(num_devices=48))
+    d = one(bad, "MOE301") if experts % 3 else None
+    if d is not None:
+        assert f'"num_experts ({experts}) must be divisible by expert_parallel_degree (3)."' in d.message
+
+
+def test_deepspeed_bf16_and_fp16_both_enabled_is_deepspeeds_start_up_error():
+    both = DS.replace('"bf16": {"enabled": true}', '"bf16": {"enabled": true},\n  "fp16": {"enabled": true}')
+    result = check("ds_config.json", both, cli(num_devices=8))
+    d = one(result, "DSP002")
+    assert d.severity.value == "error" and token(both, d) == "true" and d.range.start.line == 5
+    assert '"bfloat16 and fp16 modes cannot be simultaneously enabled" (deepspeed/runtime/config.py:827-828)' in \
+        d.message
+    assert [r.range.start.line for r in d.related] == [6]            # where fp16 is enabled
+    # the older "bfloat16" section is what DeepSpeed reads when there is no "bf16" (precision_config.py:34-38)
+    old = both.replace('"bf16"', '"bfloat16"')
+    assert "bfloat16.enabled and fp16.enabled" in one(check("ds_config.json", old, cli(num_devices=8)), "DSP002").message
+    assert "DSP002" not in codes(check("ds_config.json", DS, cli(num_devices=8)))
+    off = both.replace('"fp16": {"enabled": true}', '"fp16": {"enabled": false}')
+    assert "DSP002" not in codes(check("ds_config.json", off, cli(num_devices=8)))

@@ -25,7 +25,16 @@ from ...records import record
 
 
 class WriteError(Exception):
-    """A change this writer cannot express in this file (the fix is then not offered)."""
+    """A change this writer cannot express in this file (the fix is then not offered).
+
+    ``explained=True``: the message tells the user why and what to change instead (a source adapter's
+    writer: "Megatron-LM has no flag for dp …"); when no fix of a finding can be written, the finding's
+    message ends with "no fix offered: <this message>".
+    """
+
+    def __init__(self, message: str = "", *, explained: bool = False) -> None:
+        super().__init__(message)
+        self.explained = explained
 
 
 @record(frozen=True, slots=True)
@@ -61,7 +70,8 @@ def apply_changes(document, changes: Iterable) -> str:
             sibling = jp.child(jp.parent(change.path), change.value)
             if jp.exists(current.data, sibling):
                 raise WriteError(f"cannot rename {change.path}: {sibling} already exists")
-        text = writer.apply(current, change)
+        # after a reload, the document's own writer: its bindings are the offsets in the text as it now is
+        text = (current.writer or writer).apply(current, change)
         if i + 1 < len(changes):
             try:
                 if document.writer is not None:

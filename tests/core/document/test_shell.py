@@ -334,3 +334,84 @@ def test_conditionally_appended_elements_stay_marked_when_an_unquoted_spread_spl
     text = 'ARGS=()\nif [ -n "$X" ]; then\n  ARGS+=("--vocab-size 128256")\nfi\npython t.py ${ARGS[@]}\n'
     words = cmd(text).words
     assert [(w.value, w.conditional) for w in words[2:]] == [("--vocab-size", True), ("128256", True)]
+
+
+# ---------------------------------------------------------------- scripts run by another shell
+
+
+HEREDOC_JOB = """#!/bin/bash
+export MBS=2
+GBS=64
+sbatch <<EOF
+#!/bin/bash
+#SBATCH --nodes=2
+srun python pretrain_gpt.py --micro-batch-size ${MBS} --global-batch-size $GBS
+EOF
+echo submitted
+"""
+
+
+def test_an_unquoted_heredoc_fed_to_sbatch_is_read_with_this_scripts_variables():
+    script = shell.parse(HEREDOC_JOB)
+    launch = next(c for c in script.commands if c.name == "srun")
+    assert [w.value for w in launch.words] == ["srun", "python", "pretrain_gpt.py", "--micro-batch-size", "2",
+                                               "--global-batch-size", "64"]
+    mbs, gbs = launch.words[4], launch.words[6]
+    assert mbs.raw(HEREDOC_JOB) == "${MBS}" and located(HEREDOC_JOB, mbs) == "2"       # the 2 of MBS=2
+    assert HEREDOC_JOB[mbs.locate().start - 4:mbs.locate().end] == "MBS=2"
+    assert located(HEREDOC_JOB, gbs) == "64"
+    assert launch.parent is not None and launch.parent.name == "sbatch"
+    # the body is not this script's: the command after the delimiter is, and the body's lines are no commands here
+    assert [c.name for c in script.commands if c.words][-1] == "echo"
+    assert not any(c.name == "EOF" for c in script.commands)
+
+
+def test_a_quoted_heredoc_sees_only_the_exported_variables():
+    text = HEREDOC_JOB.replace("<<EOF", "<<'EOF'")
+    launch = next(c for c in shell.parse(text).commands if c.name == "srun")
+    assert launch.words[4].value == "2"                 # MBS is exported: the job's environment has it
+    assert launch.words[6].value is None and "GBS (not set)" in launch.words[6].unresolved
+
+
+def test_a_heredoc_read_by_a_program_that_is_not_a_shell_is_not_a_script():
+    text = "cat > job.yaml <<EOF\ncommand: python pretrain_gpt.py --tp 2\nEOF\nls\n"
+    script = shell.parse(text)
+    assert [c.name for c in script.commands if c.words] == ["cat", "ls"]
+
+
+def test_an_unclosed_heredoc_is_a_note_not_a_failure():
+    script = shell.parse("bash <<EOF\npython pretrain_gpt.py --tp 2\n")
+    assert any("never closed" in n.message for n in script.notes)
+    assert any(c.name == "python" for c in script.commands)
+
+
+def test_bash_dash_c_runs_its_string_where_it_is_written():
+    text = 'TP=4\nsrun bash -x -c "cd /w; python pretrain_gpt.py --tp $TP"\n'
+    script = shell.parse(text)
+    inner = next(c for c in script.commands if c.name == "python")
+    assert [w.value for w in inner.words] == ["python", "pretrain_gpt.py", "--tp", "4"]
+    assert located(text, inner.words[3]) == "4" and text[inner.words[3].span.start:inner.words[3].span.end] == "$TP"
+    assert inner.parent.name == "srun"
+    # through a variable holding the command, and its array of flags spread inside it
+    text = ('ARGS=(\n    --num-layers 8\n    --tp ${TP:-2}\n)\n'
+            'CMD="\ncd /w;\n${PROFILE} python pretrain_gpt.py ${ARGS[@]}"\n'
+            'if [ -n "$X" ]; then PROFILE="nsys profile"; else PROFILE=""; fi\n'
+            'srun bash -c "${CMD}"\n')
+    inner = next(c for c in shell.parse(text).commands if any(w.value == "pretrain_gpt.py" for w in c.words))
+    values = [w.value for w in inner.words]
+    assert values[0] is None and "under a condition" in inner.words[0].unresolved[0]   # ${PROFILE}: unknown
+    assert values[1:] == ["python", "pretrain_gpt.py", "--num-layers", "8", "--tp", "2"]
+    assert located(text, inner.words[4]) == "8" and located(text, inner.words[6]) == "2"
+    assert text[inner.words[6].locate().start - 6:inner.words[6].locate().end] == "${TP:-2"
+    # single quotes: the other shell expands it, with the exported variables only
+    inner = next(c for c in shell.parse("TP=4\nbash -c 'python pretrain_gpt.py --tp $TP'\n").commands
+                 if c.name == "python")
+    assert inner.words[3].value is None
+
+
+def test_an_array_reassigned_with_itself_under_a_condition_keeps_its_words():
+    text = 'A=(--x 1)\nif [ -n "$F" ]; then\n    A=("${A[@]}" --y 2)\nfi\npython t.py "${A[@]}"\n'
+    words = cmd(text).words
+    assert [(w.value, w.conditional) for w in words[2:]] == [("--x", False), ("1", False), ("--y", True),
+                                                            ("2", True)]
+    assert located(text, words[3]) == "1"
