@@ -7,9 +7,11 @@ What it measures, each pair alternating run by run so that both sides see the
 same machine load:
 
 * a cold ``deploylint check`` of the seed plan (five findings, text output)
-  against ``python -c pass`` and against ``python -c "import pluggy, tomllib"``
-  (the floor of this stack), all in the same venv, with ``.pyc`` files written
-  as a user's interpreter writes them (``PYTHONDONTWRITEBYTECODE`` is unset);
+  against ``python -c pass``, against ``python -c "import pluggy, tomllib"``
+  (the floor of this stack) and against ``python -c "import tomllib, argparse"``
+  (the floor of a check with the built-in plugins alone, which imports no
+  pluggy), all in the same venv, with ``.pyc`` files written as a user's
+  interpreter writes them (``PYTHONDONTWRITEBYTECODE`` is unset);
 * yamllint on the seed plan as YAML and check-jsonschema on it as JSON, each
   against ``deploylint check`` of the same file;
 * 1,000 distinct plans (no two alike) in one folder, every file reported;
@@ -115,6 +117,9 @@ def main() -> int:
     check_seed = [*dl, "check", SEED]
     compare("python -c pass", [py, "-c", "pass"], "deploylint check seed.toml", check_seed)
     compare("python -c 'import pluggy, tomllib'", [py, "-c", "import pluggy, tomllib"],
+            "deploylint check seed.toml", check_seed)
+    # a check with the built-in plugins alone imports no pluggy: what it cannot do without is tomllib (and argparse)
+    compare("python -c 'import tomllib, argparse'", [py, "-c", "import tomllib, argparse"],
             "deploylint check seed.toml", check_seed)
     compare("yamllint seed.yaml", [os.path.join(bindir, "yamllint"), seed_yaml],
             "deploylint check seed.yaml", [*dl, "check", seed_yaml])
