@@ -6,10 +6,17 @@ writes the seed review's plan (examples/seed-moe-64e-3dev.*, which has findings
 with fixes) padded to 1 MB and 10 MB in each format, with one kind of padding
 at a time:
 
-    comments   long comment blocks (TOML, YAML, Python; JSON has no comments)
+    comments   long comment blocks at the top level (TOML, YAML, Python; JSON has no comments)
+    deep-comments  the same comment lines inside a nested table (workload), indented as its keys
     blank      many blank lines
+    strings    one long string value (an unknown key)
     array      one long array of integers under an unknown key
     keys       many unknown keys close to a known one (each gets a did-you-mean fix)
+    tables     many small tables of one key each (TOML [headers]; nested mappings elsewhere)
+
+A plan of more than MAX_ENTRIES keys and list items (50,000; docs/plan-format.md,
+"Limits") is refused with a DL001 before its parser runs: at 10 MB the array,
+keys and tables shapes are past it, and what is timed is that refusal.
 
 and times `deploylint check FILE` on each in a fresh process. Run from the
 repository root, in the venv that has deploylint installed:
@@ -41,7 +48,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MB = 1_000_000
 
 FORMATS = ("toml", "yaml", "json", "python")
-SHAPES = ("comments", "blank", "array", "keys")
+SHAPES = ("comments", "deep-comments", "blank", "strings", "array", "keys", "tables")
 
 # The seed plan in each format, with two insertion points: TOP (after `name`) and WORK (inside workload).
 TEMPLATES = {
@@ -181,10 +188,29 @@ def _repeat(line: str, size: int) -> str:
 
 def padding(fmt: str, shape: str, size: int) -> tuple[str, str]:
     """(TOP, WORK) padding of about ``size`` characters."""
-    if shape == "comments":
+    if shape in ("comments", "deep-comments"):
         if fmt == "json":
             raise ValueError("JSON has no comments")
-        return _repeat(COMMENT[fmt] + " a long comment block explaining the plan, line after line, word by word\n", size), ""
+        line = "# a long comment block explaining the plan, line after line, word by word\n"
+        if shape == "comments":
+            return _repeat(COMMENT[fmt] + line[1:], size), ""
+        return "", _repeat(INDENT[fmt] + line, size)
+    if shape == "strings":
+        body = _repeat("a long note, word by word; ", size)
+        return {"toml": f'extra_note = "{body}"\n', "yaml": f'extra_note: "{body}"\n',
+                "json": f'  "extra_note": "{body}",\n', "python": f'    "extra_note": "{body}",\n'}[fmt], ""
+    if shape == "tables":
+        line = {"toml": "[extra_tables.t{:07d}]\nk = 1\n", "yaml": "  t{:07d}: {{k: 1}}\n",
+                "json": '    "t{:07d}": {{"k": 1}},\n', "python": '        "t{:07d}": {{"k": 1}},\n'}[fmt]
+        count = max(1, size // len(line.format(0)))
+        body = "".join(line.format(i) for i in range(count))
+        if fmt == "toml":
+            return "", ""  # headers go last (after [claims]): see make_plan
+        if fmt == "yaml":
+            return f"extra_tables:\n{body}", ""
+        if fmt == "json":
+            return f'  "extra_tables": {{\n{body}    "last": {{}}\n  }},\n', ""
+        return f'    "extra_tables": {{\n{body}    }},\n', ""
     if shape == "blank":
         return _repeat("\n", size), ""
     if shape == "array":
@@ -210,7 +236,11 @@ def padding(fmt: str, shape: str, size: int) -> tuple[str, str]:
 
 def make_plan(fmt: str, shape: str, megabytes: float) -> str:
     base = TEMPLATES[fmt].format(TOP="", WORK="")
-    top, work = padding(fmt, shape, int(megabytes * MB) - len(base))
+    size = int(megabytes * MB) - len(base)
+    if fmt == "toml" and shape == "tables":   # [headers] would capture the keys after them: append them
+        line = "[extra_tables.t{:07d}]\nk = 1\n"
+        return base + "".join(line.format(i) for i in range(max(1, size // len(line.format(0)))))
+    top, work = padding(fmt, shape, size)
     return TEMPLATES[fmt].format(TOP=top, WORK=work)
 
 
@@ -276,7 +306,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="deploylint-bench-") as tmp:
         for fmt in args.formats.split(","):
             for shape in args.shapes.split(","):
-                if fmt == "json" and shape == "comments":
+                if fmt == "json" and shape.endswith("comments"):
                     continue
                 cells, times = [], []
                 for size in sizes:

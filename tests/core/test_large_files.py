@@ -191,3 +191,119 @@ def test_unknown_keys_in_every_section_stop_at_the_schema_diagnostic_bound(deplo
     assert len(schema) == MAX_SCHEMA_DIAGNOSTICS + 1
     last = next(d for d in schema if d.code == "DL002")
     assert f"only the first {MAX_SCHEMA_DIAGNOSTICS} are reported" in last.message
+
+
+# -- the bound on keys and list items ----------------------------------------------------------------
+from deploylint.core.document import sources as sources_pkg  # noqa: E402
+from deploylint.core.document.sources import MAX_ENTRIES, SourceError  # noqa: E402
+
+PATHS = {"toml": "p.toml", "yaml": "p.yaml", "json": "p.json", "python": "p.py"}
+FIRST = 10 ** 6   # list items of seven distinct digits: the refused one says which it is
+
+
+def _refused_at(fmt, text):
+    with pytest.raises(SourceError) as info:
+        load(PATHS[fmt], text)
+    err = info.value
+    assert f"more than {MAX_ENTRIES:,} keys and list items" in err.message
+    return text[LineIndex(text).offset(err.range.start):]
+
+
+@pytest.mark.parametrize("fmt", ["toml", "yaml", "json", "python"])
+def test_a_list_past_the_entry_bound_is_refused_at_the_first_item_past_it(fmt):
+    items = list(range(FIRST, FIRST + MAX_ENTRIES + 10))
+    at = _refused_at(fmt, render_plan(dict(SEED, extra_list=items), fmt))
+    item = int(at[:7])
+    # the seed's own keys and items before the list count too: the refused item is the bound's, give or take them
+    assert MAX_ENTRIES - 40 <= item - FIRST < MAX_ENTRIES
+
+
+@pytest.mark.parametrize("fmt", ["toml", "yaml", "json", "python"])
+def test_keys_past_the_entry_bound_are_refused_at_the_first_key_past_it(fmt):
+    workload = dict(SEED["workload"], **{f"output_len_{i:07d}": 1 for i in range(MAX_ENTRIES + 10)})
+    at = _refused_at(fmt, render_plan(dict(SEED, workload=workload), fmt))
+    key = re.match(r"""["']?output_len_(\d{7})""", at)
+    assert key and MAX_ENTRIES - 40 <= int(key.group(1)) < MAX_ENTRIES
+
+
+@pytest.mark.parametrize("fmt", ["toml", "yaml", "json", "python"])
+def test_a_plan_just_within_the_entry_bound_is_read_whole(fmt):
+    items = list(range(FIRST, FIRST + MAX_ENTRIES - 100))
+    doc = load(PATHS[fmt], render_plan(dict(SEED, extra_list=items), fmt))
+    assert doc.data["extra_list"] == items
+    assert doc.data["workload"] == SEED["workload"]
+
+
+@pytest.mark.parametrize("fmt", ["toml", "yaml", "json", "python"])
+def test_commas_colons_and_brackets_inside_strings_and_comments_are_not_counted(fmt):
+    many = ", [x: 1, y = 2]" * MAX_ENTRIES
+    plan = dict(SEED, name=many, notes=[many, "'\"" + many])
+    text = render_plan(plan, fmt)
+    if fmt != "json":
+        text = text.replace("\n", f"\n# {many}\n", 1)
+    doc = load(PATHS[fmt], text)
+    assert doc.data["name"] == many and doc.data["notes"][1].endswith(many)
+
+
+@pytest.mark.parametrize("fmt,parser", [("toml", "tomllib.loads"), ("json", "json.loads"), ("python", "ast.parse")])
+def test_a_file_past_the_entry_bound_never_reaches_the_parser(fmt, parser, monkeypatch):
+    import importlib
+
+    module = importlib.import_module(f"deploylint.core.document.sources.{fmt}_source")
+    owner, name = parser.split(".")
+    called = []
+    monkeypatch.setattr(getattr(module, owner), name, lambda *a, **k: called.append(1))
+    items = list(range(FIRST, FIRST + MAX_ENTRIES + 10))
+    _refused_at(fmt, render_plan(dict(SEED, extra_list=items), fmt))
+    assert called == []
+
+
+def test_yaml_events_past_the_entry_bound_are_never_read(monkeypatch):
+    import yaml
+
+    real, seen = yaml.parse, []
+
+    def counting(*args, **kwargs):
+        for event in real(*args, **kwargs):
+            seen.append(1)
+            yield event
+
+    monkeypatch.setattr(yaml, "parse", counting)
+    items = list(range(FIRST, FIRST + 3 * MAX_ENTRIES))
+    _refused_at("yaml", render_plan(dict(SEED, extra_list=items), "yaml"))
+    assert len(seen) < MAX_ENTRIES + 100
+
+
+def test_the_cli_reports_a_plan_past_the_entry_bound_as_a_dl001_with_its_position(tmp_path, deploylint):
+    path = tmp_path / "plan.json"
+    path.write_text(render_plan(dict(SEED, extra_list=list(range(FIRST, FIRST + MAX_ENTRIES + 10))), "json"))
+    result = Engine(deploylint.registry()).check_path(str(path))
+    [d] = result.diagnostics
+    assert d.code == "DL001" and d.range.start.line > 1 and "keys and list items" in d.message
+
+
+COUNTED = {  # text, and its keys and list items as the bound counts them
+    "toml": ('a = 1\nb = [1, 2, 3]\n[t]\nc = {x = 1, y = "a,b=c"}\n[[arr]]\nd = 1\n# e = 1, 2\n'
+             's = """x = [1, 2]"""\nl = \'\'\'q, r\'\'\'\nn = [[1, 2], [3]]\nm = [\n  [1],\n  [2]\n]\ne = []\n',
+             # a, b+3, t, c+x+y, arr (a key and its first item), d, s, l, n+2+2+1, m+2+1+1, e
+             1 + 4 + 1 + 3 + 2 + 1 + 1 + 1 + 6 + 5 + 1),
+    "json": ('{"a": 1, "b": [1, 2, 3], "c": {"x": 1, "y": "a,b:c\\"]"}, "e": [], "f": [{"g": 1}, {"g": 2}]}',
+             1 + 4 + 3 + 1 + 1 + 2 + 2),
+    "python": ('"""doc, x: 1"""\n# c: 1, 2\nPLAN = {"a": 1, "b": [1, 2, 3], "c": dict(x=1, y="a,b:c"), '
+               '"t": (1, 2), "e": [], "s": \'q, r\'}\n',
+               # PLAN, a, b+3, c and its two keyword items, t+2, e, s
+               1 + 1 + 4 + 3 + 3 + 1 + 1),
+}
+
+
+@pytest.mark.parametrize("fmt", sorted(COUNTED))
+def test_the_bound_counts_each_key_and_list_item_once_and_nothing_in_strings_or_comments(fmt, monkeypatch):
+    import importlib
+
+    module = importlib.import_module(f"deploylint.core.document.sources.{fmt}_source")
+    text, entries = COUNTED[fmt]
+    monkeypatch.setattr(sources_pkg, "MAX_ENTRIES", entries)
+    sources_pkg.refuse_too_many_entries(text, module._ENTRIES, 64)     # exactly at the bound: read
+    monkeypatch.setattr(sources_pkg, "MAX_ENTRIES", entries - 1)
+    with pytest.raises(SourceError, match="keys and list items"):
+        sources_pkg.refuse_too_many_entries(text, module._ENTRIES, 64)

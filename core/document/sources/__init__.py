@@ -8,6 +8,7 @@ Heavy parsers (PyYAML, libcst) are imported inside their loader only.
 from __future__ import annotations
 
 import os
+import re
 
 from ...diagnostics import Range
 
@@ -19,6 +20,100 @@ class SourceError(Exception):
         super().__init__(message)
         self.message = message
         self.range = range
+
+
+#: keys and list items a plan may hold (a deployment plan holds a few hundred; the longest lists, one figure per
+#: device or expert, a few thousand). The parsers cost a few microseconds per value whatever we do (tomllib,
+#: PyYAML's events, ``ast`` nodes), so past this bound a file is refused before they run: its check stays
+#: bounded in time and memory whatever its size (docs/plan-format.md, "Limits")
+MAX_ENTRIES = 50_000
+
+
+def refuse_too_many_entries(text: str, tokens: re.Pattern, max_depth: int) -> None:
+    """A :class:`SourceError` at the first key or list item of ``text`` past :data:`MAX_ENTRIES`.
+
+    Run before the parser, so that its cost per value is bounded. ``tokens`` is the format's lexer (see
+    :func:`entry_lexer`): strings, comments, blanks and bare words are skipped whole, and the rest are named
+    groups: ``key`` (the ``=`` or ``:`` after a key), ``open`` (``[``, ``{`` or ``(``; ``empty`` when its
+    closer follows at once), ``lead`` (a ``[`` that starts a line: a TOML table header, whose name is a key,
+    outside any bracket), ``comma`` and ``close`` (a run of closers). A key counts once and a list or tuple item once
+    (its first from the bracket, the next from their commas); a mapping's commas and a ``dict(k=v)``
+    call's ``=`` do not count, nor do brackets nested deeper than ``max_depth`` (the loader's own nesting
+    error says more about such a file). The loop stops at the bound, so a file of any size is counted in
+    bounded time.
+    """
+    count = 0
+    stack: list[str] = []
+    for m in tokens.finditer(text):
+        kind = m.lastgroup
+        if kind == "key":
+            if stack and stack[-1] == "(":   # dict(key=value): one item, counted by its bracket or comma
+                continue
+        elif kind == "lead" and not stack:
+            pass   # a table header: its name is a key
+        elif kind in ("open", "lead"):
+            if kind == "open" and m.group("empty") is not None:
+                continue
+            char = m.group()[-1] if kind == "lead" else m.group()[0]
+            stack.append(char)
+            if char == "{" or len(stack) > max_depth:
+                continue
+        elif kind == "comma":
+            if not stack or stack[-1] == "{":
+                continue
+        elif kind == "close":
+            closers = len(m.group()) - sum(map(m.group().count, " \t\r\n"))
+            del stack[max(0, len(stack) - closers):]
+            continue
+        else:   # a string, a comment, blanks, a bare word or number
+            continue
+        count += 1
+        if count > MAX_ENTRIES:
+            from .. import LineIndex
+
+            pos = LineIndex(text).position(_entry_start(text, m.start(), kind == "key"))
+            raise too_many_entries(Range.at(pos.line, pos.column))
+
+
+def _entry_start(text: str, at: int, key: bool) -> int:
+    """Where the entry a token counts begins: the key before its ``=``/``:``, the item after a bracket or comma."""
+    if not key:
+        return _BLANKS.match(text, at + 1).end()
+    i = at
+    while i > 0 and text[i - 1] in " \t":
+        i -= 1
+    if i > 0 and text[i - 1] in "\"'":
+        opening = text.rfind(text[i - 1], 0, i - 1)
+        return opening if opening >= 0 else i - 1
+    while i > 0 and (text[i - 1].isalnum() or text[i - 1] in "_-."):
+        i -= 1
+    return i
+
+
+_BLANKS = re.compile(r"[ \t\r\n]*")
+
+
+def too_many_entries(where: Range) -> SourceError:
+    """The error of a file past :data:`MAX_ENTRIES`, at the first key or list item past the bound."""
+    return SourceError(f"the plan holds more than {MAX_ENTRIES:,} keys and list items, too many to be a deployment "
+                       "plan (which holds a few hundred): the first one past the limit is here", where)
+
+
+def entry_lexer(strings: str, comment: str | None, headers: bool = False) -> re.Pattern:
+    """The lexer :func:`refuse_too_many_entries` reads a format with: ``strings`` is the regular expression of
+    its string literals, ``comment`` the character that starts a comment, ``headers`` whether a ``[`` at the
+    start of a line may be a table header (TOML)."""
+    parts = [strings]
+    if comment:
+        parts.append(rf"(?:{re.escape(comment)}[^\n]*\n?)+")
+    if headers:
+        parts.append(r"(?P<lead>^[ \t]*\[)")
+    # runs of blanks (ending at a line break, so that a header's line start stays visible) and of bare
+    # words and numbers are one match each: the loop runs once per token, never once per character
+    parts += [r"[ \t\r\n]*\n", r"[ \t\r]+", rf"[^\s\"'\[\]{{}}(),:={re.escape(comment or '')}]+",
+              r"(?P<key>[=:])", r"(?P<open>[\[{(](?P<empty>[ \t\r\n]*[\]})])?)", r"(?P<comma>,)",
+              r"(?P<close>[\]})](?:[ \t\r\n]*[\]})])*)"]
+    return re.compile("|".join(parts), re.MULTILINE)
 
 
 #: file suffix → loader module name (inside this package)

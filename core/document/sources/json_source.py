@@ -28,14 +28,18 @@ import re
 from .. import pointer as jp
 from ...diagnostics import Range
 from .. import MAX_ITEM_SPANS, Document, LineIndex, NodeSpan, Span, detect_newline
-from . import SourceError
+from . import SourceError, entry_lexer, refuse_too_many_entries
 
 #: objects and arrays nested deeper than this are refused (a plan needs about four)
 MAX_DEPTH = 64
 _NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
 _WS = " \t\r\n"
+_BLANKS = re.compile(r"[ \t\r\n]*")
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
 #: a run of scalar list items with their commas (text json accepted), skipped in one step past MAX_ITEM_SPANS
 _SCALARS = re.compile(r'(?:[ \t\r\n]*(?:"(?:[^"\\]|\\.)*"|[-+.0-9eE]+|true|false|null)[ \t\r\n]*,)*[ \t\r\n]*')
+
+_ENTRIES = entry_lexer(_STRING.pattern, None)
 
 
 class _Abort(Exception):
@@ -77,6 +81,7 @@ def load(path: str, text: str) -> Document:
     lines = LineIndex(text)
     if not text.strip(_WS):
         raise SourceError("the file is empty: a plan is a JSON object", Range.at(1, 1))
+    refuse_too_many_entries(text, _ENTRIES, MAX_DEPTH)
     try:
         data = json.loads(text, object_pairs_hook=_pairs, parse_constant=_constant,
                           parse_float=_float, parse_int=_int)
@@ -291,17 +296,13 @@ class _Scanner:
         return SourceError(message, Range(self.lines.position(start), self.lines.position(end)))
 
     def ws(self, i: int) -> int:
-        t, n = self.text, self.n
-        while i < n and t[i] in _WS:
-            i += 1
-        return i
+        return _BLANKS.match(self.text, i).end()
 
     def string_end(self, i: int) -> int:
-        t = self.text
-        j = i + 1
-        while t[j] != '"':
-            j += 2 if t[j] == "\\" else 1
-        return j + 1
+        m = _STRING.match(self.text, i)
+        if m is None:
+            raise ValueError(i)   # not a string the parser accepted
+        return m.end()
 
     def value(self, i: int, pointer: str, key: Span | None, depth: int, record: bool = True) -> int:
         t = self.text
@@ -316,7 +317,7 @@ class _Scanner:
                     j = self.ws(j + 1)
                     continue
                 k_end = self.string_end(j)
-                name = json.loads(t[j:k_end])
+                name = json.loads(t[j:k_end]) if "\\" in t[j:k_end] else t[j + 1:k_end - 1]
                 if name in seen:
                     line = self.lines.position(seen[name]).line
                     raise self.fail(f"duplicate key {name!r} (first at line {line})", j, k_end)

@@ -30,15 +30,19 @@ import re
 from .. import pointer as jp
 from ...diagnostics import Position, Range
 from .. import MAX_ITEM_SPANS, Document, LineIndex, NodeSpan, Span, detect_newline
-from . import SourceError
+from . import SourceError, entry_lexer, refuse_too_many_entries
 
 #: containers nested deeper than this are refused (a plan needs about four)
 MAX_DEPTH = 64
+#: string literals (triple-quoted too) and comments: what the entry count skips
+_ENTRIES = entry_lexer(r'"""[^"\\]*(?:(?:\\.|"(?!""))[^"\\]*)*"""|\'\'\'[^\'\\]*(?:(?:\\.|\'(?!\'\'))[^\'\\]*)*\'\'\''
+                       r'|"[^"\\\n]*(?:\\.[^"\\\n]*)*"|\'[^\'\\\n]*(?:\\.[^\'\\\n]*)*\'', "#")
 
 
 def load(path: str, text: str) -> Document:
     lines = LineIndex(text)
     cols = _Columns(lines)
+    refuse_too_many_entries(text, _ENTRIES, MAX_DEPTH)
     try:
         tree = ast.parse(text, filename=path)
     except SyntaxError as exc:  # IndentationError and TabError too

@@ -26,7 +26,7 @@ from ...records import record, field
 from .. import pointer as jp
 from ...diagnostics import Range
 from .. import MAX_ITEM_SPANS, Document, LineIndex, NodeSpan, Span, detect_newline
-from . import SourceError
+from . import SourceError, entry_lexer, refuse_too_many_entries
 
 _BARE = re.compile(r"[A-Za-z0-9_-]+")
 _WS_COMMENTS = re.compile(r"(?:[ \t\r\n]+|#[^\n]*)*")
@@ -35,6 +35,12 @@ _BARE_ITEMS = re.compile(r"[-+.:0-9A-Za-z_ \t\r\n,]*")
 _LONG_INT = re.compile(r"[+-]?[0-9][0-9_]{4000,}")
 _ERR_AT = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
 _ERR_END = re.compile(r"\s*\(at end of document\)\s*$")
+#: arrays and inline tables nested deeper than this are no plan's (tomllib's recursion refuses them): the entry
+#: count leaves them to that error
+MAX_DEPTH = 64
+#: strings (multi-line and literal ones too), comments and headers: what the entry count skips
+_ENTRIES = entry_lexer(r'"""[^"\\]*(?:(?:\\.|"(?!""))[^"\\]*)*"""|\'\'\'[^\']*(?:\'(?!\'\')[^\']*)*\'\'\''
+                       r'|"[^"\\\n]*(?:\\.[^"\\\n]*)*"|\'[^\'\n]*\'', "#", headers=True)
 
 
 @record
@@ -53,6 +59,7 @@ class TomlLayout:
 
 
 def load(path: str, text: str) -> Document:
+    refuse_too_many_entries(text, _ENTRIES, MAX_DEPTH)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

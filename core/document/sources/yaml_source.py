@@ -44,7 +44,7 @@ import math
 from .. import pointer as jp
 from ...diagnostics import Range
 from .. import MAX_ITEM_SPANS, Document, LineIndex, NodeSpan, Span, detect_newline
-from . import SourceError
+from . import MAX_ENTRIES, SourceError, too_many_entries
 
 #: collections nested deeper than this are refused (a plan needs about four)
 MAX_DEPTH = 64
@@ -153,11 +153,17 @@ def _compose(text: str, lines: LineIndex, yaml, multi: bool = False):
     root: _Node | None = None
     roots: list[_Node] = []
     documents = 0
+    entries = 0   # keys and list items, counted as the events come (see MAX_ENTRIES)
 
     def add(node: _Node) -> None:
-        nonlocal root
+        nonlocal root, entries
         if stack:
-            stack[-1].value.append(node)
+            parent = stack[-1].value
+            parent.append(node)
+            if stack[-1].kind == "seq" or len(parent) % 2:   # a list item, or a key (not the value after it)
+                entries += 1
+                if entries > MAX_ENTRIES:
+                    raise too_many_entries(_range(lines, node.origin))
         else:
             root = node
             roots.append(node)
