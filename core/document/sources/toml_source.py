@@ -32,6 +32,8 @@ _BARE = re.compile(r"[A-Za-z0-9_-]+")
 _WS_COMMENTS = re.compile(r"(?:[ \t\r\n]+|#[^\n]*)*")
 #: characters of bare scalars (numbers, booleans, dates), blanks and commas: runs of list items skimmed past MAX_ITEM_SPANS
 _BARE_ITEMS = re.compile(r"[-+.:0-9A-Za-z_ \t\r\n,]*")
+#: a one-line basic string (text tomllib accepted: it is closed on its line)
+_BASIC_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
 _LONG_INT = re.compile(r"[+-]?[0-9][0-9_]{4000,}")
 _ERR_AT = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
 _ERR_END = re.compile(r"\s*\(at end of document\)\s*$")
@@ -167,10 +169,7 @@ class _Scanner:
                 end += 1
             return end
         if t[i] == '"':
-            j = i + 1
-            while j < self.n and t[j] != '"':
-                j += 2 if t[j] == "\\" else 1
-            return j + 1
+            return _BASIC_STRING.match(t, i).end()
         if t[i] == "'":
             return t.find("'", i + 1) + 1
         raise ValueError(i)
