@@ -39,7 +39,7 @@ import weakref
 from typing import Any, Callable
 
 from .. import records
-from ..diagnostics import Applicability, Diagnostic, Edit, Fix, Position, Range, Severity, ValueChange
+from ..diagnostics import Applicability, Diagnostic, Edit, Fix, Position, Range, Related, Severity, ValueChange
 from ..rule import Rule
 from .hookspecs import hookimpl
 from .validation import PluginFault, one_line
@@ -341,8 +341,10 @@ def from_wire(item: dict) -> Diagnostic:
     data = item["data"]
     if not isinstance(data, dict):
         raise TypeError("data")
+    related = tuple(Related(str(message), rng(r), None if file is None else str(file), int(start), int(end))
+                    for message, r, file, start, end in item.get("related") or ())
     return Diagnostic(code=str(item["code"]), severity=Severity.parse(item["severity"]), message=str(item["message"]),
-                      path=str(item["path"]), range=rng(item["range"]), fixes=tuple(fixes), data=data)
+                      path=str(item["path"]), range=rng(item["range"]), fixes=tuple(fixes), data=data, related=related)
 
 
 def _refuse(constant: str):

@@ -16,7 +16,7 @@ import json
 import re
 from typing import Any, Mapping
 
-from ..diagnostics import Diagnostic, Edit, Fix, Range, Severity, ValueChange
+from ..diagnostics import Diagnostic, Edit, Fix, Range, Related, Severity, ValueChange
 from ..document import pointer as jp
 
 #: control characters and line/paragraph separators: each becomes one space in a message
@@ -66,14 +66,14 @@ def json_problem(value: Any, what: str) -> str | None:
 
 
 def range_problem(rng: Any, lines, what: str) -> str | None:
-    """Why ``rng`` is not a forward range inside the document, or None."""
+    """Why ``rng`` is not a forward range inside the document (``lines``; None: of a file not read), or None."""
     if not isinstance(rng, Range) or not all(hasattr(rng, p) for p in ("start", "end")):
         return f"gave {what} that is not a deploylint.core.Range"
     for pos in (rng.start, rng.end):
         line, column = getattr(pos, "line", None), getattr(pos, "column", None)
         if type(line) is not int or type(column) is not int or line < 1 or column < 1:
             return f"gave {what} with a position that is not 1-based line and column numbers ({line!r}, {column!r})"
-        if line > lines.line_count or column > len(lines.line_text(line)) + 2:
+        if lines is not None and (line > lines.line_count or column > len(lines.line_text(line)) + 2):
             return f"gave {what} that ends outside the file (line {line}, column {column})"
     if (rng.end.line, rng.end.column) < (rng.start.line, rng.start.column):
         return f"gave {what} that ends before it starts"
@@ -137,8 +137,31 @@ def checked_diagnostic(item: Any, code: str, name: str, document) -> Diagnostic:
     fixes = item.fixes if isinstance(item.fixes, (tuple, list)) else None
     if fixes is None:
         raise BadOutput(f"gave fixes of type {type(item.fixes).__name__}, not a tuple of Fix")
+    related = item.related if isinstance(item.related, (tuple, list)) else None
+    if related is None:
+        raise BadOutput(f"gave related places of type {type(item.related).__name__}, not a tuple of Related")
     return item.with_(severity=severity, message=one_line(item.message), rule=name,
-                      data=dict(item.data), fixes=tuple(_checked_fix(f, document) for f in fixes))
+                      data=dict(item.data), fixes=tuple(_checked_fix(f, document) for f in fixes),
+                      related=tuple(_checked_related(r, document) for r in related))
+
+
+def _checked_related(place: Any, document) -> Related:
+    """A related place every output can carry: a message on one line, and a range (or offsets) inside the file."""
+    if not isinstance(place, Related):
+        raise BadOutput(f"gave a related place that is not a deploylint.core.Related: {one_line(_short_repr(place))}")
+    _raise(utf8_problem(place.message, "a related message"))
+    if place.file is not None:
+        _raise(utf8_problem(place.file, "a related file"))
+    if place.range is not None:   # in another file (which deploylint has not read): a forward range, at least
+        _raise(range_problem(place.range, document.lines if place.file is None else None, "a related range"))
+    start, end = place.start, place.end
+    if type(start) is not int or type(end) is not int or (start, end) != (-1, -1) and not (
+            place.file is None and 0 <= start <= end <= len(document.text)):
+        raise BadOutput(f"gave a related place whose offsets {one_line(_short_repr(start))}..{one_line(_short_repr(end))} "
+                        "are not inside the file")
+    if place.range is None and start < 0:
+        raise BadOutput("gave a related place with neither a range nor offsets")
+    return Related(one_line(place.message), place.range, place.file, start, end)
 
 
 def schema_knows(pointer: str) -> bool:

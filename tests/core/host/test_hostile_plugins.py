@@ -70,7 +70,7 @@ def deploylint_rules():
 #: the head of every hostile module: one rule, HOST001, whose check() body each case fills in
 RULE_HEAD = """\
 import math, os, signal, sys
-from deploylint.core import Diagnostic, Position, Range, Rule, Severity, hookimpl
+from deploylint.core import Diagnostic, Position, Range, Related, Rule, Severity, hookimpl
 
 class Hostile(Rule):
     code = "HOST001"
@@ -106,6 +106,14 @@ CASES = {
     """),
     "inverted-range": rule_module("""
         yield self.report("/hardware/num_devices", "a range that ends first").with_(range=Range(Position(5, 9), Position(2, 1)))
+    """),
+    "related-outside-the-file": rule_module("""
+        yield self.report("/hardware/num_devices", "a related place past the end").with_(
+            related=(Related("set here", Range(Position(900, 1), Position(900, 4))),))
+    """),
+    "related-lone-surrogate": rule_module("""
+        yield self.report("/hardware/num_devices", "a related message that is not Unicode").with_(
+            related=(Related("set \\udc80 here", start=0, end=3),))
     """),
     "sys-exit-in-rule": rule_module("""
         sys.exit(0)
@@ -260,6 +268,32 @@ def test_a_line_break_in_a_message_cannot_inject_a_workflow_command(tmp_path, fm
     assert "first line" in hostile and "pwned" in hostile
     if fmt == "text":
         assert not [l for l in out.stdout.decode().splitlines() if l.lstrip().startswith("::")]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_related_place_a_plugin_sets_is_kept_across_the_worker(tmp_path, fmt):
+    # one place by range and one by offsets (line 2 is `name = "hostile-plugin-test"`), and one in another file
+    (tmp_path / "hostile.py").write_text(rule_module("""
+        yield self.report("/hardware/num_devices", "explained elsewhere").with_(related=(
+            Related("the name is set here", Range(Position(2, 1), Position(2, 5))),
+            Related("by offsets\\nhere", start=0, end=14),
+            Related("the cluster is sized here", Range(Position(3, 7), Position(3, 9)), file="cluster.yaml")))
+    """))
+    out = run(tmp_path, "--format", fmt)
+    assert out.returncode == 1, (out.stdout[-2000:], out.stderr[-2000:])
+    (finding,) = [text for code, text in findings(fmt, out.stdout) if code == "HOST001"]
+    if fmt == "json":
+        related = json.loads(finding)["related"]
+        assert [(r["message"], r["file"], r["range"]["start"]["line"], r["range"]["end"]["column"]) for r in related] == [
+            ("the name is set here", None, 2, 5), ("by offsets here", None, 1, 15), ("the cluster is sized here", "cluster.yaml", 3, 9)]
+    elif fmt == "sarif":
+        related = json.loads(finding)["relatedLocations"]
+        assert [r["message"]["text"] for r in related] == ["the name is set here", "by offsets here", "the cluster is sized here"]
+        assert related[0]["physicalLocation"]["region"]["startLine"] == 2
+        assert related[2]["physicalLocation"]["artifactLocation"]["uri"].endswith("cluster.yaml")
+    elif fmt == "text":
+        text = out.stdout.decode()
+        assert "the name is set here" in text and "cluster.yaml" in text
 
 
 def test_a_plugin_exception_with_a_forged_command_stays_on_one_line(tmp_path):
