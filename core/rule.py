@@ -108,11 +108,22 @@ class Rule:
         return f"<Rule {self.code} {self.name}>"
 
 
+#: the width ``deploylint rule CODE`` wraps prose to
+WRAP_WIDTH = 79
+
+
 def describe(rule: Rule) -> str:
-    """The text ``deploylint rule CODE`` prints: summary, why it matters, bad and good examples."""
-    parts = [f"{rule.code} ({rule.name}) — default severity {Severity.parse(rule.severity).value}", "", rule.summary.strip()]
+    """The text ``deploylint rule CODE`` prints: summary, why it matters, bad and good examples.
+
+    A plugin writes these as it likes (a docstring-style block whose first line follows the quotes, long
+    lines, tabs): the summary is put on one line, the explanation and the fix safety are dedented and
+    wrapped to :data:`WRAP_WIDTH`, examples are dedented and kept as written, and control characters (a
+    terminal's escape sequences) are dropped.
+    """
+    parts = [f"{rule.code} ({rule.name}) — default severity {Severity.parse(rule.severity).value}", "",
+             " ".join(_dedent(rule.summary).split())]   # one line, as `deploylint rules` lists it
     if rule.explanation:
-        parts += ["", "Why it matters", "", _dedent(rule.explanation)]
+        parts += ["", "Why it matters", "", _prose(rule.explanation)]
     if rule.bad_example:
         parts += ["", "Bad", "", _indent(_dedent(rule.bad_example))]
     if rule.good_example:
@@ -121,15 +132,62 @@ def describe(rule: Rule) -> str:
         parts += ["", "Thresholds", "", *(f"    {name} = {value:g}" for name, value in rule.thresholds.items()),
                   "", f"  set in [tool.deploylint.thresholds.{rule.code}]"]
     if rule.fix_safety:
-        parts += ["", "Fix safety", "", _dedent(rule.fix_safety)]
+        parts += ["", "Fix safety", "", _prose(rule.fix_safety)]
     parts.append(f"\nPlugin: {rule.plugin or 'unknown'}")
     return "\n".join(parts).rstrip() + "\n"
 
 
 def _dedent(text: str) -> str:
+    """``text`` without its common indentation; a first line that follows the opening quotes (docstring
+    style, unindented) does not count; tabs become spaces, control characters are dropped."""
+    import re
     import textwrap
 
-    return textwrap.dedent(text).strip("\n")
+    text = re.sub(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]", "", str(text).expandtabs(4).replace("\r\n", "\n"))
+    first, _, rest = text.strip("\n").partition("\n")
+    if rest and first.strip() and not first.startswith((" ", "\t")):
+        return (first.strip() + "\n" + textwrap.dedent(rest)).strip("\n").rstrip()
+    return textwrap.dedent(text).strip("\n").rstrip()
+
+
+#: a line that starts a list item: "- ", "* ", "1. ", "2) "
+_ITEM = r"(?:[-*•]|\d+[.)])\s+"
+
+
+def _prose(text: str) -> str:
+    """Dedented prose wrapped to :data:`WRAP_WIDTH`: each paragraph (and each list item) is re-flowed;
+    indented lines (code, a table) are kept as written."""
+    import re
+    import textwrap
+
+    out: list[str] = []
+    run: list[str] = []   # the prose lines of the paragraph or list item being read
+
+    def flush() -> None:
+        if run:
+            marker = re.match(_ITEM, run[0])
+            hang = " " * (marker.end() if marker else 0)
+            out.append(textwrap.fill(" ".join(line.strip() for line in run), WRAP_WIDTH, subsequent_indent=hang,
+                                     break_long_words=False, break_on_hyphens=False))
+            run.clear()
+
+    items = False   # inside a list: an indented line continues the item rather than being code
+    for line in _dedent(text).splitlines():
+        if not line.strip():
+            flush()
+            out.append("")
+            items = False
+        elif re.match(_ITEM, line):
+            flush()
+            run.append(line)
+            items = True
+        elif line.startswith(" ") and not (items and run):
+            flush()
+            out.append(line.rstrip())
+        else:
+            run.append(line)
+    flush()
+    return "\n".join(out).strip("\n")
 
 
 def _indent(text: str) -> str:

@@ -223,3 +223,55 @@ def test_the_help_lists_every_command_and_each_command_parses_alone():
     bad_option = deploylint("check", "--formt", "json", SEED)
     assert bad_option.returncode == 2 and "--formt" in bad_option.stderr
     assert "--unsafe-fixes" in deploylint("check", "--help").stdout
+
+
+MULTILINE_RULE = '''\
+from deploylint.core import Rule, hookimpl
+
+class Explained(Rule):
+    code = "ACME009"
+    name = "explained"
+    summary = """Experts should
+        stay inside one node."""
+    explanation = """Expert-parallel all-to-all traffic crosses the inter-node network when an EP group spans nodes, and that network is ten times slower than the links inside a node.
+        So keep ep within a node.
+
+        - first reason, written on a line that is long enough that it has to be wrapped by the formatter
+        - second reason
+
+            ep = 8   # an indented example stays as written, however long its line is, even past the terminal width
+        \\x1b[2Jcleared?
+    """
+    bad_example = """[parallelism]
+        ep = 16
+    """
+
+    def check(self, ctx):
+        return ()
+
+@hookimpl
+def deploylint_rules():
+    return [Explained()]
+'''
+
+
+def test_rule_formats_a_plugins_multiline_explanation(tmp_path):
+    (tmp_path / "explained.py").write_text(MULTILINE_RULE)
+    out = deploylint("rule", "acme009", "--plugin", "explained", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert "Experts should stay inside one node." in lines
+    why = lines[lines.index("Why it matters") + 2:lines.index("Bad")]
+    # the docstring-style block is dedented and re-flowed: the first line and the indented ones form one paragraph
+    paragraph = " ".join(why[:why.index("")])
+    assert paragraph.startswith("Expert-parallel all-to-all traffic") and paragraph.endswith("So keep ep within a node.")
+    prose = [line for line in why if not line.startswith("    ")]
+    assert all(len(line) <= 79 for line in prose), prose
+    assert all(not line.startswith(" ") for line in why[:why.index("")])
+    # a list item wraps under its own text; an indented example is kept whole
+    item = next(i for i, line in enumerate(why) if line.startswith("- first reason"))
+    assert why[item + 1].startswith("  ") and not why[item + 1].startswith("   ")
+    assert "    ep = 8   # an indented example stays as written, however long its line is, even past the terminal width" in why
+    assert "\x1b" not in out.stdout and "[2Jcleared?" in out.stdout
+    bad = lines[lines.index("Bad") + 2:lines.index("Bad") + 4]
+    assert bad == ["    [parallelism]", "    ep = 16"]
