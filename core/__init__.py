@@ -19,7 +19,7 @@ PLUGIN_API_VERSION = "1.0"
 
 __all__ = [
     "Accelerator", "Applicability", "Context", "Diagnostic", "Document", "Edit", "Fix", "Position", "Range", "Related", "Rule",
-    "Severity", "SourceError", "Span", "NodeSpan", "SpanWriter", "ValueChange", "hookimpl", "PLUGIN_API_VERSION", "__version__",
+    "Severity", "SourceError", "Span", "NodeSpan", "SpanWriter", "StartupCheck", "StartupProfile", "ValueChange", "hookimpl", "PLUGIN_API_VERSION", "__version__",
 ]
 
 
@@ -45,6 +45,10 @@ def __getattr__(name: str):
         from .document.writers.span_writer import SpanWriter
 
         return SpanWriter
+    if name in ("StartupCheck", "StartupProfile"):
+        from .plan import startup
+
+        return getattr(startup, name)
     if name == "SourceError":
         from .document.sources import SourceError
 

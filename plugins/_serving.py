@@ -15,6 +15,8 @@ from deploylint.core.records import record, field
 from deploylint.core import Document, NodeSpan, Related, Span, SpanWriter
 from deploylint.core.document.writers.span_writer import Binding
 
+from ._startup import builtin_profile
+
 _K8S_VAR = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)")
 
 
@@ -389,6 +391,8 @@ class Builder:
     def document(self, path: str, fmt: str, label: str, reload: Callable[[str], Any]) -> Document:
         doc = Document(path, self.text, fmt, self.data, self.spans, label=label, related=self.related,
                        origins=self.origins, partial=True, skipped=self.skipped, engine=self.engine)
+        # the engine's own start-up semantics, through the public attribute a third-party adapter also sets
+        doc.startup = builtin_profile((self.data.get("serving") or {}).get("engine"))
 
         def insert(pointer: str, value: Any):
             make = self.inserts.get(pointer)

@@ -1,5 +1,5 @@
-"""What the training-framework adapters share: building a plan Document bound to the tokens of the original file,
-and the start-up checks of each framework that the generic rules quote.
+"""What the training-framework adapters share: building a plan Document bound to the tokens of the original file.
+(The start-up checks of each framework, which the generic rules quote, are looked up by ``_startup.py``.)
 
 Not part of the plugin API (``deploylint.core`` is); the built-in adapters in
 ``megatron.py``, ``torchtitan.py``, ``deepspeed.py`` and ``accelerate.py`` use it.
@@ -7,57 +7,11 @@ Not part of the plugin API (``deploylint.core`` is); the built-in adapters in
 
 from __future__ import annotations
 
-import importlib
 from typing import Any, Callable
 
 from deploylint.core import Document, NodeSpan, Related, Span, SpanWriter
 from deploylint.core.document import pointer as jp
 from deploylint.core.document.writers.span_writer import Binding
-
-#: framework name in ``[training] framework`` → (module holding its STARTUP_CHECKS, the name users know)
-FRAMEWORKS = {
-    "megatron": ("deploylint.plugins.megatron", "Megatron-LM"),
-    "torchtitan": ("deploylint.plugins.torchtitan", "TorchTitan"),
-    "deepspeed": ("deploylint.plugins.deepspeed", "DeepSpeed"),
-    "accelerate": ("deploylint.plugins.accelerate", "Accelerate"),
-}
-
-
-def startup_check(ctx, condition: str, **figures) -> tuple[str, dict] | None:
-    """The plan's framework's own start-up check for ``condition``, or None when it has none.
-
-    Returns ``(sentence, data)``: the sentence quotes the framework's message
-    with the plan's figures and cites where the framework raises it; the
-    generic rule then reports an error (the job would not start) with it.
-    Each framework module lists its checks in ``STARTUP_CHECKS``:
-    ``condition → (message template, source)``.
-    """
-    framework = ctx.plan.training.framework
-    entry = FRAMEWORKS.get(framework or "")
-    if entry is None:
-        return None
-    module = importlib.import_module(entry[0])
-    check = getattr(module, "STARTUP_CHECKS", {}).get(condition)
-    if check is None:
-        return None
-    template, source = check
-    try:
-        message = template.format(**figures)
-    except (KeyError, IndexError, ValueError):
-        return None
-    return (f'{entry[1]} refuses to start: "{message}" ({source})',
-            {"framework": framework, "framework_message": message, "framework_source": source})
-
-
-def framework_says(ctx, condition: str, message: str, data: dict, **figures) -> tuple[str, dict, "Severity | None"]:
-    """``message`` and ``data`` with the framework's own check appended, and ERROR when the framework refuses the
-    plan (``None``: keep the rule's severity). For generic rules that check a condition a framework also checks."""
-    from deploylint.core import Severity
-
-    quoted = startup_check(ctx, condition, **figures)
-    if quoted is None:
-        return message, data, None
-    return f"{message}; {quoted[0]}", {**data, **quoted[1]}, Severity.ERROR
 
 
 class PlanBuilder:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from deploylint.core import Fix, Rule, Severity, hookimpl
 
 from ._shared import layout_fixes, ms, num, own_candidate, search
-from ._training import framework_says
+from ._startup import engine_says, profile
 
 
 def balanced_counts(num_experts: int, ep: int) -> list[int]:
@@ -48,9 +48,11 @@ class ExpertsNotDivisible(Rule):
     explanation = """
         With 64 experts on ep=3 the ranks hold 22, 21 and 21 experts: the rank
         with 22 carries ~3% more weights and, with uniform routing, ~3% more
-        tokens, and every step waits for it. Megatron-LM and TorchTitan
-        require num_experts % ep == 0 outright: for a plan read from (or
-        marked as) one of them this is an error quoting the framework.
+        tokens, and every step waits for it. Severity follows the engine the
+        plan is for: Megatron-LM, TorchTitan and SGLang require an even
+        split outright, vLLM under EPLB too — for a plan read from (or
+        marked as) one of them this is an error quoting the engine; vLLM
+        without EPLB splits unevenly and starts (a warning saying so).
         Choose an ep that divides the expert count (and the devices of a
         stage), hold redundant experts — replicas of the hottest ones, as
         DeepSeek's EPLB does (DeepSeek-V3 §3.4) — so that (experts +
@@ -72,12 +74,15 @@ class ExpertsNotDivisible(Rule):
     fix_safety = "Unsafe: the fixes change the layout, or (said so) the model's expert count."
 
     def check(self, ctx):
-        moe, par = ctx.plan.model.moe, ctx.plan.parallelism
-        # redundant experts (EPLB replicas) fill the slots: (experts + replicas) % ep == 0 is an even split
-        if moe is None or par.ep <= 1 or par.ep > moe.num_experts or (moe.num_experts + par.redundant_experts) % par.ep == 0:
+        moe, par, serving = ctx.plan.model.moe, ctx.plan.parallelism, ctx.plan.serving
+        # redundant experts (EPLB replicas, in the plan's layout or the engine's options) fill the slots:
+        # (experts + replicas) % ep == 0 is an even split
+        served = serving.redundant_experts if serving is not None else 0
+        redundant = par.redundant_experts + served
+        if moe is None or par.ep <= 1 or par.ep > moe.num_experts or (moe.num_experts + redundant) % par.ep == 0:
             return
-        dist = balanced_counts(moe.num_experts, par.ep)
-        mean = moe.num_experts / par.ep
+        dist = balanced_counts(moe.num_experts + redundant, par.ep)
+        mean = (moe.num_experts + redundant) / par.ep
         fixes = []
         near = self._nearest_feasible_ep(ctx)
         if near is not None:
@@ -85,11 +90,14 @@ class ExpertsNotDivisible(Rule):
         lower = moe.num_experts // par.ep * par.ep
         upper = lower + par.ep
         # replicas of the hottest experts even the ranks out without touching the model (DeepSeek-V3 §3.4, EPLB)
-        replicas = upper - moe.num_experts - par.redundant_experts
+        slots = -(-(moe.num_experts + redundant) // par.ep) * par.ep
+        replicas = slots - moe.num_experts - redundant
         if replicas > 0:
-            fixes.append(Fix.set("/parallelism/redundant_experts", par.redundant_experts + replicas,
-                                 f"hold {par.redundant_experts + replicas} redundant experts (replicas of the hottest, as "
-                                 f"DeepSeek's EPLB does): {upper // par.ep} slots per rank, the model unchanged",
+            where, now = ("/serving/redundant_experts", served) if served else ("/parallelism/redundant_experts",
+                                                                                par.redundant_experts)
+            fixes.append(Fix.set(where, now + replicas,
+                                 f"hold {redundant + replicas} redundant experts (replicas of the hottest, as "
+                                 f"DeepSeek's EPLB does): {slots // par.ep} slots per rank, the model unchanged",
                                  applicability="unsafe"))
         per_expert = next((l.expert for l in ctx.analysis.params.layers if l.is_moe), 0)
         moe_layers = sum(1 for l in ctx.analysis.params.layers if l.is_moe)
@@ -99,14 +107,21 @@ class ExpertsNotDivisible(Rule):
                 fixes.append(Fix.set("/model/moe/num_experts", count,
                                      f"model change: {count} experts ({count // par.ep} per rank, max/mean 1.000; "
                                      f"{delta / 1e6:+,.1f}M parameters) — retrains the model", applicability="unsafe"))
-        message, data, severity = framework_says(
-            ctx, "experts",
-            f"{moe.num_experts} experts do not divide by ep={par.ep}: ranks hold {'-'.join(map(str, dist))} experts, "
+        physical = moe.num_experts + redundant
+        counted = (f"{moe.num_experts} experts + {redundant} redundant = {physical}" if redundant
+                   else f"{moe.num_experts} experts")
+        _, engine = profile(ctx)
+        eplb = serving is not None and serving.expert_load_balancing
+        condition = "experts_eplb" if eplb and engine is not None and engine.check("experts_eplb") else "experts"
+        message, data, severity = engine_says(
+            ctx, condition,
+            f"{counted} do not divide by ep={par.ep}: ranks hold {'-'.join(map(str, dist))} experts, "
             f"max/mean {max(dist) / mean:.3f}",
-            {"num_experts": moe.num_experts, "ep": par.ep, "distribution": dist,
+            {"num_experts": moe.num_experts, "ep": par.ep, "distribution": dist, "redundant_experts": redundant,
              "imbalance": round(max(dist) / mean, 3),
              "nearest_feasible_ep": near.parallelism.ep if near is not None else None,
-             "divisible_expert_counts": [lower, upper]}, experts=moe.num_experts, ep=par.ep)
+             "divisible_expert_counts": [lower, upper]}, experts=moe.num_experts, ep=par.ep, redundant=redundant,
+            physical=physical)
         yield self.report("/parallelism/ep", message, data=data, fixes=fixes, severity=severity)
 
     @staticmethod

@@ -33,7 +33,7 @@ from deploylint.core.document.writers.span_writer import Binding
 
 from ._training import PlanBuilder, as_int, related_for
 
-#: Megatron-LM's own messages for the conditions the generic PAR/MOE rules check (see _training.startup_check)
+#: Megatron-LM's own messages for the conditions the generic PAR/MOE rules check (see _startup.engine_says)
 STARTUP_CHECKS = {
     "world": ("world size ({world}) is not divisible by total_model_size ({model_size})",
               "megatron/training/arguments.py:432-434"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from deploylint.core import Fix, Rule, Severity, hookimpl
 
 from ._shared import layout_fix, layout_fixes, ms, num, own_candidate, pct, search
-from ._training import framework_says
+from ._startup import engine_says
 
 
 def _nearest(ctx, key: str, *, require=lambda c: True):
@@ -64,7 +64,7 @@ class WorldSizeMismatch(Rule):
                     fixes += layout_fixes(ctx, best[0], f"use the feasible layout {best[0].describe()}")
             path = "/parallelism/dp" if "dp" in _written(ctx) else "/parallelism"
             shard = ctx.plan.training.dp_shard or par.dp
-            message, data, severity = framework_says(
+            message, data, severity = engine_says(
                 ctx, "world", f"tp·pp·cp·dp = {par.tp}·{par.pp}·{par.cp}·{par.dp} = {product}, but num_devices = {N}"
                 + (f" (no dp makes {other} divide {N})" if N % other else ""),
                 {"product": product, "num_devices": N, "tp": par.tp, "pp": par.pp, "cp": par.cp, "dp": par.dp},
@@ -81,7 +81,7 @@ class WorldSizeMismatch(Rule):
             near = _nearest(ctx, "ep")
             if near is not None:
                 fixes += layout_fixes(ctx, near, f"use {near.describe()}")
-            message, data, severity = framework_says(
+            message, data, severity = engine_says(
                 ctx, "expert_grid", f"ep·etp = {par.ep}·{par.etp} = {par.ep * par.etp} does not divide the {stage} "
                 "devices (tp·cp·dp) of a pipeline stage", {"ep": par.ep, "etp": par.etp, "stage_devices": stage},
                 world=N, grid=par.etp * par.ep * par.pp, ep=par.ep, region=stage,
@@ -100,6 +100,10 @@ class HeadsNotDivisible(Rule):
         same whole number of query heads. With fewer KV heads than tp (GQA),
         each KV head is replicated on tp/num_kv_heads ranks — legal, but the
         KV cache and KV projections are stored that many times.
+        Severity follows the engine the plan is for: vLLM and SGLang
+        replicate KV heads and start (a warning saying so, with their
+        source), TorchTitan refuses (an error quoting it); KV heads that
+        neither divide tp nor are divided by it stop every engine.
     """
     bad_example = """
         [model]
@@ -123,24 +127,25 @@ class HeadsNotDivisible(Rule):
             fixes = []
             if near is not None:
                 fixes += layout_fixes(ctx, near, f"use tp={near.parallelism.tp} ({near.describe()})")
-            message, data, _ = framework_says(ctx, "heads", f"{heads} attention heads do not divide by tp={par.tp}",
-                                              {"heads": heads, "tp": par.tp}, heads=heads, tp=par.tp)
-            yield self.report("/parallelism/tp", message, data=data, fixes=fixes)
+            message, data, severity = engine_says(ctx, "heads", f"{heads} attention heads do not divide by tp={par.tp}",
+                                                  {"heads": heads, "tp": par.tp}, heads=heads, tp=par.tp)
+            yield self.report("/parallelism/tp", message, data=data, fixes=fixes, severity=severity)
             return
         kv = model.num_kv_heads
         if model.attention == "mla" or kv >= par.tp and kv % par.tp == 0:
             return
         if par.tp % kv == 0:
-            message, data, severity = framework_says(
+            message, data, severity = engine_says(
                 ctx, "kv_heads_replicated", f"tp={par.tp} exceeds the {kv} KV heads: each KV head is replicated on "
                 f"{par.tp // kv} ranks (KV cache and KV projections stored that many times)",
-                {"kv_heads": kv, "tp": par.tp, "replication": par.tp // kv}, kv=kv, tp=par.tp)
+                {"kv_heads": kv, "tp": par.tp, "replication": par.tp // kv}, kv=kv, tp=par.tp,
+                replication=par.tp // kv)
             yield self.report("/parallelism/tp", message, severity=severity or Severity.WARNING, data=data)
         else:
-            message, data, _ = framework_says(
+            message, data, severity = engine_says(
                 ctx, "kv_heads_split", f"{kv} KV heads can neither be split nor evenly replicated over tp={par.tp}",
-                {"kv_heads": kv, "tp": par.tp}, kv=kv, tp=par.tp)
-            yield self.report("/parallelism/tp", message, data=data)
+                {"kv_heads": kv, "tp": par.tp}, kv=kv, tp=par.tp, larger=max(kv, par.tp), smaller=min(kv, par.tp))
+            yield self.report("/parallelism/tp", message, data=data, severity=severity)
 
 
 class LayersNotDivisible(Rule):
@@ -192,7 +197,7 @@ class LayersNotDivisible(Rule):
             {"layers": L, "pp": pp, "stage_layers": sizes}
         severity = None
         if not ctx.plan.training.uneven_pipeline:   # told to split unevenly, the framework accepts it
-            message, data, severity = framework_says(ctx, "layers", message, data, layers=L, pp=pp)
+            message, data, severity = engine_says(ctx, "layers", message, data, layers=L, pp=pp)
         yield self.report("/parallelism/pp", message, data=data, fixes=fixes, severity=severity)
 
 
@@ -432,7 +437,7 @@ class BatchNotDivisible(Rule):
         if work.training:
             message = (f"global batch {B} is not a multiple of micro_batch_size × dp = {par.micro_batch_size} × {dp} = "
                        f"{unit}: the frameworks refuse to start (nearest: {', '.join(str(b) for b in (lower, upper) if b)})")
-            message, data, _ = framework_says(
+            message, data, _ = engine_says(
                 ctx, "batch", message, {"batch_size": B, "micro_batch_size": par.micro_batch_size, "dp": dp,
                                         "multiple_of": unit, "nearest": [b for b in (lower, upper) if b]},
                 batch=B, micro=par.micro_batch_size, dp=dp,

@@ -13,13 +13,28 @@ unambiguous prefix (argparse): ``--tp 8`` is ``--tp-size 8``.
 
 from __future__ import annotations
 
-from deploylint.core import Rule, Severity, hookimpl
+from deploylint.core import Rule, Severity, StartupCheck, hookimpl
 from deploylint.core.document.writers.span_writer import plain_token
 
 from . import _serving as sv
 from ._serving import Flag
 
 ENGINE = "SGLang"
+
+#: how SGLang 0.5.23 judges the conditions the generic rules check (core/plan/startup.py lists them); tp here
+#: is attention TP (tp_size / attention DP), as in the plan
+STARTUP_CHECKS = {
+    "heads": StartupCheck("assert self.total_num_heads % tp_size == 0 (a bare AssertionError)",
+                          "python/sglang/srt/models/llama.py:183-193"),
+    "kv_heads_replicated": StartupCheck("its assertion allows tp_size % total_num_kv_heads == 0 and replicates "
+                                        "the KV heads", "python/sglang/srt/models/llama.py:183-193", refuses=False),
+    "kv_heads_split": StartupCheck("assert self.total_num_kv_heads % tp_size == 0 / assert tp_size % "
+                                   "self.total_num_kv_heads == 0 (a bare AssertionError)",
+                                   "python/sglang/srt/models/llama.py:183-193"),
+    "experts": StartupCheck("assert num_physical_experts % ep_size == 0 ({physical} physical experts, ep_size {ep}; "
+                            "a bare AssertionError after the weights are loaded)",
+                            "python/sglang/srt/eplb/expert_location.py:54,256"),
+}
 
 #: SGLang 0.5.23 flags deploylint reads (python/sglang/srt/arg_groups/fields/*.py)
 FLAGS = [
@@ -207,36 +222,6 @@ class TpNotDivisibleByAttentionDp(Rule):
                               data={"tp_size": e["tp_size"], "attn_dp_size": e["attn_dp_size"]})
 
 
-class PhysicalExpertsNotDivisible(Rule):
-    code = "SGL003"
-    name = "physical-experts-not-divisible"
-    severity = Severity.ERROR
-    requires = frozenset()
-    summary = "Routed plus redundant experts (--ep-num-redundant-experts) must divide evenly over --ep-size."
-    explanation = """
-        SGLang places physical experts (routed + redundant) evenly:
-        `assert num_physical_experts % ep_size == 0`
-        (srt/eplb/expert_location.py:54,256) — a bare AssertionError at start-up,
-        after the weights are loaded. Choose a redundant-expert count that makes
-        routed + redundant a multiple of ep.
-    """
-    bad_example = "--tp-size 16 --moe-a2a-backend deepep --ep-num-redundant-experts 30   # (256 + 30) % 16 != 0"
-    good_example = "--tp-size 16 --moe-a2a-backend deepep --ep-num-redundant-experts 32   # 288 / 16 = 18"
-    fix_safety = "No automatic fix."
-
-    def check(self, ctx):
-        moe, s = ctx.plan.model.moe, ctx.plan.serving
-        if not _mine(ctx) or moe is None:
-            return
-        ep = ctx.document.engine["ep_size"]
-        total = moe.num_experts + s.redundant_experts
-        if ep > 1 and total % ep:
-            yield self.report("/serving/redundant_experts" if s.redundant_experts else "/parallelism/ep",
-                              f"{moe.num_experts} routed + {s.redundant_experts} redundant = {total} physical experts do "
-                              f"not divide by ep_size {ep}: SGLang's assert num_physical_experts % ep_size == 0 fails",
-                              data={"physical_experts": total, "ep_size": ep})
-
-
 @hookimpl
 def deploylint_rules():
-    return [TpNotDivisibleByEp(), TpNotDivisibleByAttentionDp(), PhysicalExpertsNotDivisible()]
+    return [TpNotDivisibleByEp(), TpNotDivisibleByAttentionDp()]

@@ -10,13 +10,32 @@ docs/adapters.md lists every flag read and what is not read yet.
 
 from __future__ import annotations
 
-from deploylint.core import Rule, Severity, hookimpl
+from deploylint.core import Rule, Severity, StartupCheck, hookimpl
 
 from . import _serving as sv
 from ._serving import Flag
 from deploylint.core.document.writers.span_writer import plain_token
 
 ENGINE = "vLLM"
+
+#: how vLLM 0.33.0 judges the conditions the generic rules check (core/plan/startup.py lists them)
+STARTUP_CHECKS = {
+    "heads": StartupCheck("Total number of attention heads ({heads}) must be divisible by tensor parallel size "
+                          "({tp}).", "vllm/config/model.py:1557-1564"),
+    # QKVParallelLinear: tp ≥ KV heads → num_kv_head_replicas = divide(tp, kv); else divide(kv, tp)
+    "kv_heads_replicated": StartupCheck("num_kv_head_replicas = tp / KV heads = {replication}",
+                                        "vllm/model_executor/layers/linear.py:1068-1071", refuses=False),
+    "kv_heads_split": StartupCheck("{larger} is not divisible by {smaller}",
+                                   "vllm/model_executor/layers/linear.py:1068-1071, vllm/distributed/utils.py:51-55"),
+    "experts": StartupCheck("without EPLB the experts are split as evenly as they go, the first ranks holding one "
+                            "more (determine_expert_map)", "vllm/model_executor/layers/fused_moe/layer.py",
+                            refuses=False),
+    "experts_eplb": StartupCheck("EPLB currently only supports even distribution of experts across ranks. Got "
+                                 "{physical} experts and {ep} EP ranks.",
+                                 "vllm/model_executor/layers/fused_moe/layer.py:274-279"),
+    "layers": StartupCheck("uneven pipeline stages are allowed (get_pp_indices)", "vllm/distributed/utils.py",
+                           refuses=False),
+}
 
 #: vLLM 0.33.0 flags deploylint reads (vllm/engine/arg_utils.py; aliases at arg_utils.py:1172-1306)
 FLAGS = [
@@ -374,36 +393,6 @@ class ExpertParallelOnDenseModel(Rule):
                               "\"Number of experts in the model must be greater than 0 when expert parallelism is enabled.\"")
 
 
-class EplbUneven(Rule):
-    code = "VLLM002"
-    name = "eplb-experts-not-divisible"
-    severity = Severity.ERROR
-    requires = frozenset()
-    summary = "With EPLB, routed plus redundant experts must split evenly over the EP ranks."
-    explanation = """
-        vLLM 0.33.0 (model_executor/layers/fused_moe/layer.py:274-279): "EPLB
-        currently only supports even distribution of experts across ranks. Got
-        {E} experts and {ep} EP ranks." — E counts the redundant experts of
-        --eplb-config num_redundant_experts. Without EPLB uneven experts are legal
-        (MOE301 warns).
-    """
-    bad_example = "vllm serve deepseek-ai/DeepSeek-R1 -tp 1 -dp 12 --enable-expert-parallel --enable-eplb"
-    good_example = "vllm serve deepseek-ai/DeepSeek-R1 -tp 1 -dp 16 --enable-expert-parallel --enable-eplb"
-    fix_safety = "No automatic fix."
-
-    def check(self, ctx):
-        s, moe, par = ctx.plan.serving, ctx.plan.model.moe, ctx.plan.parallelism
-        data = (ctx.document.data or {}).get("serving") or {}
-        if s is None or s.engine != "vllm" or moe is None or par.ep <= 1 or not data.get("expert_load_balancing"):
-            return
-        total = moe.num_experts + s.redundant_experts
-        if total % par.ep:
-            yield self.report("/parallelism/ep", f"EPLB needs an even split: {moe.num_experts} experts + "
-                              f"{s.redundant_experts} redundant = {total} do not divide by the {par.ep} EP ranks "
-                              "(tp·dp); vLLM stops with \"EPLB currently only supports even distribution of experts "
-                              "across ranks\"", data={"experts": total, "ep": par.ep})
-
-
 @hookimpl
 def deploylint_rules():
-    return [ExpertParallelOnDenseModel(), EplbUneven()]
+    return [ExpertParallelOnDenseModel()]

@@ -203,6 +203,12 @@ class Document:
     ``engine``
         the source's own options as it wrote them (``{"tp_size": 16, "enable_dp_attention": True}``), for
         the adapter's own rules (an engine's start-up checks in its own terms); not plan data.
+    ``startup``
+        the :class:`~deploylint.core.StartupProfile` of the engine the plan is for: how that engine
+        judges the conditions the generic rules check (KV heads replicated over tp, experts that do not
+        divide by ep, …), so a finding is an error quoting the engine when it refuses to start and keeps
+        its severity, saying so, when the engine accepts the layout. Without one, the profile of a
+        built-in engine named by ``[serving] engine`` / ``[training] framework`` applies.
     ``skipped``
         sentences naming what the adapter could not read (an unknown flag, an
         unresolved variable), each reported as an info (DL010); every check that
@@ -224,6 +230,7 @@ class Document:
     partial: bool = False
     skipped: list = field(default_factory=list, repr=False, compare=False)
     engine: dict = field(default_factory=dict, repr=False, compare=False)
+    startup: Any = field(default=None, repr=False, compare=False)
     layout: Any = field(default=None, repr=False, compare=False)
 
     @property

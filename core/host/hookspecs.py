@@ -139,6 +139,11 @@ def deploylint_source(path, text):
       ``start``/``end`` offsets (where ``TP_SIZE`` is set for a ``$TP_SIZE``
       token); every finding about that pointer carries them (text, JSON, SARIF
       ``relatedLocations``, LSP ``relatedInformation``).
+    * *The engine's own semantics*: name the engine in ``data["serving"]["engine"]``
+      and set ``document.startup`` to its :class:`deploylint.core.StartupProfile`:
+      the generic rules (heads and KV heads vs tp, experts vs ep, layers vs pp)
+      then report an error quoting the engine where it refuses to start, and say
+      so where it accepts the layout (:mod:`deploylint.core.plan.startup`).
     * *Models by id*: ``data["model"] = {"id": "meta-llama/Llama-3.1-8B"}`` is
       resolved offline (Hugging Face cache, bundled catalog,
       ``[tool.deploylint.models]``); :mod:`deploylint.core.plan.catalog`.

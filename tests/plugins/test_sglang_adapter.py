@@ -68,11 +68,12 @@ def test_tp_is_the_whole_replica_and_attention_dp_costs_no_gpu():
 def test_gpus_requested_vs_tp_and_redundant_experts_at_their_tokens():
     text = manifest("--model-path deepseek-ai/DeepSeek-R1 --tp-size 8 --ep-size 8 --ep-num-redundant-experts 30")
     result = check("d.yaml", text)
-    assert codes(result) == ["PAR401", "SGL003"]
-    d = next(d for d in result.diagnostics if d.code == "SGL003")
-    assert "256 routed + 30 redundant = 286 physical experts do not divide by ep_size 8" in d.message
+    assert codes(result) == ["MOE301", "PAR401"]
+    d = next(d for d in result.diagnostics if d.code == "MOE301")
+    assert "256 experts + 30 redundant = 286 do not divide by ep=8" in d.message and d.severity.value == "error"
+    assert "SGLang 0.5.23 refuses to start" in d.message and "num_physical_experts % ep_size == 0" in d.message
     line = text.splitlines()[d.range.start.line - 1]
-    assert line.strip() == '- "30"' and line[d.range.start.column - 1] == '"'
+    assert line.strip() == '- "8"' and line[d.range.start.column - 1] == '"'     # the --ep-size value
     world = next(d for d in result.diagnostics if d.code == "PAR401")
     assert "= 8, but num_devices = 16" in world.message
 

@@ -137,8 +137,9 @@ spec:
 def test_env_and_lws_variables_resolve_and_eplb_divisibility_is_vllms_error():
     result = check("decode.yaml", LLMD)
     assert result.plan.parallelism.dp == 16 and result.plan.parallelism.ep == 16
-    d = next(d for d in result.diagnostics if d.code == "VLLM002")
-    assert "256 experts + 30 redundant = 286 do not divide by the 16 EP ranks" in d.message
+    d = next(d for d in result.diagnostics if d.code == "MOE301")
+    assert "256 experts + 30 redundant = 286 do not divide by ep=16" in d.message
+    assert d.severity.value == "error" and "vLLM 0.33.0 refuses to start" in d.message    # EPLB: vLLM's error
     assert "PAR401" not in codes(result)                     # 2 pods × 8 GPUs = dp 16 × tp 1
     env_fix = LLMD.replace('value: "1"', 'value: "3"')
     bad = check("decode.yaml", env_fix)
@@ -216,5 +217,5 @@ def test_kserve_parallelism_pods_and_additional_args():
     assert result.plan.parallelism.ep == 16 and result.plan.hardware.num_devices == 16
     assert result.plan.serving.max_model_len == 8192 and codes(result) == []
     bad = check("llmisvc.yaml", KSERVE)          # 256 + 8 = 264 physical experts on 16 EP ranks
-    d = next(d for d in bad.diagnostics if d.code == "VLLM002")
-    assert "256 experts + 8 redundant = 264 do not divide by the 16 EP ranks" in d.message
+    d = next(d for d in bad.diagnostics if d.code == "MOE301")
+    assert "256 experts + 8 redundant = 264 do not divide by ep=16" in d.message and d.severity.value == "error"
