@@ -1,4 +1,4 @@
-"""The core's own rules, DL001–DL010: the document-level problems the pipeline itself reports.
+"""The core's own rules, DL001–DL011: the document-level problems the pipeline itself reports.
 
 They are :class:`~deploylint.core.rule.Rule` objects like any plugin's — code, name, severity, summary,
 explanation, examples — so ``deploylint rules``, ``deploylint rule DL006``, docs/rules.md and the SARIF
@@ -255,10 +255,33 @@ class FilledValue(Rule):
     """
 
 
+class NotAPlan(Rule):
+    code = "DL011"
+    name = "not-a-plan"
+    severity = Severity.INFO
+    summary = "A file named on the command line is neither a plan nor a file a source adapter reads; it was not checked."
+    explanation = """
+        A plan has the plan format's tables at its top level (schema_version,
+        [model], [parallelism], …; a near miss such as [paralelism] still
+        counts, and gets its schema findings). A file without any of them that
+        no source adapter recognises — a Kubernetes Service, a package.json, a
+        script that runs no serving engine or trainer — is not reported as a
+        broken plan: this one info says so, names the adapters that were
+        asked, and nothing else is checked in it. Folder walks leave such
+        files alone without a word.
+    """
+    bad_example = """
+        # deploylint check k8s/service.yaml    (a Service: no engine runs in it)
+    """
+    good_example = """
+        # deploylint check k8s/                (the folder: only what is readable is checked)
+    """
+
+
 def _instances() -> tuple[Rule, ...]:
     rules = tuple(cls() for cls in (ParseError, SchemaViolation, UnknownKey, UnresolvedReference, PluginFailure,
                                     Suppression, FixFailure, MissingHardwareFigure, LocalPluginsNotTrusted,
-                                    FilledValue))
+                                    FilledValue, NotAPlan))
     for rule in rules:
         rule.plugin = CORE_PLUGIN
     return rules

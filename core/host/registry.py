@@ -314,6 +314,10 @@ class Registry:
             return self._builtin.call_first("deploylint_source", path=path, text=text)
         return self.pm.hook.deploylint_source(path=path, text=text)
 
+    def source_plugins(self) -> list[str]:
+        """The names of the plugins that read files through ``deploylint_source``."""
+        return [impl.plugin_name for impl in self.pm.hook.deploylint_source.get_hookimpls()]
+
     def configure(self, config: Any) -> None:
         self.configured_with = config
         for impl in self._impls("deploylint_configure"):

@@ -262,7 +262,7 @@ class Engine:
             if found is None:
                 if candidate:
                     return []
-                return [load(path, text)]
+                return self._load_plan(path, text, result)
             documents = [found] if isinstance(found, Document) else list(found)
             bad = [d for d in documents if not isinstance(d, Document)]
             if bad:
@@ -276,6 +276,28 @@ class Engine:
         except (Exception, SystemExit) as exc:  # a plugin's loader crashed
             result.diagnostics.append(plugin_failure("deploylint_source", None, f"a source plugin failed on this file: {exception_text(exc)}"))
             result.incomplete = True
+        return None
+
+    def _load_plan(self, path: str, text: str, result: FileResult) -> list[Document] | None:
+        """A file named explicitly that no source adapter reads: a plan, or (DL011) a file that is none."""
+        from ..document.sources import not_a_plan
+
+        try:
+            document = load(path, text)
+        except SourceError:
+            why = not_a_plan(path, text)
+            if why is None:
+                raise
+        else:
+            why = not_a_plan(path, text, document)
+            if why is None:
+                return [document]
+        adapters = ", ".join(sorted({name.rsplit(".", 1)[-1] for name in self.registry.source_plugins()})) or "none"
+        result.diagnostics.append(self._core(
+            "DL011", f"not checked: not a deploylint plan ({why}), and no source adapter reads it (asked: {adapters}). "
+                     "deploylint reads plans (TOML, YAML, JSON or Python; docs/plan-format.md) and, through the "
+                     "adapters, serving commands, engine configs and launch scripts it recognises by their content "
+                     "(docs/adapters.md)", "", Range.at(1, 1)))
         return None
 
     def _run_rule(self, rule, ctx: Context, result: FileResult) -> list[Diagnostic]:

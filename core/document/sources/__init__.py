@@ -135,6 +135,48 @@ def format_for(path: str) -> str | None:
     return None
 
 
+#: top-level keys that make a file a plan (``name`` alone does not: many files have one)
+PLAN_KEYS = ("schema_version", "model", "hardware", "parallelism", "workload", "claims", "serving", "training")
+
+
+def not_a_plan(path: str, text: str, document=None) -> str | None:
+    """Why a file no source adapter reads is not a plan (a sentence), or None when it may be one.
+
+    ``document`` is the file loaded as a plan when that worked. A top-level key equal or close to one of
+    the plan's (``paralelism``) keeps the file a plan, so a plan with typos still gets its schema findings;
+    a file that does not parse is left to the loader's parse error.
+    """
+    import re
+
+    fmt = format_for(path)
+    if fmt is None:
+        return f"its name ends in none of {', '.join(FORMATS)}"
+    if fmt == "python":
+        return None if re.search(r"^PLAN\b", text, re.M) else "it assigns no module-level PLAN"
+    if document is not None:
+        tops = [document.data]
+    elif fmt == "yaml":
+        from .yaml_source import load_all
+
+        try:
+            tops = [data for data, _, _ in load_all(path, text)]
+        except SourceError:
+            return None
+    else:
+        return None
+    keys = [k for top in tops if isinstance(top, dict) for k in top if isinstance(k, str)]
+    if any(k in PLAN_KEYS for k in keys):
+        return None
+    if keys:
+        import difflib
+
+        if any(difflib.get_close_matches(k.lower(), PLAN_KEYS, n=1, cutoff=0.75) for k in keys):
+            return None
+        shown = ", ".join(dict.fromkeys(keys[:6])) + (", …" if len(keys) > 6 else "")
+        return f"its top level has {shown}, none of the plan's tables"
+    return "its top level is no mapping of the plan's tables"
+
+
 def load(path: str, text: str, fmt: str | None = None):
     """Parse ``text`` (already decoded, BOM removed) as the format of ``path``."""
     import importlib

@@ -1,4 +1,4 @@
-"""The core's codes DL001–DL010 are rules like any other, with one severity in every output (issue 10, §3)."""
+"""The core's codes DL001–DL011 are rules like any other, with one severity in every output (issue 10, §3)."""
 
 import json
 import os
@@ -131,7 +131,7 @@ def test_each_core_code_has_its_one_declared_severity_in_text_json_sarif_and_git
     declared = _declared()
     assert declared == {"DL001": "error", "DL002": "error", "DL003": "error", "DL004": "error",
                         "DL005": "error", "DL006": "warning", "DL007": "error", "DL008": "info", "DL009": "warning",
-                        "DL010": "info"}
+                        "DL010": "info", "DL011": "info"}
     files = []
     for code, text in PLANS.items():
         (tmp_path / f"deploy-{code}.toml").write_text(text)
@@ -143,8 +143,10 @@ def test_each_core_code_has_its_one_declared_severity_in_text_json_sarif_and_git
     (tmp_path / "untrusted" / "deploy.toml").write_text(BASE)
     # DL010: a serving command, whose device count comes from its layout
     (tmp_path / "serve.sh").write_text("vllm serve meta-llama/Llama-3.1-8B -tp 2\n")
-    seen = _severities(tmp_path, [*files, "untrusted", "serve.sh"], ["--plugin", "sev_rules"])
-    _assert_one_severity(seen, declared, [*PLANS, "DL005", "DL009", "DL010"])
+    # DL011: a file named explicitly that is no plan and that no adapter reads
+    (tmp_path / "service.yaml").write_text("apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n")
+    seen = _severities(tmp_path, [*files, "untrusted", "serve.sh", "service.yaml"], ["--plugin", "sev_rules"])
+    _assert_one_severity(seen, declared, [*PLANS, "DL005", "DL009", "DL010", "DL011"])
     # DL007 comes from fixing: the plugin's fix is refused, and the plan is left as it was
     (tmp_path / "deploy-fix.toml").write_text(BASE)
     seen = _severities(tmp_path, ["deploy-fix.toml"], ["--plugin", "sev_rules", "--fix"])
