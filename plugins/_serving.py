@@ -370,10 +370,10 @@ class Builder:
         for t in tokens[:-1]:
             node = node.setdefault(t, {})
         node[tokens[-1]] = value
+        if word is not None and word.related:
+            self.related[pointer] = word.related     # also for a value written in another file (no span here)
         if word is not None and word.span is not None:
             self.spans[pointer] = NodeSpan(Span(*word.span))
-            if word.related:
-                self.related[pointer] = word.related
             if bind and word.bind is not None:
                 self.bindings[pointer] = Binding(word.bind[0], word.bind[1], render)
 

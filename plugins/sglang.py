@@ -51,6 +51,7 @@ FLAGS = [
     Flag("context_length", ("--context-length",), "int"), Flag("max_running", ("--max-running-requests",), "int"),
     Flag("chunked_prefill", ("--chunked-prefill-size",), "int"),
     Flag("mem_fraction", ("--mem-fraction-static",), "float"),
+    Flag("config", ("--config",)),
 ]
 IGNORED = [Flag(n.lstrip("-").replace("-", "_"), (n,), used=False) for n in (
     "--host", "--port", "--served-model-name", "--dist-init-addr", "--tokenizer-path", "--page-size",
@@ -98,6 +99,10 @@ def _from_invocation(path, text, inv, label):
     first = inv.words[max(0, start - 3)].span or head
     b = sv.Builder(text, inv.span, (first[0], head[1]))
     parsed = sv.parse_flags(inv.words[start:], TABLE, abbreviations=True, engine=ENGINE)
+    if parsed.values.get("config"):
+        # SGLang puts the config file's flags before the command line's: a flag on the command line wins
+        from_file = _config_words(path, str(parsed.values["config"]), b, parsed.words["config"])
+        parsed = sv.parse_flags(from_file + inv.words[start:], TABLE, abbreviations=True, engine=ENGINE)
     for extra in parsed.positionals:
         b.skip(f"the argument {extra.value!r}", extra.span)
     for what, span in parsed.skipped:
@@ -106,7 +111,8 @@ def _from_invocation(path, text, inv, label):
     model = w.get("model")
     if model is not None:
         b.set("/model/id", model.value, model, bind=False)
-        b.spans["/model"] = b.spans["/model/id"]
+        if "/model/id" in b.spans:
+            b.spans["/model"] = b.spans["/model/id"]
     tp, pp, dp = v.get("tp", 1), v.get("pp", 1), v.get("dp", 1)
     attention_dp = v.get("attn_dp") or (dp if v.get("dp_attention") else 1)
     forced = v.get("a2a") == "deepep" or v.get("ep_moe") or v.get("deepep_moe")
@@ -158,6 +164,47 @@ def _from_invocation(path, text, inv, label):
             and inv.container.group_size.value != nnodes:
         b.skip(f"--nnodes {nnodes} differs from the LeaderWorkerSet size {inv.container.group_size.value}", w["nnodes"].span)
     return b.document(path, "yaml" if inv.where == "container" else "shell", label, _reload(path, label))
+
+
+def _config_words(path: str, name: str, b, word) -> list:
+    """The flags of the ``--config`` YAML a command names, as SGLang turns them into command-line words
+    (python/sglang/srt/utils/server_args_config_parser.py:164-210: each key becomes ``--key``; true adds the
+    flag alone, false leaves it out; a list gives its items, a mapping its JSON). Read from disk next to the
+    checked file, never fetched; each word points at its key's value in that file."""
+    import json
+    import os
+
+    from deploylint.core import Related
+    from deploylint.core.document import LineIndex
+    from deploylint.core.document import pointer as jp
+    from deploylint.core.document.kube import documents
+
+    full = name if os.path.isabs(name) else os.path.join(os.path.dirname(os.path.abspath(path)), name)
+    try:
+        with open(full, encoding="utf-8") as fh:
+            other = fh.read()
+    except (OSError, UnicodeDecodeError):
+        b.skip(f"the config file {name} (not found next to this file: the flags it sets are unknown)", word.span)
+        return []
+    parsed = documents(other)
+    if len(parsed) != 1 or not isinstance(parsed[0][0], dict):
+        b.skip(f"the config file {name} (not a YAML mapping of SGLang's flags)", word.span)
+        return []
+    data, spans, _ = parsed[0]
+    lines = LineIndex(other)
+    out = []
+    for key, value in data.items():
+        node = spans.get(jp.child("", str(key)))
+        where = lines.range(node.value) if node is not None else None
+        related = (Related(f"{key} is set here (the --config file; a flag on the command line wins)", where, full),)
+        if isinstance(value, bool):
+            if value:
+                out.append(sv.Word(f"--{key}", None, None, related))
+            continue
+        out.append(sv.Word(f"--{key}", None, None, related))
+        for v in value if isinstance(value, list) else [value]:
+            out.append(sv.Word(json.dumps(v) if isinstance(v, dict) else str(v), None, None, related))
+    return out
 
 
 @hookimpl

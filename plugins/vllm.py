@@ -82,6 +82,8 @@ def entry(words) -> int | None:
 
 # -- reading ---------------------------------------------------------------------------------------
 def read(path: str, text: str):
+    if path.lower().endswith(".py"):
+        return (_llm_calls(path, text) or None) if "vllm" in text and "LLM" in text else None
     if "vllm" not in text and "servingEngineSpec" not in text and "LLMInferenceService" not in text \
             and not _maybe_config(path, text):
         return None
@@ -209,30 +211,15 @@ def _config_file(path, text, data, spans):
     """A ``vllm serve --config`` YAML: long flag names as keys (vllm/utils/argparse_utils.py:606-700)."""
     from deploylint.core.document.kube import item
 
-    words, values = {}, {}
     b = sv.Builder(text, (0, len(text)), (0, min(len(text), text.find("\n") if "\n" in text else len(text))))
-    by_name = {}
-    for f in TABLE:
-        for n in f.names:
-            by_name[sv._norm(n)] = (f, False)
-            if f.kind == "optbool":
-                by_name["--no-" + sv._norm(n)[2:]] = (f, True)
+    entries = []
     for key, value in data.items():
-        found = by_name.get(sv._norm("--" + str(key)))
         pointer = "/" + str(key).replace("~", "~0").replace("/", "~1")
         it = item(text, spans, data, pointer)
-        word = sv.Word(str(value), (it.start, it.end) if it else None, it.inner if it else None)
-        if found is None:
-            b.skip(f"{key} (a key deploylint does not read for vLLM)", (spans[pointer].key.start, spans[pointer].key.end)
-                   if spans.get(pointer) and spans[pointer].key else None)
-            continue
-        flag, negated = found
-        if flag.kind in ("bool", "optbool"):
-            values[flag.dest] = bool(value) != negated
-        else:
-            converted = value if flag.kind in ("int", "float") and isinstance(value, (int, float)) else sv._convert(str(value), flag.kind)
-            values[flag.dest] = converted
-        words[flag.dest] = word
+        node = spans.get(pointer)
+        entries.append((str(key), value, sv.Word(str(value), (it.start, it.end) if it else None, it.inner if it else None),
+                        (node.key.start, node.key.end) if node and node.key else None))
+    values, words = _keyed(b, entries, "a key")
     model = words.get("model")
     _map(b, values, words, model)
     if model is None:
@@ -240,6 +227,129 @@ def _config_file(path, text, data, spans):
         b.data.pop("model", None)
     label = "vllm serve --config"
     return b.document(path, "yaml", label, _reload(path, label))
+
+
+def _keyed(b, entries, what: str) -> tuple[dict, dict]:
+    """vLLM's options written as ``key: value`` (a ``--config`` YAML, ``LLM(key=value)``): the keys are the long
+    flag names, dashes or underscores (``FlexibleArgumentParser``, ``EngineArgs``). ``entries`` are
+    ``(key, value, Word of the value, span of the key)``; returns (values, words) by flag."""
+    by_name = {}
+    for f in TABLE:
+        for n in f.names:
+            by_name[sv._norm(n)] = (f, False)
+            if f.kind == "optbool":
+                by_name["--no-" + sv._norm(n)[2:]] = (f, True)
+    values, words = {}, {}
+    for key, value, word, key_span in entries:
+        found = by_name.get(sv._norm("--" + key))
+        if found is None:
+            b.skip(f"{key} ({what} deploylint does not read for vLLM)", key_span)
+            continue
+        flag, negated = found
+        if flag.kind in ("bool", "optbool"):
+            values[flag.dest] = bool(value) != negated
+        elif flag.kind in ("int", "float") and isinstance(value, (int, float)) and not isinstance(value, bool):
+            values[flag.dest] = value
+        else:
+            values[flag.dest] = sv._convert(value if isinstance(value, str) else json_text(value), flag.kind)
+        words[flag.dest] = word
+    return values, words
+
+
+def json_text(value) -> str:
+    import json
+
+    return json.dumps(value) if isinstance(value, (dict, list)) else str(value)
+
+
+# -- LLM(...) in Python -----------------------------------------------------------------------------------
+def _llm_calls(path: str, text: str) -> list:
+    """``LLM(model, tensor_parallel_size=…, …)`` calls of a Python script (``from vllm import LLM`` or
+    ``vllm.LLM``), read with the stdlib ``ast``, never run: the keywords are EngineArgs fields, the same names as
+    the flags (vllm/entrypoints/llm.py:189-217). Only literal values are read; the rest is an info."""
+    import ast
+
+    from deploylint.core.document import LineIndex
+    from deploylint.core.document.sources.python_source import Columns
+
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return []
+    names, modules = set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module == "vllm":
+            names |= {a.asname or a.name for a in node.names if a.name == "LLM"}
+        elif isinstance(node, ast.Import):
+            modules |= {a.asname or a.name for a in node.names if a.name == "vllm"}
+    calls = [node for node in ast.walk(tree) if isinstance(node, ast.Call) and (
+        isinstance(node.func, ast.Name) and node.func.id in names
+        or isinstance(node.func, ast.Attribute) and node.func.attr == "LLM"
+        and isinstance(node.func.value, ast.Name) and node.func.value.id in modules)]
+    cols = Columns(LineIndex(text))
+    docs = []
+    for call in sorted(calls, key=lambda c: (c.lineno, c.col_offset)):
+        span = cols.span(call)
+        head = cols.span(call.func)
+        b = sv.Builder(text, (span.start, span.end), (head.start, head.end))
+        entries, model = [], None
+        for k, arg in enumerate(call.args):
+            word = _literal_word(arg, cols)
+            if k == 0 and word is not None and word.value is not None:
+                model = word
+            else:
+                b.skip(f"the argument at column {arg.col_offset + 1} (not read)", word.span if word else None)
+        for kw in call.keywords:
+            kspan = cols.span(kw)
+            if kw.arg is None:
+                b.skip("**… keyword arguments (not read: their keys are unknown)", (kspan.start, kspan.end))
+                continue
+            word = _literal_word(kw.value, cols)
+            key_span = (kspan.start, kspan.start + len(kw.arg))
+            if word is None:
+                b.skip(f"{kw.arg}= (not a literal: not read)", key_span)
+                continue
+            if kw.arg == "model":
+                model = word
+                continue
+            entries.append((kw.arg, word.literal, word, key_span))
+        values, words = _keyed(b, entries, "a keyword")
+        _map(b, values, words, model)
+        last = max([a for a in call.args] + [kw.value for kw in call.keywords],
+                   key=lambda n: (n.end_lineno, n.end_col_offset), default=None)
+        at = cols.span(last).end if last is not None else span.end - 1
+        sep = ", " if last is not None else ""
+        # no data_parallel_size: "Offline data parallel mode is not supported/useful for dense models."
+        # (vllm/config/parallel.py:1031-1035), so no fix adds replicas to an LLM(...)
+        for pointer, key in (("/parallelism/tp", "tensor_parallel_size"), ("/parallelism/pp", "pipeline_parallel_size"),
+                             ("/serving/max_model_len", "max_model_len"),
+                             ("/serving/max_num_seqs", "max_num_seqs"),
+                             ("/serving/max_num_batched_tokens", "max_num_batched_tokens"),
+                             ("/serving/memory_fraction", "gpu_memory_utilization")):
+            b.inserts[pointer] = (lambda k: lambda value: (at, f"{sep}{k}={plain_token(value)}"))(key)
+        label = f"LLM(...) at line {call.lineno}"
+        docs.append(b.document(path, "python", label, _reload(path, label)))
+    return docs
+
+
+class _Literal(sv.Word):
+    literal: object = None
+
+
+def _literal_word(node, cols):
+    """The Word of a literal argument (its value as vLLM would get it, in ``literal``), or None."""
+    import ast
+
+    try:
+        value = ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return None
+    span = cols.span(node)
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    word = _Literal(json_text(value) if not isinstance(value, str) else value, (span.start, span.end),
+                    (span.start, span.end) if number else None)
+    word.literal = value
+    return word
 
 
 def _helm(path, text, data, spans):

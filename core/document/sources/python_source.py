@@ -284,6 +284,10 @@ class _Columns:
                      Position(node.end_lineno, self.column(node.end_lineno, node.end_col_offset) + 1))
 
 
+#: ast positions → offsets into the text, for source adapters that read Python with ``ast``
+Columns = _Columns
+
+
 class _Reader:
     """Plain values and spans from the literal expression assigned to PLAN."""
 
