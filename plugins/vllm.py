@@ -1,10 +1,10 @@
 """vLLM: ``vllm serve`` and ``python -m vllm.entrypoints.openai.api_server`` in scripts and Kubernetes
-manifests, the ``--config`` YAML file, and production-stack Helm values — read in place, with vLLM's
-own start-up checks as rules.
+manifests, the ``--config`` YAML file, production-stack Helm values, KServe LLMInferenceService, and
+``LLM(...)`` calls in Python — read in place, with vLLM's own start-up checks as rules.
 
 World composition (vLLM 0.33.0, ``vllm/config/parallel.py``, ``fused_moe/config.py:1136-1245``): the
-GPUs of one engine are tp·pp·dp; with ``--enable-expert-parallel`` the MoE layers use EP over tp·dp
-(ep = tp·dp, etp = 1), without it the experts are tensor-sharded over tp·dp (etp = tp·dp).
+GPUs of one engine are tp·pp·pcp·dp; with ``--enable-expert-parallel`` the MoE layers use EP over
+tp·pcp·dp (etp = 1), without it the experts are tensor-sharded over them. ``-dcp`` reuses the tp ranks.
 docs/adapters.md lists every flag read and what is not read yet.
 """
 
@@ -43,6 +43,8 @@ FLAGS = [
     Flag("tp", ("--tensor-parallel-size", "-tp"), "int"), Flag("pp", ("--pipeline-parallel-size", "-pp"), "int"),
     Flag("dp", ("--data-parallel-size", "-dp"), "int"), Flag("dpl", ("--data-parallel-size-local", "-dpl"), "int"),
     Flag("ep", ("--enable-expert-parallel", "-ep"), "optbool"),
+    Flag("pcp", ("--prefill-context-parallel-size", "-pcp"), "int"),
+    Flag("dcp", ("--decode-context-parallel-size", "-dcp"), "int"),
     Flag("dtype", ("--dtype",)), Flag("quantization", ("--quantization", "-q")),
     Flag("kv_cache_dtype", ("--kv-cache-dtype",)),
     Flag("max_model_len", ("--max-model-len",), "int"), Flag("max_num_seqs", ("--max-num-seqs",), "int"),
@@ -163,11 +165,17 @@ def _map(b, values: dict, words: dict, model_word) -> None:
     else:
         b.skip("no model named (vllm serve MODEL or --model)", None)
     tp, pp, dp = values.get("tp", 1), values.get("pp", 1), values.get("dp", 1)
+    pcp, dcp = values.get("pcp", 1), values.get("dcp", 1)
     b.set("/parallelism/tp", tp, words.get("tp"))
     b.set("/parallelism/pp", pp, words.get("pp"))
     b.set("/parallelism/dp", dp, words.get("dp"))
+    if pcp > 1:
+        # prefill context parallelism has ranks of its own: GPUs = tp·pp·pcp·dp (config/parallel.py:144)
+        b.set("/parallelism/cp", pcp, words.get("pcp"))
+    # decode context parallelism reuses the tp ranks (config/parallel.py:389): no GPU of its own
+    b.engine.update({"tp_size": tp, "dcp_size": dcp})
     if values.get("ep"):
-        b.set("/parallelism/ep", tp * dp, words.get("ep"), bind=False)
+        b.set("/parallelism/ep", tp * pcp * dp, words.get("ep"), bind=False)    # EP spans TP×PCP×DP
         b.set("/parallelism/etp", 1)
     b.data.setdefault("serving", {})["engine"] = "vllm"
     dtype = values.get("dtype")
@@ -503,6 +511,53 @@ class ExpertParallelOnDenseModel(Rule):
                               "\"Number of experts in the model must be greater than 0 when expert parallelism is enabled.\"")
 
 
+class DecodeContextParallel(Rule):
+    code = "VLLM003"
+    name = "decode-context-parallel"
+    severity = Severity.ERROR
+    requires = frozenset()
+    summary = "--decode-context-parallel-size must divide tp, and for GQA/MQA needs tp above the KV heads."
+    explanation = """
+        Decode context parallelism shards the KV cache of the tp ranks that
+        would hold copies of the same KV heads, so it reuses those ranks. vLLM
+        0.33.0 refuses at start-up: "tp_size={tp} must be divisible by
+        dcp_size={dcp}." (vllm/config/parallel.py:594-607); for a GQA/MQA model
+        "Decode context parallelism for GQA/MQA requires
+        `--tensor-parallel-size` ({tp}) to be greater than the model's total
+        number of KV heads ({kv})" and "The model's number of query heads per
+        KV head ({q}) must be divisible by `--decode-context-parallel-size`"
+        (vllm/config/model.py:1578-1610).
+    """
+    bad_example = "vllm serve meta-llama/Llama-3.1-8B -tp 8 -dcp 3"
+    good_example = "vllm serve meta-llama/Llama-3.1-8B -tp 16 -dcp 2"
+    fix_safety = "No automatic fix."
+
+    def check(self, ctx):
+        s, e, model = ctx.plan.serving, ctx.document.engine, ctx.plan.model
+        if s is None or s.engine != "vllm" or not e or e.get("dcp_size", 1) <= 1:
+            return
+        tp, dcp = e["tp_size"], e["dcp_size"]
+        data = {"tp_size": tp, "dcp_size": dcp}
+        if tp % dcp:
+            yield self.report("/parallelism/tp", f"--decode-context-parallel-size {dcp} does not divide "
+                              f"--tensor-parallel-size {tp}: vLLM stops with \"tp_size={tp} must be divisible by "
+                              f"dcp_size={dcp}.\" (vllm/config/parallel.py:594-607)", data=data)
+            return
+        if model.attention == "mla":
+            return
+        kv, heads = model.num_kv_heads, model.num_attention_heads
+        if tp <= kv:
+            yield self.report("/parallelism/tp", f"--decode-context-parallel-size {dcp} with tp {tp} and {kv} KV "
+                              "heads: vLLM stops with \"Decode context parallelism for GQA/MQA requires "
+                              f"`--tensor-parallel-size` ({tp}) to be greater than the model's total number of KV "
+                              f"heads ({kv})\" (vllm/config/model.py:1578-1610)", data={**data, "kv_heads": kv})
+        elif (heads // kv) % dcp:
+            yield self.report("/parallelism/tp", f"--decode-context-parallel-size {dcp}: {heads // kv} query heads "
+                              "per KV head do not divide by it; vLLM stops with \"The model's number of query heads "
+                              f"per KV head ({heads // kv}) must be divisible by `--decode-context-parallel-size`\" "
+                              "(vllm/config/model.py:1578-1610)", data={**data, "query_heads_per_kv_head": heads // kv})
+
+
 @hookimpl
 def deploylint_rules():
-    return [ExpertParallelOnDenseModel()]
+    return [ExpertParallelOnDenseModel(), DecodeContextParallel()]

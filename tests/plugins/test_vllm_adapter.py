@@ -219,3 +219,25 @@ def test_kserve_parallelism_pods_and_additional_args():
     bad = check("llmisvc.yaml", KSERVE)          # 256 + 8 = 264 physical experts on 16 EP ranks
     d = next(d for d in bad.diagnostics if d.code == "MOE301")
     assert "256 experts + 8 redundant = 264 do not divide by ep=16" in d.message and d.severity.value == "error"
+
+
+def test_prefill_context_parallelism_has_gpus_of_its_own_and_decode_context_parallelism_reuses_tp():
+    # vLLM: GPUs = tp·pp·pcp·dp (config/parallel.py:144); -dcp reuses the tp ranks (config/parallel.py:389)
+    text = "#!/bin/sh\nvllm serve meta-llama/Llama-3.1-8B-Instruct -tp 4 -pcp 2 -dp 2 -dcp 2\n"
+    result = check("serve.sh", text, Config(cli_hardware={"num_devices": 16}))
+    par = result.plan.parallelism
+    assert (par.tp, par.cp, par.dp) == (4, 2, 2) and "PAR401" not in codes(result)
+    d = next(d for d in result.diagnostics if d.code == "VLLM003")    # tp 4 ≤ 8 KV heads: DCP has nothing to shard
+    assert "requires `--tensor-parallel-size` (4) to be greater than the model's total number of KV heads (8)" in d.message
+    moe = check("serve.sh", "vllm serve mistralai/Mixtral-8x7B-Instruct-v0.1 -tp 2 -pcp 2 -dp 2 --enable-expert-parallel\n")
+    assert moe.plan.parallelism.ep == 8                   # EP spans TP×PCP×DP
+
+
+def test_decode_context_parallel_size_must_divide_tp_and_the_query_heads_per_kv_head():
+    bad = check("serve.sh", "vllm serve meta-llama/Llama-3.1-8B-Instruct -tp 16 --decode-context-parallel-size 3\n")
+    d = next(d for d in bad.diagnostics if d.code == "VLLM003")
+    assert '"tp_size=16 must be divisible by dcp_size=3."' in d.message and d.range.start.column == 49   # the "16" of -tp 16
+    heads = check("serve.sh", "vllm serve meta-llama/Llama-3.1-8B-Instruct -tp 16 -dcp 8\n")   # 32/8 = 4 per KV head
+    assert "query heads per KV head (4) must be divisible" in next(d for d in heads.diagnostics if d.code == "VLLM003").message
+    good = check("serve.sh", "vllm serve meta-llama/Llama-3.1-8B-Instruct -tp 16 -dcp 2\n")
+    assert "VLLM003" not in codes(good)
