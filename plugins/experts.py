@@ -117,8 +117,8 @@ class ExpertsNotDivisible(Rule):
             ctx, condition,
             f"{counted} do not divide by ep={par.ep}: ranks hold {'-'.join(map(str, dist))} experts, "
             f"max/mean {max(dist) / mean:.3f}",
-            {"num_experts": moe.num_experts, "ep": par.ep, "distribution": dist, "redundant_experts": redundant,
-             "imbalance": round(max(dist) / mean, 3),
+            {"num_experts": moe.num_experts, "ep": par.ep, "distribution": dist,
+             **({"redundant_experts": redundant} if redundant else {}), "imbalance": round(max(dist) / mean, 3),
              "nearest_feasible_ep": near.parallelism.ep if near is not None else None,
              "divisible_expert_counts": [lower, upper]}, experts=moe.num_experts, ep=par.ep, redundant=redundant,
             physical=physical)

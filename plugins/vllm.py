@@ -302,25 +302,26 @@ def _llm_calls(path: str, text: str) -> list:
         b = sv.Builder(text, (span.start, span.end), (head.start, head.end))
         entries, model = [], None
         for k, arg in enumerate(call.args):
-            word = _literal_word(arg, cols)
-            if k == 0 and word is not None and word.value is not None:
-                model = word
+            found = _literal(arg, cols)
+            if k == 0 and found is not None and isinstance(found[0], str):
+                model = found[1]
             else:
-                b.skip(f"the argument at column {arg.col_offset + 1} (not read)", word.span if word else None)
+                at = cols.span(arg)
+                b.skip(f"the argument at column {arg.col_offset + 1} (not read)", (at.start, at.end))
         for kw in call.keywords:
             kspan = cols.span(kw)
             if kw.arg is None:
                 b.skip("**… keyword arguments (not read: their keys are unknown)", (kspan.start, kspan.end))
                 continue
-            word = _literal_word(kw.value, cols)
+            found = _literal(kw.value, cols)
             key_span = (kspan.start, kspan.start + len(kw.arg))
-            if word is None:
+            if found is None:
                 b.skip(f"{kw.arg}= (not a literal: not read)", key_span)
                 continue
             if kw.arg == "model":
-                model = word
+                model = found[1]
                 continue
-            entries.append((kw.arg, word.literal, word, key_span))
+            entries.append((kw.arg, found[0], found[1], key_span))
         values, words = _keyed(b, entries, "a keyword")
         _map(b, values, words, model)
         last = max([a for a in call.args] + [kw.value for kw in call.keywords],
@@ -340,12 +341,9 @@ def _llm_calls(path: str, text: str) -> list:
     return docs
 
 
-class _Literal(sv.Word):
-    literal: object = None
-
-
-def _literal_word(node, cols):
-    """The Word of a literal argument (its value as vLLM would get it, in ``literal``), or None."""
+def _literal(node, cols):
+    """``(value, Word)`` of a literal argument (the value as vLLM would get it; a number's token is bound for
+    fixes), or None when it is not a literal."""
     import ast
 
     try:
@@ -354,10 +352,8 @@ def _literal_word(node, cols):
         return None
     span = cols.span(node)
     number = isinstance(value, (int, float)) and not isinstance(value, bool)
-    word = _Literal(json_text(value) if not isinstance(value, str) else value, (span.start, span.end),
-                    (span.start, span.end) if number else None)
-    word.literal = value
-    return word
+    return value, sv.Word(value if isinstance(value, str) else json_text(value), (span.start, span.end),
+                          (span.start, span.end) if number else None)
 
 
 def _helm(path, text, data, spans):

@@ -261,9 +261,11 @@ class NotAPlan(Rule):
     severity = Severity.INFO
     summary = "A file named on the command line is neither a plan nor a file a source adapter reads; it was not checked."
     explanation = """
-        A plan has the plan format's tables at its top level (schema_version,
-        [model], [parallelism], …; a near miss such as [paralelism] still
-        counts, and gets its schema findings). A file without any of them that
+        A plan is named as one (the include patterns: *.plan.toml,
+        deploy*.yaml, …) or has the plan format's tables at its top level
+        (schema_version, [model], [parallelism], …; a near miss such as
+        [paralelism] still counts, and gets its schema findings). A file
+        without any of them that
         no source adapter recognises — a Kubernetes Service, a package.json, a
         script that runs no serving engine or trainer — is not reported as a
         broken plan: this one info says so, names the adapters that were

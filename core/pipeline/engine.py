@@ -279,9 +279,12 @@ class Engine:
         return None
 
     def _load_plan(self, path: str, text: str, result: FileResult) -> list[Document] | None:
-        """A file named explicitly that no source adapter reads: a plan, or (DL011) a file that is none."""
+        """A file named explicitly that no source adapter reads: a plan, or (DL011) a file that is none. A name
+        the ``include`` patterns match (``*.plan.toml``, ``deploy*.yaml``) says it is a plan: it is read as one."""
         from ..document.sources import not_a_plan
 
+        if self.config.matches_include(path):
+            return [load(path, text)]
         try:
             document = load(path, text)
         except SourceError:

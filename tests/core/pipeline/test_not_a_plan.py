@@ -81,3 +81,10 @@ def test_a_named_file_that_does_not_parse_is_still_a_parse_error(tmp_path, capsy
     f.write_text("schema_version = 1\n[model\n")
     code, out = run(tmp_path, capsys, f)
     assert code == 1 and [d["code"] for d in out["diagnostics"]] == ["DL001"]
+
+
+def test_a_file_whose_name_says_it_is_a_plan_is_read_as_one(tmp_path, capsys):
+    f = tmp_path / "deploy-web.yaml"                 # the include patterns (deploy*.yaml) name plans
+    f.write_text(SERVICE)
+    code, out = run(tmp_path, capsys, f)
+    assert code == 1 and "DL011" not in {d["code"] for d in out["diagnostics"]}
