@@ -36,11 +36,12 @@ template may use any of them, ``{tp}``, ``{kv}``, …):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from ..records import field, record
 
-@dataclass(frozen=True, slots=True)
+
+@record(frozen=True, slots=True)
 class StartupCheck:
     """What an engine does with one condition.
 
@@ -58,7 +59,7 @@ class StartupCheck:
     severity: Any = None
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class StartupProfile:
     """One engine's semantics: its name as users know it (``"vLLM 0.33.0"``) and its checks by condition."""
 
