@@ -100,7 +100,7 @@ def read(path: str, text: str):
         if isinstance(data, dict) and isinstance(data.get("servingEngineSpec"), dict):
             docs += _helm(path, text, data, spans)
         elif isinstance(data, dict) and data.get("kind") == "LLMInferenceService":
-            docs += _kserve(path, text, data, spans, index)
+            docs += _kserve_pools(path, text, data, spans, index)
         elif index == 0 and len(parsed) == 1 and _is_config(data):
             docs.append(_config_file(path, text, data, spans))
     return docs or None
@@ -414,24 +414,41 @@ def _helm(path, text, data, spans):
     return out
 
 
-def _kserve(path, text, data, spans, index):
-    """KServe ``LLMInferenceService``: ``spec.parallelism`` rendered to vLLM flags by KServe's templates
+def _kserve_pools(path, text, data, spans, index):
+    """An ``LLMInferenceService``: one plan, or with ``spec.prefill`` two — the decode pool (``spec``'s own
+    ``parallelism``/``template``) and the prefill pool (``spec.prefill``, the same fields), each with the phase
+    it runs (``workload.phase``), so neither is judged for the other's work. The model is ``spec.model``."""
+    spec = data.get("spec") if isinstance(data.get("spec"), dict) else {}
+    name = (data.get("metadata") or {}).get("name") if isinstance(data.get("metadata"), dict) else None
+    label = f"LLMInferenceService {name or index}"
+    if not isinstance(spec.get("prefill"), dict):
+        return _kserve(path, text, data, spans, "/spec", label, None)
+    return (_kserve(path, text, data, spans, "/spec", f"{label} decode", "decode")
+            + _kserve(path, text, data, spans, "/spec/prefill", f"{label} prefill", "prefill"))
+
+
+def _kserve(path, text, data, spans, base, label, phase):
+    """KServe ``LLMInferenceService``: ``parallelism`` rendered to vLLM flags by KServe's templates
     (config/llmisvcconfig/config-llm-worker-data-parallel.yaml:188-199); pods = data / dataLocal
-    (llm_inference_service_types_func.go:98-113); extra flags in the env ``VLLM_ADDITIONAL_ARGS``."""
+    (llm_inference_service_types_func.go:98-113); extra flags in the env ``VLLM_ADDITIONAL_ARGS``.
+    ``base`` is the pool: ``/spec`` or ``/spec/prefill``."""
+    from deploylint.core.document import pointer as jp
     from deploylint.core.document.kube import gpu_count, item, line_of
 
-    spec = data.get("spec") if isinstance(data.get("spec"), dict) else {}
+    top = data.get("spec") if isinstance(data.get("spec"), dict) else {}
+    spec = jp.resolve(data, base, {}) if base != "/spec" else top
+    spec = spec if isinstance(spec, dict) else {}
     par = spec.get("parallelism") if isinstance(spec.get("parallelism"), dict) else {}
-    node = spans.get("/spec/parallelism") or spans.get("/spec") or spans.get("")
+    node = spans.get(f"{base}/parallelism") or spans.get(base) or spans.get("")
     head = (node.key or node.value) if node else None
     b = sv.Builder(text, (node.value.start, node.value.end) if node else (0, len(text)),
                    (head.start, head.end) if head else (0, 1))
     values, words = {}, {}
     for key, dest in (("tensor", "tp"), ("pipeline", "pp"), ("data", "dp"), ("expert", "ep")):
         if key in par:
-            it = item(text, spans, data, f"/spec/parallelism/{key}")
+            it = item(text, spans, data, f"{base}/parallelism/{key}")
             values[dest], words[dest] = par[key], sv.Word(str(par[key]), (it.start, it.end), it.inner)
-    model = spec.get("model") if isinstance(spec.get("model"), dict) else {}
+    model = top.get("model") if isinstance(top.get("model"), dict) else {}
     name = model.get("name") if isinstance(model.get("name"), str) else None
     where = "/spec/model/name"
     if name is None and isinstance(model.get("uri"), str) and model["uri"].startswith("hf://"):
@@ -446,10 +463,10 @@ def _kserve(path, text, data, spans, index):
     for i, c in enumerate(containers or []):
         if not isinstance(c, dict):
             continue
-        base = f"/spec/template/containers/{i}"
+        at = f"{base}/template/containers/{i}"
         for e, env in enumerate(c.get("env") or []):
             if isinstance(env, dict) and env.get("name") == "VLLM_ADDITIONAL_ARGS" and isinstance(env.get("value"), str):
-                it = item(text, spans, data, f"{base}/env/{e}/value")
+                it = item(text, spans, data, f"{at}/env/{e}/value")
                 flat = [w for ws, _ in sv.shell_invocations(it.value, base=it.chars) for w in ws]
                 parsed = sv.parse_flags(flat, TABLE, abbreviations=True, engine=ENGINE)
                 for what, span in parsed.skipped:
@@ -459,7 +476,7 @@ def _kserve(path, text, data, spans, index):
                     words.setdefault(dest, parsed.words[dest])
         limits = (c.get("resources") or {}).get("limits") if isinstance(c.get("resources"), dict) else None
         if isinstance(limits, dict) and "nvidia.com/gpu" in limits:
-            gpu_item = item(text, spans, data, f"{base}/resources/limits/nvidia.com~1gpu")
+            gpu_item = item(text, spans, data, f"{at}/resources/limits/nvidia.com~1gpu")
             per_pod = gpu_count(gpu_item)
     _map(b, values, words, model_word)
     dp, local = par.get("data"), par.get("dataLocal")
@@ -473,7 +490,10 @@ def _kserve(path, text, data, spans, index):
         b.at("/hardware/num_devices", gpu_item.start, gpu_item.end)
         b.origins["/hardware/num_devices"] = (f"hardware.num_devices = {pods * per_pod}: {pods} pods (data / dataLocal) × "
                                               f"nvidia.com/gpu {per_pod} (line {line_of(text, gpu_item.start)})")
-    label = f"LLMInferenceService {(data.get('metadata') or {}).get('name') or index}"
+    if phase is not None:
+        b.data.setdefault("workload", {})["phase"] = phase
+        b.origins["/workload/phase"] = (f"workload.phase = {phase!r}: the {phase} pool of a disaggregated "
+                                        f"LLMInferenceService ({base}, line {line_of(text, node.value.start) if node else 1})")
     return [b.document(path, "yaml", label, _reload(path, label))]
 
 

@@ -241,3 +241,52 @@ def test_decode_context_parallel_size_must_divide_tp_and_the_query_heads_per_kv_
     assert "query heads per KV head (4) must be divisible" in next(d for d in heads.diagnostics if d.code == "VLLM003").message
     good = check("serve.sh", "vllm serve meta-llama/Llama-3.1-8B-Instruct -tp 16 -dcp 2\n")
     assert "VLLM003" not in codes(good)
+
+
+KSERVE_PD = """apiVersion: serving.kserve.io/v1alpha1
+kind: LLMInferenceService
+metadata:
+  name: r1-pd
+spec:
+  model:
+    name: deepseek-ai/DeepSeek-R1
+  parallelism:
+    data: 16
+    dataLocal: 8
+    expert: true
+    tensor: 1
+  template:
+    containers:
+      - name: main
+        env:
+          - name: VLLM_ADDITIONAL_ARGS
+            value: "--max-model-len 4096"
+        resources:
+          limits:
+            nvidia.com/gpu: "8"
+  prefill:
+    parallelism:
+      data: 12
+      dataLocal: 4
+      expert: true
+      tensor: 1
+    template:
+      containers:
+        - name: main
+          resources:
+            limits:
+              nvidia.com/gpu: "4"
+"""
+
+
+def test_kserve_prefill_and_decode_pools_are_two_plans_each_with_its_phase():
+    result = check("pd.yaml", KSERVE_PD)
+    assert [d.label for d in result.documents] == ["LLMInferenceService r1-pd decode", "LLMInferenceService r1-pd prefill"]
+    decode, prefill = (d.data for d in result.documents)
+    assert decode["workload"]["phase"] == "decode" and prefill["workload"]["phase"] == "prefill"
+    assert (decode["parallelism"]["ep"], decode["hardware"]["num_devices"]) == (16, 16)      # 2 pods × 8
+    assert (prefill["parallelism"]["ep"], prefill["hardware"]["num_devices"]) == (12, 12)    # 3 pods × 4
+    assert decode["serving"]["max_model_len"] == 4096 and "max_model_len" not in prefill["serving"]
+    moe = [d for d in result.diagnostics if d.code == "MOE301"]        # 256 experts over the prefill pool's 12 ranks
+    assert len(moe) == 1 and moe[0].message.startswith("[LLMInferenceService r1-pd prefill] ")
+    assert moe[0].range.start.line == 26                                 # the prefill pool's "expert: true"
