@@ -316,7 +316,7 @@ class Registry:
 
     def source_plugins(self) -> list[str]:
         """The names of the plugins that read files through ``deploylint_source``."""
-        return [impl.plugin_name for impl in self.pm.hook.deploylint_source.get_hookimpls()]
+        return [impl.plugin_name for impl in self._impls("deploylint_source")]
 
     def configure(self, config: Any) -> None:
         self.configured_with = config
