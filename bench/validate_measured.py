@@ -52,8 +52,9 @@ MODELS = {
     "openai/gpt-oss-120b": "gpt-oss-120b.json",
 }
 
-#: aiconfigurator system → deploylint accelerator catalog entry (8 GPUs per HGX node)
-SYSTEMS = {"h100_sxm": "h100-sxm", "h200_sxm": "h200", "b200_sxm": "b200"}
+#: aiconfigurator system → deploylint accelerator catalog entry (8 GPUs per HGX node, 72 per NVL72 rack)
+SYSTEMS = {"h100_sxm": "h100-sxm", "h200_sxm": "h200", "b200_sxm": "b200", "b300_sxm": "b300", "gb200": "gb200",
+           "gb300": "gb300"}
 
 #: GEMM quantization → plan dtype. An unrecorded precision is bounded as fp8, the cheapest dtype the plan format has
 #: (fewest bytes, highest peak), which keeps the bound a lower bound whatever the run used.
@@ -177,6 +178,28 @@ def running_batch(plan: dict, resolved) -> int | None:
     return lo * dp
 
 
+def recorded_layout_problem(resolved) -> str | None:
+    """Why a pool's recorded layout is not one an engine can run, whatever deploylint estimates (None when it can).
+
+    Two checks on the row itself, not on any rule: attention tensor parallelism must divide the heads (vLLM, SGLang
+    and TensorRT-LLM refuse to start otherwise), and the devices must hold at least the weights (no sharding fits
+    more bytes than the memory of all devices together). Rows that fail them record something else in their layout
+    columns — e.g. SGLang's ``--tp`` world size under DP attention, with the attention split not recorded.
+    """
+    from deploylint.core.plan import DTYPE_BYTES
+    from deploylint.core.estimate.params import count_params
+
+    model, hw, par = resolved.model, resolved.hardware, resolved.parallelism
+    if model.num_attention_heads % par.tp:
+        return (f"recorded tp {par.tp} does not divide the {model.num_attention_heads} attention heads: the layout "
+                "columns are not the engine's attention layout")
+    weights = count_params(model).total * DTYPE_BYTES[resolved.workload.dtype]
+    if weights > hw.num_devices * hw.memory_bytes:
+        return (f"the recorded {hw.num_devices} device(s) hold less memory than the weights: the layout columns are "
+                "not the engine's")
+    return None
+
+
 def check_rows(rows, *, linter=None, all_rules: bool = False):
     """Lint every expressible row. Returns (results, skipped): one result per (row, pool), skipped reasons counted."""
     from deploylint.core.testing import Linter
@@ -190,9 +213,13 @@ def check_rows(rows, *, linter=None, all_rules: bool = False):
         except Unexpressible as exc:
             skipped[str(exc)] += 1
             continue
+        entries, problem = [], None
         for pool, plan in pools:
             path = f"{row['id']}.{pool}.json"
             res = linter.lint(plan, format="json", path=path, config=config)
+            problem = res.plan is not None and recorded_layout_problem(res.plan)
+            if problem:
+                break
             admitted = None
             if "MEM101" in res.codes and res.plan is not None and res.plan.workload.batch_size > 1:
                 admitted = running_batch(plan, res.plan)
@@ -210,7 +237,11 @@ def check_rows(rows, *, linter=None, all_rules: bool = False):
                 bound = getattr(b, key, None) if b is not None else None
                 if measured is not None and bound is not None:
                     entry[key] = (bound, measured, bound / measured)
-            results.append(entry)
+            entries.append(entry)
+        if problem:
+            skipped[problem] += 1
+        else:
+            results.extend(entries)
     return results, skipped
 
 

@@ -117,6 +117,33 @@ CATALOG: dict[str, Accelerator] = {
         notes="DGX B200: 180 GB per GPU at 8 TB/s (the B200 package has 192 GB; set memory_gib = 192 for boards that "
               "expose it); dense BF16 2,250, FP8 4,500, TF32 1,100, FP32 80 TFLOPS (sparsity doubles the tensor "
               "figures); NVLink 5: 1.8 TB/s total, 900 GB/s per direction; " + _NIC),
+    "gb200": Accelerator(
+        "gb200", "NVIDIA", 186, _peaks(2500.0, fp8=5000.0, fp32=80.0, tf32=1250.0), 8000,
+        intra_node_bandwidth_gbps=900.0, inter_node_bandwidth_gbps=50.0, devices_per_node=72,
+        source="NVIDIA GB200 NVL72 specifications (https://www.nvidia.com/en-us/data-center/gb200-nvl72/): per rack of "
+               "72 GPUs, with sparsity, FP8 720 PFLOPS, FP16/BF16 360, TF32 180; FP32 5,760 TFLOPS; up to 13.4 TB "
+               "HBM3e at 576 TB/s; NVLink 130 TB/s (the MLPerf system descriptions give 186 GB per GPU)",
+        notes="one NVLink domain of 72 GPUs (devices_per_node = 72); per GPU 186 GB HBM3e at 8 TB/s; dense BF16 2,500, "
+              "FP8 5,000, TF32 1,250, FP32 80 TFLOPS (the rack figures / 72, halved for sparsity); NVLink 5: "
+              "1.8 TB/s total, 900 GB/s per direction; " + _HBM_GIB + "; " + _NIC),
+    "gb300": Accelerator(
+        "gb300", "NVIDIA", 288, _peaks(2500.0, fp8=5000.0, fp32=83.0, tf32=1250.0), 8000,
+        intra_node_bandwidth_gbps=900.0, inter_node_bandwidth_gbps=100.0, devices_per_node=72,
+        source="NVIDIA GB300 NVL72 specifications (https://www.nvidia.com/en-us/data-center/gb300-nvl72/): per rack of "
+               "72 Blackwell Ultra GPUs, with sparsity, FP8 720 PFLOPS, FP16/BF16 360, TF32 180; FP32 6 PFLOPS; "
+               "up to 21 TB HBM3e at 576 TB/s; NVLink 130 TB/s; ConnectX-8 SuperNICs",
+        notes="one NVLink domain of 72 GPUs (devices_per_node = 72); per GPU 288 GB HBM3e (12-high stacks) at 8 TB/s; "
+              "dense BF16 2,500, FP8 5,000, TF32 1,250, FP32 83 TFLOPS; NVLink 5: 900 GB/s per direction; " + _HBM_GIB
+              + "; inter-node: one 800 Gb/s ConnectX-8 per GPU = 100 GB/s per direction"),
+    "b300": Accelerator(
+        "b300", "NVIDIA", 288, _peaks(2250.0, fp8=4500.0, fp32=75.0, tf32=1125.0), 8000,
+        intra_node_bandwidth_gbps=900.0, inter_node_bandwidth_gbps=100.0, devices_per_node=8,
+        source="NVIDIA HGX B300 specifications (https://www.nvidia.com/en-us/data-center/hgx/): per 8 GPUs, with "
+               "sparsity, FP8 72 PFLOPS, FP16/BF16 36, TF32 18; FP32 600 TFLOPS; 2.3 TB HBM3e; NVLink 1.8 TB/s per "
+               "GPU; per-GPU rates also at https://glennklockwood.com/garden/processors/B300",
+        notes="HGX B300 (Blackwell Ultra): 288 GB HBM3e at 8 TB/s per GPU; dense BF16 2,250, FP8 4,500, TF32 1,125, "
+              "FP32 75 TFLOPS; NVLink 5: 900 GB/s per direction; " + _HBM_GIB
+              + "; inter-node: one 800 Gb/s ConnectX-8 per GPU = 100 GB/s per direction"),
     "l40s": Accelerator(
         "l40s", "NVIDIA", 48, _peaks(362.05, fp8=733.0, fp32=91.6, tf32=183.0), 864,
         intra_node_bandwidth_gbps=32.0, inter_node_bandwidth_gbps=25.0, devices_per_node=8,

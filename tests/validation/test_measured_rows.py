@@ -96,10 +96,39 @@ def test_tightest_decode_bound_is_within_a_tenth_of_the_measurement(results):
 
 @pytest.mark.parametrize("row, reason", [
     ({"model_path": "moonshotai/Kimi-K2.5", "system": "h200_sxm"}, "no config.json"),
-    ({"model_path": "meta-llama/Llama-3.1-70B", "system": "gb200"}, "not in the accelerator catalog"),
+    ({"model_path": "meta-llama/Llama-3.1-70B", "system": "mi355x"}, "not in the accelerator catalog"),
     ({"model_path": "meta-llama/Llama-3.1-70B", "system": "b200_sxm", "gemm_quant_mode": "nvfp4",
       "moe_quant_mode": "nvfp4"}, "no 4-bit dtype"),
 ])
 def test_rows_it_cannot_express_say_why(row, reason):
     with pytest.raises(vm.Unexpressible, match=reason):
         vm.plans_for(row)
+
+
+# GB200 NVL72 rows of the same file. A DeepSeek-V3 SGLang disaggregated run with DP attention (prefill: 8 attention-DP
+# ranks, moe_ep 8, batch 1; decode: the same layout, 512 sequences per rank) is expressed and bounded; a DeepSeek-R1
+# SGLang row that records tp 72 (SGLang's --tp world size: 72 does not divide R1's 128 heads, so it is not the
+# attention split) is counted as not expressible, with the reason, never linted as if an engine had run that split.
+GB200_DISAGG = {"id": "dsr1_gb200_sglang_fp8_disagg_1024x1024_c4096_cfg508", "silicon_data_source": "",
+                "backend": "sglang", "model_path": "deepseek-ai/DeepSeek-V3", "system": "gb200", "mode": "disagg",
+                "isl": "1024", "osl": "1024", "gemm_quant_mode": "fp8", "moe_quant_mode": "fp8_block",
+                "prefill_batch_size": "1", "prefill_num_workers": "1", "prefill_tp_size": "1", "prefill_pp_size": "1",
+                "prefill_attention_dp_size": "8", "prefill_moe_tp_size": "1", "prefill_moe_ep_size": "8",
+                "decode_batch_size": "512", "decode_num_workers": "1", "decode_tp_size": "1", "decode_pp_size": "1",
+                "decode_attention_dp_size": "8", "decode_moe_tp_size": "1", "decode_moe_ep_size": "8",
+                "silicon_ttft_ms": "3545.7616911386367", "silicon_tpot_ms": "60.992807434992656"}
+GB200_WORLD_TP = dict(zip(_COLUMNS, (
+    "2026_04_06_deepseek_r1_gb200_sglang_fp8_agg_1024x1024_c5632_tp72_ep1_43", "silicon_concurrency=5632", "sglang",
+    "deepseek-ai/DeepSeek-R1", "gb200", "agg", "1024", "1024", "fp8", "fp8_block", "5632", "72", "1", "1", "72", "1",
+    "5990.951336697828", "34.20931166416589")))
+
+
+def test_gb200_rows():
+    found, skipped = vm.check_rows([GB200_DISAGG, GB200_WORLD_TP])
+    assert {r["pool"] for r in found} == {"prefill", "decode"} and all(r["id"] == GB200_DISAGG["id"] for r in found)
+    for r in found:
+        assert r["errors"] == []
+        key = "ttft_ms" if r["pool"] == "prefill" else "tpot_ms"
+        assert r[key][2] <= 1, r[key]
+    assert skipped == {"recorded tp 72 does not divide the 128 attention heads: the layout columns are not the "
+                       "engine's attention layout": 1}

@@ -25,6 +25,14 @@ DATASHEET = {
     "a100-40gb": (40, 1555, {"bf16": (312, 624), "tf32": (156, 312)}, 19.5),
     # DGX B200 datasheet: 1,440 GB and 64 TB/s for 8 GPUs; HGX B200 per-GPU rates (glennklockwood.com/garden/processors/B200)
     "b200": (180, 8000, {"bf16": (2250, 4500), "fp8": (4500, 9000), "tf32": (1100, 2200)}, 80),
+    # NVIDIA GB200 NVL72 / GB300 NVL72 specifications, per rack of 72 (with sparsity): FP16/BF16 360 PFLOPS, FP8 720,
+    # TF32 180, 576 TB/s of HBM3e; per GPU 5,000* / 10,000* / 2,500* and 8 TB/s. Memory: 186 GB (GB200: MLPerf system
+    # descriptions; 13.4 TB / 72), 288 GB (GB300). FP32 5,760 / 72 = 80 TFLOPS (GB200), 6 PFLOPS / 72 ≈ 83 (GB300)
+    "gb200": (186, 8000, {"bf16": (2500, 5000), "fp8": (5000, 10000), "tf32": (1250, 2500)}, 80),
+    "gb300": (288, 8000, {"bf16": (2500, 5000), "fp8": (5000, 10000), "tf32": (1250, 2500)}, 83),
+    # NVIDIA HGX B300 specifications, per 8 GPUs (with sparsity): FP16/BF16 36 PFLOPS, FP8 72, TF32 18, FP32 600 TFLOPS,
+    # 2.3 TB HBM3e: per GPU 4,500* / 9,000* / 2,250*, 75, 288 GB
+    "b300": (288, 8000, {"bf16": (2250, 4500), "fp8": (4500, 9000), "tf32": (1125, 2250)}, 75),
     # AMD Instinct MI300X data sheet: 192 GB HBM3, 5.3 TB/s, FP16/BF16 1,307.4 | 2,614.9*, FP8 2,614.9 | 5,229.8*
     "mi300x": (192, 5300, {"bf16": (1307.4, 2614.9), "fp8": (2614.9, 5229.8), "tf32": (653.7, 1307.4)}, 163.4),
     # NVIDIA L40S datasheet: 48 GB GDDR6, 864 GB/s, BF16 362.05 | 733*, FP8 733 | 1,466*, TF32 183 | 366*, FP32 91.6
@@ -41,6 +49,9 @@ LINKS = {
     "a100-80gb": (600, 300),   # NVLink 3, A100 datasheet
     "a100-40gb": (600, 300),
     "b200": (1800, 900),       # NVLink 5, DGX B200 datasheet (14.4 TB/s for 8 GPUs)
+    "gb200": (1800, 900),      # NVLink 5: 130 TB/s for 72 GPUs, GB200 NVL72 specifications
+    "gb300": (1800, 900),      # the same fabric, GB300 NVL72 specifications
+    "b300": (1800, 900),       # HGX B300: 1.8 TB/s per GPU
     "h100-pcie": (128, 64),    # PCIe Gen5 x16, H100 datasheet
     "l40s": (64, 32),          # PCIe Gen4 x16 "64GB/s bidirectional", L40S datasheet
     "mi300x": (896, 448),      # 7 Infinity Fabric links x 128 GB/s, MI300X data sheet
@@ -74,7 +85,7 @@ def test_dense_is_half_the_sparsity_figure(name):
 def test_fp8_doubles_bf16_where_the_vendor_says_so():
     # H100/H200/B200/MI300X: FP8 is exactly twice BF16. L40S is the exception the datasheet prints:
     # FP8 733 dense vs BF16 362.05 dense (733 is also BF16's sparsity figure), so 1.2% above 2 x BF16.
-    for name in ("h100-sxm", "h100-pcie", "h200", "b200", "mi300x"):
+    for name in ("h100-sxm", "h100-pcie", "h200", "b200", "gb200", "gb300", "b300", "mi300x"):
         acc = CATALOG[name]
         assert acc.peak_for("fp8") == pytest.approx(2 * acc.peak_for("bf16"), rel=1e-4), name
     l40s = CATALOG["l40s"]
@@ -100,7 +111,9 @@ def test_every_entry_is_complete_and_cites_a_source(name):
     acc = CATALOG[name]
     assert isinstance(acc, Accelerator) and acc.name == name and acc.vendor
     assert acc.source and "https://" in acc.source and acc.notes
-    assert acc.memory_gib > 0 and acc.memory_bandwidth_gbps > 0 and acc.devices_per_node == 8
+    assert acc.memory_gib > 0 and acc.memory_bandwidth_gbps > 0
+    # a node is the NVLink domain: 8 GPUs of a DGX/HGX board, 72 of an NVL72 rack
+    assert acc.devices_per_node == (72 if "NVL72" in acc.source else 8)
     assert acc.peak_tflops and all(v > 0 for v in acc.peak_tflops.values())
     assert set(acc.peak_tflops) <= {"fp32", "tf32", "bf16", "fp16", "fp8"}
     assert acc.intra_node_bandwidth_gbps > 0 and acc.inter_node_bandwidth_gbps > 0
