@@ -209,17 +209,24 @@ def distinct_experts_touched(experts_here: int, num_experts: int, top_k: int, to
     return experts_here * (1 - miss)
 
 
-def analyze(plan, *, counts: ParamCounts | None = None, all_devices: bool = True) -> Analysis:
+def analyze(plan, *, counts: ParamCounts | None = None, all_devices: bool = True,
+            memory: MemoryEstimate | None = None) -> Analysis:
     """The shared estimate of ``plan`` (pure: no I/O, no globals).
 
-    ``all_devices=False`` estimates one device per pipeline stage and EP rank
-    (the others repeat them): what the layout search uses to stay fast.
+    ``all_devices=False`` estimates one device of each kind (pipeline stage,
+    experts held; the others repeat one of them figure for figure): the busiest
+    device and whether all fit, what the layout search and the rules' trial
+    layouts need. ``memory`` is the plan's memory estimate when the caller has
+    it already (the layout search estimates memory first and prices only what
+    fits).
     """
     from .memory import representative_devices
 
     model, hw, par, work = plan.model, plan.hardware, plan.parallelism, plan.workload
     counts = counts or count_params(model)
-    memory = estimate_memory(plan, counts, None if all_devices else representative_devices(par, hw.num_devices))
+    if memory is None:
+        memory = estimate_memory(plan, counts, None if all_devices else representative_devices(par, hw.num_devices),
+                                 distinct=not all_devices)
     flops = estimate_flops(plan, counts)
     comm = estimate_comm(plan, counts, memory)
     missing: set[str] = set()

@@ -10,10 +10,15 @@ feasible by construction: the seed review's "use TP=2" on 3 devices can never
 come out of it.
 
 Each candidate is estimated with the same :func:`analyze` as the plan itself
-(one device per stage and EP rank), and only layouts that fit in 92% of the
+(one device of each kind: stage, experts held), and only layouts that fit in 92% of the
 memory (:data:`HEADROOM`) are ranked: training by throughput, inference by latency, then throughput. For
 training the memory savers are tried from cheapest to dearest — ZeRO stage,
 then full recompute — and the largest micro-batch that fits is kept.
+
+The search prunes without changing what it finds (``search(..., exhaustive=True)`` is the reference the tests
+compare it with): a layout's memory is estimated before anything else and the layout is priced (bounds,
+communication) only when it fits; the memory estimate stops at the first device past the headroom, since any
+device is a lower bound on the busiest; and devices that hold the same figures are estimated once.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from typing import Iterator
 
 from ..records import record, replace
 from .analysis import Analysis, analyze
+from .memory import estimate_memory, representative_devices
 from .params import ParamCounts, count_params
 
 #: context parallelism is proposed only when each rank keeps at least this many tokens of a sequence: below it the
@@ -204,15 +210,52 @@ def _grid(plan) -> Iterator[tuple[int, int, int, int, int, int]]:
                         yield tp, pp, cp, dp, ep, etp
 
 
-def _evaluate(plan, par, counts: ParamCounts) -> tuple[Analysis, Candidate]:
-    a = analyze(replace(plan, parallelism=par), counts=counts, all_devices=False)
-    b = a.bounds
+@record
+class SearchStats:
+    """What one search did with the layouts of its grid (``bench/bench_layouts.py`` prints it)."""
+
+    tried: int = 0               # layouts (with their memory savers) the search looked at
+    rejected_by_memory: int = 0  # a device past the headroom: not priced (and the devices after it not estimated)
+    priced: int = 0              # estimated in full (bounds, communication)
+
+
+def _fits(plan, memory) -> bool:
     # Without an accelerator (a serving command that does not say), memory cannot decide: every layout
     # that passes the divisibility rules counts, and the rules say nothing about its speed.
-    fits = "hardware" in plan.unknown or a.memory.busiest.total <= HEADROOM * a.memory.busiest.capacity
+    return "hardware" in plan.unknown or memory.busiest.total <= HEADROOM * memory.busiest.capacity
+
+
+def _evaluate(plan, par, counts: ParamCounts, memory=None) -> tuple[Analysis, Candidate]:
+    a = analyze(replace(plan, parallelism=par), counts=counts, all_devices=False, memory=memory)
+    b = a.bounds
+    fits = _fits(plan, a.memory)
     slow = sum(p.serial_s for p in b.phases) / max(sum(p.time_s for p in b.phases), 1e-30)
     return a, Candidate(par, b.max_throughput_samples_per_s, b.min_latency_ms, a.memory.utilization, fits, b.bottleneck,
                         b.max_throughput_samples_per_s / slow, b.min_latency_ms * slow)
+
+
+def _fitting(plan, par, counts: ParamCounts, stats: SearchStats, exhaustive: bool) -> Candidate | None:
+    """``par`` estimated as a candidate when it fits in :data:`HEADROOM` of the memory, else None.
+
+    A layout is priced (bounds, communication) only once its memory fits. Its memory is estimated on one device of
+    each kind (stage, experts held), which includes the busiest, and stops at the first device past the headroom:
+    any device is a lower bound on the busiest. ``exhaustive`` estimates every layout in full instead (the reference
+    the pruned search is tested against).
+    """
+    stats.tried += 1
+    if exhaustive:
+        stats.priced += 1
+        cand = _evaluate(plan, par, counts)[1]
+        return cand if cand.fits else None
+    # any device past the headroom rejects the layout (when memory decides at all): the estimate stops there
+    limit = None if "hardware" in plan.unknown else HEADROOM * plan.hardware.memory_bytes
+    memory = estimate_memory(replace(plan, parallelism=par), counts, representative_devices(par, plan.hardware.num_devices),
+                             distinct=True, stop_above=limit)
+    if not _fits(plan, memory):
+        stats.rejected_by_memory += 1
+        return None
+    stats.priced += 1
+    return _evaluate(plan, par, counts, memory)[1]
 
 
 def candidate_for(plan, counts: ParamCounts | None = None) -> Candidate:
@@ -220,9 +263,15 @@ def candidate_for(plan, counts: ParamCounts | None = None) -> Candidate:
     return _evaluate(plan, plan.parallelism, counts or count_params(plan.model))[1]
 
 
-def search(plan, *, counts: ParamCounts | None = None, limit: int | None = None) -> list[Candidate]:
-    """Feasible layouts that fit in memory, best first (see the module docstring for the ranking)."""
+def search(plan, *, counts: ParamCounts | None = None, limit: int | None = None, exhaustive: bool = False,
+           stats: SearchStats | None = None) -> list[Candidate]:
+    """Feasible layouts that fit in memory, best first (see the module docstring for the ranking).
+
+    ``exhaustive`` prices every layout in full, without the pruning (the same result, slower: for tests);
+    ``stats`` counts what the search did.
+    """
     counts = counts or count_params(plan.model)
+    stats = stats if stats is not None else SearchStats()
     base = plan.parallelism
     training = plan.workload.training
     found: list[Candidate] = []
@@ -230,8 +279,9 @@ def search(plan, *, counts: ParamCounts | None = None, limit: int | None = None)
         common = dict(tp=tp, pp=pp, cp=cp, dp=dp, ep=ep, etp=etp, expert_placement=None, sequence_parallel=tp > 1,
                       pipeline_layers=base.pipeline_layers if pp == base.pp else None)
         if not training:
-            _, cand = _evaluate(plan, replace(base, **common, zero_stage=0, recompute="none", micro_batch_size=1), counts)
-            if cand.fits:
+            cand = _fitting(plan, replace(base, **common, zero_stage=0, recompute="none", micro_batch_size=1), counts,
+                            stats, exhaustive)
+            if cand is not None:
                 found.append(cand)
             continue
         per_replica = plan.workload.batch_size // dp
@@ -245,8 +295,9 @@ def search(plan, *, counts: ParamCounts | None = None, limit: int | None = None)
                 for mbs in MICRO_BATCH_SIZES:
                     if per_replica % mbs:
                         continue
-                    _, cand = _evaluate(plan, replace(base, **common, zero_stage=zero, recompute=recompute, micro_batch_size=mbs), counts)
-                    if not cand.fits:
+                    cand = _fitting(plan, replace(base, **common, zero_stage=zero, recompute=recompute,
+                                                  micro_batch_size=mbs), counts, stats, exhaustive)
+                    if cand is None:
                         break
                     if fitting is None or cand.throughput_samples_per_s > fitting.throughput_samples_per_s:
                         fitting = cand

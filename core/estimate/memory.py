@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from ..records import record, field
 from ..plan import DTYPE_BYTES
-from .layout import coords, expert_data_parallel, micro_batches, stage_layers, virtual_stages
+from .layout import expert_data_parallel, micro_batches, stage_layers, virtual_stages
 from .params import ParamCounts, kv_projection_params
 
 
@@ -173,8 +173,14 @@ def representative_devices(par, num_devices: int) -> list[int]:
     return list(out) or [0]
 
 
-def estimate_memory(plan, counts: ParamCounts, devices: list[int] | None = None) -> MemoryEstimate:
-    """Memory of every device (or of ``devices`` only: the layout search asks for one per stage and EP rank)."""
+def estimate_memory(plan, counts: ParamCounts, devices: list[int] | None = None, *,
+                    distinct: bool = False, stop_above: float | None = None) -> MemoryEstimate:
+    """Memory of every device (or of ``devices`` only: the layout search asks for one per stage and EP rank).
+
+    For the layout search, which needs only the busiest device: with ``distinct`` a device whose figures repeat an
+    earlier one's is left out (the first of equal devices is the one ``busiest`` picks when ``devices`` ascend); with
+    ``stop_above`` the estimate stops at the first device past that many bytes (the layout cannot fit).
+    """
     model, hw, par, work = plan.model, plan.hardware, plan.parallelism, plan.workload
     training = work.training
     w = DTYPE_BYTES[work.dtype]
@@ -191,32 +197,41 @@ def estimate_memory(plan, counts: ParamCounts, devices: list[int] | None = None)
     opt_k = optimizer_bytes_per_param(work.optimizer, work.dtype)
     E = model.moe.num_experts if model.moe else 0
 
+    # A device's figures depend on what its stage holds (the layers' parameter sums, the embedding on the first, the
+    # head on the last), the micro-batches it keeps in flight, and the experts of its EP rank: devices that agree on
+    # all of these — every EP rank of a balanced placement, the middle stages of an even split — share one
+    # computation (the key below names every input of it; tests/core/estimate/test_layout_search_pruning.py checks
+    # each device against its estimate alone).
     cache: dict[tuple, DeviceMemory] = {}
     stage_sums: dict[int, tuple] = {}
     stage_acts: dict[int, float] = {}
     ep_counts = par.expert_counts(E) if E else ()
+    n_counts = len(ep_counts)
     out = []
     stride, etp, ep, last_stage = par.tp * par.cp * par.dp, max(1, par.etp), max(1, par.ep), par.pp - 1
     for i in (range(hw.num_devices) if devices is None else devices):
         # (stage, EP rank) as layout.coords gives them, without building the coordinates of every device
-        key = (min(i // stride, last_stage), (i % stride // etp) % ep)
+        stage, ep_rank = min(i // stride, last_stage), (i % stride // etp) % ep
+        n_experts = (ep_counts[ep_rank] if ep_rank < n_counts else 0) if E else 0
+        layers = stages[stage]
+        sums = stage_sums.get(stage)
+        if sums is None:
+            sums = stage_sums[stage] = _stage_sums(counts, layers, kv_attn)
+        in_flight = _in_flight(par.pp, stage, m, v) if training else 0
+        key = (sums, stage == 0, stage == last_stage, in_flight, n_experts)
         hit = cache.get(key)
         if hit is not None:
-            out.append(DeviceMemory(i, hit.stage, hit.ep_rank, hit.layers, hit.experts, hit.weights, hit.gradients,
+            if distinct:
+                continue
+            out.append(DeviceMemory(i, stage, ep_rank, hit.layers, n_experts, hit.weights, hit.gradients,
                                     hit.optimizer, hit.activations, hit.kv_cache, hit.capacity, hit.params))
             continue
-        c = coords(i, par)
-        layers = stages[c.stage]
-        n_experts = (ep_counts[c.ep_rank] if c.ep_rank < len(ep_counts) else 0) if E else 0
-        sums = stage_sums.get(c.stage)
-        if sums is None:
-            sums = stage_sums[c.stage] = _stage_sums(counts, layers, kv_attn)
         sharded_sum, replicated_sum, kv_layers, expert_unit, moe_count = sums
         dense = sharded_sum / par.tp + kv_layers * kv_attn / kv_div + replicated_sum
         expert = expert_unit * n_experts / max(1, par.etp)
-        if c.stage == 0:
+        if stage == 0:
             dense += counts.embedding / par.tp
-        if c.stage == par.pp - 1:
+        if stage == par.pp - 1:
             dense += counts.final_norm + (counts.lm_head if counts.lm_head else (counts.embedding if par.pp > 1 else 0)) / par.tp
             if counts.mtp and model.mtp_layers and (training or work.speculative_tokens):
                 last = counts.layers[-1]
@@ -238,16 +253,15 @@ def estimate_memory(plan, counts: ParamCounts, devices: list[int] | None = None)
                 # the layer being computed and the one being prefetched
                 weights = 2 * params / max(1, len(layers)) * w
             s = max(1, work.seq_len // par.cp)
-            in_flight = _in_flight(par.pp, c.stage, m, v)
-            per_mb = stage_acts.get(c.stage)
+            per_mb = stage_acts.get(stage)
             if per_mb is None:
-                per_mb = stage_acts[c.stage] = sum(
+                per_mb = stage_acts[stage] = sum(
                     n * layer_activation_bytes(model, is_moe, s=s, b=par.micro_batch_size, tp=par.tp,
                                                sp=par.sequence_parallel, recompute=par.recompute, dtype=work.dtype,
                                                etp=par.etp, store_scores=not par.flash_attention)
                     for is_moe, n in ((True, moe_count), (False, len(layers) - moe_count)) if n)
             acts = per_mb * in_flight
-            if c.stage == par.pp - 1:
+            if stage == par.pp - 1:
                 acts += 4 * s * par.micro_batch_size * model.vocab_size / par.tp  # fp32 logits for the loss
             kv = 0
         else:
@@ -257,7 +271,7 @@ def estimate_memory(plan, counts: ParamCounts, devices: list[int] | None = None)
             s = max(1, work.seq_len // par.cp)
             # the working set of one block during prefill (not kept across blocks)
             chunk = min(batch * s, PREFILL_CHUNK_TOKENS)
-            acts = stage_acts.get(c.stage)
+            acts = stage_acts.get(stage)
             if acts is None:
                 acts = layer_activation_bytes(model, moe_count > 0, s=chunk, b=1, tp=par.tp, sp=par.sequence_parallel,
                                               recompute="none", dtype=work.dtype, etp=par.etp) if len(layers) else 0
@@ -265,13 +279,15 @@ def estimate_memory(plan, counts: ParamCounts, devices: list[int] | None = None)
                 # plan, the sequences that end inside one chunk
                 logit_rows = batch if work.output_len else min(batch, -(-chunk // s) + 1)
                 acts += 4 * logit_rows * model.vocab_size / par.tp
-                stage_acts[c.stage] = acts
+                stage_acts[stage] = acts
             kv = kv_cache_bytes(model, len(layers), tokens=held_tokens(work) / par.cp, batch=batch,
                                 tp=par.tp, dtype=work.kv_cache_dtype)
-        dev = DeviceMemory(i, c.stage, c.ep_rank, len(layers), n_experts, int(weights), int(grads), int(opt),
+        dev = DeviceMemory(i, stage, ep_rank, len(layers), n_experts, int(weights), int(grads), int(opt),
                            int(acts), int(kv), capacity, int(params))
         cache[key] = dev
         out.append(dev)
+        if stop_above is not None and dev.total > stop_above:
+            break
     return MemoryEstimate(tuple(out))
 
 
