@@ -68,7 +68,10 @@ class DeploylintServer(LanguageServer):
         DL009 saying so (``core/host/trust.py``).
         """
         allowed = bool(cfg.plugins) and (cfg.root in self._allowed or self._trusted(cfg.root))
-        key = (tuple(cfg.plugins), cfg.root, allowed)
+        # everything the registry is built from: the configuration's folder and file, the plugins it names, their
+        # time budget, and whether they may run — two folders, or one configuration before and after an edit,
+        # never share a registry
+        key = (cfg.root, cfg.source, tuple(cfg.plugins), cfg.rule_timeout_s, allowed)
         if key not in self._registries:
             from ..host.registry import Registry
 
@@ -130,6 +133,11 @@ class DeploylintServer(LanguageServer):
             except Exception:  # a broken config file: lint with the defaults rather than not at all
                 self._configs[folder] = Config()
         return self._configs[folder]
+
+    def configs_changed(self) -> None:
+        """Forget the configurations read so far (a saved deploylint.toml or pyproject.toml may have changed them);
+        the next lint reads them again, and a configuration that says something new gets its own registry."""
+        self._configs.clear()
 
     def is_plan(self, path: str, text: str = "") -> bool:
         """A plan file: matched by the include patterns, or (any name) a file that declares ``schema_version``
@@ -248,7 +256,7 @@ def did_change(ls: DeploylintServer, params: lsp.DidChangeTextDocumentParams) ->
 
 @server.feature(lsp.TEXT_DOCUMENT_DID_SAVE)
 def did_save(ls: DeploylintServer, params: lsp.DidSaveTextDocumentParams) -> None:
-    ls._configs.clear()   # a saved pyproject.toml or deploylint.toml may have changed the configuration
+    ls.configs_changed()
     ls.refresh(params.text_document.uri)
 
 
