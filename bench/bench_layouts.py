@@ -1,17 +1,21 @@
 """How long the feasible-layout search takes on large clusters.
 
-Run:  python bench/bench_layouts.py          (prints one line per scenario)
+Run:  python bench/bench_layouts.py [DEVICES] [--runs 15]     (one line per scenario)
 
 Scenarios: Llama-3.1-70B training on 1,024 H100s and Mixtral-8x7B inference
 on 1,024 H100s (model shapes from their published config.json). Reports the
-number of feasible layouts examined and the median wall time of 5 searches.
+layouts of the grid, how many the search priced in full and how many its
+memory estimate rejected first, and the wall time of ``--runs`` searches
+(median, min–max) with the process's CPU time beside it (on a loaded machine
+the CPU time is the steadier figure).
 """
 from __future__ import annotations
 
+import argparse
 import statistics
-import sys
 import time
 
+from deploylint.core.estimate import layouts
 from deploylint.core.estimate.layouts import _grid, search
 from deploylint.core.plan import Hardware, Model, MoE, Parallelism, Plan, Workload
 
@@ -31,17 +35,28 @@ def scenarios(devices: int = 1024):
 
 
 def main(argv=None) -> int:
-    devices = int((argv or sys.argv[1:] or ["1024"])[0])
-    for name, plan in scenarios(devices):
+    parser = argparse.ArgumentParser()
+    parser.add_argument("devices", nargs="?", type=int, default=1024)
+    parser.add_argument("--runs", type=int, default=15)
+    args = parser.parse_args(argv)
+    for name, plan in scenarios(args.devices):
         grid = sum(1 for _ in _grid(plan))
-        times = []
-        for _ in range(5):
-            t0 = time.perf_counter()
+        stats = getattr(layouts, "SearchStats", None)   # absent before the search pruned (for A/B runs)
+        what = ""
+        if stats is not None:
+            stats = stats()
+            search(plan, stats=stats)
+            what = f"{stats.tried} tried, {stats.rejected_by_memory} rejected by memory, {stats.priced} priced; "
+        wall, cpu = [], []
+        for _ in range(args.runs):
+            t0, c0 = time.perf_counter(), time.process_time()
             found = search(plan)
-            times.append(time.perf_counter() - t0)
+            wall.append((time.perf_counter() - t0) * 1e3)
+            cpu.append((time.process_time() - c0) * 1e3)
         best = found[0].describe() if found else "none fits"
-        print(f"{name} on {devices} devices: {grid} layouts in the grid, {len(found)} fit; "
-              f"median {statistics.median(times) * 1e3:.0f} ms (min {min(times) * 1e3:.0f}); best {best}")
+        print(f"{name} on {args.devices} devices: {grid} layouts in the grid, {len(found)} fit; {what}"
+              f"median {statistics.median(wall):.1f} ms (min {min(wall):.1f}, max {max(wall):.1f}), "
+              f"CPU median {statistics.median(cpu):.1f} ms; best {best}")
     return 0
 
 

@@ -234,12 +234,12 @@ def _evaluate(plan, par, counts: ParamCounts, memory=None) -> tuple[Analysis, Ca
                         b.max_throughput_samples_per_s / slow, b.min_latency_ms * slow)
 
 
-def _fitting(plan, par, counts: ParamCounts, stats: SearchStats, exhaustive: bool) -> Candidate | None:
+def _fitting(plan, par, counts: ParamCounts, stats: SearchStats, exhaustive: bool, memo: dict) -> Candidate | None:
     """``par`` estimated as a candidate when it fits in :data:`HEADROOM` of the memory, else None.
 
     A layout is priced (bounds, communication) only once its memory fits. Its memory is estimated on one device of
     each kind (stage, experts held), which includes the busiest, and stops at the first device past the headroom:
-    any device is a lower bound on the busiest. ``exhaustive`` estimates every layout in full instead (the reference
+    any device is a lower bound on the busiest; what its stages hold is shared with the other layouts (``memo``). ``exhaustive`` estimates every layout in full instead (the reference
     the pruned search is tested against).
     """
     stats.tried += 1
@@ -250,7 +250,7 @@ def _fitting(plan, par, counts: ParamCounts, stats: SearchStats, exhaustive: boo
     # any device past the headroom rejects the layout (when memory decides at all): the estimate stops there
     limit = None if "hardware" in plan.unknown else HEADROOM * plan.hardware.memory_bytes
     memory = estimate_memory(replace(plan, parallelism=par), counts, representative_devices(par, plan.hardware.num_devices),
-                             distinct=True, stop_above=limit)
+                             distinct=True, stop_above=limit, memo=memo)
     if not _fits(plan, memory):
         stats.rejected_by_memory += 1
         return None
@@ -275,12 +275,13 @@ def search(plan, *, counts: ParamCounts | None = None, limit: int | None = None,
     base = plan.parallelism
     training = plan.workload.training
     found: list[Candidate] = []
+    memo: dict = {}   # per-stage sums and activations shared by the layouts of this search (one model, one workload)
     for tp, pp, cp, dp, ep, etp in _grid(plan):
         common = dict(tp=tp, pp=pp, cp=cp, dp=dp, ep=ep, etp=etp, expert_placement=None, sequence_parallel=tp > 1,
                       pipeline_layers=base.pipeline_layers if pp == base.pp else None)
         if not training:
             cand = _fitting(plan, replace(base, **common, zero_stage=0, recompute="none", micro_batch_size=1), counts,
-                            stats, exhaustive)
+                            stats, exhaustive, memo)
             if cand is not None:
                 found.append(cand)
             continue
@@ -296,7 +297,7 @@ def search(plan, *, counts: ParamCounts | None = None, limit: int | None = None,
                     if per_replica % mbs:
                         continue
                     cand = _fitting(plan, replace(base, **common, zero_stage=zero, recompute=recompute,
-                                                  micro_batch_size=mbs), counts, stats, exhaustive)
+                                                  micro_batch_size=mbs), counts, stats, exhaustive, memo)
                     if cand is None:
                         break
                     if fitting is None or cand.throughput_samples_per_s > fitting.throughput_samples_per_s:

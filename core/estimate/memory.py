@@ -50,10 +50,11 @@ class DeviceMemory:
     kv_cache: int
     capacity: int
     params: int
+    #: weights + gradients + optimizer + activations + kv_cache, summed once (rules read it for every device)
+    total: int = field(default=0, init=False, repr=False, compare=False)
 
-    @property
-    def total(self) -> int:
-        return self.weights + self.gradients + self.optimizer + self.activations + self.kv_cache
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "total", self.weights + self.gradients + self.optimizer + self.activations + self.kv_cache)
 
     @property
     def utilization(self) -> float:
@@ -129,6 +130,8 @@ def layer_activation_bytes(model, layer_is_moe: bool, *, s: int, b: int, tp: int
 class MemoryEstimate:
     devices: tuple[DeviceMemory, ...]
     _busiest: DeviceMemory | None = field(default=None, init=False, repr=False, compare=False)
+    _fits: bool | None = field(default=None, init=False, repr=False, compare=False)
+    _imbalance: float | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # found once: rules ask for it many times, and a plan may have 100,000 devices
@@ -146,14 +149,18 @@ class MemoryEstimate:
 
     @property
     def fits(self) -> bool:
-        return all(d.total <= d.capacity for d in self.devices)
+        if self._fits is None:   # computed once, as the busiest device is
+            object.__setattr__(self, "_fits", all(d.total <= d.capacity for d in self.devices))
+        return self._fits
 
     @property
     def imbalance(self) -> float:
         """max / mean of the per-device totals (1.0 = perfectly even)."""
-        totals = [d.total for d in self.devices]
-        mean = sum(totals) / len(totals)
-        return max(totals) / mean if mean else 1.0
+        if self._imbalance is None:
+            totals = [d.total for d in self.devices]
+            mean = sum(totals) / len(totals)
+            object.__setattr__(self, "_imbalance", max(totals) / mean if mean else 1.0)
+        return self._imbalance
 
 
 #: tokens one prefill forward pass processes at once (chunked prefill; vLLM's and SGLang's defaults are 2k–16k)
@@ -163,23 +170,25 @@ PREFILL_CHUNK_TOKENS = 8192
 def representative_devices(par, num_devices: int) -> list[int]:
     """One device per (pipeline stage, EP rank): every other device repeats one of them."""
     stride = max(1, par.tp * par.cp * par.dp)
-    out: dict[int, None] = {}
-    # stages past the last device and ranks past ``stride`` add no device: the loops stop there
-    for stage in range(min(par.pp, num_devices // stride + 1)):
-        for r in range(min(max(1, par.ep), stride)):
-            i = stage * stride + (r * max(1, par.etp)) % stride
-            if i < num_devices:
-                out.setdefault(i)
-    return list(out) or [0]
+    etp = max(1, par.etp)
+    # the first device of each EP rank inside a stage (ranks past ``stride`` add no device), and stages past the last
+    # device none: a stage's offsets stay inside it, so no device repeats across stages
+    offsets = list(dict.fromkeys((r * etp) % stride for r in range(min(max(1, par.ep), stride))))
+    out = [i for start in range(0, min(par.pp, num_devices // stride + 1) * stride, stride) for i in
+           (start + o for o in offsets) if i < num_devices]
+    return out or [0]
 
 
 def estimate_memory(plan, counts: ParamCounts, devices: list[int] | None = None, *,
-                    distinct: bool = False, stop_above: float | None = None) -> MemoryEstimate:
+                    distinct: bool = False, stop_above: float | None = None,
+                    memo: dict | None = None) -> MemoryEstimate:
     """Memory of every device (or of ``devices`` only: the layout search asks for one per stage and EP rank).
 
     For the layout search, which needs only the busiest device: with ``distinct`` a device whose figures repeat an
     earlier one's is left out (the first of equal devices is the one ``busiest`` picks when ``devices`` ascend); with
-    ``stop_above`` the estimate stops at the first device past that many bytes (the layout cannot fit).
+    ``stop_above`` the estimate stops at the first device past that many bytes (the layout cannot fit). ``memo`` is a
+    dict the caller keeps across estimates of one model (``counts``): each stage's parameter sums and activations,
+    keyed by everything they are computed from, are computed once for all the layouts the search tries.
     """
     model, hw, par, work = plan.model, plan.hardware, plan.parallelism, plan.workload
     training = work.training
@@ -203,6 +212,7 @@ def estimate_memory(plan, counts: ParamCounts, devices: list[int] | None = None,
     # computation (the key below names every input of it; tests/core/estimate/test_layout_search_pruning.py checks
     # each device against its estimate alone).
     cache: dict[tuple, DeviceMemory] = {}
+    by_rank: dict[tuple[int, int], DeviceMemory] = {}   # (stage, EP rank) → its figures, once known
     stage_sums: dict[int, tuple] = {}
     stage_acts: dict[int, float] = {}
     ep_counts = par.expert_counts(E) if E else ()
@@ -212,18 +222,27 @@ def estimate_memory(plan, counts: ParamCounts, devices: list[int] | None = None,
     for i in (range(hw.num_devices) if devices is None else devices):
         # (stage, EP rank) as layout.coords gives them, without building the coordinates of every device
         stage, ep_rank = min(i // stride, last_stage), (i % stride // etp) % ep
-        n_experts = (ep_counts[ep_rank] if ep_rank < n_counts else 0) if E else 0
-        layers = stages[stage]
-        sums = stage_sums.get(stage)
-        if sums is None:
-            sums = stage_sums[stage] = _stage_sums(counts, layers, kv_attn)
-        in_flight = _in_flight(par.pp, stage, m, v) if training else 0
-        key = (sums, stage == 0, stage == last_stage, in_flight, n_experts)
-        hit = cache.get(key)
+        hit = by_rank.get((stage, ep_rank))
+        if hit is None:
+            n_experts = (ep_counts[ep_rank] if ep_rank < n_counts else 0) if E else 0
+            layers = stages[stage]
+            sums = stage_sums.get(stage)
+            if sums is None:
+                sums = memo.get((layers.start, layers.stop)) if memo is not None else None
+                if sums is None:
+                    sums = _stage_sums(counts, layers, kv_attn)
+                    if memo is not None:
+                        memo[layers.start, layers.stop] = sums
+                stage_sums[stage] = sums
+            in_flight = _in_flight(par.pp, stage, m, v) if training else 0
+            key = (sums, stage == 0, stage == last_stage, in_flight, n_experts)
+            hit = cache.get(key)
+            if hit is not None:
+                by_rank[stage, ep_rank] = hit
         if hit is not None:
             if distinct:
                 continue
-            out.append(DeviceMemory(i, stage, ep_rank, hit.layers, n_experts, hit.weights, hit.gradients,
+            out.append(DeviceMemory(i, stage, ep_rank, hit.layers, hit.experts, hit.weights, hit.gradients,
                                     hit.optimizer, hit.activations, hit.kv_cache, hit.capacity, hit.params))
             continue
         sharded_sum, replicated_sum, kv_layers, expert_unit, moe_count = sums
@@ -255,11 +274,17 @@ def estimate_memory(plan, counts: ParamCounts, devices: list[int] | None = None,
             s = max(1, work.seq_len // par.cp)
             per_mb = stage_acts.get(stage)
             if per_mb is None:
-                per_mb = stage_acts[stage] = sum(
-                    n * layer_activation_bytes(model, is_moe, s=s, b=par.micro_batch_size, tp=par.tp,
-                                               sp=par.sequence_parallel, recompute=par.recompute, dtype=work.dtype,
-                                               etp=par.etp, store_scores=not par.flash_attention)
-                    for is_moe, n in ((True, moe_count), (False, len(layers) - moe_count)) if n)
+                shape = dict(s=s, b=par.micro_batch_size, tp=par.tp, sp=par.sequence_parallel, recompute=par.recompute,
+                             dtype=work.dtype, etp=par.etp, store_scores=not par.flash_attention)
+                # the memo's key is every argument of the computation (the model is the memo's own)
+                acts_key = ("activations", moe_count, len(layers), *shape.values())
+                per_mb = memo.get(acts_key) if memo is not None else None
+                if per_mb is None:
+                    per_mb = sum(n * layer_activation_bytes(model, is_moe, **shape)
+                                 for is_moe, n in ((True, moe_count), (False, len(layers) - moe_count)) if n)
+                    if memo is not None:
+                        memo[acts_key] = per_mb
+                stage_acts[stage] = per_mb
             acts = per_mb * in_flight
             if stage == par.pp - 1:
                 acts += 4 * s * par.micro_batch_size * model.vocab_size / par.tp  # fp32 logits for the loss
@@ -284,7 +309,7 @@ def estimate_memory(plan, counts: ParamCounts, devices: list[int] | None = None,
                                 tp=par.tp, dtype=work.kv_cache_dtype)
         dev = DeviceMemory(i, stage, ep_rank, len(layers), n_experts, int(weights), int(grads), int(opt),
                            int(acts), int(kv), capacity, int(params))
-        cache[key] = dev
+        cache[key] = by_rank[stage, ep_rank] = dev
         out.append(dev)
         if stop_above is not None and dev.total > stop_above:
             break

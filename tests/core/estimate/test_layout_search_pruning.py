@@ -116,6 +116,21 @@ def test_each_device_estimated_alone_as_in_the_whole(name):
     assert [estimate_memory(plan, counts, [i]).devices[0] for i in range(plan.hardware.num_devices)] == list(whole.devices)
 
 
+@pytest.mark.parametrize("par, devices", [
+    (Parallelism(tp=2, pp=4, dp=8, ep=4, etp=2), 64), (Parallelism(tp=1, pp=3, dp=5, ep=5), 15),
+    (Parallelism(tp=4, pp=2, dp=2, ep=16), 16),     # more EP ranks than a stage has devices
+    (Parallelism(tp=8, pp=4, dp=2), 60),             # the last stage short of devices
+    (Parallelism(tp=2, pp=8, dp=4), 20)])            # stages past the last device
+def test_representative_devices_are_the_first_of_each_stage_and_ep_rank(par, devices):
+    from deploylint.core.estimate.layout import coords
+
+    first: dict[tuple[int, int], int] = {}
+    for i in range(devices):
+        c = coords(i, par)
+        first.setdefault((c.stage, c.ep_rank), i)
+    assert representative_devices(par, devices) == sorted(first.values())
+
+
 def test_the_distinct_devices_hold_the_busiest():
     for plan in PLANS.values():
         devices = representative_devices(plan.parallelism, plan.hardware.num_devices)

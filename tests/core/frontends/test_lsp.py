@@ -102,6 +102,8 @@ async def test_hover_shows_schema_description_and_rule(client: LanguageClient, t
         text_document=types.TextDocumentIdentifier(uri=uri), position=moe.range.start))
     assert "MOE301" in hover.contents.value and "Megatron-LM" in hover.contents.value
     assert "`distribution` = [22, 21, 21]" in hover.contents.value
+    # the figures are the server's: the published diagnostic carries only what finds it again
+    assert all(set(d.data) == {"index", "rule"} for d in client.diagnostics[uri])
 
 
 async def test_fix_all_source_action_applies_safe_fixes(client: LanguageClient, tmp_path):
