@@ -18,9 +18,10 @@ deploylint does not trust) and checked again like any rule's output
 (:mod:`.validation`). The plugin API does not change: a plugin's rules,
 accelerators and configure hooks are proxied by objects registered
 under the plugin's name, and its rules are :class:`RemoteRule` instances that
-carry the same metadata. A plugin with a ``deploylint_source`` hook is the
-exception: its Documents carry its own writer and reader (callbacks into the
-plugin), so once its import has passed in the worker it runs in-process.
+carry the same metadata. A source adapter (``deploylint_source``) runs there
+too: its Documents come back as JSON, and a Document with a writer of its own
+gets a :class:`RemoteWriter`, whose ``apply`` and ``reload`` run the plugin's
+writer in the worker, on the Document it kept there.
 """
 
 from __future__ import annotations
@@ -237,11 +238,6 @@ class WorkerHost:
         hooks = [str(h) for h in answer.get("hooks") or []]
         return _proxy(self, name, hooks), str(version or ""), hooks, [str(h) for h in answer.get("hook_names") or []]
 
-    def forget(self, name: str) -> None:
-        """Stop hosting ``name`` (it is run in-process instead): it is not loaded again after a restart."""
-        with self._lock:
-            self._loads = [load for load in self._loads if load["name"] != name]
-
     def rules(self, name: str) -> list["RemoteRule"]:
         """The plugin's rules, as RemoteRules; invalid ones are reported, not returned."""
         answer = self.call(name, {"op": "rules", "name": name}, what="in deploylint_rules()")
@@ -268,6 +264,25 @@ class WorkerHost:
     def configure(self, name: str, config: Any, budget_s: float) -> None:
         self._configured[name] = config
         self.call(name, {"op": "configure", "name": name, "config": config}, budget_s, what="in deploylint_configure()")
+
+    def source(self, name: str, path: str, text: str):
+        """The plugin's Document(s) for the file, or None; each with a :class:`RemoteWriter` when it has a writer."""
+        answer = self.call(name, {"op": "source", "name": name, "path": path, "text": text}, what="in deploylint_source()")
+        if "source_error" in answer:
+            from ..document.sources import SourceError
+
+            r = answer.get("range")
+            valid = isinstance(r, list) and len(r) == 4 and all(type(v) is int and v > 0 for v in r)
+            raise SourceError(one_line(str(answer["source_error"])),
+                              Range(Position(r[0], r[1]), Position(r[2], r[3])) if valid else None)
+        found = answer.get("documents")
+        if found is None:
+            return None
+        try:
+            documents = [document_from_wire(self, name, item, text) for item in found]
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError):
+            raise PluginFault("sent a Document deploylint cannot read", name) from None
+        return documents[0] if answer.get("single") and len(documents) == 1 else documents
 
     def check(self, rule: "RemoteRule", ctx: Any, budget_s: float, limit: int) -> tuple[list[Diagnostic], list[str]]:
         """The rule's checked diagnostics for ``ctx``, and what else went wrong (as verb phrases)."""
@@ -311,6 +326,79 @@ class RemoteRule(Rule):
         return found
 
 
+class RemoteWriter:
+    """The writer of a Document a source adapter made in the worker: each call runs the plugin's writer there.
+
+    What the plugin's writer cannot do, or a fault of it (an exception, a hang, a dead worker), is a
+    :class:`~deploylint.core.document.writers.WriteError`: the fix is not offered, the finding stays.
+    Pickled (the plan sent to the worker for the plugin's rules) it keeps only its names, no process.
+    """
+
+    def __init__(self, host: WorkerHost | None, plugin: str, doc_id: int) -> None:
+        self.host, self.plugin, self.doc_id = host, plugin, doc_id
+
+    def __reduce__(self):
+        return (RemoteWriter, (None, self.plugin, self.doc_id))
+
+    def _call(self, request: dict) -> dict:
+        from ..document.writers import WriteError
+
+        if self.host is None:
+            raise WriteError("this Document's writer lives in the plugin worker")
+        try:
+            return self.host.call(self.plugin, {**request, "doc": self.doc_id}, what="in its Document's writer")
+        except PluginFault as exc:
+            raise WriteError(f"the writer of plugin {self.plugin!r} {exc}") from None
+
+    def apply(self, document, change) -> str:
+        text = self._call({"op": "write", "change": change}).get("text")
+        if not isinstance(text, str):
+            from ..document.writers import WriteError
+
+            raise WriteError(f"the writer of plugin {self.plugin!r} gave no text")
+        return text
+
+    def reload(self, document, text: str):
+        from ..document.writers import WriteError
+
+        answer = self._call({"op": "reload", "text": text})
+        try:
+            return document_from_wire(self.host, self.plugin, answer["document"], text)
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError):
+            raise WriteError(f"the writer of plugin {self.plugin!r} read the fixed text back as no Document") from None
+
+
+def document_from_wire(host: WorkerHost | None, plugin: str, item: dict, text: str):
+    """A source adapter's Document from the worker's JSON; anything out of shape raises."""
+    from ..document import Document, NodeSpan, Span
+
+    def span(pair):
+        if pair is None:
+            return None
+        start, end = pair
+        if type(start) is not int or type(end) is not int or not 0 <= start <= end:
+            raise ValueError("span")
+        return Span(start, end)
+
+    spans = {}
+    for pointer, (value, key) in item["spans"].items():
+        value = span(value)
+        if value is None:
+            raise ValueError("a span without a value")
+        spans[str(pointer)] = NodeSpan(value, span(key))
+    related = {str(p): tuple(Related(str(m), _wire_range(r), None if f is None else str(f), int(s), int(e))
+                             for m, r, f, s, e in rs) for p, rs in item["related"].items()}
+    writer = RemoteWriter(host, plugin, int(item["writer"])) if item["writer"] is not None else None
+    label = item["label"]
+    if not isinstance(item["engine"], dict) or not isinstance(item["origins"], dict):
+        raise TypeError("engine")
+    return Document(str(item["path"]), text if item["text"] is None else str(item["text"]), str(item["format"]),
+                    item["data"], spans, newline=str(item["newline"]), writer=writer,
+                    label=None if label is None else str(label), related=related,
+                    origins={str(k): str(v) for k, v in item["origins"].items()}, partial=bool(item["partial"]),
+                    skipped=[str(s) for s in item["skipped"]], engine=item["engine"])
+
+
 def _proxy(host: WorkerHost, name: str, hooks: list[str]) -> Any:
     """An object with the hooks ``name`` implements, each forwarding to the worker (registered in its place)."""
     proxy = types.SimpleNamespace()
@@ -318,6 +406,8 @@ def _proxy(host: WorkerHost, name: str, hooks: list[str]) -> Any:
         proxy.deploylint_rules = hookimpl(lambda: host.rules(name))
     if "deploylint_accelerators" in hooks:
         proxy.deploylint_accelerators = hookimpl(lambda: host.accelerators(name))
+    if "deploylint_source" in hooks:
+        proxy.deploylint_source = hookimpl(lambda path, text: host.source(name, path, text))
     if "deploylint_configure" in hooks:
         proxy.deploylint_configure = hookimpl(lambda config: host.configure(name, config, getattr(config, "rule_timeout_s", host.budget_s)))
     return proxy
@@ -325,26 +415,28 @@ def _proxy(host: WorkerHost, name: str, hooks: list[str]) -> Any:
 
 def from_wire(item: dict) -> Diagnostic:
     """A diagnostic from the worker's JSON; anything out of shape raises (the engine checks the rest again)."""
-    def rng(r):
-        if r is None:
-            return None
-        if len(r) != 4 or not all(type(v) is int for v in r):
-            raise ValueError("range")
-        return Range(Position(r[0], r[1]), Position(r[2], r[3]))
-
     fixes = []
     for f in item["fixes"]:
         changes = tuple(ValueChange(str(op), str(path), value) for op, path, value in f["changes"])
-        edits = tuple(Edit(rng(r), str(text), *(() if start is None else (int(start), int(end))))
+        edits = tuple(Edit(_wire_range(r), str(text), *(() if start is None else (int(start), int(end))))
                       for r, text, start, end in f["edits"])
         fixes.append(Fix(str(f["message"]), changes, Applicability.parse(f["applicability"]), edits))
     data = item["data"]
     if not isinstance(data, dict):
         raise TypeError("data")
-    related = tuple(Related(str(message), rng(r), None if file is None else str(file), int(start), int(end))
+    related = tuple(Related(str(message), _wire_range(r), None if file is None else str(file), int(start), int(end))
                     for message, r, file, start, end in item.get("related") or ())
     return Diagnostic(code=str(item["code"]), severity=Severity.parse(item["severity"]), message=str(item["message"]),
-                      path=str(item["path"]), range=rng(item["range"]), fixes=tuple(fixes), data=data, related=related)
+                      path=str(item["path"]), range=_wire_range(item["range"]), fixes=tuple(fixes), data=data, related=related)
+
+
+def _wire_range(r):
+    """A range from the worker's ``[line, column, end line, end column]``, or None; anything else raises."""
+    if r is None:
+        return None
+    if len(r) != 4 or not all(type(v) is int for v in r):
+        raise ValueError("range")
+    return Range(Position(r[0], r[1]), Position(r[2], r[3]))
 
 
 def _refuse(constant: str):

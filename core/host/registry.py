@@ -212,12 +212,6 @@ class Registry:
             info.error = str(exc)
             self.failures.append(plugin_failure(name, None, f"plugin {name!r} ({source}) failed to load: it {exc}"))
             return
-        if "deploylint_source" in hooks:
-            # A source adapter's Documents carry its writer and reader (callbacks into the plugin), which cannot
-            # cross into this process: once its import has passed in the worker, it runs here (docs/plugins.md).
-            self.worker().forget(name)
-            self.plugins.remove(info)
-            return self._register(name, load, source, version or found_version or (lambda: _module_version(module)))
         info.version = info.version or found_version
         self.pm.register(proxy, name=name)
         problem = self._hook_names_problem(set(hook_names))
@@ -306,13 +300,32 @@ class Registry:
             self._accelerators = merged
         return self._accelerators
 
-    def source(self, path: str, text: str):
-        """A plugin's Document for a format it reads, or None."""
-        if not self._impls("deploylint_source"):
-            return None
-        if self._builtin is not None:
-            return self._builtin.call_first("deploylint_source", path=path, text=text)
-        return self.pm.hook.deploylint_source(path=path, text=text)
+    def source(self, path: str, text: str, failures: list[Diagnostic] | None = None):
+        """The first plugin's Document(s) for a file it reads, or None; a DL005 for each adapter that failed
+        goes to ``failures`` (default: this registry's own ``failures``).
+
+        Each adapter is asked in turn (the last registered first, pluggy's order), so one that raises, exits,
+        hangs or prints is a DL005 naming it, and the next adapter, or the built-in loader, still reads the file. A
+        :class:`~deploylint.core.document.sources.SourceError` is an adapter saying the file is its own and
+        broken: it propagates (a DL001 at its position).
+        """
+        from ..document.sources import SourceError
+
+        failures = self.failures if failures is None else failures
+        arguments = {"path": path, "text": text}
+        for impl in reversed(self._impls("deploylint_source")):
+            try:
+                found = impl.function(*[arguments[a] for a in impl.argnames])
+            except SourceError:
+                raise
+            except (Exception, SystemExit) as exc:   # a PluginFault from the worker, or an in-process adapter's
+                name = impl.plugin_name
+                failures.append(plugin_failure(name, None, f"plugin {name!r}: deploylint_source() {exception_text(exc)} "
+                                                           "on this file"))
+                continue
+            if found is not None:
+                return found
+        return None
 
     def source_plugins(self) -> list[str]:
         """The names of the plugins that read files through ``deploylint_source``."""

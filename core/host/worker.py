@@ -88,6 +88,8 @@ class Worker:
         self.pm.add_hookspecs(hookspecs)
         self.rules: dict[str, Any] = {}
         self.ctx = None
+        #: the Documents a source adapter gave that have a writer of their own, by id: a fix is written here
+        self.documents: dict[int, Any] = {}
 
     # -- one request ----------------------------------------------------------------
     def handle(self, request: dict) -> dict:
@@ -187,6 +189,56 @@ class Worker:
         self.ctx = request["ctx"]
         return {}
 
+    def op_source(self, request: dict) -> dict:
+        from ..document import Document
+        from .registry import bounded_list
+
+        from ..document.sources import SourceError
+
+        try:
+            found = self._impl(request["name"], "deploylint_source")(path=request["path"], text=request["text"])
+        except SourceError as exc:   # the file is the adapter's, and broken: a DL001 at its position
+            return {"source_error": str(exc.message), "range": _range(exc.range)}
+        if found is None:
+            return {"documents": None}
+        single = isinstance(found, Document)
+        documents = [found] if single else bounded_list(found, MAX_DOCUMENTS, "documents")
+        return {"documents": [self._document(d, request["text"]) for d in documents], "single": single}
+
+    def op_write(self, request: dict) -> dict:
+        document = self.documents[request["doc"]]
+        return {"text": _text(document.writer.apply(document, request["change"]), "writer.apply()")}
+
+    def op_reload(self, request: dict) -> dict:
+        document = self.documents[request["doc"]]
+        return {"document": self._document(document.writer.reload(document, request["text"]), request["text"])}
+
+    def _document(self, document, text: str) -> dict:
+        """A source adapter's Document as plain JSON values (see :func:`.isolation.document_from_wire`)."""
+        from ..document import Document
+        from .validation import BadOutput
+
+        if not isinstance(document, Document):
+            raise BadOutput(f"returned {type(document).__name__}, not a deploylint.core.Document")
+        doc_id = None
+        if document.writer is not None:
+            doc_id = len(self.documents) + 1
+            self.documents[doc_id] = document
+
+        def place(s):
+            return None if s is None else [int(s.start), int(s.end)]
+
+        return {
+            "path": str(document.path), "text": None if document.text == text else _text(document.text, "a Document text"),
+            "format": str(document.format), "data": document.data, "newline": str(document.newline),
+            "spans": {str(p): [place(n.value), place(n.key)] for p, n in document.spans.items()},
+            "label": None if document.label is None else str(document.label),
+            "related": {str(p): [[r.message, _range(r.range), r.file, r.start, r.end] for r in rs]
+                        for p, rs in document.related.items()},
+            "origins": {str(p): str(o) for p, o in document.origins.items()}, "partial": bool(document.partial),
+            "skipped": [str(s) for s in document.skipped], "engine": dict(document.engine), "writer": doc_id,
+        }
+
     def op_check(self, request: dict) -> dict:
         from .containment import collect
         from .validation import checked_results
@@ -210,10 +262,25 @@ def _rule_metadata(rule) -> dict:
     return meta
 
 
+#: plans one source adapter may find in one file
+MAX_DOCUMENTS = 1000
+
+
+def _text(value, what: str) -> str:
+    from .validation import BadOutput
+
+    if not isinstance(value, str):
+        raise BadOutput(f"gave {what} of type {type(value).__name__}, not a string")
+    return value
+
+
+def _range(r):
+    return None if r is None else [r.start.line, r.start.column, r.end.line, r.end.column]
+
+
 def to_wire(d) -> dict:
     """A checked diagnostic as plain JSON values (see :func:`.isolation.from_wire`)."""
-    def rng(r):
-        return None if r is None else [r.start.line, r.start.column, r.end.line, r.end.column]
+    rng = _range
 
     return {
         "code": d.code, "severity": d.severity.value, "message": d.message, "path": d.path, "range": rng(d.range),

@@ -258,7 +258,11 @@ class Engine:
     def _load(self, path: str, text: str, result: FileResult, candidate: bool = False) -> list[Document] | None:
         """The plans of the file (an empty list: a candidate no adapter claims), or None when it cannot be read."""
         try:
-            found = self.registry.source(path, text)
+            failures: list[Diagnostic] = []
+            found = self.registry.source(path, text, failures)
+            if failures:
+                result.diagnostics += failures
+                result.incomplete = True
             if found is None:
                 if candidate:
                     return []
@@ -273,7 +277,7 @@ class Engine:
             return documents
         except SourceError as exc:
             result.diagnostics.append(self._core("DL001", exc.message, "", exc.range))
-        except (Exception, SystemExit) as exc:  # a plugin's loader crashed
+        except (Exception, SystemExit) as exc:  # a Document's contents broke the engine: still a diagnostic
             result.diagnostics.append(plugin_failure("deploylint_source", None, f"a source plugin failed on this file: {exception_text(exc)}"))
             result.incomplete = True
         return None

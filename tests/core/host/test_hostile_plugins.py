@@ -168,6 +168,48 @@ CASES = {
 }
 
 
+#: the head of every hostile source adapter: deploylint_source(path, text), whose body each case fills in
+SOURCE_HEAD = """\
+import os, signal, sys
+from deploylint.core import hookimpl
+
+@hookimpl
+def deploylint_source(path, text):
+{body}
+"""
+
+
+def source_module(body: str) -> str:
+    return SOURCE_HEAD.format(body=textwrap.indent(textwrap.dedent(body).strip("\n"), " " * 4))
+
+
+#: hostile source adapters: each misbehaves when it is offered the plan, which the built-in loader then reads
+SOURCE_CASES = {
+    "source-prints": source_module("""
+        print('{"diagnostics": []}')
+        return None
+    """),
+    "source-sys-exit": source_module("sys.exit(0)"),
+    "source-os-exit": source_module("os._exit(0)"),
+    "source-raises": source_module("raise RuntimeError('cannot read ' + path)"),
+    "source-loops-forever": source_module("""
+        while True:
+            pass
+    """),
+    "source-resets-sigalrm": source_module("""
+        while True:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, lambda *args: None)
+    """),
+    "source-endless-generator": source_module("""
+        while True:
+            yield None
+    """),
+    "source-not-a-document": source_module("return {'schema_version': 1}"),
+}
+CASES.update(SOURCE_CASES)
+
+
 def module_name(case: str) -> str:
     return "hostile_" + case.replace("-", "_")
 
@@ -294,6 +336,72 @@ def test_a_related_place_a_plugin_sets_is_kept_across_the_worker(tmp_path, fmt):
     elif fmt == "text":
         text = out.stdout.decode()
         assert "the name is set here" in text and "cluster.yaml" in text
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_hostile_source_adapters_are_each_a_dl005_and_the_plan_is_still_checked(tmp_path, fmt):
+    # every source adapter is offered the plan in turn: each hostile one is a DL005 naming it, and the
+    # built-in TOML loader still reads the plan, so the friendly plugin's finding is there
+    names = [write_case(tmp_path, case) for case in sorted(SOURCE_CASES)]
+    out = run(tmp_path, "--format", fmt, plugins=names)
+    failures = assert_contained(fmt, out, plugins=names)
+    assert any("deploylint_source()" in f for f in failures), failures
+
+
+def test_a_source_adapter_in_the_worker_reads_its_files_and_writes_its_fixes(tmp_path):
+    # a friendly adapter of a one-line format, with a writer of its own: its Document and its fix cross the worker
+    (tmp_path / "oneline.py").write_text(textwrap.dedent("""
+        from deploylint.core import Document, NodeSpan, Span, SpanWriter, hookimpl
+        from deploylint.core.document.writers.span_writer import Binding
+
+        PLAN = dict(schema_version=1, model=dict(layers=4, hidden_size=1024, num_attention_heads=16, vocab_size=32000),
+                    hardware=dict(num_devices=1, memory_gib=80, peak_tflops=400, memory_bandwidth_gbps=2000),
+                    workload=dict(mode="inference", batch_size=8, seq_len=128, output_len=16))
+
+        def read(path, text):
+            start = text.index("tp=") + 3
+            end = start + len(text[start:].split()[0])
+            data = dict(PLAN, parallelism={"tp": int(text[start:end])})
+            spans = {"": NodeSpan(Span(0, len(text))), "/parallelism": NodeSpan(Span(0, 5)),
+                     "/parallelism/tp": NodeSpan(Span(start, end))}
+            writer = SpanWriter({"/parallelism/tp": Binding(start, end)}, lambda new: read(path, new))
+            return Document(path, text, "oneline", data, spans, writer=writer, label="serve")
+
+        @hookimpl
+        def deploylint_source(path, text):
+            return read(path, text) if path.endswith(".oneline") else None
+    """))
+    (tmp_path / "tp_rule.py").write_text(textwrap.dedent("""
+        from deploylint.core import Fix, Rule, Severity, hookimpl
+
+        class TpOne(Rule):
+            code = "ACME002"
+            name = "tp-one"
+            severity = Severity.WARNING
+            summary = "tp must be 1 here."
+
+            def check(self, ctx):
+                if ctx.plan.parallelism.tp != 1:
+                    yield self.report("/parallelism/tp", "tp must be 1", fixes=[Fix.set("/parallelism/tp", 1, "use tp=1")])
+
+        @hookimpl
+        def deploylint_rules():
+            return [TpOne()]
+    """))
+    plan = tmp_path / "serve.oneline"
+    plan.write_text("serve tp=3 --port 80\n")
+    argv = [EXE, "check", str(plan), "--plugin", "oneline", "--plugin", "tp_rule", "--select", "ACME002"]
+    out = subprocess.run([*argv, "--format", "json"], capture_output=True, cwd=tmp_path, stdin=subprocess.DEVNULL,
+                         timeout=HANG_GUARD_S)
+    assert out.returncode == 1, (out.stdout[-2000:], out.stderr[-2000:])
+    (finding,) = strict_json(out.stdout)["diagnostics"]
+    assert finding["code"] == "ACME002" and finding["message"].startswith("[serve] ")
+    assert (finding["range"]["start"]["line"], finding["range"]["start"]["column"]) == (1, 10)
+    assert finding["fixes"][0]["edits"][0]["new_text"] == "1"
+    fixed = subprocess.run([*argv, "--fix"], capture_output=True, cwd=tmp_path, stdin=subprocess.DEVNULL,
+                           timeout=HANG_GUARD_S)
+    assert fixed.returncode == 0, (fixed.stdout[-2000:], fixed.stderr[-2000:])
+    assert plan.read_text() == "serve tp=1 --port 80\n"
 
 
 def test_a_plugin_exception_with_a_forged_command_stays_on_one_line(tmp_path):
