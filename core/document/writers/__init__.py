@@ -5,8 +5,9 @@ Rules never touch text. Each format has a writer module exposing
 own writer object with the same ``apply`` and a ``reload``; see
 :mod:`.span_writer`) (the whole new text after one change); this
 package applies the changes of one fix in turn — re-reading the text between
-changes with the format's own loader, so every change sees correct positions —
-and then reduces the result to the smallest edits against the original text.
+changes with the format's own loader, so every change sees correct positions,
+unless the writer shows that the changes cannot see one another (``local_edit``,
+see :func:`_splice_local_edits`: then they are applied at once) — and then reduces the result to the smallest edits against the original text.
 Comments, key order, quoting, indentation, blank lines, line endings and the
 final newline outside the changed values are therefore untouched by
 construction: the edits only cover what differs.
@@ -19,6 +20,8 @@ server offers as quick fixes (converted to UTF-16 positions in one place,
 from __future__ import annotations
 
 import importlib
+import math
+import re
 from typing import Iterable
 
 from ...records import record
@@ -55,13 +58,22 @@ def writer_for(fmt: str):
 
 def apply_changes(document, changes: Iterable) -> str:
     """The full text of ``document`` after ``changes`` (each applied to the result of the previous)."""
+    writer = document.writer if document.writer is not None else writer_for(document.format)
+    changes = list(changes)
+    if len(changes) > 1 and getattr(writer, "local_edit", None) is not None:
+        spliced = _splice_local_edits(document, writer, changes)
+        if spliced is not None:
+            return spliced
+    return _apply_in_turn(document, writer, changes)
+
+
+def _apply_in_turn(document, writer, changes: list) -> str:
+    """The text after ``changes``, applying each to the text the previous one left (re-read in between)."""
     from .. import Document
     from ..sources import SourceError, load
 
-    writer = document.writer if document.writer is not None else writer_for(document.format)
     current = document
     text = document.text
-    changes = list(changes)
     for i, change in enumerate(changes):
         _refuse_unlocated(current.data, change.path)
         if change.op == "rename":
@@ -84,6 +96,68 @@ def apply_changes(document, changes: Iterable) -> str:
                 current = Document(current.path, current.text, current.format, current.data, current.spans,
                                    current.newline, document.bom, _index=current._index, layout=current.layout)
     return text
+
+
+def _splice_local_edits(document, writer, changes: list) -> str | None:
+    """The text after ``changes`` without re-reading it between them, or None when that shortcut does not apply.
+
+    A writer may offer ``local_edit(document, change, before, after) -> TextEdit | None`` (the other changes of
+    the fix, ahead of this one and after it): the exact text it replaces for a change whose text depends only on
+    what it replaces (and on the blanks and separator next to it), None for any other change. When every change
+    of the fix has one, values are plain data (see :func:`_plain`) and the edits lie on lines of their own, no edit can
+    see another: applying them to the original text at once is what the sequential path (apply, re-read, apply)
+    produces, which re-reads only to find the positions again.
+    """
+    edits = []
+    for i, change in enumerate(changes):
+        if change.op in ("set", "insert") and not _plain(change.value):
+            return None
+        try:
+            _refuse_unlocated(document.data, change.path)
+            edit = writer.local_edit(document, change, changes[:i], changes[i + 1:])
+        except WriteError:
+            return None           # the sequential path says why, in its own words
+        if edit is None:
+            return None
+        edits.append(edit)
+    edits.sort(key=lambda e: (e.start, e.end))
+    lines = document.lines
+    last_line = None
+    for e in edits:
+        first = lines.position(e.start).line
+        if last_line is not None and first <= last_line:
+            return None           # two edits on one line (or overlapping): the sequential path decides
+        last_line = lines.position(max(e.start, e.end - 1)).line
+    return splice(document.text, edits)
+
+
+def splice(text: str, edits: list[TextEdit]) -> str:
+    """``text`` with ``edits`` (in order, not overlapping) applied."""
+    out, at = [], 0
+    for e in edits:
+        out += [text[at:e.start], e.new_text]
+        at = e.end
+    out.append(text[at:])
+    return "".join(out)
+
+
+def _plain(value) -> bool:
+    """Data every splicing writer writes as one valid value: no null, no non-finite number, no control character."""
+    if isinstance(value, (bool, int)):
+        return True
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, str):
+        return _PLAIN_TEXT.fullmatch(value) is not None
+    if isinstance(value, (list, tuple)):
+        return all(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _PLAIN_TEXT.fullmatch(k) is not None and _plain(v) for k, v in value.items())
+    return False
+
+
+#: printable text without surrogates: what TOML's basic strings and JSON strings hold as written
+_PLAIN_TEXT = re.compile(r"[^\x00-\x1f\x7f\ud800-\udfff]*")
 
 
 def _refuse_unlocated(data, path: str) -> None:
@@ -213,6 +287,12 @@ def cut_member(text: str, start: int, end: int, *, whole_lines: bool = False) ->
     brackets empty. With ``whole_lines``, a member alone on its line takes the
     line, so one-member-per-line layouts stay tidy.
     """
+    cut = member_cut(text, start, end, whole_lines=whole_lines)
+    return text[:cut.start] + text[cut.end:]
+
+
+def member_cut(text: str, start: int, end: int, *, whole_lines: bool = False) -> TextEdit:
+    """The text :func:`cut_member` removes, as an edit."""
     j = end
     while j < len(text) and text[j] in " \t\r\n":
         j += 1
@@ -222,14 +302,14 @@ def cut_member(text: str, start: int, end: int, *, whole_lines: bool = False) ->
             k += 1
         line_start = text.rfind("\n", 0, start) + 1
         if whole_lines and text[line_start:start].strip() == "" and "\n" in text[j + 1:k]:
-            return text[:line_start] + text[text.rfind("\n", 0, k) + 1:]
-        return text[:start] + text[k:]
+            return TextEdit(line_start, text.rfind("\n", 0, k) + 1, "")
+        return TextEdit(start, k, "")
     i = start
     while i > 0 and text[i - 1] in " \t\r\n":
         i -= 1
     if i > 0 and text[i - 1] == ",":
-        return text[:i - 1] + text[end:]
-    return text[:start] + text[end:]
+        return TextEdit(i - 1, end, "")
+    return TextEdit(start, end, "")
 
 
 def children(spans, parent: str) -> list:

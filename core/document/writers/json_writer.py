@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 
-from . import WriteError, cut_member, nearest_owner
+from . import TextEdit, WriteError, member_cut, splice, nearest_owner
 from . import children as entries_of
 
 
@@ -21,24 +21,43 @@ def value_text(value) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
 
 
+def local_edit(document, change, before=(), after=()) -> TextEdit | None:
+    """Exactly what a set of an existing value or a remove replaces; None for any other change.
+
+    Such an edit depends on the text it replaces alone (and on the comma and blanks next to a member), which lets
+    the changes of one fix be applied without re-reading the file between them (``writers._splice_local_edits``).
+    """
+    if change.path not in document.spans:
+        return None
+    if change.op == "set":
+        return _set_edit(document, change.path, change.value)
+    if change.op == "remove":
+        return _remove_edit(document, change.path)
+    return None
+
+
 def apply(document, change) -> str:
     text, spans = document.text, document.spans
     op, path = change.op, change.path
     if op in ("set", "insert") and path in spans:
         if op == "insert":
             raise WriteError(f"{path} already exists")
-        node = spans[path].value
-        return text[:node.start] + value_text(change.value) + text[node.end:]
+        return splice(text, [_set_edit(document, path, change.value)])
     if op in ("set", "insert"):
         return _insert(document, path, change.value)
     if op == "remove":
-        return _remove(document, path)
+        return splice(text, [_remove_edit(document, path)])
     if op == "rename":
         node = spans.get(path)
         if node is None or node.key is None:
             raise WriteError(f"{path} is not a key in this file")
         return text[:node.key.start] + json.dumps(change.value, ensure_ascii=False) + text[node.key.end:]
     raise WriteError(f"unknown change {op!r}")
+
+
+def _set_edit(document, path, value) -> TextEdit:
+    node = document.spans[path].value
+    return TextEdit(node.start, node.end, value_text(value))
 
 
 def _insert(document, path, value) -> str:
@@ -64,10 +83,10 @@ def _insert(document, path, value) -> str:
     return text[:last.value.end] + ", " + member + text[last.value.end:]
 
 
-def _remove(document, path) -> str:
+def _remove_edit(document, path) -> TextEdit:
     text, spans = document.text, document.spans
     node = spans.get(path)
     if node is None:
         raise WriteError(f"{path} is not in this file")
     start = node.key.start if node.key is not None else node.value.start
-    return cut_member(text, start, node.value.end, whole_lines=True)
+    return member_cut(text, start, node.value.end, whole_lines=True)

@@ -16,7 +16,7 @@ import re
 
 from .. import pointer as jp
 from ..sources.toml_source import scan
-from . import WriteError, cut_member
+from . import TextEdit, WriteError, member_cut, splice
 
 _BARE = re.compile(r"^[A-Za-z0-9_-]+$")
 
@@ -61,15 +61,14 @@ def apply(document, change) -> str:
     if op == "set":
         node = spans.get(path)
         if node is None:
-            return _insert(document, text, spans, layout, path, change.value)
-        old = text[node.value.start:node.value.end]
-        return text[:node.value.start] + value_text(change.value, like=old) + text[node.value.end:]
+            return splice(text, [_insert_edit(document, text, spans, layout, path, change.value)])
+        return splice(text, [_set_edit(text, node, change.value)])
     if op == "insert":
         if path in spans:
             raise WriteError(f"{path} already exists")
-        return _insert(document, text, spans, layout, path, change.value)
+        return splice(text, [_insert_edit(document, text, spans, layout, path, change.value)])
     if op == "remove":
-        return _remove(document, text, spans, layout, path)
+        return splice(text, [_remove_edit(text, spans, layout, path)])
     if op == "rename":
         node = spans.get(path)
         if node is None or node.key is None:
@@ -78,6 +77,49 @@ def apply(document, change) -> str:
             raise WriteError(f"{change.value!r} already exists next to {path}")
         return text[:node.key.start] + key_text(change.value) + text[node.key.end:]
     raise WriteError(f"unknown change {op!r}")
+
+
+def local_edit(document, change, before=(), after=()) -> TextEdit | None:
+    """Exactly what ``change`` replaces, when that depends on the replaced text alone; None otherwise.
+
+    So are a set of an existing value (not a table), a remove (a list item takes the comma and blanks next to
+    it), and a new key at the end of a ``[table]`` that no other change of the fix (``before`` and ``after``
+    it) removes, nor any table around it, nor — earlier — a key of its own (which would move where its keys
+    end). This lets the changes of one fix be applied without re-reading the file between them
+    (``writers._splice_local_edits``).
+    """
+    spans, layout, path, text = document.spans, document.layout, change.path, document.text
+    if layout is None or change.op not in ("set", "remove", "insert"):
+        return None
+    if path not in spans:
+        if change.op == "remove":
+            return None
+        try:
+            owner, _ = _owner(spans, layout, path)
+        except WriteError:
+            return None
+        info = layout.tables.get(owner)
+        if info is None or info.style not in ("header", "array-header"):
+            return None
+        removed = [c.path for c in (*before, *after) if c.op == "remove"]
+        earlier = [c.path for c in before if c.op == "remove"]
+        if any(p == owner or owner.startswith(p + "/") for p in removed) or \
+                any(p.startswith(owner + "/") for p in earlier):
+            return None
+        return _insert_edit(document, text, spans, layout, path, change.value)
+    if change.op == "insert":
+        return None
+    if change.op == "set":
+        below = path + "/"
+        if path in layout.tables or any(t.startswith(below) for t in layout.tables):
+            return None
+        return _set_edit(text, spans[path], change.value)
+    return _remove_edit(text, spans, layout, path)
+
+
+def _set_edit(text: str, node, value) -> TextEdit:
+    old = text[node.value.start:node.value.end]
+    return TextEdit(node.value.start, node.value.end, value_text(value, like=old))
 
 
 def _line_start(text: str, i: int) -> int:
@@ -89,17 +131,21 @@ def _line_end(text: str, i: int) -> int:
     return len(text) if j < 0 else j + 1
 
 
-def _insert(document, text, spans, layout, path, value) -> str:
-    nl = document.newline
+def _owner(spans, layout, path) -> tuple[str, list[str]]:
+    """The nearest existing ancestor table of ``path``, and the keys still to create under it."""
     tokens = jp.split(path)
-    # the nearest existing ancestor table, and the keys still to create under it
     for depth in range(len(tokens) - 1, -1, -1):
         owner = jp.join(*tokens[:depth])
         if owner == "" or owner in layout.tables:
             break
         if owner in spans:
             raise WriteError(f"{owner} is a value, not a table")
-    rest = tokens[depth:]
+    return owner, tokens[depth:]
+
+
+def _insert_edit(document, text, spans, layout, path, value) -> TextEdit:
+    nl = document.newline
+    owner, rest = _owner(spans, layout, path)
     info = layout.tables.get(owner)
     dotted = ".".join(key_text(t) for t in rest)
     line = f"{dotted} = {value_text(value)}"
@@ -111,7 +157,7 @@ def _insert(document, text, spans, layout, path, value) -> str:
         body = ".".join(key_text(t) for t in tail) + f" = {value_text(value)}"
         sep = "" if text.endswith(("\n", "\r")) or not text else nl
         blank = nl if text.strip() else ""
-        return f"{text}{sep}{blank}[{key_text(head)}]{nl}{body}{nl}"
+        return TextEdit(len(text), len(text), f"{sep}{blank}[{key_text(head)}]{nl}{body}{nl}")
     if info is None:
         raise WriteError(f"cannot find where to add {path}")
     if info.style == "inline":
@@ -122,13 +168,13 @@ def _insert(document, text, spans, layout, path, value) -> str:
             stripped = inside.rstrip()
             cut = node.value.start + 1 + len(stripped)
             comma = "" if stripped.endswith(",") else ","
-            return text[:cut] + f"{comma} {line}" + text[cut:]
-        return text[:node.value.start] + "{ " + line + " }" + text[node.value.end:]
+            return TextEdit(cut, cut, f"{comma} {line}")
+        return TextEdit(node.value.start, node.value.end, "{ " + line + " }")
     if info.style == "implicit":
         # only sub-tables exist: open the table itself at the end of the file
         header = ".".join(key_text(t) for t in jp.split(owner))
         sep = "" if text.endswith(("\n", "\r")) or not text else nl
-        return f"{text}{sep}{nl}[{header}]{nl}{line}{nl}"
+        return TextEdit(len(text), len(text), f"{sep}{nl}[{header}]{nl}{line}{nl}")
     if info.style == "dotted":
         # continue the dotted keys: same prefix, on a line after the last one
         prefix_tokens = []
@@ -142,12 +188,12 @@ def _insert(document, text, spans, layout, path, value) -> str:
         headers = [t.header.start for t in layout.tables.values() if t.header is not None]
         at = min(headers) if headers else len(text)
         if at and headers:
-            return text[:at] + line + nl + nl + text[at:]
+            return TextEdit(at, at, line + nl + nl)
     prefix = "" if at == 0 or text[at - 1] in "\n\r" else nl
-    return text[:at] + prefix + info.indent + line + nl + text[at:]
+    return TextEdit(at, at, prefix + info.indent + line + nl)
 
 
-def _remove(document, text, spans, layout, path) -> str:
+def _remove_edit(text, spans, layout, path) -> TextEdit:
     node = spans.get(path)
     if node is None:
         raise WriteError(f"{path} is not in this file")
@@ -157,15 +203,13 @@ def _remove(document, text, spans, layout, path) -> str:
     in_inline = parent_info is not None and parent_info.style == "inline"
     if path in layout.tables and layout.tables[path].style in ("header", "array-header"):
         info = layout.tables[path]
-        start = _line_start(text, info.header.start)
-        return text[:start] + text[info.body_end:]
+        return TextEdit(_line_start(text, info.header.start), info.body_end, "")
     if is_item or in_inline:
         start = node.key.start if node.key is not None else node.value.start
-        return cut_member(text, start, node.value.end)
+        return member_cut(text, start, node.value.end)
     # a key/value line (plain or dotted): remove its whole line(s), comment included
     start = _line_start(text, node.key.start)
     key_line_prefix = text[start:node.key.start]
     if key_line_prefix.strip() and not re.match(r"^[\s\w.\"'-]*$", key_line_prefix):
         raise WriteError(f"{path} shares its line with other content")
-    end = _line_end(text, node.value.end)
-    return text[:start] + text[end:]
+    return TextEdit(start, _line_end(text, node.value.end), "")

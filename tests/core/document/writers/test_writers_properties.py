@@ -1,17 +1,23 @@
 """Property tests: random plans in random formatting, random value changes — the result always loads, means
-exactly what the change says, keeps every comment and line ending, touches few lines, and a repeated set is a no-op."""
+exactly what the change says, keeps every comment and line ending, touches few lines, and a repeated set is a no-op.
+The changes of one fix applied at once (``writers._splice_local_edits``) give exactly the text that applying them
+one after the other, re-reading the file in between, gives — or the shortcut steps aside."""
 
 import copy
+import itertools
 import json
+import os
 import re
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from deploylint.core.document import pointer as jp
 from deploylint.core.diagnostics import ValueChange
 from deploylint.core.document.sources import load
-from deploylint.core.document.writers import apply_changes, minimal_edits
+from deploylint.core.document import writers
+from deploylint.core.document.writers import WriteError, apply_changes, minimal_edits
 
 PLAN = {
     "schema_version": 1,
@@ -175,3 +181,106 @@ def test_yaml_set_on_an_alias_replaces_the_alias_not_the_anchor():
     text = "base: &p [22, 21, 21]\nparallelism:\n  ep: 3\n  expert_placement: *p\n"
     new = apply_changes(load("p.yaml", text), [ValueChange("set", "/parallelism/expert_placement", [16, 16, 16, 16])])
     assert new == "base: &p [22, 21, 21]\nparallelism:\n  ep: 3\n  expert_placement: [16, 16, 16, 16]\n"
+
+
+# -- the changes of one fix at once ------------------------------------------------------
+EXAMPLES = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "examples")
+
+
+def in_turn(document, changes):
+    """The reference: each change applied to the text the previous one left."""
+    writer = writers.writer_for(document.format)
+    try:
+        return writers._apply_in_turn(document, writer, list(changes))
+    except WriteError:
+        return WriteError
+
+
+def at_once(document, changes):
+    try:
+        return apply_changes(document, changes)
+    except WriteError:
+        return WriteError
+
+
+VALUES = st.one_of(st.integers(-5, 10**6), st.booleans(), st.floats(0.001, 1e9),
+                   st.lists(st.integers(0, 64), min_size=1, max_size=4),
+                   st.text("ab_-é'\" ", min_size=0, max_size=6),
+                   st.dictionaries(st.sampled_from(["a", "b c", "d"]), st.integers(0, 9), max_size=2))
+
+
+@st.composite
+def fix_changes(draw):
+    out = []
+    for _ in range(draw(st.integers(2, 5))):
+        op = draw(st.sampled_from(["set", "set", "insert", "remove"]))
+        if op == "set":
+            out.append(ValueChange("set", draw(st.sampled_from(LEAVES + NEW)), draw(VALUES)))
+        elif op == "insert":
+            out.append(ValueChange("insert", draw(st.sampled_from(NEW)), draw(VALUES)))
+        else:
+            out.append(ValueChange("remove", draw(st.sampled_from(REMOVABLE + ["/parallelism", "/hardware"]))))
+    return out
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(documents(), fix_changes())
+def test_changes_at_once_equal_changes_in_turn(doc, changes):
+    fmt, text, _ = doc
+    document = load("plan" + SUFFIX[fmt], text)
+    assert at_once(document, changes) == in_turn(document, changes)
+
+
+def seed_documents():
+    for name in ("seed-moe-64e-3dev.toml", "seed-moe-64e-3dev.plan.json", "mixtral-8x7b-h100.plan.toml"):
+        path = os.path.join(EXAMPLES, name)
+        with open(path, encoding="utf-8") as fh:
+            yield load(path, fh.read())
+
+
+CANDIDATES = [
+    ValueChange("set", "/parallelism/ep", 4), ValueChange("set", "/parallelism/dp", 2),
+    ValueChange("set", "/hardware/num_devices", 4), ValueChange("remove", "/parallelism/expert_placement"),
+    ValueChange("remove", "/parallelism/ep"), ValueChange("remove", "/parallelism"), ValueChange("remove", "/claims"),
+    ValueChange("set", "/workload/batch_size", 1024), ValueChange("remove", "/claims/latency_ms_per_layer"),
+    ValueChange("remove", "/claims/throughput_samples_per_s"), ValueChange("set", "/claims/mfu", 0.5),
+    ValueChange("set", "/parallelism/expert_placement", [16, 16, 16, 16]), ValueChange("insert", "/serving/x", 1),
+    ValueChange("set", "/model/moe/top_k", 1), ValueChange("remove", "/model/moe"),
+]
+
+
+def test_every_ordered_pair_and_triple_on_the_examples():
+    spliced = 0
+    for n, document in enumerate(seed_documents()):
+        writer = writers.writer_for(document.format)
+        fixes = itertools.chain(itertools.permutations(CANDIDATES, 2),
+                                itertools.permutations(CANDIDATES[:9], 3) if n == 0 else ())
+        for changes in map(list, fixes):
+            assert at_once(document, changes) == in_turn(document, changes), (document.path, changes)
+            spliced += writers._splice_local_edits(document, writer, changes) is not None
+    assert spliced > 500          # the comparison is of the shortcut, not of the sequential path with itself
+
+
+def test_a_layout_fix_takes_the_shortcut():
+    """The layout fixes of the seed (set the degrees, add dp, drop the placement) are applied without re-reading."""
+    seed = next(seed_documents())
+    changes = [ValueChange("set", "/hardware/num_devices", 4), ValueChange("set", "/parallelism/dp", 2),
+               ValueChange("set", "/parallelism/ep", 2), ValueChange("remove", "/parallelism/expert_placement")]
+    spliced = writers._splice_local_edits(seed, writers.writer_for("toml"), changes)
+    assert spliced is not None and spliced == in_turn(seed, changes)
+    assert "ep = 2\ndp = 2\n\n[workload]" in spliced and "expert_placement" not in spliced
+
+
+def test_a_key_added_to_a_table_another_change_removes_is_left_to_the_sequential_path():
+    text = "[a]\nx = 1\n\n[b]\ny = 2\n"
+    document = load("p.toml", text)
+    changes = [ValueChange("set", "/a/z", 3), ValueChange("remove", "/a")]
+    assert writers._splice_local_edits(document, writers.writer_for("toml"), changes) is None
+    assert apply_changes(document, changes) == "\n[b]\ny = 2\n"     # the key added went with its table
+
+
+def test_two_edits_on_one_line_are_left_to_the_sequential_path():
+    document = load("p.toml", "[a]\nx = { p = 1, q = 2 }\n")
+    changes = [ValueChange("set", "/a/x/p", 5), ValueChange("remove", "/a/x/q")]
+    assert writers._splice_local_edits(document, writers.writer_for("toml"), changes) is None
+    assert apply_changes(document, changes) == "[a]\nx = { p = 5 }\n"
