@@ -84,6 +84,9 @@ def _check_parser(sub) -> None:
     check.add_argument("--no-fixes", action="store_true", help="do not show the fixes offered")
     check.add_argument("--rule-timeout", type=float, help="seconds a rule may run on one file (default 10)")
     check.add_argument("-q", "--quiet", action="store_true", help="print the findings only: no progress line, no summary")
+    check.add_argument("-j", "--jobs", type=_positive, metavar="N",
+                       help="check files in N worker processes (default: one per core for more than a few files; "
+                            "1: in this process)")
     _hardware_flags(check)
 
 
@@ -334,26 +337,37 @@ def _cmd_check(args) -> int:
     fixing = args.fix or args.diff
     fixed_total = 0
     progress = Progress(sys.stderr, len(files), enabled=not args.quiet)
-    for done, path in enumerate(files):
+
+    def check_one(path: str):
+        """(result, diff, fixes applied) of one file."""
         cfg = configs(path)
         engine = engines.get(id(cfg))
         if engine is None:
             # text and github output show which fixes exist; only these need their text edits
             engine = engines[id(cfg)] = Engine(registries(cfg), cfg,   # a threshold no rule owns: ConfigError
                                                render_fixes=fixing or args.format in ("json", "sarif"))
-        progress.step(done, path)
         if fixing:
             from ..pipeline.fixing import fix_file
 
             outcome = fix_file(engine, path, unsafe=args.unsafe_fixes, write=args.fix and not args.diff,
                                candidate=path in candidates)
-            if args.diff and outcome.diff:
-                progress.clear()
-                sys.stdout.write(outcome.diff)
-            fixed_total += outcome.fixed
-            result = outcome.result
-        else:
-            result = engine.check_path(path, candidate=path in candidates)
+            return outcome.result, outcome.diff, outcome.fixed
+        return engine.check_path(path, candidate=path in candidates), "", 0
+
+    jobs = _jobs(args.jobs, len(files), registries.all())
+    if jobs > 1:
+        from .pool import ordered_map
+
+        outcomes = ordered_map(lambda path: _portable(*check_one(path)), files, jobs)
+    else:
+        outcomes = map(check_one, files)
+    for done, path in enumerate(files):
+        progress.step(done, path)
+        result, diff, fixed = next(outcomes)
+        if args.diff and diff:
+            progress.clear()
+            sys.stdout.write(diff)
+        fixed_total += fixed
         if not result.claimed:
             continue            # a candidate no source adapter reads: not a plan, left alone
         # after selection and suppression: a repository's own configuration cannot silence it
@@ -395,6 +409,39 @@ def _cmd_check(args) -> int:
     if args.diff:
         return EXIT_FINDINGS if fixed_total or failing else EXIT_CLEAN
     return EXIT_FINDINGS if failing else EXIT_CLEAN
+
+
+#: fewer files than this per core are checked in this process: below it a worker's fork and the results' trip back
+#: cost more than the worker saves (measured with bench/run.py's plans; bench/README.md)
+POOL_MIN_FILES_PER_CORE = 8
+
+
+def _jobs(asked: int | None, files: int, registries: list) -> int:
+    """How many worker processes check the files (1: this process does).
+
+    Third-party plugins already run in a worker process of the registry (core/host/isolation.py), which a forked
+    process cannot share: with one, the files are checked here."""
+    if files < 2:
+        return 1
+    from .pool import available, cores
+
+    if not available() or any(r.hosts_plugins() for r in registries):
+        return 1
+    if asked is not None:
+        return min(asked, files)
+    n = cores()
+    return n if files >= n * POOL_MIN_FILES_PER_CORE else 1
+
+
+def _portable(result, diff: str, fixed: int):
+    """What the report needs of a worker's result, small enough to send back: the findings and the text they point
+    into (the document, plan and estimate stay behind)."""
+    from ..pipeline.engine import FileResult
+
+    text = result.document.text if result.document is not None else result.text
+    slim = FileResult(result.path, text, diagnostics=result.diagnostics, suppressed=result.suppressed,
+                      incomplete=result.incomplete, claimed=result.claimed)
+    return slim, diff, fixed
 
 
 def _unique(diagnostics: list) -> list:

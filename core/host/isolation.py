@@ -103,6 +103,10 @@ class WorkerHost:
             raise _NoAnswer(f"could not be run: the plugin worker process did not start within {START_BUDGET_S:g} s "
                             "(its error, if any, is on standard error)") from None
 
+    def hosts_plugins(self) -> bool:
+        """Whether any plugin is (or will be again, after a restart) loaded in the worker."""
+        return bool(self._loads)
+
     def close(self) -> None:
         with self._lock:
             if self._proc is not None:

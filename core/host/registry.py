@@ -227,6 +227,10 @@ class Registry:
             self._worker = WorkerHost(self.budget_s, lambda plugin, message: self.failures.append(plugin_failure(plugin, None, message)))
         return self._worker
 
+    def hosts_plugins(self) -> bool:
+        """Whether third-party plugins of this registry run in its worker process."""
+        return self._worker is not None and self._worker.hosts_plugins()
+
     def close(self) -> None:
         """End the worker process, if one was started (it also ends when this process does)."""
         if self._worker is not None:
