@@ -84,6 +84,8 @@ def _check_parser(sub) -> None:
     check.add_argument("--no-fixes", action="store_true", help="do not show the fixes offered")
     check.add_argument("--rule-timeout", type=float, help="seconds a rule may run on one file (default 10)")
     check.add_argument("-q", "--quiet", action="store_true", help="print the findings only: no progress line, no summary")
+    check.add_argument("--no-cache", action="store_true",
+                       help="check every file, neither reading nor writing the result cache (see docs/ci.md)")
     check.add_argument("-j", "--jobs", type=_positive, metavar="N",
                        help="check files in N worker processes (default: one per core for more than a few files; "
                             "1: in this process)")
@@ -337,6 +339,11 @@ def _cmd_check(args) -> int:
     fixing = args.fix or args.diff
     fixed_total = 0
     progress = Progress(sys.stderr, len(files), enabled=not args.quiet)
+    cache = None
+    if not (fixing or args.no_cache):    # a fix run checks every file: what it writes must come from a check
+        from ..pipeline.cache import ResultCache
+
+        cache = ResultCache()
 
     def check_one(path: str):
         """(result, diff, fixes applied) of one file."""
@@ -352,16 +359,21 @@ def _cmd_check(args) -> int:
             outcome = fix_file(engine, path, unsafe=args.unsafe_fixes, write=args.fix and not args.diff,
                                candidate=path in candidates)
             return outcome.result, outcome.diff, outcome.fixed
+        if cache is not None:
+            return cache.check(engine, path, candidate=path in candidates), "", 0
         return engine.check_path(path, candidate=path in candidates), "", 0
 
     jobs = _jobs(args.jobs, len(files), registries.all())
     if jobs > 1:
         from .pool import ordered_map
 
+        if cache is not None:
+            cache.prepare()
         outcomes = ordered_map(lambda path: _portable(*check_one(path)), files, jobs)
     else:
         outcomes = map(check_one, files)
     for done, path in enumerate(files):
+        cfg = configs(path)
         progress.step(done, path)
         result, diff, fixed = next(outcomes)
         if args.diff and diff:
@@ -434,14 +446,8 @@ def _jobs(asked: int | None, files: int, registries: list) -> int:
 
 
 def _portable(result, diff: str, fixed: int):
-    """What the report needs of a worker's result, small enough to send back: the findings and the text they point
-    into (the document, plan and estimate stay behind)."""
-    from ..pipeline.engine import FileResult
-
-    text = result.document.text if result.document is not None else result.text
-    slim = FileResult(result.path, text, diagnostics=result.diagnostics, suppressed=result.suppressed,
-                      incomplete=result.incomplete, claimed=result.claimed)
-    return slim, diff, fixed
+    """A worker's outcome as it is sent back (see ``FileResult.portable``)."""
+    return result.portable(), diff, fixed
 
 
 def _unique(diagnostics: list) -> list:

@@ -66,9 +66,14 @@ def ordered_map(fn: Callable[[Any], Any], items: Sequence[Any], workers: int, ch
     pending = iter(range(len(chunks)))
     finished = False
     try:
-        for _ in range(workers):
-            child = _fork(fn, items, chunks, [c for c in children.values()])
-            children[child.results] = child
+        # Ctrl-C waits until every worker is forked and known: none may be left out of the clean-up below
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            for _ in range(workers):
+                child = _fork(fn, items, chunks, [c for c in children.values()], mask)
+                children[child.results] = child
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         selector = selectors.DefaultSelector()
         for child in children.values():
             selector.register(child.results, selectors.EVENT_READ)
@@ -144,7 +149,7 @@ def _assign(child: _Child, pending: Iterator[int]) -> None:
         pass
 
 
-def _fork(fn, items, chunks, others: list[_Child]) -> _Child:
+def _fork(fn, items, chunks, others: list[_Child], mask) -> _Child:
     commands_r, commands_w = os.pipe()
     results_r, results_w = os.pipe()
     pid = os.fork()
@@ -152,6 +157,7 @@ def _fork(fn, items, chunks, others: list[_Child]) -> _Child:
         code = 1
         try:
             signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
             for fd in [commands_w, results_r] + [fd for c in others for fd in (c.commands, c.results)]:
                 os.close(fd)
             _serve(fn, items, chunks, commands_r, results_w)

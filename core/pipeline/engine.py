@@ -45,6 +45,13 @@ class FileResult:
     claimed: bool = True              # False: a candidate file that no source adapter reads (not a plan)
     documents: list[Document] = field(default_factory=list)   # every plan of the file (adapters may give several)
 
+    def portable(self) -> "FileResult":
+        """What the reports read of this result, small enough to send to another process or store: the findings
+        and the text they point into (the documents, plan and estimate stay behind)."""
+        text = self.document.text if self.document is not None else self.text
+        return FileResult(self.path, text, diagnostics=self.diagnostics, suppressed=self.suppressed,
+                          incomplete=self.incomplete, claimed=self.claimed)
+
     @property
     def worst(self) -> Severity | None:
         return min((d.severity for d in self.diagnostics), key=lambda s: s.rank, default=None)
@@ -72,12 +79,16 @@ class Engine:
     def check_path(self, path: str, *, candidate: bool = False) -> FileResult:
         """Check the plan file at ``path``: only a regular file, and at most ``max-file-size-mib`` of it, is read."""
         try:
-            raw = read_regular_file(path, self._size_limit(), SourceError, what=f"a plan ({self._limit_hint()})")
+            raw = self.read(path)
         except SourceError as exc:
             result = FileResult(path)
             result.diagnostics.append(self._core("DL001", exc.message, ""))
             return self._finish(result, [])
         return self.check_bytes(path, raw, candidate=candidate)
+
+    def read(self, path: str) -> bytes:
+        """The bytes of the plan file at ``path`` as :meth:`check_path` reads them (SourceError: why it cannot)."""
+        return read_regular_file(path, self._size_limit(), SourceError, what=f"a plan ({self._limit_hint()})")
 
     def _size_limit(self) -> int:
         return int(self.config.max_file_size_mib * (1 << 20))
