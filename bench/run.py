@@ -14,7 +14,9 @@ same machine load:
   interpreter writes them (``PYTHONDONTWRITEBYTECODE`` is unset);
 * yamllint on the seed plan as YAML and check-jsonschema on it as JSON, each
   against ``deploylint check`` of the same file;
-* 1,000 distinct plans (no two alike) in one folder, every file reported;
+* 1,000 distinct plans (no two alike) in one folder, every file reported: without the result cache
+  (``--no-cache``: every file checked; worker processes one per core, as by default), in one process
+  (``-j 1``) for comparison, and through the cache (a cold run that fills it, then a warm run);
 * the language server's edit-to-publish latency (p50 and p95 past the
   debounce over ``--edits`` edits) on a 200-line plan and on a 1,024-device plan;
 * the feasible-layout search on 1,024 devices (``bench/bench_layouts.py``).
@@ -29,6 +31,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -126,16 +129,27 @@ def main() -> int:
     compare("check-jsonschema seed.json", [os.path.join(bindir, "check-jsonschema"), "--schemafile", schema, seed_json],
             "deploylint check seed.json", [*dl, "check", seed_json])
 
-    with tempfile.TemporaryDirectory() as folder:
+    with tempfile.TemporaryDirectory() as folder, tempfile.TemporaryDirectory() as cache:
         distinct_plans(folder, args.plans)
-        samples, reported = [], 0
-        for _ in range(3):
-            start = time.perf_counter()
-            out = subprocess.run([*dl, "check", folder, "--format", "json"], capture_output=True, text=True, env=env())
-            samples.append(time.perf_counter() - start)
-            reported = json.loads(out.stdout)["summary"]["files"]
-        print(f"{args.plans} distinct plans: median {statistics.median(samples):.2f} s "
-              f"(min {min(samples):.2f}, max {max(samples):.2f}); {reported} files reported", flush=True)
+
+        def many(label, extra, runs=3, warm=False):
+            samples, reported = [], 0
+            for _ in range(runs):
+                if not warm:                                   # every run starts from an empty cache
+                    shutil.rmtree(cache)
+                    os.mkdir(cache)
+                start = time.perf_counter()
+                out = subprocess.run([*dl, "check", folder, "--format", "json", *extra], capture_output=True,
+                                     text=True, env=dict(env(), DEPLOYLINT_CACHE_DIR=cache))
+                samples.append(time.perf_counter() - start)
+                reported = json.loads(out.stdout)["summary"]["files"]
+            print(f"{args.plans} distinct plans, {label}: median {statistics.median(samples):.2f} s "
+                  f"(min {min(samples):.2f}, max {max(samples):.2f}); {reported} files reported", flush=True)
+
+        many("no cache, worker per core", ["--no-cache"])
+        many("no cache, one process (-j 1)", ["--no-cache", "-j", "1"])
+        many("filling an empty cache", [])
+        many("from a warm cache", [], warm=True)
 
     for label, plan_args in (("200-line plan", ["--lines", "200"]), ("1,024-device plan", ["--devices", "1024"])):
         out = subprocess.run([py, os.path.join(ROOT, "bench", "bench_lsp.py"), "--edits", str(args.edits), *plan_args],

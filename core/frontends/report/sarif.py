@@ -7,7 +7,6 @@ no default). Fixes become ``fixes[].artifactChanges`` with replacements.
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Iterable
 from urllib.parse import quote
@@ -96,4 +95,6 @@ def render(diagnostics: Iterable[Diagnostic], rules) -> str:
             "results": [_result(d, index) for d in diagnostics],
         }],
     }
-    return json.dumps(log, indent=2, ensure_ascii=False)
+    from .json_report import dumps
+
+    return dumps(log)
