@@ -15,7 +15,7 @@ from ..records import record, field, replace
 from ..document import pointer as jp
 from . import suppression
 from .config import CONFIG_FILES, Config, rule_thresholds
-from ..host.containment import MAX_DIAGNOSTICS_PER_RULE, RuleTimeout, run_rule
+from ..host.containment import MAX_DIAGNOSTICS_PER_RULE, RuleTimeout, budget_scope, run_rule
 from ..diagnostics import Diagnostic, Fix, Range, Severity, sort_key
 from ..document import Document, Span
 from ..host.registry import CORE_CODES, Registry, core_diagnostic, plugin_failure
@@ -215,22 +215,23 @@ class Engine:
 
         ctx = Context(document=validated, plan=plan, analysis=analysis, config=self.config)
         skipped: list[str] = []
-        for rule in self.registry.rules:
-            selected = self.config.is_selected(rule.code, document.path)
-            if not selected and not every_rule:
-                continue
-            needs = frozenset(getattr(rule, "requires", ALL_INPUTS))
-            if needs & plan.unknown or ("architecture" in plan.unknown and "hardware" in needs):   # estimates need it
+        with budget_scope():
+            for rule in self.registry.rules:
+                selected = self.config.is_selected(rule.code, document.path)
+                if not selected and not every_rule:
+                    continue
+                needs = frozenset(getattr(rule, "requires", ALL_INPUTS))
+                if needs & plan.unknown or ("architecture" in plan.unknown and "hardware" in needs):   # estimates need it
+                    if selected:
+                        skipped.append(rule.code)
+                    continue
+                # each rule reads its own thresholds; the memo (ctx.cache) stays shared
+                rule_ctx = replace(ctx, thresholds=self._thresholds.get(rule.code, {}))
                 if selected:
-                    skipped.append(rule.code)
-                continue
-            # each rule reads its own thresholds; the memo (ctx.cache) stays shared
-            rule_ctx = replace(ctx, thresholds=self._thresholds.get(rule.code, {}))
-            if selected:
-                out += self._run_rule(rule, rule_ctx, result)
-            else:
-                # seen by the fixer's safety check only: neither reported nor making this run incomplete
-                hidden += self._run_rule(rule, rule_ctx, FileResult(document.path))
+                    out += self._run_rule(rule, rule_ctx, result)
+                else:
+                    # seen by the fixer's safety check only: neither reported nor making this run incomplete
+                    hidden += self._run_rule(rule, rule_ctx, FileResult(document.path))
         if skipped and plan.unknown:
             from .fill import skipped_rules
 

@@ -1,11 +1,12 @@
 """A rule past its time budget is stopped, in the main thread and in a worker thread."""
 
+import signal
 import threading
 import time
 
 import pytest
 
-from deploylint.core.host.containment import RuleTimeout, call_with_budget
+from deploylint.core.host.containment import RuleTimeout, budget_scope, call_with_budget
 
 
 def spin():
@@ -18,6 +19,26 @@ def test_main_thread_budget_interrupts_a_busy_loop():
     with pytest.raises(RuleTimeout):
         call_with_budget(spin, 0.2)
     assert time.monotonic() - start < 2
+
+
+def test_the_rules_of_one_scope_each_have_their_budget_and_the_callers_handler_comes_back():
+    def callers_handler(signum, frame):
+        raise AssertionError("the caller's handler ran during a rule")
+
+    previous = signal.signal(signal.SIGALRM, callers_handler)
+    try:
+        with budget_scope():
+            assert call_with_budget(lambda: 1, 5) == 1
+            with pytest.raises(RuleTimeout):
+                call_with_budget(spin, 0.2)
+            # a rule that takes the alarm for itself: the next rule is still stopped at its budget
+            assert call_with_budget(lambda: signal.signal(signal.SIGALRM, signal.SIG_IGN) and 2, 5) == 2
+            with pytest.raises(RuleTimeout):
+                call_with_budget(spin, 0.2)
+        assert signal.getsignal(signal.SIGALRM) is callers_handler
+        assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+    finally:
+        signal.signal(signal.SIGALRM, previous)
 
 
 def test_worker_thread_budget_gives_up_on_a_sleeper():
