@@ -28,7 +28,6 @@ version — is a miss: the file is checked and the entry written again.
 
 from __future__ import annotations
 
-import dataclasses
 import enum
 import json
 import os
@@ -36,6 +35,7 @@ import sys
 from typing import Any
 
 from .. import __version__
+from ..records import fields
 from ..diagnostics import Applicability, Diagnostic, Edit, Fix, Position, Range, Related, Severity, ValueChange
 
 try:   # BLAKE2 without hashlib's OpenSSL start-up (about 10 ms: a pre-commit run of one file would feel it)
@@ -195,8 +195,8 @@ def _encode(value: Any) -> Any:
         return {"@": type(value).__name__, "v": value.value}
     if value is None or type(value) in (bool, int, float, str):
         return value
-    if dataclasses.is_dataclass(value) and type(value).__name__ in _RECORDS and _RECORDS[type(value).__name__] is type(value):
-        return {"@": type(value).__name__, "v": [_encode(getattr(value, f.name)) for f in dataclasses.fields(value)]}
+    if _RECORDS.get(type(value).__name__) is type(value):
+        return {"@": type(value).__name__, "v": [_encode(getattr(value, f.name)) for f in fields(value)]}
     if isinstance(value, (list, tuple)) and type(value) in (list, tuple):
         items = [_encode(v) for v in value]
         return items if type(value) is list else {"@": "tuple", "v": items}
@@ -233,7 +233,7 @@ def _salt(engine) -> str | None:
     parts = {
         "format": FORMAT, "deploylint": __version__, "python": sys.version, "sources": _sources(),
         "plugins": sorted(plugins), "render_fixes": bool(engine.render_fixes), "cwd": os.getcwd(),
-        "config": {f.name: getattr(engine.config, f.name) for f in dataclasses.fields(engine.config)},
+        "config": {f.name: getattr(engine.config, f.name) for f in fields(engine.config)},
     }
     try:
         text = json.dumps(parts, sort_keys=True, ensure_ascii=False, default=_config_value)
