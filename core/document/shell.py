@@ -578,6 +578,12 @@ class _Parser:
             c = text[i]
             if c in stop:
                 break
+            if c == "\r":
+                if text.startswith("\n", i + 1):
+                    break       # a CRLF line end: the word ends before the CR, which stays with the line end
+                parts.append(_Lit(c, i, False))
+                i += 1
+                continue
             if c == "\\":
                 if text.startswith("\n", i + 1):
                     i += 2
@@ -609,7 +615,7 @@ class _Parser:
             elif c == "`":
                 i = self.read_backtick(i, parts)
             else:
-                i = self.read_literal(i, stop + "\\'\"$`", parts, quoted=False)
+                i = self.read_literal(i, stop + "\\'\"$`\r", parts, quoted=False)
         return i, parts
 
     def read_literal(self, i: int, stops: str, parts: list, quoted: bool, end: int | None = None) -> int:

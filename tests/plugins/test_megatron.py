@@ -368,3 +368,18 @@ def test_the_expert_grid_waits_for_a_world_size():
     assert "devices" in result.plan.unknown
     assert "PAR401" not in [x.code for x in result.diagnostics]
     assert any("the world size: no torchrun/deepspeed launcher" in x.message for x in result.diagnostics)
+
+
+def test_a_fix_on_a_crlf_script_changes_only_the_tokens_and_keeps_every_line_end():
+    # A script saved with Windows line ends: bash would read a CR left mid-line as part of an argument.
+    from deploylint.core import Fix
+    from deploylint.core.document.writers import apply_changes
+    from deploylint.plugins import megatron
+
+    text = GPT.replace("\n", "\r\n")
+    doc = megatron.read("train.sh", text)[0]
+    fix = Fix.combine([Fix.set("/parallelism/tp", 4), Fix.set("/parallelism/pp", 2)], "x")
+    fixed = apply_changes(doc, fix.changes)
+    assert fixed == text.replace("--tensor-model-parallel-size 8", "--tensor-model-parallel-size 4").replace(
+        "--pipeline-model-parallel-size 16", "--pipeline-model-parallel-size 2")
+    assert fixed.count("\r\n") == text.count("\r\n") and "\r " not in fixed
