@@ -233,11 +233,24 @@ def quantization(model_id: str, models: Mapping[str, str] | None = None, *, base
 
 
 def resolve_model_id(model_id: str, models: Mapping[str, str] | None = None, *, base_dir: str | None = None,
-                     environ: Mapping[str, str] | None = None) -> tuple[dict[str, Any], str]:
-    """``[model]`` fields for ``model_id`` and a sentence saying where they came from (CatalogError if unknown)."""
+                     environ: Mapping[str, str] | None = None,
+                     roots: list[str] | None = None) -> tuple[dict[str, Any], str]:
+    """``[model]`` fields for ``model_id`` and a sentence saying where they came from (CatalogError if unknown).
+
+    ``roots``: the folders a path written in the checked files may be read from (the repository and the
+    configuration's ``model-paths``). A local folder or a ``[tool.deploylint.models]`` path outside them is
+    refused the same way whether or not it exists, so a checked repository cannot make deploylint read, and
+    quote, a file elsewhere on the machine. The Hugging Face cache is the user's own and always read.
+    """
     from .hf import HFConfigError, map_config, read_config
 
     found, origin = find_config(model_id, models, base_dir=base_dir, environ=environ)
+    if roots is not None and isinstance(found, str) and not origin.startswith("the Hugging Face cache"):
+        real = os.path.realpath(found)
+        if not any(os.path.commonpath([real, root]) == root for root in roots):
+            raise CatalogError(f"the config of {model_id!r} would be read from {found}, outside the checked "
+                               f"repository ({roots[0]}); deploylint reads model configs only there, in the Hugging "
+                               "Face cache, or in a folder listed in model-paths in the configuration")
     try:
         fields = map_config(found) if isinstance(found, dict) else read_config(found)
     except HFConfigError as exc:

@@ -82,6 +82,15 @@ def repository_root(plan_path: str | None) -> str:
         directory = parent
 
 
+def model_roots(plan_path: str | None, model_paths=(), config_root: str | None = None) -> list[str]:
+    """The folders a model config named in a checked file may be read from: its repository, the folder of the
+    configuration that governs it, then the configuration's model-paths."""
+    roots = [repository_root(plan_path)]
+    if config_root:
+        roots.append(os.path.realpath(config_root))
+    return roots + [os.path.realpath(p) for p in model_paths]
+
+
 def _allowed(config_path: str, roots: list[str]) -> bool:
     real = os.path.realpath(config_path)
     return any(os.path.commonpath([real, root]) == root for root in roots)
@@ -97,7 +106,8 @@ def _model(raw: Mapping[str, Any], plan_path: str | None, diags: list[Diagnostic
         from .catalog import CatalogError, resolve_model_id
 
         try:
-            imported, origin = resolve_model_id(str(model_id), models, base_dir=models_base)
+            imported, origin = resolve_model_id(str(model_id), models, base_dir=models_base,
+                                                roots=model_roots(plan_path, model_paths, models_base))
         except CatalogError as exc:
             diags.append(_dl004("/model/id", str(exc), data={"model": model_id}))
             return None
@@ -108,7 +118,7 @@ def _model(raw: Mapping[str, Any], plan_path: str | None, diags: list[Diagnostic
 
         base = os.path.dirname(os.path.abspath(plan_path)) if plan_path else os.getcwd()
         config_path = source if os.path.isabs(source) else os.path.join(base, source)
-        roots = [repository_root(plan_path), *(os.path.realpath(p) for p in model_paths)]
+        roots = model_roots(plan_path, model_paths)
         if not _allowed(config_path, roots):
             # Said the same way whether or not the file exists: a plan cannot probe the machine.
             diags.append(_dl004("/model/from", f"model.from = {source!r} points outside the plan's repository "

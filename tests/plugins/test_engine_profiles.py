@@ -65,9 +65,10 @@ def test_vllm_replicates_kv_heads_a_warning_saying_vllm_accepts_it():
 
 def test_vllm_kv_heads_that_neither_divide_nor_are_divided_stop_vllm(tmp_path):
     model = model_folder(tmp_path)
-    more = finding(check("serve.sh", vllm_script(model, "--tensor-parallel-size 8")), "PAR402")
+    # the script sits beside the model folder: a local model is read only inside the checked repository
+    more = finding(check(str(tmp_path / "serve.sh"), vllm_script(model, "--tensor-parallel-size 8")), "PAR402")
     assert more.severity.value == "error" and 'refuses to start: "12 is not divisible by 8"' in more.message
-    fewer = finding(check("serve.sh", vllm_script(model, "--tensor-parallel-size 16")), "PAR402")
+    fewer = finding(check(str(tmp_path / "serve.sh"), vllm_script(model, "--tensor-parallel-size 16")), "PAR402")
     assert fewer.severity.value == "error" and 'refuses to start: "16 is not divisible by 12"' in fewer.message
 
 
@@ -141,7 +142,7 @@ spec:
 def test_sglang_replicates_kv_heads_and_asserts_on_a_kv_split(tmp_path):
     d = finding(check("lws.yaml", lws_sglang("--model-path meta-llama/Llama-3.1-8B-Instruct --tp-size 16")), "PAR402")
     assert d.severity.value == "warning" and "SGLang 0.5.23 accepts it" in d.message
-    split = finding(check("lws.yaml", lws_sglang(f"--model-path {model_folder(tmp_path)} --tp 8")), "PAR402")
+    split = finding(check(str(tmp_path / "lws.yaml"), lws_sglang(f"--model-path {model_folder(tmp_path)} --tp 8")), "PAR402")
     assert split.severity.value == "error" and "SGLang 0.5.23 refuses to start" in split.message
     assert "python/sglang/srt/models/llama.py:183-193" in split.message
 

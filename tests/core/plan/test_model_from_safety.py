@@ -88,3 +88,50 @@ def test_devices_and_oversized_files_are_refused_by_the_reader(tmp_path):
     big.write_bytes(b" " * (MAX_CONFIG_BYTES + 1))
     with pytest.raises(HFConfigError, match="larger than 4 MiB"):
         read_config(str(big))
+
+
+# The configuration and the adapted files are in the checked repository too: a path they name is held to the
+# same rule as [model] from, and what the file outside holds is never quoted.
+SECRET = "root:x:0:0:secret-token-9f3a:/root:/bin/bash\n"
+
+
+def _outside(tmp_path):
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "passwd").write_text(SECRET)
+    return tmp_path / "elsewhere" / "passwd"
+
+
+def _run(folder, name):
+    return subprocess.run([EXE, "check", name, "--format", "json"], capture_output=True, text=True, cwd=folder,
+                          stdin=subprocess.DEVNULL, timeout=60)
+
+
+def test_a_models_glob_from_outside_the_repository_is_refused_without_reading_it(repo, tmp_path):
+    secret = _outside(tmp_path)
+    (repo / "deploylint.toml").write_text(f'[tool.deploylint.models]\n"ds*.json" = {{ from = "{secret}" }}\n')
+    (repo / "ds_config.json").write_text('{"train_micro_batch_size_per_gpu": 1, "zero_optimization": {"stage": 1}}\n')
+    out = _run(repo, "ds_config.json")
+    (message,) = dl004(out)
+    assert "points outside the checked repository" in message and "secret-token" not in out.stdout + out.stderr
+
+
+def test_a_models_id_mapping_outside_the_repository_is_refused_without_reading_it(repo, tmp_path):
+    secret = _outside(tmp_path)
+    (repo / "deploylint.toml").write_text(f'[tool.deploylint.models]\n"acme/model" = "{secret}"\n')
+    (repo / "serve.sh").write_text("#!/bin/sh\nvllm serve acme/model --tensor-parallel-size 2\n")
+    out = _run(repo, "serve.sh")
+    (message,) = dl004(out)
+    assert "outside the checked repository" in message and "secret-token" not in out.stdout + out.stderr
+
+
+def test_a_local_model_folder_in_a_command_outside_the_repository_is_refused(repo, tmp_path):
+    secret = _outside(tmp_path)
+    (repo / "serve.sh").write_text(f"#!/bin/sh\nvllm serve {secret} --tensor-parallel-size 2\n")
+    out = _run(repo, "serve.sh")
+    (message,) = dl004(out)
+    assert "outside the checked repository" in message and "secret-token" not in out.stdout + out.stderr
+    # inside the repository (or a model-paths folder) the same kind of reference is read
+    (repo / "models").mkdir()
+    (repo / "models" / "config.json").write_text(json.dumps(CONFIG))
+    (repo / "serve.sh").write_text("#!/bin/sh\nvllm serve ./models --tensor-parallel-size 2\n")
+    assert dl004(_run(repo, "serve.sh")) == []
