@@ -139,11 +139,12 @@ def describe(rule: Rule) -> str:
 
 def _dedent(text: str) -> str:
     """``text`` without its common indentation; a first line that follows the opening quotes (docstring
-    style, unindented) does not count; tabs become spaces, control characters are dropped."""
+    style, unindented) does not count; tabs become spaces, control characters and bidirectional overrides are
+    dropped."""
     import re
     import textwrap
 
-    text = re.sub(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]", "", str(text).expandtabs(4).replace("\r\n", "\n"))
+    text = re.sub("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]", "", str(text).expandtabs(4).replace("\r\n", "\n"))
     first, _, rest = text.strip("\n").partition("\n")
     if rest and first.strip() and not first.startswith((" ", "\t")):
         return (first.strip() + "\n" + textwrap.dedent(rest)).strip("\n").rstrip()

@@ -19,8 +19,9 @@ from typing import Any, Mapping
 from ..diagnostics import Diagnostic, Edit, Fix, Range, Related, Severity, ValueChange
 from ..document import pointer as jp
 
-#: control characters and line/paragraph separators: each becomes one space in a message
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+#: control characters, line/paragraph separators and the bidirectional overrides and isolates (which can make
+#: a terminal show text in another order than it is): each becomes one space in a message
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 #: the value-level operations a fix may carry (see ValueChange)
 FIX_OPERATIONS = ("set", "remove", "insert", "rename")
@@ -152,6 +153,10 @@ def _checked_related(place: Any, document) -> Related:
     _raise(utf8_problem(place.message, "a related message"))
     if place.file is not None:
         _raise(utf8_problem(place.file, "a related file"))
+        if _CONTROL.search(place.file):
+            # a file name is printed as it is (an editor must find the file): one with a line break could
+            # write a line of its own into the report, such as a CI system's command
+            raise BadOutput(f"gave a related file name with a control character: {_short_repr(place.file)}")
     if place.range is not None:   # in another file (which deploylint has not read): a forward range, at least
         _raise(range_problem(place.range, document.lines if place.file is None else None, "a related range"))
     start, end = place.start, place.end

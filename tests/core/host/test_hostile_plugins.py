@@ -115,6 +115,10 @@ CASES = {
         yield self.report("/hardware/num_devices", "a related message that is not Unicode").with_(
             related=(Related("set \\udc80 here", start=0, end=3),))
     """),
+    "related-file-with-a-line-break": rule_module("""
+        yield self.report("/hardware/num_devices", "a related file name that writes a line of its own").with_(
+            related=(Related("here", Range(Position(1, 1), Position(1, 2)), file="x\\n::error file=a.py::FORGED"),))
+    """),
     "sys-exit-in-rule": rule_module("""
         sys.exit(0)
         yield
