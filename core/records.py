@@ -22,6 +22,7 @@ records, ``InitVar``, ``kw_only``, ``eq=False``, ``unsafe_hash``.
 
 from __future__ import annotations
 
+import sys
 from operator import attrgetter
 from typing import Any, ClassVar, get_origin
 
@@ -136,7 +137,7 @@ def _process(cls, frozen: bool, slots: bool, order: bool):
                 raise TypeError(f"Cannot overwrite attribute {name} in class {cls.__name__}")
         added["__setattr__"], added["__delattr__"] = _frozen_fns(frozenset(names), final)
         if slots:
-            added["__getstate__"], added["__setstate__"] = _state_fns(names)
+            added["__getstate__"], added["__setstate__"] = _state_fns(names, final)
     for fn in added.values():
         if fn is not None:
             fn.__qualname__ = f"{cls.__qualname__}.{fn.__name__}"
@@ -209,9 +210,16 @@ def _init(cls, field_list: list[Field], frozen: bool, slots: bool):
         lines.append(f"_setattr(self, {f.name!r}, {value})" if frozen else f"self.{f.name} = {value}")
     if "__post_init__" in cls.__dict__:
         lines.append("self.__post_init__()")
-    source = f"def __init__({', '.join(params)}):\n    " + ("\n    ".join(lines) or "pass") + "\n"
-    exec(source, env)
-    init = env["__init__"]
+    # As dataclasses does: the function is made inside a factory whose arguments are the defaults and helpers,
+    # executed in the class's module, so that its __module__ and __globals__ are the module's (type hints
+    # written as strings resolve, as typing.get_type_hints and inspect.signature(eval_str=True) need).
+    source = (f"def __create_fn__({', '.join(env)}):\n"
+              f"    def __init__({', '.join(params)}):\n        " + ("\n        ".join(lines) or "pass") + "\n"
+              "    return __init__\n")
+    module = sys.modules.get(cls.__module__)
+    local: dict[str, Any] = {}
+    exec(source, module.__dict__ if module is not None else {}, local)
+    init = local["__create_fn__"](**env)
     init.__annotations__ = {**{f.name: f.type for f in field_list if f.init}, "return": None}
     return init
 
@@ -283,13 +291,23 @@ def _frozen_fns(field_names: frozenset[str], final: list):
     return __setattr__, __delattr__
 
 
-def _state_fns(names: tuple[str, ...]):
-    """Pickling of a frozen slots class (it has no __dict__, and its __setattr__ refuses), as dataclasses adds."""
+def _state_fns(names: tuple[str, ...], final: list):
+    """Pickling of a frozen slots class (it has no __dict__, and its __setattr__ refuses), as dataclasses adds.
+
+    The state is the instance's fields: the record's own, or, for a subclass (a plugin's dataclass that adds
+    fields), every field dataclasses sees on it."""
+    def state_names(self) -> tuple[str, ...]:
+        if type(self) is final[0]:
+            return names
+        from dataclasses import fields as dataclass_fields
+
+        return tuple(f.name for f in dataclass_fields(self))
+
     def __getstate__(self):
-        return [getattr(self, name) for name in names]
+        return [getattr(self, name) for name in state_names(self)]
 
     def __setstate__(self, state):
-        for name, value in zip(names, state):
+        for name, value in zip(state_names(self), state):
             object.__setattr__(self, name, value)
 
     return __getstate__, __setstate__
@@ -310,6 +328,8 @@ class _LazyDataclass:
         import dataclasses
 
         owner = owner if owner is not None else type(obj)
+        # a plain subclass inherits the record's fields: the twin is made for the record itself
+        owner = next(c for c in owner.__mro__ if "__record_fields__" in c.__dict__)
         namespace: dict[str, Any] = {"__annotations__": dict(owner.__dict__.get("__annotations__", {})),
                                      "__module__": owner.__module__, "__qualname__": owner.__qualname__}
         for f in owner.__record_fields__:

@@ -129,3 +129,42 @@ def test_making_records_imports_neither_dataclasses_nor_inspect():
             "print(sorted({'dataclasses', 'inspect'} & set(sys.modules)))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0 and out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+from deploylint.core import Diagnostic  # noqa: E402  (the subclass below must live at module level to pickle)
+
+
+@dataclasses.dataclass(frozen=True)
+class AcmeDiagnostic(Diagnostic):
+    """A third-party plugin's diagnostic with a field of its own."""
+    extra: int = 0
+
+
+def test_a_plugins_dataclass_subclass_keeps_its_own_fields_through_pickle_and_copy():
+    found = AcmeDiagnostic("ACME001", "warning", "a message", extra=3)
+    for again in (pickle.loads(pickle.dumps(found)), copy.copy(found), copy.deepcopy(found)):
+        assert again == found and again.extra == 3
+
+
+def test_a_plain_subclass_is_a_dataclass_whichever_class_is_asked_first():
+    from deploylint.core import Position
+
+    class MyPosition(Position):
+        pass
+
+    # asked about the subclass before anything asked about Position (a fresh interpreter)
+    code = ("import dataclasses\nfrom deploylint.core import Position\nclass MyPosition(Position): pass\n"
+            "print(dataclasses.is_dataclass(MyPosition), [f.name for f in dataclasses.fields(MyPosition)])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "True ['line', 'column']", out.stderr
+    assert dataclasses.asdict(MyPosition(2, 3)) == {"line": 2, "column": 3}
+
+
+def test_the_init_of_a_record_belongs_to_its_module_and_its_string_hints_resolve():
+    import typing
+
+    from deploylint.core import Diagnostic, Severity
+
+    assert Diagnostic.__init__.__module__ == "deploylint.core.diagnostics"
+    assert typing.get_type_hints(Diagnostic.__init__)["severity"] is Severity
+    assert inspect.signature(Diagnostic, eval_str=True).parameters["severity"].annotation is Severity
