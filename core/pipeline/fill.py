@@ -165,11 +165,10 @@ def _configured_model(document, data: dict, config, unknown: set, where: str, ou
         path = entry["from"]
         candidate = os.path.join(path, "config.json") if os.path.isdir(path) else path
         from ..host.core_rules import core_diagnostic
-        from ..plan.resolve import model_roots
+        from ..plan.resolve import inside, model_roots
 
         roots = model_roots(document.path, getattr(config, "model_paths", ()), getattr(config, "root", None))
-        real = os.path.realpath(candidate)
-        if not any(os.path.commonpath([real, root]) == root for root in roots):
+        if not inside(candidate, roots):
             # said the same way whether or not the file exists: a checked repository cannot probe the machine
             out.append(core_diagnostic("DL004", f"from = {path!r} in {origin} points outside the checked repository "
                                        f"({roots[0]}); deploylint reads model configs only there, or in a folder "

@@ -246,8 +246,9 @@ def resolve_model_id(model_id: str, models: Mapping[str, str] | None = None, *, 
 
     found, origin = find_config(model_id, models, base_dir=base_dir, environ=environ)
     if roots is not None and isinstance(found, str) and not origin.startswith("the Hugging Face cache"):
-        real = os.path.realpath(found)
-        if not any(os.path.commonpath([real, root]) == root for root in roots):
+        from .resolve import inside
+
+        if not inside(found, roots):
             raise CatalogError(f"the config of {model_id!r} would be read from {found}, outside the checked "
                                f"repository ({roots[0]}); deploylint reads model configs only there, in the Hugging "
                                "Face cache, or in a folder listed in model-paths in the configuration")

@@ -91,7 +91,8 @@ def model_roots(plan_path: str | None, model_paths=(), config_root: str | None =
     return roots + [os.path.realpath(p) for p in model_paths]
 
 
-def _allowed(config_path: str, roots: list[str]) -> bool:
+def inside(config_path: str, roots: list[str]) -> bool:
+    """True when ``config_path`` (links resolved) lies in one of ``roots``."""
     real = os.path.realpath(config_path)
     return any(os.path.commonpath([real, root]) == root for root in roots)
 
@@ -119,7 +120,7 @@ def _model(raw: Mapping[str, Any], plan_path: str | None, diags: list[Diagnostic
         base = os.path.dirname(os.path.abspath(plan_path)) if plan_path else os.getcwd()
         config_path = source if os.path.isabs(source) else os.path.join(base, source)
         roots = model_roots(plan_path, model_paths)
-        if not _allowed(config_path, roots):
+        if not inside(config_path, roots):
             # Said the same way whether or not the file exists: a plan cannot probe the machine.
             diags.append(_dl004("/model/from", f"model.from = {source!r} points outside the plan's repository "
                                 f"({roots[0]}); deploylint reads model configs only there, or in a folder listed in "
