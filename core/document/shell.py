@@ -73,6 +73,12 @@ _STDIN_SCRIPT = _SHELLS | {"sbatch", "ssh"}
 _ONE_VARIABLE = re.compile(r'^("?)\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))\1$')
 _MAX_DEPTH = 8
 
+#: the longest script the reader takes, in characters. A launch script is a few kilobytes; reading costs
+#: about ten microseconds a character (each keeps its offset), so a generated script of megabytes would
+#: take many seconds; the bound keeps the worst case near two seconds. Past it,
+#: :func:`parse` raises the SourceError an adapter's file gets as a DL001 (docs/adapters.md, "Limits").
+MAX_SCRIPT_CHARS = 256 * 1024
+
 
 # --------------------------------------------------------------------------- results
 
@@ -213,9 +219,16 @@ def parse(text: str, env: Mapping[str, str] | None = None,
           args: Sequence[str] | None = None) -> Script:
     """Read ``text`` as a bash script; ``env`` is the environment, ``args`` are ``$1``, ``$2``, …
 
-    Never raises on any input: text it cannot read (an unterminated quote, an
-    operator it does not know) becomes a :class:`Note` and the rest is read.
+    Text it cannot read (an unterminated quote, an operator it does not know)
+    becomes a :class:`Note` and the rest is read. The one error it raises is a
+    :class:`~deploylint.core.document.sources.SourceError` for a script longer
+    than :data:`MAX_SCRIPT_CHARS`, which it does not read at all.
     """
+    if len(text) > MAX_SCRIPT_CHARS:
+        from .sources import SourceError
+
+        raise SourceError(f"this shell script is {len(text):,} characters long, more than the "
+                          f"{MAX_SCRIPT_CHARS:,} deploylint reads (a launch script is a few kilobytes): it is not read")
     return _Parser(text, dict(env or {}), None if args is None else list(args)).run()
 
 

@@ -415,3 +415,21 @@ def test_an_array_reassigned_with_itself_under_a_condition_keeps_its_words():
     assert [(w.value, w.conditional) for w in words[2:]] == [("--x", False), ("1", False), ("--y", True),
                                                             ("2", True)]
     assert located(text, words[3]) == "1"
+
+
+def test_a_script_past_the_bound_is_one_dl001_at_the_file_not_minutes_of_reading(tmp_path):
+    # a generated script of a million characters that does hold a serving command: said, not read
+    from deploylint.core.document.shell import MAX_SCRIPT_CHARS
+    from deploylint.core.host.registry import Registry
+    from deploylint.core.pipeline.config import Config
+    from deploylint.core.pipeline.engine import Engine
+
+    body = "echo step\n" * (MAX_SCRIPT_CHARS // 10 + 1)
+    text = "#!/bin/bash\n" + body + "vllm serve meta-llama/Llama-3.1-8B-Instruct --tensor-parallel-size 3\n"
+    result = Engine(Registry().load(autoload=True), Config()).check_text(str(tmp_path / "serve.sh"), text)
+    (d,) = result.diagnostics
+    assert d.code == "DL001" and f"more than the {MAX_SCRIPT_CHARS:,} deploylint reads" in d.message
+    # within the bound the same command is read and judged (tp=3 does not divide Llama-3.1-8B's 32 heads)
+    small = "#!/bin/bash\n" + "echo step\n" * 100 + "vllm serve meta-llama/Llama-3.1-8B-Instruct --tensor-parallel-size 3\n"
+    codes = {d.code for d in Engine(Registry().load(autoload=True), Config()).check_text(str(tmp_path / "s.sh"), small).diagnostics}
+    assert "PAR402" in codes and "DL001" not in codes
