@@ -47,6 +47,7 @@ class PluginInfo:
     source: str                       # "entry point <dist>" or "--plugin" / "config"
     rules: list[str] = field(default_factory=list)
     error: str | None = None
+    module: str = ""                  # the module the plugin was imported from (the result cache keys its files)
 
 
 class Registry:
@@ -147,11 +148,11 @@ class Registry:
         """Register an already imported plugin object (tests and embedding applications)."""
         self._register(name, lambda: obj, source, version)
 
-    def _register(self, name: str, loader, source: str, version) -> None:
+    def _register(self, name: str, loader, source: str, version, module: str = "") -> None:
         """Load and register one plugin; ``version`` is a string, or a function asked once the plugin is loaded."""
         if any(p.name == name for p in self.plugins):
             return
-        info = PluginInfo(name, version if isinstance(version, str) else "", source)
+        info = PluginInfo(name, version if isinstance(version, str) else "", source, module=module)
         self.plugins.append(info)
         try:
             obj = loader()
@@ -201,10 +202,10 @@ class Registry:
             return obj
 
         if not isolation.wanted():
-            return self._register(name, load, source, version or (lambda: _module_version(module)))
+            return self._register(name, load, source, version or (lambda: _module_version(module)), module=module)
         if any(p.name == name for p in self.plugins):
             return
-        info = PluginInfo(name, version, source)
+        info = PluginInfo(name, version, source, module=module)
         self.plugins.append(info)
         try:
             proxy, found_version, hooks, hook_names = self.worker().load(name, module, attr)

@@ -6,7 +6,11 @@ ignores match it) with the working folder, the effective configuration (every
 field, the command line's overrides included), deploylint's version and the
 Python it runs on, the built-in modules' source files when deploylint runs
 from a source checkout (an editable install: a developer's edit changes the
-key), and each loaded plugin's name, version and origin. Change any of them
+key), every distribution installed on ``sys.path`` with the change time of its
+metadata (an upgrade or a reinstall at the same version of deploylint, a
+plugin or a library such as PyYAML), and each loaded plugin's name, version,
+origin and the size and change time of its source files (a plugin installed
+in editable mode and edited without a new version). Change any of them
 and the key changes: an old entry is never found again, so a result is never
 stale.
 
@@ -66,6 +70,7 @@ class ResultCache:
     def __init__(self, directory: str | None = None) -> None:
         self.directory = os.path.join(directory or cache_dir(), "results", f"v{FORMAT}")
         self._salts: dict[int, str | None] = {}
+        _INSTALLED.clear()     # what is installed is read again by each cache (a long-lived process may see installs)
 
     # -- keys ----------------------------------------------------------------------
     def salt(self, engine) -> str | None:
@@ -110,6 +115,7 @@ class ResultCache:
     def prepare(self) -> None:
         """Compute now what every key shares across processes (before workers are forked)."""
         _sources()
+        _installed()
 
     # -- entries -------------------------------------------------------------------
     def get(self, key: str):
@@ -229,9 +235,10 @@ def _salt(engine) -> str | None:
     for p in registry.plugins:
         if p.error or not p.source.startswith("entry point"):   # a local module: its code has no version to key on
             return None
-        plugins.append([p.name, p.version, p.source])
+        plugins.append([p.name, p.version, p.source, _code_files(p.module) if p.module else []])
     parts = {
         "format": FORMAT, "deploylint": __version__, "python": sys.version, "sources": _sources(),
+        "installed": _installed(),
         "plugins": sorted(plugins), "render_fixes": bool(engine.render_fixes), "cwd": os.getcwd(),
         "config": {f.name: getattr(engine.config, f.name) for f in fields(engine.config)},
     }
@@ -251,6 +258,60 @@ def _config_value(value: Any) -> Any:
 
 
 _SOURCES: list[str] = []
+_INSTALLED: list[list] = []
+
+
+def _installed() -> list:
+    """Every distribution installed where this interpreter imports from: the name and change time of each
+    ``*.dist-info`` / ``*.egg-info`` / ``.pth`` entry of each ``sys.path`` folder. Installing, upgrading,
+    reinstalling at the same version or removing any package — deploylint itself, a plugin, PyYAML,
+    jsonschema — changes it, and with it every key. One listing per folder and one stat per entry."""
+    if _INSTALLED:
+        return _INSTALLED[0]
+    out = []
+    for folder in sys.path:
+        try:
+            with os.scandir(folder or ".") as it:
+                for entry in it:
+                    if entry.name.endswith((".dist-info", ".egg-info", ".egg-link", ".pth")):
+                        try:
+                            out.append([folder, entry.name, entry.stat().st_mtime_ns])
+                        except OSError:
+                            out.append([folder, entry.name, None])
+        except OSError:      # a zip file, a folder that does not exist
+            continue
+    out.sort()
+    _INSTALLED.append(out)
+    return out
+
+
+def _code_files(module: str) -> list:
+    """Size and change time of every source file of a third-party plugin's top-level package, found without
+    importing it: a plugin installed in editable mode whose rule is edited, with no new version, misses."""
+    from importlib.util import find_spec
+
+    try:
+        spec = find_spec(module.split(".")[0])
+    except (ImportError, ValueError):
+        return ["not found"]
+    if spec is None:
+        return ["not found"]
+    files = []
+    if spec.submodule_search_locations:
+        for location in spec.submodule_search_locations:
+            for root, dirs, names in os.walk(location):
+                dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+                files += [os.path.join(root, n) for n in sorted(names) if n.endswith((".py", ".json", ".toml", ".yaml"))]
+    elif spec.origin:
+        files.append(spec.origin)
+    out = []
+    for name in files:
+        try:
+            st = os.stat(name)
+            out.append([name, st.st_size, st.st_mtime_ns])
+        except OSError:
+            out.append([name, None, None])
+    return out
 
 
 def _sources() -> str:

@@ -140,6 +140,38 @@ def test_a_new_plugin_version_misses(tmp_path, store, capsys, monkeypatch):
     assert len(entries(store)) == 2
 
 
+@pytest.mark.slow
+def test_a_plugin_edited_in_place_without_a_new_version_misses(tmp_path, store, capsys, monkeypatch):
+    # the loop of a plugin author with an editable install: the rule changes, the version does not
+    site = tmp_path / "site"
+    plugin_site(site, "1.0", "the rule as first written")
+    monkeypatch.syspath_prepend(str(site))
+    seed = str(plans(tmp_path / "plans") / "seed-moe-64e-3dev.plan.toml")
+    assert "the rule as first written" in check(capsys, seed, "--format", "json")[1]
+    module = site / "acme_cache_rules.py"
+    module.write_text(module.read_text(encoding="utf-8").replace("the rule as first written", "the rule as edited"),
+                      encoding="utf-8")
+    os.utime(module, ns=(os.stat(module).st_atime_ns, os.stat(module).st_mtime_ns + 1_000_000))
+    second = check(capsys, seed, "--format", "json")
+    assert "the rule as edited" in second[1] and "first written" not in second[1]
+
+
+def test_an_install_or_reinstall_on_the_path_changes_every_key(tmp_path, monkeypatch):
+    # a library (PyYAML, jsonschema) or deploylint itself reinstalled at the same version: its metadata is new
+    site = tmp_path / "site"
+    site.mkdir()
+    monkeypatch.syspath_prepend(str(site))
+    engine = Engine(Registry().load(autoload=True), Config())
+    raw = open(SEED, "rb").read()
+    before = ResultCache(str(tmp_path / "c")).key(engine, SEED, raw)
+    (site / "pyyaml-6.0.2.dist-info").mkdir()
+    installed = ResultCache(str(tmp_path / "c")).key(engine, SEED, raw)
+    assert installed != before
+    info = site / "pyyaml-6.0.2.dist-info"
+    os.utime(info, ns=(os.stat(info).st_atime_ns, os.stat(info).st_mtime_ns + 1_000_000))
+    assert ResultCache(str(tmp_path / "c")).key(engine, SEED, raw) not in (before, installed)
+
+
 def test_the_key_holds_plugins_versions_configuration_and_sources(tmp_path, monkeypatch):
     cache = ResultCache(str(tmp_path))
     raw = open(SEED, "rb").read()
