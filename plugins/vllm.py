@@ -278,8 +278,9 @@ def _llm_calls(path: str, text: str) -> list:
     import ast
 
     from deploylint.core.document import LineIndex
-    from deploylint.core.document.sources.python_source import Columns
+    from deploylint.core.document.sources.python_source import Columns, refuse_too_large
 
+    refuse_too_large(text)      # a DL001 at the first value past the bound, not seconds and gigabytes of ast
     try:
         tree = ast.parse(text)
     except (SyntaxError, ValueError, RecursionError, MemoryError):

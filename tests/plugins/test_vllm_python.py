@@ -81,3 +81,14 @@ def test_an_llm_that_is_not_vllms_is_not_read(tmp_path, capsys):
     assert len(result.documents) == 2
     par = [d for d in result.diagnostics if d.code == "PAR402"]
     assert len(par) == 1 and par[0].message.startswith("[LLM(...) at line 3] ")
+
+
+def test_a_script_past_the_value_bound_is_one_dl001_before_ast_reads_it():
+    # a generated script of a million small lists around the LLM(...) call: refused at the first value past
+    # the bound (as a Python plan is), where ast would take seconds and gigabytes
+    from deploylint.core.document.sources import MAX_ENTRIES
+
+    text = SCRIPT + "".join(f"x{i} = [{i}, {i + 1}]\n" for i in range(MAX_ENTRIES // 2 + 10))
+    (d,) = engine().check_text("generate.py", text).diagnostics
+    assert d.code == "DL001" and f"more than {MAX_ENTRIES:,} keys and list items" in d.message
+    assert d.range.start.line > SCRIPT.count("\n")
