@@ -115,8 +115,23 @@ def shell_invocations(text: str, *, base: tuple | None = None, env: dict | None 
     return out
 
 
-def container_invocations(text: str, container, entry: Callable[[list[Word]], int | None]) -> list[Invocation]:
-    """The engine commands a Kubernetes container runs (list form, or a ``sh -c`` / ``bash -c`` string)."""
+def image_repository(image: str | None) -> str:
+    """``vllm/vllm-openai`` of ``docker.io/vllm/vllm-openai:v0.8.5`` (registry host, tag and digest dropped)."""
+    if not image:
+        return ""
+    parts = image.split("@", 1)[0].split("/")
+    parts[-1] = parts[-1].split(":", 1)[0]
+    if len(parts) > 1 and ("." in parts[0] or ":" in parts[0] or parts[0] == "localhost"):
+        parts = parts[1:]          # a registry host (docker.io, nvcr.io, localhost:5000)
+    return "/".join(parts).lower()
+
+
+def container_invocations(text: str, container, entry: Callable[[list[Word]], int | None],
+                          entrypoints: dict[str, tuple[str, ...]] | None = None) -> list[Invocation]:
+    """The engine commands a Kubernetes container runs (list form, or a ``sh -c`` / ``bash -c`` string).
+
+    ``entrypoints``: the command an engine's image runs when the container gives none (``args`` alone are
+    appended to the image's ENTRYPOINT), by image repository."""
     items = container.words
     values = [str(i.value) for i in items]
     env = {k: str(v.value) for k, v in container.env.items()}
@@ -139,6 +154,10 @@ def container_invocations(text: str, container, entry: Callable[[list[Word]], in
                                       lambda flag, value: f" {flag} {value}", container, "container"))
             return out
     words = []
+    implied = (entrypoints or {}).get(image_repository(container.image)) if not container.command else None
+    if implied and items:
+        # the words the image's ENTRYPOINT puts before the args: no place in this file, so never edited
+        words += [Word(w, None) for w in implied]
     for i in items:
         raw = str(i.value)
         expanded = _K8S_VAR.sub(lambda m: env.get(m.group(1), "\0"), raw)
@@ -155,9 +174,15 @@ def container_invocations(text: str, container, entry: Callable[[list[Word]], in
         words.append(Word(expanded, (i.start, i.end), bind, related, "", chars))
     if entry(words) is not None:
         last = items[-1]
-        indent = _list_indent(text, last.start)
-        out.append(Invocation(words, (items[0].start, last.end), _line_end(text, last.end),
-                              lambda flag, value, ind=indent: f"\n{ind}- \"{flag}\"\n{ind}- \"{value}\"", container, "container"))
+        if text[:items[0].start].rstrip()[-1:] in ("[", ","):
+            # a flow list (args: ["--model", "m", …]): a new flag goes after the last item, on its line
+            out.append(Invocation(words, (items[0].start, last.end), last.end,
+                                  lambda flag, value: f", \"{flag}\", \"{value}\"", container, "container"))
+        else:
+            indent = _list_indent(text, last.start)
+            out.append(Invocation(words, (items[0].start, last.end), _line_end(text, last.end),
+                                  lambda flag, value, ind=indent: f"\n{ind}- \"{flag}\"\n{ind}- \"{value}\"", container,
+                                  "container"))
     return out
 
 
@@ -206,8 +231,10 @@ def script_invocations(text: str, entry: Callable[[list[Word]], int | None]) -> 
     return out
 
 
-def commands(path: str, text: str, needle: str, entry, build) -> list:
+def commands(path: str, text: str, needle: str, entry, build, entrypoints: dict[str, tuple[str, ...]] | None = None) -> list:
     """Documents for every engine command of a script, or of every container of a manifest.
+
+    ``entrypoints``: for :func:`container_invocations` (a container of the engine's image that gives only args).
 
     ``build(invocation, label)`` makes one Document. In a LeaderWorkerSet whose leader runs the engine,
     the workers' copies of the command (same engine, another node rank) are not read twice.
@@ -224,7 +251,7 @@ def commands(path: str, text: str, needle: str, entry, build) -> list:
 
     found = []
     for c in containers(text, must_contain=(needle,)):
-        for n, inv in enumerate(container_invocations(text, c, entry)):
+        for n, inv in enumerate(container_invocations(text, c, entry, entrypoints)):
             found.append((c, n, inv))
     leaders = {c.doc for c, _, _ in found if c.role == "leader"}
     for c, n, inv in found:

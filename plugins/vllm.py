@@ -71,6 +71,12 @@ TABLE = FLAGS + IGNORED
 DEFAULT_GPU_MEMORY_UTILIZATION = 0.92
 
 
+#: vLLM's own server image runs the OpenAI server when a container gives only ``args``: its ENTRYPOINT is
+#: ``["vllm", "serve"]`` in current releases (``python3 -m vllm.entrypoints.openai.api_server`` in older
+#: ones, docker/Dockerfile, target vllm-openai; both take the same flags and ``--model``)
+IMAGE_ENTRYPOINTS = {"vllm/vllm-openai": ("vllm", "serve")}
+
+
 def entry(words) -> int | None:
     """Index of the first argument after ``vllm serve`` / ``python -m vllm.entrypoints.openai.api_server``."""
     vals = [w.value or "" for w in words]
@@ -89,7 +95,8 @@ def read(path: str, text: str):
     if "vllm" not in text and "servingEngineSpec" not in text and "LLMInferenceService" not in text \
             and not _maybe_config(path, text):
         return None
-    docs = sv.commands(path, text, "vllm", entry, lambda inv, label: _from_invocation(path, text, inv, label))
+    docs = sv.commands(path, text, "vllm", entry, lambda inv, label: _from_invocation(path, text, inv, label),
+                       IMAGE_ENTRYPOINTS)
     if docs or not path.lower().endswith((".yaml", ".yml")):
         return docs or None
     from deploylint.core.document.kube import documents

@@ -61,6 +61,7 @@ class Container:
     group_gpus: int | None = None         # GPUs of the whole group (LWS) or of the pod
     group_gpus_origin: str = ""           # how group_gpus was counted, with lines
     node_labels: dict[str, Item] = field(default_factory=dict)
+    image: str | None = None              # the container's image reference, as written
     data: Any = None                      # the document this container is in
     spans: dict[str, NodeSpan] = field(default_factory=dict)
     doc_start: int = 0
@@ -129,6 +130,7 @@ def containers(text: str, *, must_contain: tuple[str, ...] = ()) -> list[Contain
                 c.gpus = _dynamo_gpus(text, spans, data, pointer)
             _group(text, spans, data, c)
             c.node_labels = _labels(text, spans, data, pointer)
+            c.image = mapping.get("image") if isinstance(mapping.get("image"), str) else None
             out.append(c)
     return out
 

@@ -290,3 +290,46 @@ def test_kserve_prefill_and_decode_pools_are_two_plans_each_with_its_phase():
     moe = [d for d in result.diagnostics if d.code == "MOE301"]        # 256 experts over the prefill pool's 12 ranks
     assert len(moe) == 1 and moe[0].message.startswith("[LLMInferenceService r1-pd prefill] ")
     assert moe[0].range.start.line == 26                                 # the prefill pool's "expert: true"
+
+
+ARGS_ONLY = """apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: llama-8b
+spec:
+  template:
+    spec:
+      containers:
+        - name: server
+          image: docker.io/vllm/vllm-openai:v0.10.1
+          args: ["--model", "meta-llama/Llama-3.1-8B-Instruct", "--tensor-parallel-size", "3"]
+          resources:
+            limits:
+              nvidia.com/gpu: "3"
+"""
+
+
+def test_a_container_of_vllms_image_with_args_alone_runs_the_image_entrypoint():
+    # vLLM's server image appends a container's args to its ENTRYPOINT (vllm serve): the commonest manifest form
+    result = check("deploy.yaml", ARGS_ONLY)
+    (par,) = [d for d in result.diagnostics if d.code == "PAR402"]
+    line = ARGS_ONLY.splitlines()[par.range.start.line - 1]
+    assert line[par.range.start.column - 1:par.range.end.column - 1] == '"3"' and "vLLM" in par.message
+    # the fix edits the flow list in place and adds the missing flag after its last item
+    new, result, applied, problems = fix_text(Engine(Registry().load(), Config()), "deploy.yaml", ARGS_ONLY,
+                                              unsafe=True, candidate=True)
+    assert not problems and "PAR402" not in codes(result)
+    assert new == ARGS_ONLY.replace('"--tensor-parallel-size", "3"]',
+                                    '"--tensor-parallel-size", "1", "--data-parallel-size", "3"]')
+    # another image with the same args is not vLLM's server: left alone
+    other = ARGS_ONLY.replace("docker.io/vllm/vllm-openai:v0.10.1", "registry.example.com/acme/proxy:1")
+    assert check("deploy.yaml", other).diagnostics == []
+
+
+def test_image_repository_drops_the_registry_the_tag_and_the_digest():
+    from deploylint.plugins._serving import image_repository
+
+    assert image_repository("vllm/vllm-openai") == "vllm/vllm-openai"
+    assert image_repository("docker.io/vllm/vllm-openai:v0.8.5") == "vllm/vllm-openai"
+    assert image_repository("localhost:5000/vllm/vllm-openai@sha256:abc") == "vllm/vllm-openai"
+    assert image_repository("lmcache/vllm-openai:latest") == "lmcache/vllm-openai"
