@@ -183,13 +183,28 @@ def _from_cache(model_id: str, environ: Mapping[str, str] | None) -> str | None:
 
 
 def find_config(model_id: str, models: Mapping[str, str] | None = None, *, base_dir: str | None = None,
-                environ: Mapping[str, str] | None = None) -> tuple[dict[str, Any] | str, str]:
+                environ: Mapping[str, str] | None = None,
+                roots: list[str] | None = None) -> tuple[dict[str, Any] | str, str]:
     """Where the config of ``model_id`` is: ``(path of a config.json, or the bundled fields; where it came from)``.
 
-    Raises :class:`CatalogError` naming the three ways to supply an id nobody knows.
+    Raises :class:`CatalogError` naming the three ways to supply an id nobody knows. ``roots``: the folders a
+    path written in the checked files (a local model folder, a ``[tool.deploylint.models]`` path) may be read
+    from (the repository and the configuration's ``model-paths``); one outside them is refused before it is
+    looked at, the same way whether or not it exists, so a checked repository can neither make deploylint read
+    and quote a file elsewhere on the machine nor learn whether it exists. The Hugging Face cache is the user's
+    own and always read.
     """
+    from .resolve import inside
+
+    def refuse_outside(path: str) -> None:
+        if roots is not None and not inside(path, roots):
+            raise CatalogError(f"the config of {model_id!r} would be read from {path}, outside the checked "
+                               f"repository ({roots[0]}); deploylint reads model configs only there, in the Hugging "
+                               "Face cache, or in a folder listed in model-paths in the configuration")
+
     local = model_id if os.path.isabs(model_id) or model_id.startswith(".") else None
-    if local is not None:
+    outside = local is not None and roots is not None and not inside(local, roots)
+    if local is not None and not outside:
         path = os.path.join(local, "config.json") if os.path.isdir(local) else local
         if os.path.isfile(path):
             return path, f"the local folder {local}"
@@ -202,9 +217,15 @@ def find_config(model_id: str, models: Mapping[str, str] | None = None, *, base_
     mapped = (models or {}).get(model_id)
     if mapped is not None:
         path = mapped if os.path.isabs(mapped) or base_dir is None else os.path.join(base_dir, mapped)
+        refuse_outside(path)
         if os.path.isdir(path):
             path = os.path.join(path, "config.json")
         return path, f"[tool.deploylint.models] ({path})"
+    if outside:
+        raise CatalogError(
+            f"the model folder {model_id!r} is outside the checked repository ({roots[0]}), where deploylint does not "
+            f"read model configs; map it in the configuration ([tool.deploylint.models] \"{model_id}\" = "
+            "\"path/to/config.json\"), list its folder in model-paths, or write the [model] fields in a plan")
     if model_id.startswith("/") or model_id.startswith("."):
         raise CatalogError(
             f"the model folder {model_id!r} is not on this machine (it is read where the engine runs); map it in the "
@@ -237,21 +258,11 @@ def resolve_model_id(model_id: str, models: Mapping[str, str] | None = None, *, 
                      roots: list[str] | None = None) -> tuple[dict[str, Any], str]:
     """``[model]`` fields for ``model_id`` and a sentence saying where they came from (CatalogError if unknown).
 
-    ``roots``: the folders a path written in the checked files may be read from (the repository and the
-    configuration's ``model-paths``). A local folder or a ``[tool.deploylint.models]`` path outside them is
-    refused the same way whether or not it exists, so a checked repository cannot make deploylint read, and
-    quote, a file elsewhere on the machine. The Hugging Face cache is the user's own and always read.
+    ``roots``: as :func:`find_config` takes them.
     """
     from .hf import HFConfigError, map_config, read_config
 
-    found, origin = find_config(model_id, models, base_dir=base_dir, environ=environ)
-    if roots is not None and isinstance(found, str) and not origin.startswith("the Hugging Face cache"):
-        from .resolve import inside
-
-        if not inside(found, roots):
-            raise CatalogError(f"the config of {model_id!r} would be read from {found}, outside the checked "
-                               f"repository ({roots[0]}); deploylint reads model configs only there, in the Hugging "
-                               "Face cache, or in a folder listed in model-paths in the configuration")
+    found, origin = find_config(model_id, models, base_dir=base_dir, environ=environ, roots=roots)
     try:
         fields = map_config(found) if isinstance(found, dict) else read_config(found)
     except HFConfigError as exc:

@@ -21,8 +21,8 @@ def plan(source: str) -> str:
             '[parallelism]\ntp = 8\n[workload]\nmode = "inference"\nbatch_size = 8\nseq_len = 1024\n')
 
 
-def check(folder, *args):
-    return subprocess.run([EXE, "check", "deploy.toml", "--format", "json", *args], capture_output=True, text=True,
+def check(folder, *args, plan="deploy.toml"):
+    return subprocess.run([EXE, "check", plan, "--format", "json", *args], capture_output=True, text=True,
                           cwd=folder, stdin=subprocess.DEVNULL, timeout=60)
 
 
@@ -101,37 +101,37 @@ def _outside(tmp_path):
     return tmp_path / "elsewhere" / "passwd"
 
 
-def _run(folder, name):
-    return subprocess.run([EXE, "check", name, "--format", "json"], capture_output=True, text=True, cwd=folder,
-                          stdin=subprocess.DEVNULL, timeout=60)
+SERVE_ACME = "#!/bin/sh\nvllm serve acme/model --tensor-parallel-size 2\n"
+DS_CONFIG = '{"train_micro_batch_size_per_gpu": 1, "zero_optimization": {"stage": 1}}\n'
 
 
-def test_a_models_glob_from_outside_the_repository_is_refused_without_reading_it(repo, tmp_path):
+@pytest.mark.parametrize("config, plan, text, said", [
+    ('[tool.deploylint.models]\n"ds*.json" = {{ from = "{secret}" }}\n', "ds_config.json", DS_CONFIG,
+     "points outside the checked repository"),
+    ('[tool.deploylint.models]\n"acme/model" = "{secret}"\n', "serve.sh", SERVE_ACME, "outside the checked repository"),
+], ids=["models-glob-from", "models-id-mapping"])
+def test_a_models_table_path_outside_the_repository_is_refused_without_reading_it(repo, tmp_path, config, plan, text,
+                                                                                  said):
     secret = _outside(tmp_path)
-    (repo / "deploylint.toml").write_text(f'[tool.deploylint.models]\n"ds*.json" = {{ from = "{secret}" }}\n')
-    (repo / "ds_config.json").write_text('{"train_micro_batch_size_per_gpu": 1, "zero_optimization": {"stage": 1}}\n')
-    out = _run(repo, "ds_config.json")
+    (repo / "deploylint.toml").write_text(config.format(secret=secret))
+    (repo / plan).write_text(text)
+    out = check(repo, plan=plan)
     (message,) = dl004(out)
-    assert "points outside the checked repository" in message and "secret-token" not in out.stdout + out.stderr
-
-
-def test_a_models_id_mapping_outside_the_repository_is_refused_without_reading_it(repo, tmp_path):
-    secret = _outside(tmp_path)
-    (repo / "deploylint.toml").write_text(f'[tool.deploylint.models]\n"acme/model" = "{secret}"\n')
-    (repo / "serve.sh").write_text("#!/bin/sh\nvllm serve acme/model --tensor-parallel-size 2\n")
-    out = _run(repo, "serve.sh")
-    (message,) = dl004(out)
-    assert "outside the checked repository" in message and "secret-token" not in out.stdout + out.stderr
+    assert said in message and "secret-token" not in out.stdout + out.stderr
 
 
 def test_a_local_model_folder_in_a_command_outside_the_repository_is_refused(repo, tmp_path):
     secret = _outside(tmp_path)
     (repo / "serve.sh").write_text(f"#!/bin/sh\nvllm serve {secret} --tensor-parallel-size 2\n")
-    out = _run(repo, "serve.sh")
+    out = check(repo, plan="serve.sh")
     (message,) = dl004(out)
     assert "outside the checked repository" in message and "secret-token" not in out.stdout + out.stderr
+    # said the same way for a path that does not exist: the repository cannot learn what is on the machine
+    (repo / "serve.sh").write_text(f"#!/bin/sh\nvllm serve {secret}-missing --tensor-parallel-size 2\n")
+    (missing,) = dl004(check(repo, plan="serve.sh"))
+    assert missing.replace("-missing", "") == message
     # inside the repository (or a model-paths folder) the same kind of reference is read
     (repo / "models").mkdir()
     (repo / "models" / "config.json").write_text(json.dumps(CONFIG))
     (repo / "serve.sh").write_text("#!/bin/sh\nvllm serve ./models --tensor-parallel-size 2\n")
-    assert dl004(_run(repo, "serve.sh")) == []
+    assert dl004(check(repo, plan="serve.sh")) == []
