@@ -196,6 +196,15 @@ def _extra_model_fields() -> tuple[str, ...]:
 
 
 # -- hardware ------------------------------------------------------------------
+def _closest_accelerators(name: str, names: list[str], difflib: Any) -> list[str]:
+    """Up to three catalog names for a mistyped one: the entries the name begins (``h100`` → ``h100-sxm``,
+    ``h100-pcie``) before the ones that are merely spelled alike (``h200``)."""
+    key = "-".join(name.strip().lower().replace("_", " ").split())
+    prefixed = [n for n in names if key and n.startswith(key)]         # in catalog order: the common SKU first
+    alike = [n for n in difflib.get_close_matches(key, names, n=3, cutoff=0.5) if n not in prefixed]
+    return (prefixed + alike)[:3]
+
+
 def _hardware(raw: Mapping[str, Any], dtype: str, accelerators: Mapping[str, Any], diags: list[Diagnostic]) -> Hardware | None:
     name = raw.get("accelerator")
     acc = None
@@ -204,7 +213,7 @@ def _hardware(raw: Mapping[str, Any], dtype: str, accelerators: Mapping[str, Any
         if acc is None:
             import difflib  # only when a suggestion or a diff is needed
 
-            close = difflib.get_close_matches(str(name).lower(), list(accelerators), n=3, cutoff=0.5)
+            close = _closest_accelerators(str(name), list(accelerators), difflib)
             fixes = [Fix.set("/hardware/accelerator", c, f"use the catalog entry {c!r}", applicability="unsafe") for c in close]
             hint = f"; did you mean {close[0]!r}?" if close else ""
             diags.append(_dl004("/hardware/accelerator",

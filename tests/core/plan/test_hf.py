@@ -355,3 +355,15 @@ def test_dropout_follows_the_config():
     # every family here trains without dropout unless attention_dropout says otherwise (HF default 0.0)
     assert mapped("llama-3.1-8b.json")["dropout"] is False
     assert map_config({**cfg("llama-3.1-8b.json"), "attention_dropout": 0.1})["dropout"] is True
+
+
+@pytest.mark.parametrize("typed, first", [("h100", "h100-sxm"), ("H100", "h100-sxm"), ("a100", "a100-80gb"),
+                                          ("mi300", "mi300x")])
+def test_an_accelerator_named_by_its_family_suggests_that_family_first(deploylint, typed, first):
+    # "h100" is both H100 SXM and H100 PCIe, which differ in memory bandwidth (3.35 vs 2.0 TB/s), so it is not
+    # guessed; but the suggestions lead with the family the user named, not with h200, spelled one letter apart
+    plan = {"schema_version": 1, "model": {"layers": 2, "hidden_size": 64, "num_attention_heads": 4, "vocab_size": 100},
+            "hardware": {"accelerator": typed, "num_devices": 8}, "parallelism": {},
+            "workload": {"mode": "inference", "batch_size": 8, "seq_len": 128}}
+    d = deploylint.lint(plan).one("DL004")
+    assert d.data["suggestions"][0] == first and f"did you mean {first!r}" in d.message
