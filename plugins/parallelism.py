@@ -64,9 +64,15 @@ class WorldSizeMismatch(Rule):
                     fixes += layout_fixes(ctx, best[0], f"use the feasible layout {best[0].describe()}")
             path = "/parallelism/dp" if "dp" in _written(ctx) else "/parallelism"
             shard = ctx.plan.training.dp_shard or par.dp
+            if N % other and "dp" not in _written(ctx):
+                # dp is derived from the world, and none fits: a dp of 1 printed here would read as the plan's choice
+                said = (f"tp·pp·cp = {par.tp}·{par.pp}·{par.cp} = {other} does not divide num_devices = {N}, so no "
+                        "data-parallel size dp makes tp·pp·cp·dp equal it")
+            else:
+                said = (f"tp·pp·cp·dp = {par.tp}·{par.pp}·{par.cp}·{par.dp} = {product}, but num_devices = {N}"
+                        + (f" (no dp makes {other} divide {N})" if N % other else ""))
             message, data, severity = engine_says(
-                ctx, "world", f"tp·pp·cp·dp = {par.tp}·{par.pp}·{par.cp}·{par.dp} = {product}, but num_devices = {N}"
-                + (f" (no dp makes {other} divide {N})" if N % other else ""),
+                ctx, "world", said,
                 {"product": product, "num_devices": N, "tp": par.tp, "pp": par.pp, "cp": par.cp, "dp": par.dp},
                 world=N, model_size=other, tp=par.tp, pp=par.pp, cp=par.cp, dp_shard=shard,
                 dp_replicate=max(1, par.dp // shard), total=product)

@@ -88,6 +88,8 @@ def test_the_world_size_megatron_rejects_is_an_error_at_the_tp_token_with_megatr
     d = one(result, "PAR401")
     assert d.severity.value == "error"
     assert 'Megatron-LM refuses to start: "world size (8) is not divisible by total_model_size (128)"' in d.message
+    # Megatron derives dp from the world: the message names the sizes that do not divide, not a dp of 1
+    assert "tp·pp·cp = 8·16·1 = 128 does not divide num_devices = 8" in d.message and "tp·pp·cp·dp = 8·16·1·1" not in d.message
     assert at(GPT, d) == "8" and d.range.start.line == 24          # --tensor-model-parallel-size 8, in its array
     info = [x.message for x in result.diagnostics if x.code == "DL010"]
     assert any("hardware.num_devices = 8: torchrun --nproc_per_node 8 × --nnodes 1" in m for m in info)
@@ -383,3 +385,53 @@ def test_a_fix_on_a_crlf_script_changes_only_the_tokens_and_keeps_every_line_end
     assert fixed == text.replace("--tensor-model-parallel-size 8", "--tensor-model-parallel-size 4").replace(
         "--pipeline-model-parallel-size 16", "--pipeline-model-parallel-size 2")
     assert fixed.count("\r\n") == text.count("\r\n") and "\r " not in fixed
+
+
+# -- the interleaved schedule's own start-up checks (megatron/training/arguments.py, validate_args) ----------------
+INTERLEAVED = """#!/bin/bash
+torchrun --nproc_per_node 8 --nnodes 1 pretrain_gpt.py \\
+    --num-layers 32 --hidden-size 4096 --num-attention-heads 32 --seq-length 4096 \\
+    --max-position-embeddings 4096 --vocab-size 32000 --micro-batch-size 1 --global-batch-size 64 --bf16 \\
+    --tensor-model-parallel-size 2 --pipeline-model-parallel-size {pp} {virtual}
+"""
+
+
+def codes(result):
+    return [d.code for d in result.diagnostics]
+
+
+def interleaved(pp, virtual):
+    text = INTERLEAVED.format(pp=pp, virtual=virtual)
+    return text, check(text)
+
+
+def test_two_ways_of_asking_for_virtual_stages_are_refused_at_the_second_flag():
+    text, result = interleaved(4, "--num-layers-per-virtual-pipeline-stage 2 --num-virtual-stages-per-pipeline-rank 4")
+    d = one(result, "MEG009")
+    assert d.severity.value == "error" and "No more than one of the following arguments" in d.message
+    assert d.data["flags"] == ["--num-layers-per-virtual-pipeline-stage", "--num-virtual-stages-per-pipeline-rank"]
+    assert at(text, d) == "4" and text.splitlines()[d.range.start.line - 1][d.range.start.column - 40:].startswith(
+        "--num-virtual-stages-per-pipeline-rank")
+    _, alone = interleaved(4, "--num-virtual-stages-per-pipeline-rank 4")
+    assert "MEG009" not in codes(alone)
+
+
+def test_a_pipeline_layout_beside_a_virtual_stage_flag_is_refused_too():
+    _, result = interleaved(4, "--num-virtual-stages-per-pipeline-rank 2 --pipeline-model-parallel-layout 'Et*8|t*8|t*8|t*8L'")
+    assert one(result, "MEG009").data["flags"] == ["--num-virtual-stages-per-pipeline-rank", "--pipeline-model-parallel-layout"]
+
+
+def test_virtual_stages_need_a_pipeline_longer_than_one_rank_or_two_without_p2p_overlap():
+    text, result = interleaved(1, "--num-virtual-stages-per-pipeline-rank 4")
+    d = one(result, "MEG010")
+    assert "pipeline-model-parallel size should be greater than 1" in d.message and at(text, d) == "4"
+    # layers per virtual stage give 32 / 1 / 8 = 4 virtual stages: the same refusal, at that flag
+    text, result = interleaved(1, "--num-layers-per-virtual-pipeline-stage 8")
+    assert one(result, "MEG010").data["virtual_stages"] == 4 and at(text, one(result, "MEG010")) == "8"
+    # pp 2 passes with the (default) overlap, and is refused without it
+    assert "MEG010" not in codes(interleaved(2, "--num-virtual-stages-per-pipeline-rank 4")[1])
+    d = one(interleaved(2, "--num-virtual-stages-per-pipeline-rank 4 --no-overlap-p2p-communication")[1], "MEG010")
+    assert "should be greater than 2" in d.message and d.data["least_pp"] == 3
+    # one virtual stage per rank is no interleaving: Megatron-LM resets it to None and starts
+    assert "MEG010" not in codes(interleaved(1, "--num-virtual-stages-per-pipeline-rank 1")[1])
+    assert "MEG010" not in codes(interleaved(1, "--num-layers-per-virtual-pipeline-stage 32")[1])
