@@ -292,6 +292,9 @@ def _plan(path, text, cmd, at, sbatch, notes, label, index):
                                   "--pipeline-model-parallel-layout", "--account-for-embedding-in-pipeline-split",
                                   "--account-for-loss-in-pipeline-split")):
         b.put("/training/uneven_pipeline", True)
+    if "--pipeline-model-parallel-layout" in present:
+        b.engine["pipeline_layout"] = True              # a third way to ask for virtual stages (MEG009)
+    b.engine["overlap_p2p"] = "--no-overlap-p2p-communication" not in present     # store_false: on by default
     for note in notes:
         inside = cmd.span.start <= note.span.start <= cmd.span.end
         right_after = note.span.start >= cmd.span.end and text[cmd.span.end:note.span.start].strip() in ("", "\\")
@@ -771,11 +774,96 @@ class RampupBatchSize(_MegatronRule):
         yield self.report("/training/rampup_batch_size", message, data=data)
 
 
+_VIRTUAL_FLAGS = (("/training/layers_per_virtual_stage", "--num-layers-per-virtual-pipeline-stage"),
+                  ("/training/virtual_stages_per_rank", "--num-virtual-stages-per-pipeline-rank"))
+
+
+class VirtualPipelineFlagsConflict(_MegatronRule):
+    code = "MEG009"
+    name = "megatron-virtual-pipeline-flags-conflict"
+    severity = Severity.ERROR
+    summary = "Megatron-LM: more than one of the flags that set virtual pipeline stages is given."
+    explanation = """
+        The interleaved schedule's virtual stages can be asked for in three
+        ways: layers per virtual stage, virtual stages per pipeline rank, or
+        an explicit --pipeline-model-parallel-layout. They can disagree, so
+        Megatron-LM's validate_args accepts at most one: "No more than one of
+        the following arguments can be set at the same time:
+        --num-layers-per-virtual-pipeline-stage,
+        --num-virtual-stages-per-pipeline-rank,
+        --pipeline-model-parallel-layout" (megatron/training/arguments.py).
+        The job stops at start-up, after the allocation.
+    """
+    bad_example = ("pretrain_gpt.py --num-layers 96 --pipeline-model-parallel-size 8 "
+                   "--num-layers-per-virtual-pipeline-stage 4 --num-virtual-stages-per-pipeline-rank 3")
+    good_example = "pretrain_gpt.py --num-layers 96 --pipeline-model-parallel-size 8 --num-virtual-stages-per-pipeline-rank 3"
+    fix_safety = "No fix: which of the flags states the schedule you meant is yours to say."
+
+    def check(self, ctx):
+        if not self.applies(ctx):
+            return
+        given = [(path, flag) for path, flag in _VIRTUAL_FLAGS
+                 if getattr(ctx.plan.training, path.rsplit("/", 1)[1]) is not None]
+        if ctx.document.engine.get("pipeline_layout"):
+            given.append(("/training/uneven_pipeline", "--pipeline-model-parallel-layout"))
+        if len(given) < 2:
+            return
+        yield self.report(given[-1][0],
+                          f"{' and '.join(flag for _, flag in given)} are both given: Megatron-LM refuses to start: "
+                          "\"No more than one of the following arguments can be set at the same time: "
+                          "--num-layers-per-virtual-pipeline-stage, --num-virtual-stages-per-pipeline-rank,"
+                          "--pipeline-model-parallel-layout\" (megatron/training/arguments.py, validate_args)",
+                          data={"flags": [flag for _, flag in given]})
+
+
+class InterleavedWithoutPipeline(_MegatronRule):
+    code = "MEG010"
+    name = "megatron-interleaved-without-pipeline"
+    severity = Severity.ERROR
+    summary = "Megatron-LM: virtual pipeline stages on a pipeline too short for the interleaved schedule."
+    explanation = """
+        The interleaved schedule cycles each micro-batch through the virtual
+        stages of every pipeline rank, so it needs a pipeline: Megatron-LM's
+        validate_args requires "pipeline-model-parallel size should be greater
+        than 1" when virtual stages are used, and greater than 2 when
+        --no-overlap-p2p-communication turns the send/receive overlap off ("to
+        avoid having multiple p2p sends and recvs between same 2 ranks per
+        communication batch", megatron/training/arguments.py). A single
+        virtual stage per rank is no interleaving and passes.
+    """
+    bad_example = "pretrain_gpt.py --num-layers 32 --pipeline-model-parallel-size 1 --num-virtual-stages-per-pipeline-rank 4"
+    good_example = "pretrain_gpt.py --num-layers 32 --pipeline-model-parallel-size 4 --num-virtual-stages-per-pipeline-rank 2"
+    fix_safety = "No fix: a longer pipeline or dropping the virtual stages are different layouts."
+
+    def check(self, ctx):
+        if not self.applies(ctx):
+            return
+        training, pp, L = ctx.plan.training, ctx.plan.parallelism.pp, ctx.plan.model.layers
+        per, count = training.layers_per_virtual_stage, training.virtual_stages_per_rank
+        if count is not None:
+            virtual, path = count, "/training/virtual_stages_per_rank"
+        elif per is not None and L % pp == 0 and (L // pp) % per == 0:       # else MEG004 (or PAR403) says why
+            virtual, path = L // pp // per, "/training/layers_per_virtual_stage"
+        else:
+            return
+        overlap = ctx.document.engine.get("overlap_p2p", True)
+        least = 2 if overlap else 3
+        if virtual <= 1 or pp >= least:
+            return
+        said = ("When interleaved schedule is used, pipeline-model-parallel size should be greater than 1" if overlap else
+                "When interleaved schedule is used and p2p communication overlap is disabled, pipeline-model-parallel "
+                "size should be greater than 2 to avoid having multiple p2p sends and recvs between same 2 ranks per "
+                "communication batch")
+        yield self.report(path, f"{virtual} virtual stages per pipeline rank with pipeline-model-parallel size {pp}: "
+                                f"Megatron-LM refuses to start: \"{said}\" (megatron/training/arguments.py, validate_args)",
+                          data={"virtual_stages": virtual, "pp": pp, "overlap_p2p": overlap, "least_pp": least})
+
+
 @hookimpl
 def deploylint_rules():
     return [BatchFlagsConflict(), SeqLengthContextParallel(), PositionsBelowSeqLength(), VirtualPipelineSplit(),
             ExpertTensorWithoutSequenceParallel(), SequenceParallelWithoutTensor(), HiddenNotDivisibleByHeads(),
-            RampupBatchSize()]
+            RampupBatchSize(), VirtualPipelineFlagsConflict(), InterleavedWithoutPipeline()]
 
 
 #: Megatron-Bridge config keys (ConfigContainer: model = the Megatron TransformerConfig/ModelParallelConfig
