@@ -396,6 +396,29 @@ def rule_thresholds(rules, config: Config) -> dict[str, dict[str, float]]:
     return out
 
 
+def locate(source: str, keys: tuple[str, ...]):
+    """The :class:`~deploylint.core.Range` of the value at ``keys`` below ``[tool.deploylint]`` (of a
+    pyproject.toml) or at the top (of a deploylint.toml) in the configuration file ``source``; None when the file
+    cannot be read again or does not hold it."""
+    from ..document import LineIndex
+    from ..document import pointer as jp
+    from ..document.sources.toml_source import scan
+
+    try:
+        with open(source, encoding="utf-8-sig") as fh:
+            text = fh.read()
+        spans, _ = scan(text)
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    for prefix in ("/tool/deploylint", ""):
+        pointer = prefix
+        for key in keys:
+            pointer = jp.child(pointer, key)
+        if pointer in spans:
+            return LineIndex(text).range(spans[pointer].value)
+    return None
+
+
 def _where(source: str, key: str) -> str:
     """``file:line`` of ``key`` in a configuration file, found by a plain text search."""
     try:

@@ -157,6 +157,7 @@ class Engine:
         if problems_stop(out):
             return out
         unknown: frozenset[str] = frozenset()
+        filled: list[Diagnostic] = []
         if document.partial:
             from .fill import fill
 
@@ -164,6 +165,16 @@ class Engine:
             out += filled
             if "model" in unknown:
                 return out
+        out = self._checked(document, data, unknown, result, sups, every_rule, hidden, out)
+        if filled:
+            from .fill import attribute
+
+            out = attribute(out, filled)
+        return out
+
+    def _checked(self, document: Document, data: Any, unknown: frozenset, result: FileResult, sups: list,
+                 every_rule: bool, hidden: list, out: list[Diagnostic]) -> list[Diagnostic]:
+        """Validate, resolve, analyze and run the rules on one plan's (filled) data."""
 
         validated = Document(document.path, document.text, document.format, data, document.spans, document.newline,
                              document.bom, writer=document.writer, label=document.label, related=document.related,

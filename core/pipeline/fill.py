@@ -15,7 +15,8 @@ adapter marks ``partial``, each missing value comes from, highest first:
    ``Document.origins``.
 
 Every value filled or inferred is an info diagnostic (DL010) saying where it
-came from. What nobody supplies stays *unknown*: the accelerator (then the
+came from; a finding about a value the command line or the configuration
+filled names that origin (:func:`attribute`) and offers no edit of this file. What nobody supplies stays *unknown*: the accelerator (then the
 rules that need memory or speed figures are not run, and one info says which
 and how to supply it) or the workload (serving limits are caps, not a load:
 the rules that need a batch and sequence length wait for one). The checks that
@@ -54,7 +55,7 @@ def fill(document, data: Any, config) -> tuple[dict, list[Diagnostic], frozenset
     named = _configured_model(document, data, config, unknown, where, out)
     cli = getattr(config, "cli_hardware", {}) or {}
     configured_hardware = _configured(config, "hardware", document.path, where)
-    given = {f"/hardware/{key}" for key in cli} | {f"/hardware/{key}" for key, _, _ in configured_hardware}
+    given = {f"/hardware/{key}" for key in cli} | {f"/hardware/{key}" for key, _, _, _ in configured_hardware}
     for skipped in document.skipped:
         text, path = (skipped if isinstance(skipped, tuple) else (skipped, ""))
         if named and path == "/model" or path in given:
@@ -75,13 +76,14 @@ def fill(document, data: Any, config) -> tuple[dict, list[Diagnostic], frozenset
         out.append(_info(f"hardware.{key} = {value!r}: from {flag} on the command line", f"/hardware/{key}",
                          {"key": key, "value": value, "origin": "command line"}))
     configured = set(cli)
-    for key, value, origin in configured_hardware:
+    for key, value, origin, keys in configured_hardware:
         if key in configured:
             continue
         configured.add(key)
         hardware[key] = value
         out.append(_info(f"hardware.{key} = {value!r}: from {origin}", f"/hardware/{key}",
-                         {"key": key, "value": value, "origin": "configuration"}))
+                         {"key": key, "value": value, "origin": "configuration"}).with_(
+            related=_set_here(config, keys, f"hardware.{key}")))
     for pointer, origin in document.origins.items():
         key = pointer.rsplit("/", 1)[-1]
         if pointer.startswith("/hardware/") and key in configured:
@@ -107,7 +109,7 @@ def fill(document, data: Any, config) -> tuple[dict, list[Diagnostic], frozenset
     workload = data.setdefault("workload", {})
     model_id = data["model"].get("id")
     configured_workload = _configured(config, "workload", document.path, where)
-    if "dtype" not in workload and all(k != "dtype" for k, _, _ in configured_workload) and isinstance(model_id, str):
+    if "dtype" not in workload and all(k != "dtype" for k, _, _, _ in configured_workload) and isinstance(model_id, str):
         # The engines' dtype "auto" serves the checkpoint as published: an FP8 checkpoint stays FP8.
         from ..plan.catalog import quantization
 
@@ -120,10 +122,11 @@ def fill(document, data: Any, config) -> tuple[dict, list[Diagnostic], frozenset
         elif method:
             out.append(_info(f"the checkpoint of {model_id} is quantized with {method}, which the plan cannot express: "
                              "weights are counted at bf16 (an overestimate)", "/model/id", {"quant_method": method}))
-    for key, value, origin in configured_workload:
+    for key, value, origin, keys in configured_workload:
         workload[key] = value
         out.append(_info(f"workload.{key} = {value!r}: from {origin}", f"/workload/{key}",
-                         {"key": key, "value": value, "origin": "configuration"}))
+                         {"key": key, "value": value, "origin": "configuration"}).with_(
+            related=_set_here(config, keys, f"workload.{key}")))
     if "batch_size" not in workload or "seq_len" not in workload:
         unknown.add("workload")
         workload.setdefault("mode", "inference")
@@ -134,10 +137,11 @@ def fill(document, data: Any, config) -> tuple[dict, list[Diagnostic], frozenset
     return data, out, frozenset(unknown)
 
 
-def _configured(config, table: str, path: str | None, where: str) -> list[tuple[str, Any, str]]:
-    """``(key, value, origin)`` from ``[tool.deploylint.<table>]`` for the file at ``path``: the keys of the first
-    glob sub-table that matches and sets them, then the table's plain keys."""
-    out: list[tuple[str, Any, str]] = []
+def _configured(config, table: str, path: str | None, where: str) -> list[tuple[str, Any, str, tuple[str, ...]]]:
+    """``(key, value, origin, keys)`` from ``[tool.deploylint.<table>]`` for the file at ``path``: the keys of the
+    first glob sub-table that matches and sets them, then the table's plain keys. ``keys`` are the TOML keys the
+    value sits under in the configuration file (below ``[tool.deploylint]``)."""
+    out: list[tuple[str, Any, str, tuple[str, ...]]] = []
     seen: set[str] = set()
     matched = config.for_file(getattr(config, f"file_{table}", []) or [], path)
     for pattern, values in matched + [("", getattr(config, table, {}) or {})]:
@@ -145,7 +149,42 @@ def _configured(config, table: str, path: str | None, where: str) -> list[tuple[
         for key, value in values.items():
             if key not in seen:
                 seen.add(key)
-                out.append((key, value, origin))
+                out.append((key, value, origin, (table, pattern, key) if pattern else (table, key)))
+    return out
+
+
+def _set_here(config, keys: tuple[str, ...], what: str) -> tuple:
+    """A related place on ``keys`` in the configuration file (empty when it cannot be found there)."""
+    from ..diagnostics import Related
+    from .config import locate
+
+    found = locate(config.source, keys) if config.source else None
+    return (Related(f"{what} is set here", found, config.source),) if found is not None else ()
+
+
+def attribute(diagnostics: list[Diagnostic], filled: list[Diagnostic]) -> list[Diagnostic]:
+    """Findings about a value the command line or the configuration supplied, not the file: each names where the
+    value comes from (a related place on the configuration key), and a fix that would edit that value here is
+    not offered — the file does not hold it; it is changed where it is set."""
+    supplied = {d.path: d for d in filled
+                if d.code == "DL010" and d.path and (d.data or {}).get("origin") in ("configuration", "command line")}
+    if not supplied:
+        return diagnostics
+    out = []
+    for d in diagnostics:
+        source = supplied.get(d.path) if d.code != "DL010" else None
+        if source is None:
+            out.append(d)
+            continue
+        name = d.path.strip("/").replace("/", ".")
+        where = source.message.split(": from ", 1)[-1]
+        fixes = tuple(f for f in d.fixes if not any(c.path == d.path or c.path.startswith(d.path + "/")
+                                                   for c in f.changes))
+        dropped = d.fixes and not fixes and "no fix offered" not in d.message
+        message = f"{d.message} ({name} comes from {where}" + ("; no fix offered: this file does not hold it)"
+                                                              if dropped else ")")
+        out.append(d.with_(message=message, fixes=fixes,
+                           related=d.related + tuple(r for r in source.related if r not in d.related)))
     return out
 
 

@@ -167,3 +167,40 @@ def test_a_glob_table_of_hardware_holds_only_hardware_keys():
         config_from_table({"hardware": {"*.json": {"x": {"y": 1}}}})
     cfg = config_from_table({"hardware": {"accelerator": "h100-sxm", "*.json": {"num_devices": 8}}})
     assert cfg.hardware == {"accelerator": "h100-sxm"} and cfg.file_hardware == [("*.json", {"num_devices": 8})]
+
+
+MEGATRON = """#!/bin/bash
+torchrun --nproc_per_node 8 --nnodes 1 pretrain_gpt.py \\
+    --num-layers 32 --hidden-size 4096 --num-attention-heads 32 --seq-length 4096 \\
+    --max-position-embeddings 4096 --vocab-size 32000 --micro-batch-size 1 --global-batch-size 64 --bf16 \\
+    --tensor-model-parallel-size 2
+"""
+
+
+@pytest.mark.parametrize("name, prefix", [("deploylint.toml", ""), ("pyproject.toml", "tool.deploylint.")])
+def test_a_finding_about_a_value_the_configuration_gave_points_at_the_configuration_and_offers_no_edit_here(
+        tmp_path, name, prefix):
+    # the accelerator is mistyped in the configuration, not in the script: the script has nothing to fix
+    (tmp_path / name).write_text(f'[{prefix}hardware."*.sh"]\naccelerator = "h100sxm"\n')
+    (tmp_path / "train.sh").write_text(MEGATRON)
+    result = check(load_config(start_dir=str(tmp_path)), tmp_path / "train.sh")
+    d = next(x for x in result.diagnostics if x.code == "DL004")
+    assert "unknown accelerator 'h100sxm'" in d.message and d.fixes == ()
+    assert f'hardware.accelerator comes from [tool.deploylint.hardware."*.sh"] in {tmp_path / name}' in d.message
+    assert "no fix offered: this file does not hold it" in d.message
+    (place,) = d.related
+    assert place.file == str(tmp_path / name) and (place.range.start.line, place.range.start.column) == (2, 15)
+    info = next(x for x in result.diagnostics if x.code == "DL010" and "hardware.accelerator = 'h100sxm'" in x.message)
+    assert info.related == d.related
+    # once fixed where it is set, the script is checked on that accelerator and the finding is gone
+    (tmp_path / name).write_text(f'[{prefix}hardware."*.sh"]\naccelerator = "h100-sxm"\n')
+    assert "DL004" not in [x.code for x in check(load_config(start_dir=str(tmp_path)), tmp_path / "train.sh").diagnostics]
+
+
+def test_a_finding_about_a_value_the_command_line_gave_names_the_flag(tmp_path):
+    (tmp_path / "train.sh").write_text(MEGATRON)
+    cfg = config_from_table({})
+    cfg.cli_hardware = {"accelerator": "h100sxm"}
+    d = next(x for x in check(cfg, tmp_path / "train.sh").diagnostics if x.code == "DL004")
+    assert "(hardware.accelerator comes from --accelerator on the command line; no fix offered" in d.message
+    assert d.fixes == () and d.related == ()
