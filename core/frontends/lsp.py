@@ -75,6 +75,11 @@ class DeploylintServer(LanguageServer):
         if key not in self._registries:
             from ..host.registry import Registry
 
+            # a folder has one configuration at a time: the registry of what it said before is superseded, and
+            # its worker process (the plugins it imported) ends now rather than when the editor closes
+            for old in [k for k in self._registries if k[0] == cfg.root]:
+                self._registries.pop(old).close()
+
             modules = list(cfg.plugins) if allowed else []
             registry = Registry(budget_s=cfg.rule_timeout_s).load(autoload=True, config_modules=modules, config_source=cfg.source,
                                                                   module_dirs=[cfg.root] if cfg.root and modules else [])

@@ -66,6 +66,14 @@ async def test_two_folders_with_a_plugin_module_of_the_same_name_each_run_their_
         assert "TMA001" in a and "TMB001" not in a
         assert "TMB001" in b and "TMA001" not in b
         assert a["TMA001"].message == "seen by the policy of a"
+        # a's configuration is edited: its old registry's worker process (the policy it imported) ends
+        before = server.registry_for(server.config_for(str(plans["a"])))
+        worker = before._worker._proc
+        assert worker is not None and worker.poll() is None
+        (tmp_path / "a" / "deploylint.toml").write_text('plugins = ["team_policy"]\nrule-timeout = 3\n')
+        server.configs_changed()
+        assert "TMA001" in _codes(server, plans["a"])
+        assert worker.wait(timeout=10) is not None and "TMB001" in _codes(server, plans["b"])
     finally:
         for cfg in (server.config_for(str(p)) for p in plans.values()):
             server.registry_for(cfg).close()
@@ -94,3 +102,5 @@ async def test_a_configuration_edited_in_place_gets_a_registry_of_what_it_now_sa
     assert "deploylint.toml" in message and "pyproject.toml" not in message
     # and an unchanged configuration keeps its registry (plugins are loaded once, not on every edit)
     assert server.registry_for(load_config(start_dir=str(tmp_path))) is edited
+    # the superseded registry is let go of, with its worker process
+    assert first not in server._registries.values() and len(server._registries) == 1
