@@ -272,6 +272,7 @@ def _plan(path, text, cmd, at, sbatch, notes, label, index):
         b.put("/parallelism/recompute", recompute[0], recompute[1], binding=recompute[2])
     elif "--recompute-activations" in present:
         b.put("/parallelism/recompute", "selective")
+    _recompute_modules(b, words, at)
 
     # -- batch, sequence, precision --------------------------------------------------------------------------
     put_int("--seq-length")
@@ -436,6 +437,27 @@ def _rampup(b: PlanBuilder, words, at: int, text: str, iterations: bool) -> None
     span = Span(first.start, last.end) if text.count("\n", first.start, last.end) == 0 else first
     b.put("/training/rampup_batch_size", numbers, span, key=words[k].span)
     b.engine["train_iters"] = iterations
+
+
+def _recompute_modules(b: PlanBuilder, words, at: int) -> None:
+    """``--recompute-modules M [M ...]`` (argparse nargs="*"): what selective recompute rebuilds."""
+    from deploylint.core.estimate.memory import RECOMPUTE_MODULES
+
+    k = next((i for i in range(at + 1, len(words)) if words[i].value == "--recompute-modules"), None)
+    if k is None:
+        return
+    given = []
+    for w in words[k + 1:]:
+        if w.value is not None and w.value.startswith("--"):
+            break
+        given.append(w)
+    names = [w.value for w in given]
+    if not given or any(w.conditional or n not in RECOMPUTE_MODULES for w, n in zip(given, names)):
+        b.skip("--recompute-modules: not a list of modules deploylint prices (" + ", ".join(RECOMPUTE_MODULES) +
+               "); the default, core_attn, is assumed", "/parallelism/recompute_modules")
+        return
+    first, last = given[0].span, given[-1].span
+    b.put("/parallelism/recompute_modules", list(dict.fromkeys(names)), Span(first.start, last.end), key=words[k].span)
 
 
 def _layer_freq(b: PlanBuilder, got, layers) -> None:

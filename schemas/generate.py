@@ -7,6 +7,8 @@ tests/schemas/test_plan_schema.py checks the committed JSON equals this output.
 import json
 import os
 
+from deploylint.core.estimate.memory import RECOMPUTE_MODULES
+
 POS_INT = {"type": "integer", "minimum": 1}
 BIG = 10**9
 
@@ -155,6 +157,9 @@ parallelism = table("How the work is split over the devices.", {
     "expert_placement": placement,
     "zero_stage": integer("ZeRO / FSDP stage: 1 shards optimizer states, 2 also gradients, 3 also parameters over dp.", minimum=0, maximum=3, default=0),
     "recompute": enum(["none", "selective", "full"], "Activation recomputation (Korthikanti et al. 2022).", "none"),
+    "recompute_modules": {"description": "Selective recompute: the parts of each block rebuilt in the backward pass instead of kept (Megatron-LM --recompute-modules; default [\"core_attn\"]).",
+                          "type": "array", "maxItems": 16, "default": ["core_attn"],
+                          "items": {"type": "string", "enum": list(RECOMPUTE_MODULES)}},
     "sequence_parallel": boolean("Megatron sequence parallelism (default: on when tp > 1)."),
     "micro_batch_size": integer("Samples per pipeline micro-batch.", maximum=100_000_000, default=1, why=WHY_BATCH),
     "pipeline_layers": {"description": "Layers held by each pipeline stage, first to last (default: as even as possible).",
@@ -173,6 +178,7 @@ workload = table("What the deployment does.", {
     "output_len": integer("Inference: generated tokens per sequence.", minimum=0, maximum=100_000_000, default=0, why=WHY_TOKENS),
     "dtype": enum(DTYPES, "Weights and compute dtype.", "bf16"),
     "kv_cache_dtype": enum(DTYPES, "KV-cache dtype (default: dtype)."),
+    "activation_cache_dtype": enum(DTYPES, "Training: dtype the matmuls' inputs are cached in for the backward pass (default: 16 bits; fp8 as DeepSeek-V3 §3.3.3)."),
     "optimizer": enum(["adam", "sgd"], "Training optimizer (Adam keeps fp32 master weights, momentum and variance).", "adam"),
     "batching": enum(["continuous", "static"], "Inference: continuous batching gives each request its own prefill; static prefills the whole batch first.", "continuous"),
     "phase": enum(["both", "prefill", "decode"], "Inference: the serving phases this plan runs; prefill or decode for one pool of a disaggregated deployment.", "both"),

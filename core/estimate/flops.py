@@ -9,8 +9,9 @@ QKᵀ and for the weighted sum of V per token of context.
 Training counts model FLOPs as 3× the forward pass (PaLM, Appendix B;
 Narayanan et al. 2021, eq. 3) over the full ``s²`` attention as both papers
 do; hardware FLOPs add the recomputed forward of every block with full
-recompute (selective recompute of the attention core adds nothing with
-FlashAttention, which recomputes the scores in its backward pass anyway). Inference counts causal attention (each token attends
+recompute, and of the matmul modules a selective recompute names (the
+attention core adds nothing with FlashAttention, which recomputes the scores
+in its backward pass anyway; the norms and the MoE activation are elementwise). Inference counts causal attention (each token attends
 to the tokens before it).
 """
 
@@ -50,6 +51,28 @@ def high_precision_flops_per_token(model, counts: ParamCounts, context: float) -
     return 2 * (head + router) + model.layers * score_flops_per_context_token(model) * context
 
 
+def recomputed_matmul_params(model, counts: ParamCounts, modules) -> int:
+    """Matmul parameters per token whose forward selective recompute runs again (Megatron-LM --recompute-modules):
+    the dense MLP ("mlp", dense layers), the router and the k routed experts ("moe"), the shared experts ("moe" or
+    "shared_experts") and the MLA up-projections ("mla_up_proj", DeepSeek-V3 §3.2.3)."""
+    modules = set(modules)
+    n = 0
+    for l in counts.layers:
+        if "mlp" in modules:
+            n += l.mlp
+        if "moe" in modules:
+            n += l.router + l.top_k * l.expert
+        if modules & {"moe", "shared_experts"}:
+            n += l.shared_experts
+    m = model.mla
+    if "mla_up_proj" in modules and model.attention == "mla" and m is not None:
+        heads = model.num_attention_heads
+        q_up = (m.q_lora_rank or 0) * heads * (m.qk_nope_head_dim + m.qk_rope_head_dim)
+        kv_up = m.kv_lora_rank * heads * (m.qk_nope_head_dim + m.v_head_dim)
+        n += model.layers * (q_up + kv_up)
+    return n
+
+
 @record(frozen=True, slots=True)
 class FlopsEstimate:
     flops_per_token: float          # model FLOPs per processed token (training: fwd+bwd; inference: per generated token, or per prompt token without output)
@@ -74,8 +97,11 @@ def estimate_flops(plan, counts: ParamCounts) -> FlopsEstimate:
         extra = 0.0
         if par.recompute == "full":
             extra = fwd - 2 * (counts.lm_head or counts.embedding)
-        # Selective recompute re-runs the attention core, which FlashAttention (assumed throughout) recomputes in
-        # its backward pass anyway: no FLOPs beyond the model's.
+        elif par.recompute == "selective":
+            extra = 2 * recomputed_matmul_params(model, counts, par.recompute_modules)
+        # Selective recompute of the attention core re-runs what FlashAttention (assumed throughout) recomputes in
+        # its backward pass anyway, and of the norms and MoE activation function only elementwise work: no FLOPs
+        # beyond the model's; the matmul modules (mlp, moe, shared_experts, mla_up_proj) run their forward again.
         hp = high_precision_flops_per_token(model, counts, context=s)
         hp_hw = 3 * hp + (hp - 2 * (counts.lm_head or counts.embedding) if par.recompute == "full" else 0.0)
         return FlopsEstimate(per_token, per_token * s, (per_token + extra) * s, fwd * s, 0.0,

@@ -78,50 +78,85 @@ def optimizer_bytes_per_param(optimizer: str, dtype: str) -> int:
     return master + (8 if optimizer == "adam" else 4)
 
 
+#: Megatron-LM's ``--recompute-modules`` (``TransformerConfig.recompute_modules``) that change what a block keeps, under
+#: ``--recompute-granularity selective``; its default there is ``["core_attn"]``
+RECOMPUTE_MODULES = ("core_attn", "layernorm", "mla_up_proj", "mlp", "moe", "moe_act", "shared_experts")
+DEFAULT_RECOMPUTE_MODULES = ("core_attn",)
+
+
 def layer_activation_bytes(model, layer_is_moe: bool, *, s: int, b: int, tp: int, sp: bool, recompute: str,
-                           dtype: str = "bf16", etp: int = 1, store_scores: bool = False) -> float:
+                           dtype: str = "bf16", etp: int = 1, store_scores: bool = False,
+                           modules: tuple[str, ...] = DEFAULT_RECOMPUTE_MODULES, cache_dtype: str | None = None) -> float:
     """Activation bytes one transformer block keeps for the backward pass (Korthikanti et al. 2022, §4.1).
 
     With MHA, a 4h GELU MLP, 16-bit activations and ``store_scores`` this is
     exactly the paper's ``sbh(34 + 5as/h)`` (and its TP, SP, selective and full
     recompute rows); other architectures change only the shapes counted.
+    Each tensor is one of the paper's terms, so a partial recompute drops the
+    terms its module rebuilds: ``modules`` (under selective recompute) are
+    Megatron-LM's recompute modules (:data:`RECOMPUTE_MODULES`), and
+    ``cache_dtype`` is the dtype the matmuls' inputs are cached in for the
+    backward pass (``fp8``: DeepSeek-V3 §3.3.3) — None keeps them at 16 bits.
     """
     h = model.hidden_size
-    e = activation_bytes_per_element(dtype) / 2
+    act = activation_bytes_per_element(dtype)       # bytes of a 16-bit (fp32 run: 32-bit) activation
     sbh = s * b * h
     if recompute == "full":
         # the block's input only (Korthikanti et al. 2022, Table 2: 2sbh); with sequence parallelism that input is
         # the rank's sequence shard, [s/t, b, h] — what Megatron-LM's checkpoint keeps — so 2sbh/t
-        return 2 * e * sbh / (tp if sp and tp > 1 else 1)
+        return act * sbh / (tp if sp and tp > 1 else 1)
+    rebuilt = set(modules) if recompute == "selective" else set()
+    # a matmul's input, kept for its weight gradient: at 16 bits, or in the cache dtype ("it is a natural choice to
+    # cache activations in FP8 format for the backward pass of the Linear operator", DeepSeek-V3 §3.3.3)
+    mm = min(act, DTYPE_BYTES[cache_dtype]) if cache_dtype else act
+    tokens = s * b
     n_h, n_kv = model.num_attention_heads, model.num_kv_heads
+    latents = 0
     if model.attention == "mla" and model.mla is not None:
         m = model.mla
         q_width = n_h * (m.qk_nope_head_dim + m.qk_rope_head_dim)
         kv_width = n_h * (m.qk_nope_head_dim + m.qk_rope_head_dim + m.v_head_dim) / 2
         out_width = n_h * m.v_head_dim
+        # the compressed query and key-value latents (the up-projections' inputs) and the shared RoPE key
+        latents = (m.q_lora_rank or 0) + m.kv_lora_rank + m.qk_rope_head_dim
     else:
         q_width = out_width = n_h * model.head_dim
         kv_width = n_kv * model.head_dim
-    # Outside the tensor-parallel regions: two norm inputs (4sbh), attention and MLP inputs (4sbh), and the two
-    # dropout masks (2sbh) — none when the model trains without dropout (Llama, DeepSeek and Qwen configs set 0).
-    unsharded = (8 * e + (2 if getattr(model, "dropout", True) else 0)) * sbh
-    # Inside them: Q, K, V and the output projection's input, and the MLP's inner activations.
-    attention = 2 * e * s * b * (q_width + 2 * kv_width + out_width)
-    if store_scores and recompute != "selective":
-        attention += (4 * e + 1) * n_h * s * s * b
+    # Outside the tensor-parallel regions (Korthikanti et al. 2022, §4.1): the two norms' inputs (4sbh), their outputs
+    # — the attention's and the MLP's inputs (4sbh), which recomputing the norms ("layernorm": Megatron-LM recomputes
+    # input_layernorm and pre_mlp_layernorm; DeepSeek-V3 §3.2.3 "all RMSNorm operations") does not keep — and the two
+    # dropout masks (2sbh, one byte each), none when the model trains without dropout (Llama, DeepSeek and Qwen set 0).
+    block_inputs = 0 if "layernorm" in rebuilt else 2 * mm * h
+    unsharded = tokens * (2 * act * h + block_inputs + (2 * h if getattr(model, "dropout", True) else 0))
+    # Inside them: Q, K and V (the attention core's inputs; rebuilt from the latents when the MLA up-projections are
+    # recomputed, "mla_up_proj", DeepSeek-V3 §3.2.3), the latents, and the attention output, which is the output
+    # projection's input and also read by attention's backward — kept at 16 bits (V3 keeps it in a 12-bit E5M6).
+    qkv = 0 if latents and "mla_up_proj" in rebuilt else act * (q_width + 2 * kv_width)
+    attention = tokens * (qkv + mm * latents + act * out_width)
+    if store_scores and "core_attn" not in rebuilt:
+        # softmax input and output and the dropout mask (5as²b), what selective recompute of the core removes
+        attention += (2 * act + 1) * n_h * s * s * b
     gated = model.ffn_activation == "swiglu"
 
-    def mlp(width: int) -> float:
-        return (6 if gated else 4) * e * s * b * width
+    def mlp(width: int, act_in: float, keep_act_out: bool) -> float:
+        """An MLP's inner activations per token: the activation function's input (the gate and up projections of
+        a gated MLP, Korthikanti's GeLU input) and its output, the second matmul's input."""
+        return (2 if gated else 1) * width * act_in + (width * mm if keep_act_out else 0)
 
     if layer_is_moe and model.moe is not None:
         moe = model.moe
-        inner = moe.top_k * mlp(moe.expert_ffn_hidden_size) / max(1, etp) * tp  # expert-parallel, not tp-sharded
-        if moe.shared_expert_ffn_hidden_size:
-            inner += mlp(moe.shared_expert_ffn_hidden_size)
-        unsharded += 4 * s * b * moe.num_experts  # fp32 router logits
+        inner = 0.0
+        if "moe" not in rebuilt:
+            # each of the k routed copies: the expert's input (the permuted token its weight gradient needs) and its
+            # MLP, expert-parallel (not tp-sharded: × tp against the / tp below); "moe_act" recomputes the
+            # activation function's output; DeepSeek-V3 caches the SwiGLU inputs in FP8 too (§3.3.3)
+            routed = h * mm + mlp(moe.expert_ffn_hidden_size, mm, "moe_act" not in rebuilt) / max(1, etp)
+            inner = tokens * moe.top_k * routed * tp
+            if moe.shared_expert_ffn_hidden_size and "shared_experts" not in rebuilt:
+                inner += tokens * mlp(moe.shared_expert_ffn_hidden_size, mm, True)
+            unsharded += 4 * tokens * moe.num_experts  # fp32 router logits
     else:
-        inner = mlp(model.ffn_hidden_size)
+        inner = 0.0 if "mlp" in rebuilt else tokens * mlp(model.ffn_hidden_size, act, True)
     sharded = (attention + inner) / tp
     return sharded + (unsharded / tp if sp and tp > 1 else unsharded)
 
@@ -275,7 +310,8 @@ def estimate_memory(plan, counts: ParamCounts, devices: list[int] | None = None,
             per_mb = stage_acts.get(stage)
             if per_mb is None:
                 shape = dict(s=s, b=par.micro_batch_size, tp=par.tp, sp=par.sequence_parallel, recompute=par.recompute,
-                             dtype=work.dtype, etp=par.etp, store_scores=not par.flash_attention)
+                             dtype=work.dtype, etp=par.etp, store_scores=not par.flash_attention,
+                             modules=par.recompute_modules, cache_dtype=work.activation_cache_dtype)
                 # the memo's key is every argument of the computation (the model is the memo's own)
                 acts_key = ("activations", moe_count, len(layers), *shape.values())
                 per_mb = memo.get(acts_key) if memo is not None else None

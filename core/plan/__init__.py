@@ -113,6 +113,9 @@ class Parallelism:
     expert_placement: tuple[Any, ...] | None = None
     zero_stage: int = 0
     recompute: str = "none"
+    # What selective recompute rebuilds in the backward pass: Megatron-LM's --recompute-modules (its default
+    # ["core_attn"]): "layernorm", "moe_act", "mla_up_proj", "mlp", "moe", "shared_experts" drop their activations.
+    recompute_modules: tuple[str, ...] = ("core_attn",)
     sequence_parallel: bool = False
     micro_batch_size: int = 1
     # Replicas of the busiest experts kept in addition to the routed experts (DeepSeek's EPLB, "redundant experts",
@@ -145,6 +148,9 @@ class Workload:
     dtype: str = "bf16"
     kv_cache_dtype: str = "bf16"
     optimizer: str = "adam"
+    # Training: the dtype the matmuls' inputs are cached in for the backward pass; None = 16 bits (32 for an fp32
+    # run). "fp8" is DeepSeek-V3's scheme (§3.3.3): linear-layer and MoE SwiGLU inputs cached in FP8.
+    activation_cache_dtype: str | None = None
     # Inference only. How requests share the engine: "continuous" batching (vLLM, SGLang, TensorRT-LLM) gives each
     # request its own prefill, interleaved with the others' decode steps; "static" runs the whole batch's prefill first.
     batching: str = "continuous"

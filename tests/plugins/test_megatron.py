@@ -435,3 +435,27 @@ def test_virtual_stages_need_a_pipeline_longer_than_one_rank_or_two_without_p2p_
     # one virtual stage per rank is no interleaving: Megatron-LM resets it to None and starts
     assert "MEG010" not in codes(interleaved(1, "--num-virtual-stages-per-pipeline-rank 1")[1])
     assert "MEG010" not in codes(interleaved(1, "--num-layers-per-virtual-pipeline-stage 32")[1])
+
+
+def test_recompute_modules_are_read_with_selective_granularity_and_price_the_memory():
+    # Megatron-LM --recompute-modules (nargs="*", TransformerConfig.recompute_modules); layernorm and moe_act are
+    # what Megatron-Bridge's GPT-OSS H100 recipe recomputes (scripts/performance/configs/gpt_oss at c0b9a00)
+    base = MOE.replace("--use-distributed-optimizer", "--recompute-granularity selective --use-distributed-optimizer")
+    partial = base.replace("--recompute-granularity selective", "--recompute-granularity selective "
+                           "--recompute-modules layernorm moe_act")
+    core, rebuilt = check(base), check(partial)
+    assert core.plan.parallelism.recompute_modules == ("core_attn",)          # Megatron's default
+    assert rebuilt.plan.parallelism.recompute_modules == ("layernorm", "moe_act")
+    acts = [r.analysis.memory.busiest.activations for r in (core, rebuilt)]
+    # bytes per token of one layer (bf16, tp 1, Megatron's default dropout), Korthikanti et al. 2022 §4.1's terms:
+    # norm inputs 2·2h, norm outputs 2·2h, dropout masks 2h, Q/K/V and the attention output 2·(32 + 2·8 + 32)·128,
+    # for each of the k = 2 routed copies its input 2h and its SwiGLU input and output 3·2f, fp32 router logits 4·8.
+    # layernorm frees the norm outputs, moe_act the k SwiGLU outputs (2f each).
+    h, f, k = 4096, 14336, 2
+    kept = 4 * h + 4 * h + 2 * h + 2 * (32 + 16 + 32) * 128 + k * (2 * h + 6 * f) + 4 * 8
+    saved = 4 * h + k * 2 * f
+    assert acts[1] / acts[0] == pytest.approx(1 - saved / kept, rel=1e-9)
+    bad = check(base.replace("--recompute-granularity selective", "--recompute-granularity selective "
+                             "--recompute-modules everything"))
+    assert bad.plan.parallelism.recompute_modules == ("core_attn",)
+    assert any("--recompute-modules" in d.message for d in bad.diagnostics if d.code == "DL010")

@@ -76,6 +76,40 @@ def test_korthikanti_gpt3_tp_sp_row_in_mib():
     assert got - nodrop == pytest.approx(2 * S * B * GPT3.hidden_size / T, rel=1e-12)
 
 
+# Korthikanti et al. 2022, §4.1, the terms behind Table 2's 34 (per layer, 16-bit, units of sbh): attention 11 (QKV
+# input 2, Q and K 4, V 2, output projection input 2, dropout mask 1), MLP 19 (first linear input 2, GeLU input 8,
+# second linear input 8, dropout mask 1), the two LayerNorms' inputs 4. A partial recompute drops the terms its
+# module rebuilds (Megatron-LM --recompute-modules); an FP8 cache halves the matmul inputs (DeepSeek-V3 §3.3.3:
+# activations cached "in FP8 format for the backward pass of the Linear operator").
+@pytest.mark.parametrize("modules, cache, saved", [
+    (("core_attn", "layernorm"), None, 2 + 2),          # the norms' outputs: the QKV and first-linear inputs
+    (("core_attn", "mlp"), None, 8 + 8),                # the MLP's inner activations (its input stays: the checkpoint)
+    (("core_attn", "layernorm", "mlp"), None, 2 + 2 + 8 + 8),
+    (("core_attn",), "fp8", (2 + 2 + 8) / 2),           # QKV, first- and second-linear inputs at 1 byte; the output
+])                                                      # projection's input, which attention's backward reads, stays
+def test_partial_recompute_and_fp8_cache_drop_korthikanti_terms(modules, cache, saved):
+    kw = dict(s=S, b=B, tp=1, sp=False, dtype="fp16", store_scores=True)
+    selective = layer_activation_bytes(GPT3, False, recompute="selective", **kw)
+    assert selective == pytest.approx(SBH * 34, rel=1e-9)
+    got = layer_activation_bytes(GPT3, False, recompute="selective", modules=modules, cache_dtype=cache, **kw)
+    assert got == pytest.approx(SBH * (34 - saved), rel=1e-9)
+
+
+def test_moe_layer_keeps_each_routed_copy_and_recomputing_moe_drops_them():
+    # a MoE layer's routed copies: each keeps the expert's input (the permuted token, h) and the expert MLP's inner
+    # activations; "moe" rebuilds the whole MoE block from its input, "moe_act" only the SwiGLU outputs
+    from deploylint.core.plan import MoE
+    h, f, k, E = 2048, 768, 8, 128
+    moe = Model(layers=1, hidden_size=h, num_attention_heads=32, vocab_size=1000, num_kv_heads=4, head_dim=128,
+                ffn_hidden_size=6144, moe=MoE(num_experts=E, top_k=k, expert_ffn_hidden_size=f), dropout=False)
+    kw = dict(s=S, b=B, tp=1, sp=False, dtype="bf16", recompute="selective")
+    full_moe = layer_activation_bytes(moe, True, **kw)
+    no_moe = layer_activation_bytes(moe, True, modules=("core_attn", "moe"), **kw)
+    act = layer_activation_bytes(moe, True, modules=("core_attn", "moe_act"), **kw)
+    assert full_moe - no_moe == pytest.approx(S * B * (k * (2 * h + 6 * f) + 4 * E), rel=1e-12)
+    assert full_moe - act == pytest.approx(S * B * k * 2 * f, rel=1e-12)
+
+
 def test_first_pipeline_stage_holds_pp_microbatches_in_flight():
     # 1F1B (Narayanan et al. 2021 §2.2): stage k keeps pp - k micro-batches of activations.
     plan = Plan(1, GPT3, Hardware(num_devices=64, memory_gib=80, peak_tflops=312, memory_bandwidth_gbps=2039),
