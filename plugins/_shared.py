@@ -43,13 +43,16 @@ def ms(x: float) -> str:
     return f"{x:.3g} ms"
 
 
-def search(ctx, limit: int | None = None):
-    """The feasible-layout search for this plan, run at most once per check."""
-    if "layouts" not in ctx.cache:
+def search(ctx, limit: int | None = None, *, keep_memory_savers: bool = False):
+    """The feasible-layout search for this plan, run at most once per check (and once more holding the plan's own
+    memory savers: ``keep_memory_savers``, training only — a serving search has none to hold)."""
+    keep = keep_memory_savers and ctx.plan.workload.training
+    key = "layouts-own-savers" if keep else "layouts"
+    if key not in ctx.cache:
         from deploylint.core.estimate.layouts import search as run
 
-        ctx.cache["layouts"] = run(ctx.plan, counts=ctx.analysis.params)
-    found = ctx.cache["layouts"]
+        ctx.cache[key] = run(ctx.plan, counts=ctx.analysis.params, keep_memory_savers=keep)
+    found = ctx.cache[key]
     return found[:limit] if limit else found
 
 

@@ -314,6 +314,18 @@ class BetterLayoutExists(Rule):
         giving up more than 5% of the other), the rule names it with both sets
         of figures. It never recommends what cannot run: "add TP=2"
         on 3 devices of a 16-head model is not feasible and is never offered.
+        A training plan that fits keeps its own memory savers — recompute
+        mode, ZeRO stage, sequence parallelism, interleaved schedule — and
+        only the layout and the micro-batch are searched: the savers are a
+        choice the bound cannot price (what they buy beyond memory, the
+        headroom they leave), so changing them is PAR407's information, not
+        this warning. Only a plan that does not fit (MEM101) is offered any
+        saver, and then the message says "the plan does not fit".
+        The threshold is the bound's resolution: a bound at datasheet peaks
+        leaves out kernel efficiency and imperfect overlap, which differ
+        between layouts (smaller GEMMs at higher tp, exposed collectives), so
+        a gain of a few percent ranks nothing; the gain must hold both with
+        communication overlapped and with it exposed.
     """
     bad_example = """
         [hardware]
@@ -330,7 +342,9 @@ class BetterLayoutExists(Rule):
     thresholds = {"layout_gain_min": 0.15}
 
     def check(self, ctx):
-        best = search(ctx, 1)
+        fits = ctx.analysis.memory.fits
+        # a plan that fits keeps its memory savers (PAR407 prices changing them); one that does not may take any
+        best = search(ctx, 1, keep_memory_savers=fits)
         if not best:
             return
         best = best[0]
@@ -339,7 +353,7 @@ class BetterLayoutExists(Rule):
         training = ctx.plan.workload.training
         if training:
             # the plan's own layout is judged by MEM101's limit; the search's headroom is for proposals only
-            if not ctx.analysis.memory.fits:
+            if not fits:
                 gain = float("inf")
             else:
                 # better under the bound (communication overlapped) *and* with communication exposed: an
@@ -388,6 +402,125 @@ class BetterLayoutExists(Rule):
             if gain >= gain_min and gain > best_gain:
                 best, best_gain = c, gain
         return best, best_gain
+
+
+#: what a ZeRO stage shards over the data-parallel ranks, and what it costs (Rajbhandari et al., "ZeRO", SC'20, §7:
+#: stages 1 and 2 move the all-reduce's 2Ψ as a reduce-scatter and an all-gather; stage 3 moves 3Ψ, the parameters
+#: gathered again for every forward and backward pass)
+_ZERO = {0: "nothing sharded", 1: "optimizer states sharded over dp, the traffic of the all-reduce",
+         2: "optimizer states and gradients sharded over dp, the traffic of the all-reduce",
+         3: "optimizer states, gradients and parameters sharded over dp, 1.5× the traffic of the all-reduce and the "
+            "parameters gathered for every micro-batch"}
+
+
+class MemorySaversCost(Rule):
+    code = "PAR407"
+    name = "memory-savers-cost-throughput"
+    severity = Severity.INFO
+    summary = "Training: other memory savers (recompute, ZeRO, sequence parallelism) would let a markedly faster layout fit."
+    explanation = """
+        Memory savers trade time for memory: full recompute runs every
+        layer's forward pass twice (about a third more FLOPs per step),
+        ZeRO-3 gathers the parameters for every micro-batch, and without
+        ZeRO or sequence parallelism a model may need more pipeline stages
+        (a larger bubble) to fit. PAR405 keeps the plan's own savers; this
+        rule runs the layout search with any of them and, when a layout that
+        changes them is faster by more than `saver_gain_min` than the best
+        layout keeping them (and than the plan) — with communication
+        overlapped and with it exposed, as PAR405 asks — names it and what
+        each change buys or costs. It is information, not a warning: the savers
+        may be deliberate, for what a bound cannot see — GEMM efficiency at
+        a larger micro-batch, headroom for fragmentation and buffers, what
+        the framework of the day offered (Narayanan et al. 2021 recompute
+        throughout; sequence parallelism and the distributed optimizer came
+        after). It has no fix: `deploylint suggest` lists the layouts and
+        applies one on request.
+    """
+    bad_example = """
+        [model]
+        layers = 24
+        hidden_size = 2304
+        num_attention_heads = 24
+        vocab_size = 51200
+        [hardware]
+        accelerator = "a100-80gb"
+        num_devices = 32
+        [parallelism]
+        dp = 32
+        recompute = "full"    # a 1.7B model fits at half the memory without it
+        [workload]
+        mode = "training"
+        batch_size = 512
+        seq_len = 2048
+    """
+    good_example = """
+        [parallelism]
+        dp = 32
+        recompute = "none"
+    """
+    fix_safety = "No fix: the savers are the authors' choice (deploylint suggest applies a layout on request)."
+    thresholds = {"saver_gain_min": 0.15}
+
+    def check(self, ctx):
+        if not ctx.plan.workload.training or not ctx.analysis.memory.fits:
+            return      # serving has no savers to change; a plan that does not fit gets PAR405's search with any saver
+        from deploylint.core.estimate.layouts import saver_changes
+
+        own = own_candidate(ctx)
+        kept = search(ctx, 1, keep_memory_savers=True)
+        ref = kept[0] if kept and kept[0].throughput_samples_per_s > own.throughput_samples_per_s else own
+
+        def gain_of(c):     # a win both with communication overlapped (the bound) and exposed, as PAR405 asks
+            return min(_gain(c.throughput_samples_per_s, ref.throughput_samples_per_s),
+                       _gain(c.serial_throughput_samples_per_s, ref.serial_throughput_samples_per_s))
+
+        # the layout that changes a saver and wins most under both: the fastest under the bound may win only if its
+        # ZeRO-3 gathers hide perfectly
+        pool = [c for c in search(ctx) if saver_changes(ctx.plan, c.parallelism)]
+        if not pool:
+            return
+        best = max(pool, key=gain_of)
+        gain, gain_min = gain_of(best), float(ctx.threshold("saver_gain_min"))
+        if gain < gain_min:
+            return
+        changes = saver_changes(ctx.plan, best.parallelism)
+        what = [self._describe(ctx, best.parallelism, key, old, new) for key, old, new in changes]
+        than = "the plan" if ref is own else f"{ref.describe()}, the best layout keeping the plan's savers"
+        yield self.report(
+            "/parallelism",
+            f"other memory savers would let a faster layout fit on the same {ctx.plan.hardware.num_devices} devices: "
+            f"{best.describe()} — {num(best.throughput_samples_per_s)} samples/s vs "
+            f"{num(own.throughput_samples_per_s)} now ({pct(gain)} better than {than}; bound by {best.bottleneck}, "
+            f"{pct(best.memory_utilization)} of memory), with {'; '.join(what)}. The plan's savers may be deliberate "
+            "(GEMM efficiency at larger micro-batches, headroom no estimate sees): this is what they cost under the bound",
+            data={"gain": round(gain, 4), "threshold": gain_min, "best": best.to_json(), "current": own.to_json(),
+                  "reference": ref.to_json(), "changes": [{"key": k, "old": o, "new": n} for k, o, n in changes]},
+        )
+
+    @staticmethod
+    def _describe(ctx, par, key, old, new) -> str:
+        if key == "recompute":
+            from deploylint.core.estimate.flops import estimate_flops
+            from deploylint.core.records import replace
+
+            def extra(f):
+                return f.hardware_flops_per_sample / f.flops_per_sample - 1 if f.flops_per_sample else 0.0
+
+            before = extra(ctx.analysis.flops)
+            after = extra(estimate_flops(replace(ctx.plan, parallelism=par), ctx.analysis.params))
+            if abs(before - after) <= 1e-9:
+                cost = " (the same FLOPs, other activations stored)"
+            elif after <= 1e-9 or before <= 1e-9:
+                cost = f" (the recomputed forward pass is {pct(max(before, after))} more FLOPs per step)"
+            else:
+                cost = f" (recomputation: {pct(before)} more FLOPs per step now, {pct(after)} then)"
+            return f"recompute={new} in place of {old}{cost}"
+        if key == "zero_stage":
+            return f"ZeRO stage {new} in place of {old} ({_ZERO.get(new, 'sharded over dp')})"
+        if new:
+            return (f"sequence parallelism over tp={par.tp} (the activations outside the tensor-parallel GEMMs split "
+                    "over the tp ranks, at the traffic of the all-reduce it replaces)")
+        return f"no sequence parallelism at tp={par.tp}"
 
 
 class BatchNotDivisible(Rule):
@@ -466,4 +599,4 @@ class BatchNotDivisible(Rule):
 @hookimpl
 def deploylint_rules():
     return [WorldSizeMismatch(), HeadsNotDivisible(), LayersNotDivisible(), GroupSpansNodes(), BetterLayoutExists(),
-            BatchNotDivisible()]
+            BatchNotDivisible(), MemorySaversCost()]

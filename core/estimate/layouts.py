@@ -13,7 +13,10 @@ Each candidate is estimated with the same :func:`analyze` as the plan itself
 (one device of each kind: stage, experts held), and only layouts that fit in 92% of the
 memory (:data:`HEADROOM`) are ranked: training by throughput, inference by latency, then throughput. For
 training the memory savers are tried from cheapest to dearest — ZeRO stage,
-then full recompute — and the largest micro-batch that fits is kept.
+then full recompute — and the largest micro-batch that fits is kept; sequence parallelism is on wherever tp > 1.
+``keep_memory_savers`` holds the plan's own savers instead — its recompute mode, ZeRO stage and sequence
+parallelism (the interleaved schedule and FlashAttention are always the plan's) — so that only the layout varies:
+what PAR405 proposes for a plan that fits, whose savers are its authors' choice (PAR407 prices changing them).
 
 The search prunes without changing what it finds (``search(..., exhaustive=True)`` is the reference the tests
 compare it with): a layout's memory is estimated before anything else and the layout is priced (bounds,
@@ -84,6 +87,34 @@ class Candidate:
 LAYOUT_KEYS = ("tp", "pp", "dp", "cp", "ep", "etp", "zero_stage", "recompute", "micro_batch_size")
 
 
+#: the memory savers a plan chooses: :func:`search` with ``keep_memory_savers`` holds them
+MEMORY_SAVERS = ("recompute", "zero_stage", "sequence_parallel")
+
+
+def saver_changes(plan, par) -> list[tuple[str, object, object]]:
+    """``(key, old, new)`` for each memory saver (:data:`MEMORY_SAVERS`) that moving a training ``plan`` to ``par``
+    changes; sequence parallelism counts only where both layouts have tp > 1 or the new one turns it on."""
+    if not plan.workload.training:
+        return []
+    current = plan.parallelism
+    out = []
+    for key in MEMORY_SAVERS:
+        old, new = getattr(current, key), getattr(par, key)
+        if key == "sequence_parallel":
+            old, new = old and current.tp > 1, new and par.tp > 1
+            if not new:
+                continue          # fewer or no tensor-parallel ranks: nothing left to split, nothing given up
+        if old != new:
+            out.append((key, old, new))
+    return out
+
+
+def _sequence_parallel(base, tp: int, keep: bool) -> bool:
+    """Sequence parallelism of a candidate with ``tp``: on wherever tp > 1, or (``keep``) as the plan has it — a
+    plan with tp = 1 says nothing about it, so the default (on) holds."""
+    return tp > 1 and (base.sequence_parallel or base.tp == 1 or not keep)
+
+
 def layout_changes(plan, written: dict, par) -> list[tuple[str, object, object]]:
     """``(key, old, new)`` for each ``[parallelism]`` key that moving ``plan`` to ``par`` changes.
 
@@ -102,8 +133,8 @@ def layout_changes(plan, written: dict, par) -> list[tuple[str, object, object]]
         out.append(("expert_placement", written["expert_placement"], None))
     if "pipeline_layers" in written and par.pp != current.pp:
         out.append(("pipeline_layers", written["pipeline_layers"], None))
-    if "sequence_parallel" in written and written["sequence_parallel"] != (par.tp > 1):
-        out.append(("sequence_parallel", written["sequence_parallel"], par.tp > 1))
+    if "sequence_parallel" in written and written["sequence_parallel"] != par.sequence_parallel:
+        out.append(("sequence_parallel", written["sequence_parallel"], par.sequence_parallel))
     return out
 
 
@@ -264,11 +295,12 @@ def candidate_for(plan, counts: ParamCounts | None = None) -> Candidate:
 
 
 def search(plan, *, counts: ParamCounts | None = None, limit: int | None = None, exhaustive: bool = False,
-           stats: SearchStats | None = None) -> list[Candidate]:
+           stats: SearchStats | None = None, keep_memory_savers: bool = False) -> list[Candidate]:
     """Feasible layouts that fit in memory, best first (see the module docstring for the ranking).
 
     ``exhaustive`` prices every layout in full, without the pruning (the same result, slower: for tests);
-    ``stats`` counts what the search did.
+    ``stats`` counts what the search did; ``keep_memory_savers`` holds the plan's recompute mode, ZeRO stage and
+    sequence parallelism (training), so that only the layout and the micro-batch vary.
     """
     counts = counts or count_params(plan.model)
     stats = stats if stats is not None else SearchStats()
@@ -277,7 +309,8 @@ def search(plan, *, counts: ParamCounts | None = None, limit: int | None = None,
     found: list[Candidate] = []
     memo: dict = {}   # per-stage sums and activations shared by the layouts of this search (one model, one workload)
     for tp, pp, cp, dp, ep, etp in _grid(plan):
-        common = dict(tp=tp, pp=pp, cp=cp, dp=dp, ep=ep, etp=etp, expert_placement=None, sequence_parallel=tp > 1,
+        common = dict(tp=tp, pp=pp, cp=cp, dp=dp, ep=ep, etp=etp, expert_placement=None,
+                      sequence_parallel=_sequence_parallel(base, tp, keep_memory_savers and training),
                       pipeline_layers=base.pipeline_layers if pp == base.pp else None)
         if not training:
             cand = _fitting(plan, replace(base, **common, zero_stage=0, recompute="none", micro_batch_size=1), counts,
@@ -290,8 +323,13 @@ def search(plan, *, counts: ParamCounts | None = None, limit: int | None = None,
             continue
         best = None
         # selective saves nothing under FlashAttention (see flops.py); without it, it drops the stored scores
-        for recompute in ("none", "full") if base.flash_attention else ("none", "selective", "full"):
-            for zero in sorted({base.zero_stage, 1, 2, 3}):
+        if keep_memory_savers:
+            modes, stages = (base.recompute,), (base.zero_stage,)
+        else:
+            modes = ("none", "full") if base.flash_attention else ("none", "selective", "full")
+            stages = sorted({base.zero_stage, 1, 2, 3})
+        for recompute in modes:
+            for zero in stages:
                 fitting = None
                 for mbs in MICRO_BATCH_SIZES:
                     if per_replica % mbs:

@@ -1,5 +1,7 @@
 """PAR401–PAR405 with hand-computed figures; fixes are feasible by construction."""
 
+import pytest
+
 from deploylint.core.estimate.layouts import layout_problems
 
 
@@ -150,3 +152,69 @@ def test_par403_layers_placed_on_purpose(deploylint, plan):
     wrong = deploylint.lint(plan(model=model, hardware=hw, parallelism={**par, "pipeline_layers": [8] * 16}))
     d = wrong.one("PAR403")
     assert d.severity.value == "error" and "places 128 layers on 16 stages" in d.message
+
+
+# A GPT of Narayanan et al. 2021's Table 1 (1.7B: 24 layers, h = 2,304, 24 heads, V = 51,200, s = 2,048) on 32 A100,
+# with the paper's full recompute and without sequence parallelism (it came in 2022)
+GPT_1_7B = {"layers": 24, "hidden_size": 2304, "num_attention_heads": 24, "vocab_size": 51200,
+            "ffn_hidden_size": 4 * 2304, "ffn_activation": "gelu", "norm": "layernorm", "tie_embeddings": True}
+
+
+def _gpt_1_7b(parallelism, batch):
+    return {"schema_version": 1, "model": GPT_1_7B, "hardware": {"accelerator": "a100-80gb", "num_devices": 32},
+            "parallelism": {"recompute": "full", "flash_attention": False, "sequence_parallel": False, **parallelism},
+            "workload": {"mode": "training", "batch_size": batch, "seq_len": 2048, "dtype": "fp16"}}
+
+
+def test_par405_keeps_the_plans_memory_savers_and_still_catches_a_deep_pipeline(deploylint):
+    # 16 micro-batches through 8 stages: 1F1B idles (p − 1)/(m + p − 1) = 7/23 of the step (Narayanan et al. 2021,
+    # §2.2.1), so without the pipeline the same compute runs 23/16 as fast. The proposal keeps full recompute, no
+    # ZeRO and no sequence parallelism — the plan's savers — and changes only the layout.
+    result = deploylint.lint(_gpt_1_7b({"tp": 4, "pp": 8, "dp": 1}, batch=16), format="json")
+    d = result.one("PAR405")
+    assert d.severity.value == "warning" and "does not fit" not in d.message
+    best, current = d.data["best"], d.data["current"]
+    assert best["pp"] == 1 and (best["recompute"], best["zero_stage"]) == ("full", 0)
+    assert best["throughput_samples_per_s"] / current["throughput_samples_per_s"] == pytest.approx(23 / 16, rel=0.01)
+    fixed = deploylint.lint(result.apply_fixes(unsafe=True), format="json")
+    par = fixed.plan.parallelism
+    assert (par.recompute, par.zero_stage, par.sequence_parallel) == ("full", 0, False)
+    assert not {"PAR405", "MEM101"} & set(fixed.codes), fixed.codes
+
+
+def test_par407_prices_full_recompute_where_the_model_fits_without_it(deploylint):
+    # Table 1's 1.7B row as run (tp 1, pp 1, dp 32, batch 512): it fits without recompute. PAR405 keeps the savers
+    # and has nothing to say; PAR407 informs that dropping recompute leaves the layout as it is and is faster by the
+    # FLOPs recompute adds: Megatron eq. 3 counts 96·B·s·l·h²(1 + s/6h + V/16lh) with recompute against
+    # 72·B·s·l·h²(1 + s/6h + V/12lh) without (Narayanan et al. 2021, §5.1; Korthikanti et al. 2022, §6) — 1.312 here
+    s, h, layers, V = 2048, 2304, 24, 51200
+    ratio = 96 * (1 + s / (6 * h) + V / (16 * layers * h)) / (72 * (1 + s / (6 * h) + V / (12 * layers * h)))
+    result = deploylint.lint(_gpt_1_7b({"tp": 1, "pp": 1, "dp": 32}, batch=512), format="json")
+    assert "PAR405" not in result.codes
+    d = result.one("PAR407")
+    assert d.severity.value == "info" and not d.fixes
+    assert d.data["changes"] == [{"key": "recompute", "old": "full", "new": "none"}]
+    best, current = d.data["best"], d.data["current"]
+    assert {k: best[k] for k in ("tp", "pp", "dp")} == {"tp": 1, "pp": 1, "dp": 32}
+    assert best["throughput_samples_per_s"] / current["throughput_samples_per_s"] == pytest.approx(ratio, rel=0.01)
+    assert "recompute=none in place of full" in d.message and "more FLOPs per step" in d.message
+
+
+def test_par405_offers_any_saver_only_when_the_plan_does_not_fit(deploylint, plan):
+    # the same 70B-class plan on devices smaller than its busiest needs: MEM101 fires, and only then does PAR405
+    # search every saver and say "the plan does not fit"
+    big = {"layers": 80, "hidden_size": 8192, "num_attention_heads": 64, "num_kv_heads": 8, "vocab_size": 128256,
+           "ffn_hidden_size": 28672}
+
+    def lint(gib):
+        return deploylint.lint(plan(model=big, hardware={"num_devices": 64, "memory_gib": gib},
+                                    parallelism={"tp": 8, "pp": 8, "dp": 1},
+                                    workload={"mode": "training", "batch_size": 64, "seq_len": 4096,
+                                              "output_len": None}))
+
+    used = lint(80).analysis.memory.busiest.total
+    result = lint(round(used / 1.1 / 2**30, 3))
+    assert "MEM101" in result.codes and "PAR407" not in result.codes
+    d = result.one("PAR405")
+    assert "the plan does not fit" in d.message and d.data["gain"] is None
+    assert (d.data["best"]["recompute"], d.data["best"]["zero_stage"]) != ("none", 0)     # a saver the plan lacks
