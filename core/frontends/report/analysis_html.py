@@ -12,8 +12,8 @@ asset: the page works saved to disk, mailed, or opened with scripts off):
   the plan where its figures put it, and the claimed operating point;
 * **feasible-layout frontier** — every layout the search finds on the same
   devices: throughput against latency (serving) or against the busiest
-  device's memory (training), the Pareto front drawn, the plan and the PAR405
-  proposal marked;
+  device's memory (training), the Pareto front drawn, the plan and the layout
+  PAR405 proposes (or, without one, the layout PAR407 names) marked;
 * **findings** — each linked to its rule's documentation, with its figures.
 
 The figures are the Analysis's (the same as the text and JSON reports);
@@ -302,8 +302,9 @@ def roofline_chart(analysis) -> str:
     return _svg("roofline", body, "roofline")
 
 
-def frontier_chart(analysis, candidates, own, proposal) -> str:
-    """``candidates``, ``own`` and ``proposal`` are layout-search Candidates (the last two may be None)."""
+def frontier_chart(analysis, candidates, own, proposal, code: str = "PAR405") -> str:
+    """``candidates``, ``own`` and ``proposal`` are layout-search Candidates (the last two may be None); ``code`` is
+    the rule whose finding names ``proposal``."""
     plan = analysis.plan
     training = plan.workload.training
     capacity = analysis.memory.busiest.capacity
@@ -357,8 +358,8 @@ def frontier_chart(analysis, candidates, own, proposal) -> str:
         sx, sy = x(px(proposal)), y(proposal.throughput_samples_per_s)
         star = " ".join(f"{_f(sx + r * math.cos(math.pi / 2 + k * math.pi / 5))},"
                         f"{_f(sy - r * math.sin(math.pi / 2 + k * math.pi / 5))}" for k, r in zip(range(10), [10, 4.5] * 5))
-        body.append(f'<g class="proposal-mark"><polygon class="proposal" points="{star}"><title>PAR405 proposal: '
-                    f'{escape(proposal.describe())}</title></polygon>{_label(x, sx, sy - 14, "PAR405: " + proposal.describe())}</g>')
+        body.append(f'<g class="proposal-mark"><polygon class="proposal" points="{star}"><title>{code} proposal: '
+                    f'{escape(proposal.describe())}</title></polygon>{_label(x, sx, sy - 14, f"{code}: " + proposal.describe())}</g>')
     return _svg("frontier", body, title)
 
 
@@ -430,7 +431,7 @@ def render_html(analysis, plan, diagnostics=(), *, rules: dict | None = None, ca
     if own is None:
         own = candidate_for(plan, a.params)
     diagnostics = list(diagnostics)
-    proposal = _proposal(diagnostics, candidates)
+    code, proposal = _proposal(diagnostics, candidates, plan, a.params)
     title = escape(plan.name or plan.path or "plan")
     b, im = a.bounds, a.implied
     fits = a.memory.fits
@@ -461,7 +462,7 @@ def render_html(analysis, plan, diagnostics=(), *, rules: dict | None = None, ca
         f"<td>{p.memory_s * 1e3:.4g}</td><td>{'skipped' if p.comm_s is None else f'{p.comm_s * 1e3:.4g}'}</td>"
         f"<td>{escape(p.bottleneck)}</td></tr>" for p in b.phases)
     if candidates:
-        layouts = frontier_chart(a, candidates, own, proposal)
+        layouts = frontier_chart(a, candidates, own, proposal, code)
     else:
         layouts = "<p>The search found no feasible layout that fits in memory on these devices.</p>"
     return f"""<!doctype html>
@@ -484,7 +485,7 @@ datasheet peak and bandwidth, and each phase's link traffic as its own ceiling. 
 {phases}</table>
 <h2 id="frontier-section">Feasible layouts</h2>
 <p>Every layout on the same devices that passes the PAR and MOE rules and fits in memory, estimated like the plan
-(<code>deploylint suggest</code> lists them). The line is the Pareto front; the ring is the plan{', the star the PAR405 proposal' if proposal else ''}.</p>
+(<code>deploylint suggest</code> lists them). The line is the Pareto front; the ring is the plan{f', the star the {code} proposal' if proposal else ''}.</p>
 {layouts}
 <h2 id="findings-section">Findings</h2>
 {findings_html(diagnostics, rules)}
@@ -497,12 +498,27 @@ datasheet peak and bandwidth, and each phase's link traffic as its own ceiling. 
 _LAYOUT_KEYS = ("tp", "pp", "dp", "cp", "ep", "etp", "zero_stage", "recompute", "micro_batch_size")
 
 
-def _proposal(diagnostics, candidates):
-    """The searched layout a PAR405 finding proposes (its ``best`` figures name it), or None."""
-    best = next((d.data.get("best") for d in diagnostics if d.code == "PAR405" and isinstance(d.data.get("best"), dict)), None)
-    if best is None:
-        return None
-    return next((c for c in candidates if all(c.to_json().get(k) == best.get(k) for k in _LAYOUT_KEYS)), None)
+def _proposal(diagnostics, candidates, plan, counts):
+    """``(code, candidate)``: the searched layout a PAR405 finding proposes, or else the one PAR407 names (their
+    ``best`` figures name it), or ``(None, None)``. PAR405 keeps a training plan's own memory savers, and the
+    search with any saver may not hold that layout: the search keeping them is run for it then."""
+    for code in ("PAR405", "PAR407"):
+        best = next((d.data.get("best") for d in diagnostics if d.code == code and isinstance(d.data.get("best"), dict)),
+                    None)
+        if best is None:
+            continue
+
+        def named(pool):
+            return next((c for c in pool if all(c.to_json().get(k) == best.get(k) for k in _LAYOUT_KEYS)), None)
+
+        found = named(candidates)
+        if found is None and code == "PAR405" and plan.workload.training:
+            from ...estimate.layouts import search
+
+            found = named(search(plan, counts=counts, keep_memory_savers=True))
+        if found is not None:
+            return code, found
+    return None, None
 
 
 def _plan_line(plan) -> str:
