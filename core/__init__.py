@@ -11,9 +11,6 @@ internal and may change in any release.
 
 from __future__ import annotations
 
-from .diagnostics import Applicability, Diagnostic, Edit, Fix, Position, Range, Related, Severity, ValueChange
-from .rule import Context, Rule
-
 __version__ = "0.1.0"
 PLUGIN_API_VERSION = "1.0"
 
@@ -23,8 +20,17 @@ __all__ = [
 ]
 
 
+_DIAGNOSTICS = ("Applicability", "Diagnostic", "Edit", "Fix", "Position", "Range", "Related", "Severity", "ValueChange")
+
+
 def __getattr__(name: str):
-    # Loaded on first use so that importing the data types stays cheap.
+    # Loaded on first use: a command answered before any check (frontends/replay.py) imports this package
+    # and none of its types, and importing the data types alone stays cheap.
+    if name in _DIAGNOSTICS or name in ("Context", "Rule"):
+        from . import diagnostics, rule
+
+        value = globals()[name] = getattr(diagnostics if name in _DIAGNOSTICS else rule, name)
+        return value
     if name == "hookimpl":
         from .host.hookspecs import hookimpl
 

@@ -10,13 +10,18 @@ never with 0.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
-from typing import Sequence
 
-from ..pipeline.config import Config, ConfigError, load_config
-from ..diagnostics import Severity
+TYPE_CHECKING = False        # typing itself is not imported: a replayed check never needs it
+if TYPE_CHECKING:
+    import argparse
+    from typing import Sequence
+
+    from ..pipeline.config import Config
+
+# argparse, the configuration and the diagnostics are imported where they are used: a repeated plain check is
+# answered before any of them is needed (frontends/replay.py)
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
 FORMATS = ("text", "json", "sarif", "github")
@@ -52,6 +57,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     formatter and translates its texts for every parser): a pre-commit hook's ``deploylint check`` builds
     one, not ten. ``--help``, ``--version`` and a bare path (the implicit ``check``) build them all.
     """
+    import argparse
+
     parser = argparse.ArgumentParser(
         prog="deploylint",
         description="Lint deployment plans of large models: memory, compute, experts, parallelism and claims.",
@@ -65,6 +72,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
 
 def _check_parser(sub) -> None:
+    from ..diagnostics import Severity
+
     check = sub.add_parser("check", help="check plan files and folders", description="Check plan files and folders.")
     check.add_argument("paths", nargs="*", default=["."], metavar="PATH")
     check.add_argument("--format", choices=FORMATS, default="text", help="output format (default: text)")
@@ -159,6 +168,8 @@ _SUBCOMMANDS = {
 
 
 def _positive(value: str) -> int:
+    import argparse
+
     try:
         n = int(value)
     except ValueError:
@@ -187,9 +198,14 @@ def cli_hardware(args) -> dict:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(argv if argv is not None else sys.argv[1:])
+    from .replay import plain_check
+
+    plain = plain_check(argv)       # the plain `check PATH... [--format F]`, read without argparse
     # the first word names the command (options before it are --help and --version, which need every parser)
-    args = build_parser(argv[0] if argv and argv[0] in _SUBCOMMANDS else None).parse_args(argv)
+    args = plain or build_parser(argv[0] if argv and argv[0] in _SUBCOMMANDS else None).parse_args(argv)
     try:
+        if plain is not None:
+            return _replayed_check(argv, plain)
         if args.version:
             from .. import __version__
 
@@ -204,7 +220,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "trust": _cmd_trust,
         }[command]
         return handler(args)
-    except (ConfigError, UsageError) as exc:
+    except (_config_error(), UsageError) as exc:
         print(f"deploylint: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
@@ -214,6 +230,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except _registry_error() as exc:
         print(f"deploylint: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+
+
+def _config_error():
+    from ..pipeline.config import ConfigError
+
+    return ConfigError
 
 
 def _registry_error():
@@ -250,6 +272,8 @@ def _registry(plugins: list[str], *, autoload: bool = True, cfg: Config | None =
 def _catalog_registry(args):
     """The registry the catalog commands (rules, rule, plugins, hardware) describe: the same one
     ``deploylint check`` would use in this folder (or with ``--config``)."""
+    from ..pipeline.config import load_config
+
     cfg = load_config(args.config) if args.config else load_config(start_dir=os.getcwd())
     return _registry(args.plugin, cfg=cfg)
 
@@ -262,6 +286,8 @@ class _Configs:
     """
 
     def __init__(self, explicit: str | None, overrides) -> None:
+        from ..pipeline.config import load_config
+
         self.overrides = overrides
         self.explicit = self._apply(load_config(explicit)) if explicit else None
         self._by_dir: dict[str, Config] = {}
@@ -272,6 +298,8 @@ class _Configs:
             return self.explicit
         directory = os.path.dirname(os.path.abspath(path))
         if directory not in self._by_dir:
+            from ..pipeline.config import load_config
+
             cfg = load_config(start_dir=directory)
             if cfg.source not in self._by_source:
                 self._by_source[cfg.source] = self._apply(cfg)
@@ -279,6 +307,8 @@ class _Configs:
         return self._by_dir[directory]
 
     def _apply(self, cfg: Config) -> Config:
+        from ..diagnostics import Severity
+
         a = self.overrides
         if a.select:
             cfg.select = list(a.select)
@@ -318,7 +348,35 @@ class _Registries:
         return list(self._by_key.values())
 
 
-def _cmd_check(args) -> int:
+def _replayed_check(argv: list[str], args) -> int:
+    """A plain ``check``: the stored output of the same run with the same inputs, or the check (stored when its
+    output depends on nothing but those inputs; see frontends/replay.py)."""
+    from . import replay
+
+    key = replay.key(argv, args) if replay.wanted(args) else None
+    if key is None:
+        return _cmd_check(args)
+    stored = replay.get(key)
+    if stored is not None:
+        code, output = stored
+        sys.stdout.write(output)
+        return code
+    outcome: dict = {}
+    out, err = replay.Tee(sys.stdout), replay.Tee(sys.stderr)
+    sys.stdout, sys.stderr = out, err
+    try:
+        code = _cmd_check(args, outcome)
+    finally:
+        sys.stdout, sys.stderr = out.stream, err.stream
+    # the inputs read again: a file or configuration edited during the check is not stored under the old key
+    if outcome.get("replayable") and not err.parts and replay.key(argv, args) == key:
+        replay.put(key, code, "".join(out.parts))
+    return code
+
+
+def _cmd_check(args, outcome: dict | None = None) -> int:
+    """``deploylint check``; ``outcome["replayable"]`` says whether the output depended on nothing but the
+    inputs a replay key holds (frontends/replay.py)."""
     from ..pipeline.engine import Engine, discover
     from .progress import Progress
 
@@ -416,6 +474,9 @@ def _cmd_check(args) -> int:
     else:
         _print_text(diagnostics, results, len(results), fixed_total, args)
     incomplete = bool(load_failures) or any(r.incomplete for r in results)
+    if outcome is not None:
+        outcome["replayable"] = (cache is not None and not cache.outside_key and jobs == 1 and not incomplete
+                                 and all(r.builtin_only() and not r.notices for r in registries.all()))
     if incomplete:
         return EXIT_INCOMPLETE
     if args.diff:
@@ -488,6 +549,7 @@ def _lines(text: str | None):
 
 # -- analyze ---------------------------------------------------------------------
 def _cmd_analyze(args) -> int:
+    from ..pipeline.config import load_config
     from ..pipeline.engine import Engine
     from .report.text import render_diagnostic
 
@@ -518,6 +580,7 @@ def _cmd_analyze(args) -> int:
 
 
 def _cmd_suggest(args) -> int:
+    from ..pipeline.config import load_config
     from .suggest import run
 
     cfg = load_config(args.config) if args.config else load_config(start_dir=os.path.dirname(os.path.abspath(args.path)))
@@ -528,6 +591,8 @@ def _cmd_suggest(args) -> int:
 
 # -- catalog commands -----------------------------------------------------------------
 def _cmd_rules(args) -> int:
+    from ..diagnostics import Severity
+
     registry = _catalog_registry(args)
     rules = registry.all_rules()
     if args.format == "markdown":

@@ -71,6 +71,7 @@ class Registry:
         self._accelerators: dict[str, Any] | None = None
         self._rules_by_code: dict[str, Rule] = {}
         self.configured_with: Any = None
+        self._own: set[str] = set()           # the plugins of deploylint's own distribution
 
     # -- the hooks -----------------------------------------------------------
     @property
@@ -116,6 +117,7 @@ class Registry:
             for ep in entry_points(GROUP, path):
                 source = f"entry point of {ep.dist_name}"
                 if _normalize(ep.dist_name) == DISTRIBUTION:
+                    self._own.add(ep.value)
                     self._register(ep.value, lambda ep=ep: ep.load(), source, ep.dist_version)
                 else:
                     self._register_isolated(ep.value, ep.module, ep.attr, source, ep.dist_version)
@@ -227,6 +229,10 @@ class Registry:
 
             self._worker = WorkerHost(self.budget_s, lambda plugin, message: self.failures.append(plugin_failure(plugin, None, message)))
         return self._worker
+
+    def builtin_only(self) -> bool:
+        """Whether every plugin is one of deploylint's own modules (no other distribution's, no local one)."""
+        return self._builtin is not None and not self.failures and all(p.name in self._own for p in self.plugins)
 
     def hosts_plugins(self) -> bool:
         """Whether third-party plugins of this registry run in its worker process."""

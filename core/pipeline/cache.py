@@ -41,27 +41,13 @@ from typing import Any
 from .. import __version__
 from ..records import fields
 from ..diagnostics import Applicability, Diagnostic, Edit, Fix, Position, Range, Related, Severity, ValueChange
-
-try:   # BLAKE2 without hashlib's OpenSSL start-up (about 10 ms: a pre-commit run of one file would feel it)
-    from _blake2 import blake2b as _hash
-except ImportError:  # pragma: no cover - a Python built without it
-    from hashlib import blake2b as _hash
+from .cache_inputs import blake2b as _hash, cache_dir, write_entry, forget_installed, installed as _installed, sources as _sources
 
 #: the layout of an entry; a new one makes every old entry a miss
 FORMAT = 1
-ENV = "DEPLOYLINT_CACHE_DIR"
 
 _RECORDS = {cls.__name__: cls for cls in (Diagnostic, Fix, Edit, Range, Position, Related, ValueChange)}
 _ENUMS = {cls.__name__: cls for cls in (Severity, Applicability)}
-
-
-def cache_dir(environ=None) -> str:
-    """The folder of the cache: DEPLOYLINT_CACHE_DIR, else $XDG_CACHE_HOME/deploylint, else ~/.cache/deploylint."""
-    env = os.environ if environ is None else environ
-    if env.get(ENV):
-        return env[ENV]
-    base = env.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "deploylint")
 
 
 class ResultCache:
@@ -70,7 +56,10 @@ class ResultCache:
     def __init__(self, directory: str | None = None) -> None:
         self.directory = os.path.join(directory or cache_dir(), "results", f"v{FORMAT}")
         self._salts: dict[int, str | None] = {}
-        _INSTALLED.clear()     # what is installed is read again by each cache (a long-lived process may see installs)
+        #: True once a result of this cache's checks was neither found nor stored (something outside its key
+        #: took part): the run's output then depends on more than its inputs (see frontends/replay.py)
+        self.outside_key = False
+        forget_installed()     # what is installed is read again by each cache (a long-lived process may see installs)
 
     # -- keys ----------------------------------------------------------------------
     def salt(self, engine) -> str | None:
@@ -101,6 +90,7 @@ class ResultCache:
         try:
             raw = engine.read(path)
         except SourceError:
+            self.outside_key = True
             return engine.check_path(path, candidate=candidate)     # which says why it cannot be read
         key = self.key(engine, path, raw, candidate=candidate)
         if key is not None:
@@ -108,8 +98,8 @@ class ResultCache:
             if hit is not None:
                 return hit
         result = engine.check_bytes(path, raw, candidate=candidate)
-        if key is not None:
-            self.put(key, result)
+        if key is None or not self.put(key, result):
+            self.outside_key = True
         return result
 
     def prepare(self) -> None:
@@ -138,25 +128,7 @@ class ResultCache:
                                  ensure_ascii=False, allow_nan=True, separators=(",", ":")).encode("utf-8", "surrogatepass")
         except _NotPlain:
             return False
-        final = self._file(key)
-        temporary = f"{final}.{os.getpid()}.tmp"
-        try:
-            os.makedirs(os.path.dirname(final), exist_ok=True)
-            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            try:
-                view = memoryview(payload)
-                while view:
-                    view = view[os.write(fd, view):]
-            finally:
-                os.close(fd)
-            os.replace(temporary, final)
-            return True
-        except OSError:      # a full disk, a read-only folder: the cache is only ever a shortcut
-            try:
-                os.unlink(temporary)
-            except OSError:
-                pass
-            return False
+        return write_entry(self._file(key), payload)
 
 
 def cacheable(result) -> bool:
@@ -257,34 +229,6 @@ def _config_value(value: Any) -> Any:
     raise TypeError(type(value).__name__)
 
 
-_SOURCES: list[str] = []
-_INSTALLED: list[list] = []
-
-
-def _installed() -> list:
-    """Every distribution installed where this interpreter imports from: the name and change time of each
-    ``*.dist-info`` / ``*.egg-info`` / ``.pth`` entry of each ``sys.path`` folder. Installing, upgrading,
-    reinstalling at the same version or removing any package — deploylint itself, a plugin, PyYAML,
-    jsonschema — changes it, and with it every key. One listing per folder and one stat per entry."""
-    if _INSTALLED:
-        return _INSTALLED[0]
-    out = []
-    for folder in sys.path:
-        try:
-            with os.scandir(folder or ".") as it:
-                for entry in it:
-                    if entry.name.endswith((".dist-info", ".egg-info", ".egg-link", ".pth")):
-                        try:
-                            out.append([folder, entry.name, entry.stat().st_mtime_ns])
-                        except OSError:
-                            out.append([folder, entry.name, None])
-        except OSError:      # a zip file, a folder that does not exist
-            continue
-    out.sort()
-    _INSTALLED.append(out)
-    return out
-
-
 def _code_files(module: str) -> list:
     """Size and change time of every source file of a third-party plugin's top-level package, found without
     importing it: a plugin installed in editable mode whose rule is edited, with no new version, misses."""
@@ -312,31 +256,3 @@ def _code_files(module: str) -> list:
         except OSError:
             out.append([name, None, None])
     return out
-
-
-def _sources() -> str:
-    """A hash of the built-in modules' source files when deploylint runs from a source checkout (editable
-    install), else "" (an installed release is named by its version)."""
-    if _SOURCES:
-        return _SOURCES[0]
-    import deploylint.core
-    import deploylint.plugins
-    import deploylint.schemas
-
-    folders = [os.path.dirname(os.path.abspath(m.__file__)) for m in (deploylint.core, deploylint.plugins, deploylint.schemas)]
-    if all({"site-packages", "dist-packages"} & set(f.split(os.sep)) for f in folders):
-        _SOURCES.append("")
-        return ""
-    h = _hash(digest_size=32)
-    for folder in folders:
-        for root, dirs, names in os.walk(folder):
-            dirs[:] = sorted(d for d in dirs if d != "__pycache__")
-            for name in sorted(names):
-                if name.endswith((".py", ".json")):
-                    full = os.path.join(root, name)
-                    h.update(os.path.relpath(full, folder).encode("utf-8", "surrogatepass") + b"\0")
-                    with open(full, "rb") as fh:
-                        h.update(fh.read())
-                    h.update(b"\0")
-    _SOURCES.append(h.hexdigest())
-    return _SOURCES[0]

@@ -94,6 +94,24 @@ def test_what_a_clean_toml_check_imports():
                  # the value types are records (deploylint.core.records), not dataclasses built at start-up
                  "dataclasses",
                  # the built-in plugins alone are called without pluggy (core/host/hookcalls.py), nor inspect
-                 "pluggy", "inspect"}
+                 "pluggy", "inspect",
+                 # the plain `check PATH` is read without argparse (core/frontends/replay.py)
+                 "argparse"}
         leaked = sorted(n for n in names if n in heavy or n.split(".")[0] in heavy)
         assert leaked == [], f"{plan}: imported on the clean TOML path: {leaked}"
+
+
+def test_a_repeated_check_is_answered_before_anything_is_parsed_or_loaded():
+    # the second run of the same command on the same bytes replays the first's output (core/frontends/replay.py):
+    # no configuration, plugin, plan parser or report is imported, nor the standard modules they need
+    first, proc = modules_after_run("check", "examples/seed-moe-64e-3dev.toml")
+    assert proc.returncode == 1 and "deploylint.plugins.memory" in first
+    names, again = modules_after_run("check", "examples/seed-moe-64e-3dev.toml")
+    assert (again.returncode, again.stdout) == (proc.returncode, proc.stdout)
+    # (an editable install also imports the two packages whose source files its key hashes; a release does not)
+    ours = sorted(n for n in names if n.startswith("deploylint") and n not in ("deploylint.plugins", "deploylint.schemas"))
+    assert ours == ["deploylint", "deploylint.core", "deploylint.core.frontends", "deploylint.core.frontends.cli",
+                    "deploylint.core.frontends.replay", "deploylint.core.pipeline",
+                    "deploylint.core.pipeline.cache_inputs"], ours
+    leaked = sorted({"tomllib", "argparse", "json", "typing", "pluggy", "importlib.metadata", "dataclasses"} & names)
+    assert leaked == [], f"imported by a replayed check: {leaked}"

@@ -8,7 +8,7 @@ import pytest
 
 from deploylint.core.frontends.cli import main
 from deploylint.core.host.registry import Registry
-from deploylint.core.pipeline import cache as cache_module
+from deploylint.core.pipeline import cache as cache_module, cache_inputs
 from deploylint.core.pipeline.cache import ResultCache, cache_dir, cacheable
 from deploylint.core.pipeline.config import Config
 from deploylint.core.pipeline.engine import Engine
@@ -189,7 +189,7 @@ def test_the_key_holds_plugins_versions_configuration_and_sources(tmp_path, monk
     monkeypatch.setattr(cache_module, "__version__", "99.0")
     assert key() != base
     monkeypatch.undo()
-    monkeypatch.setattr(cache_module, "_SOURCES", ["a source file changed"])  # an edit in a source checkout
+    monkeypatch.setattr(cache_inputs, "_SOURCES", ["a source file changed"])  # an edit in a source checkout
     assert key() != base
 
 
