@@ -224,6 +224,7 @@ training = table("What a training framework adds to the layout: the framework wh
     "virtual_stages_per_rank": integer("Megatron-LM --num-virtual-stages-per-pipeline-rank: virtual stages each pipeline rank holds.", maximum=100_000),
     "uneven_pipeline": boolean("The framework is told to split layers unevenly over the pipeline (Megatron-LM --decoder-first/last-pipeline-num-layers, --pipeline-model-parallel-layout).", default=False),
     "dp_shard": integer("Data-parallel ranks the parameters are sharded over (TorchTitan data_parallel_shard_degree, FSDP/HSDP); the rest of dp replicates.", maximum=10_000_000),
+    "pipeline_schedule": enum(["1f1b", "dualpipe"], "Pipeline schedule: 1F1B (interleaved when virtual stages are given), or DeepSeek-V3's DualPipe (each rank holds stages r and pp-1-r; bubble (pp/2-1)(F&B+B-3W), 2x parameters, pp+1 micro-batches of activations).", "1f1b"),
 })
 
 schema = {

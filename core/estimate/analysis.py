@@ -16,7 +16,7 @@ from ..records import record
 from ..plan import DTYPE_BYTES
 from .comm import CommEstimate, estimate_comm
 from .flops import FlopsEstimate, estimate_flops
-from .layout import expert_data_parallel, micro_batches, stage_layers, virtual_stages
+from .layout import dualpipe, expert_data_parallel, micro_batches, stage_layers, virtual_stages
 from .memory import MemoryEstimate, estimate_memory, kv_bytes_per_token
 from .params import ParamCounts, count_params
 
@@ -249,6 +249,12 @@ def analyze(plan, *, counts: ParamCounts | None = None, all_devices: bool = True
         # 1/v: (p − 1)/(v·m + p − 1) of the step (Narayanan et al. 2021, §2.2.2)
         v = virtual_stages(plan)
         bubble = (par.pp - 1) / (v * m + par.pp - 1) if par.pp > 1 else 0.0
+        if dualpipe(plan):
+            # DeepSeek-V3 Table 2: (PP/2 − 1)(F&B + B − 3W) against the m·(F + B) a rank computes. At the least F&B is
+            # F + B (overlap hides communication, not FLOPs), the full backward B twice the forward F and the weights'
+            # backward W one forward: (PP/2 − 1) · 2/3 of a micro-batch's F + B
+            slots = (par.pp / 2 - 1) * 2 / 3
+            bubble = slots / (m + slots)
         step = PhaseBound("step", compute_s, memory_s, comm_s, bubble)
         t = step.time_s
         bounds = Bounds(work.batch_size / t, work.batch_size * work.seq_len / t, t * 1e3, t * 1e3 / model.layers,

@@ -68,6 +68,23 @@ def micro_batches(plan) -> int:
     return max(1, -(-per_replica // max(1, par.micro_batch_size)))
 
 
+def dualpipe(plan) -> bool:
+    """DeepSeek-V3's DualPipe (technical report §3.2.1, Table 2): micro-batches fed from both ends of the pipeline,
+    each rank holding stage r of one direction and stage pp − 1 − r of the other. It needs an even pp ≥ 2 (a plan that
+    names it on another depth — a layout-search candidate — is priced as 1F1B)."""
+    training, pp = getattr(plan, "training", None), plan.parallelism.pp
+    return bool(training is not None and training.pipeline_schedule == "dualpipe" and pp >= 2 and pp % 2 == 0
+                and plan.workload.training)
+
+
+def rank_stages(plan, stages: list[range]) -> list[tuple[range, ...]]:
+    """The stages each pipeline rank holds: its own, or under DualPipe its own and its mirror (pp − 1 − r)."""
+    if not dualpipe(plan):
+        return [(r,) for r in stages]
+    last = len(stages) - 1
+    return [(stages[r], stages[last - r]) for r in range(len(stages))]
+
+
 def virtual_stages(plan) -> int:
     """Model chunks each pipeline rank holds under an interleaved schedule (Narayanan et al. 2021, §2.2.2), 1 for
     plain 1F1B.
@@ -78,7 +95,7 @@ def virtual_stages(plan) -> int:
     schedule — capped by the layers a stage has (a chunk holds at least one layer).
     """
     par, training = plan.parallelism, getattr(plan, "training", None)
-    if par.pp <= 1 or training is None:
+    if par.pp <= 1 or training is None or dualpipe(plan):
         return 1
     most = max(len(r) for r in stage_layers(plan.model.layers, par.pp, par.pipeline_layers))
     per, count = training.layers_per_virtual_stage, training.virtual_stages_per_rank

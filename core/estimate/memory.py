@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from ..records import record, field
 from ..plan import DTYPE_BYTES
-from .layout import expert_data_parallel, micro_batches, stage_layers, virtual_stages
+from .layout import dualpipe, expert_data_parallel, micro_batches, rank_stages, stage_layers, virtual_stages
 from .params import ParamCounts, kv_projection_params
 
 
@@ -229,6 +229,8 @@ def estimate_memory(plan, counts: ParamCounts, devices: list[int] | None = None,
     training = work.training
     w = DTYPE_BYTES[work.dtype]
     stages = stage_layers(model.layers, par.pp, par.pipeline_layers)
+    held = rank_stages(plan, stages)     # under DualPipe a rank holds its stage and its mirror's
+    dual = len(held[0]) > 1 if held else False
     capacity = hw.memory_bytes
     m = micro_batches(plan)
     v = virtual_stages(plan) if training else 1
@@ -263,14 +265,28 @@ def estimate_memory(plan, counts: ParamCounts, devices: list[int] | None = None,
             layers = stages[stage]
             sums = stage_sums.get(stage)
             if sums is None:
-                sums = memo.get((layers.start, layers.stop)) if memo is not None else None
-                if sums is None:
-                    sums = _stage_sums(counts, layers, kv_attn)
-                    if memo is not None:
-                        memo[layers.start, layers.stop] = sums
+                parts = []
+                for rng in held[stage]:
+                    part = memo.get((rng.start, rng.stop)) if memo is not None else None
+                    if part is None:
+                        part = _stage_sums(counts, rng, kv_attn)
+                        if memo is not None:
+                            memo[rng.start, rng.stop] = part
+                    parts.append(part)
+                sums = parts[0] if len(parts) == 1 else tuple(map(sum, zip(*parts)))
                 stage_sums[stage] = sums
-            in_flight = _in_flight(par.pp, stage, m, v) if training else 0
-            key = (sums, stage == 0, stage == last_stage, in_flight, n_experts)
+            n_layers = sums[2]
+            # the embedding and the head: on the first and the last stage, and under DualPipe on both end ranks
+            embeds = stage == 0 or (dual and stage == last_stage)
+            heads = stage == last_stage or (dual and stage == 0)
+            if not training:
+                in_flight = 0
+            elif dual:
+                # DeepSeek-V3 Table 2: PP + 1 micro-batches of a stage's activations, over the rank's two stages
+                in_flight = min(par.pp + 1, m) / 2
+            else:
+                in_flight = _in_flight(par.pp, stage, m, v)
+            key = (sums, embeds, heads, in_flight, n_experts)
             hit = cache.get(key)
             if hit is not None:
                 by_rank[stage, ep_rank] = hit
@@ -283,9 +299,9 @@ def estimate_memory(plan, counts: ParamCounts, devices: list[int] | None = None,
         sharded_sum, replicated_sum, kv_layers, expert_unit, moe_count = sums
         dense = sharded_sum / par.tp + kv_layers * kv_attn / kv_div + replicated_sum
         expert = expert_unit * n_experts / max(1, par.etp)
-        if stage == 0:
+        if embeds:
             dense += counts.embedding / par.tp
-        if stage == par.pp - 1:
+        if heads:
             dense += counts.final_norm + (counts.lm_head if counts.lm_head else (counts.embedding if par.pp > 1 else 0)) / par.tp
             if counts.mtp and model.mtp_layers and (training or work.speculative_tokens):
                 last = counts.layers[-1]
@@ -305,7 +321,7 @@ def estimate_memory(plan, counts: ParamCounts, devices: list[int] | None = None,
             if par.offload_params != "none" and z >= 3:
                 # ZeRO-Infinity (Rajbhandari et al. 2021): parameters are fetched layer by layer; the device holds
                 # the layer being computed and the one being prefetched
-                weights = 2 * params / max(1, len(layers)) * w
+                weights = 2 * params / max(1, n_layers) * w
             s = max(1, work.seq_len // par.cp)
             per_mb = stage_acts.get(stage)
             if per_mb is None:
@@ -313,16 +329,16 @@ def estimate_memory(plan, counts: ParamCounts, devices: list[int] | None = None,
                              dtype=work.dtype, etp=par.etp, store_scores=not par.flash_attention,
                              modules=par.recompute_modules, cache_dtype=work.activation_cache_dtype)
                 # the memo's key is every argument of the computation (the model is the memo's own)
-                acts_key = ("activations", moe_count, len(layers), *shape.values())
+                acts_key = ("activations", moe_count, n_layers, *shape.values())
                 per_mb = memo.get(acts_key) if memo is not None else None
                 if per_mb is None:
                     per_mb = sum(n * layer_activation_bytes(model, is_moe, **shape)
-                                 for is_moe, n in ((True, moe_count), (False, len(layers) - moe_count)) if n)
+                                 for is_moe, n in ((True, moe_count), (False, n_layers - moe_count)) if n)
                     if memo is not None:
                         memo[acts_key] = per_mb
                 stage_acts[stage] = per_mb
             acts = per_mb * in_flight
-            if stage == par.pp - 1:
+            if heads:
                 acts += 4 * s * par.micro_batch_size * model.vocab_size / par.tp  # fp32 logits for the loss
             kv = 0
         else:
@@ -343,7 +359,7 @@ def estimate_memory(plan, counts: ParamCounts, devices: list[int] | None = None,
                 stage_acts[stage] = acts
             kv = kv_cache_bytes(model, len(layers), tokens=held_tokens(work) / par.cp, batch=batch,
                                 tp=par.tp, dtype=work.kv_cache_dtype)
-        dev = DeviceMemory(i, stage, ep_rank, len(layers), n_experts, int(weights), int(grads), int(opt),
+        dev = DeviceMemory(i, stage, ep_rank, n_layers, n_experts, int(weights), int(grads), int(opt),
                            int(acts), int(kv), capacity, int(params))
         cache[key] = by_rank[stage, ep_rank] = dev
         out.append(dev)

@@ -228,6 +228,9 @@ class Training:
     virtual_stages_per_rank: int | None = None
     uneven_pipeline: bool = False
     dp_shard: int | None = None
+    # "1f1b" (interleaved when virtual stages are given) or "dualpipe": DeepSeek-V3's bidirectional schedule (§3.2.1),
+    # each pipeline rank holding stage r and stage pp − 1 − r (an even pp ≥ 2; otherwise priced as 1F1B)
+    pipeline_schedule: str = "1f1b"
 
 
 @record(frozen=True, slots=True)

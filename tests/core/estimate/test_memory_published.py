@@ -204,3 +204,26 @@ def test_parameter_offload_needs_zero_stage_3():
     stage3 = analyze(Plan(1, GPT_7_5B, hw, Parallelism(dp=8, zero_stage=3, offload_params="cpu"), work)).memory.devices[0]
     sharded = analyze(Plan(1, GPT_7_5B, hw, Parallelism(dp=8, zero_stage=3), work)).memory.devices[0]
     assert stage3.weights < sharded.weights
+
+
+def test_dualpipe_holds_two_stages_and_pp_plus_one_micro_batches():
+    # DeepSeek-V3 technical report §3.2.1, Table 2: DualPipe keeps 2× the parameters of 1F1B (each rank holds stage r
+    # of one direction and stage pp − 1 − r of the other) and PP + 1 micro-batches of activations (1F1B: PP, on the
+    # first stage); its bubble is (PP/2 − 1)(F&B + B − 3W) against 1F1B's (PP − 1)(F + B).
+    hw = Hardware(num_devices=64, memory_gib=80, peak_tflops=312, memory_bandwidth_gbps=2039)
+    par = Parallelism(tp=8, pp=8, dp=1, sequence_parallel=True, recompute="selective")
+    work = Workload("training", batch_size=64, seq_len=2048)
+    one = analyze(Plan(1, GPT3, hw, par, work))
+    dual = analyze(Plan(1, GPT3, hw, par, work, training=Training(pipeline_schedule="dualpipe")))
+    by = lambda a, k: next(d for d in a.memory.devices if d.stage == k)
+    # a middle rank (no embedding, no head): stages 2 and 5, 12 layers each
+    assert by(dual, 2).params == by(one, 2).params + by(one, 5).params == 2 * by(one, 2).params
+    assert by(dual, 2).activations == pytest.approx(by(one, 0).activations * (8 + 1) / 8, rel=1e-9)
+    # both end ranks hold the embedding and the head
+    assert by(dual, 0).params == by(dual, 7).params == by(one, 0).params + by(one, 7).params
+    # the bubble at its least: F&B = F + B (overlap hides communication, not FLOPs), B = 2F, W = F, so
+    # (PP/2 − 1)(F + B + B − 3W) = (PP/2 − 1)·2F of the m·3F a rank computes; m = 64 micro-batches here
+    m, p = 64, 8
+    slots = (p / 2 - 1) * 2 / 3
+    assert dual.bounds.phases[0].bubble == pytest.approx(slots / (m + slots), rel=1e-12)
+    assert one.bounds.phases[0].bubble == pytest.approx((p - 1) / (m + p - 1), rel=1e-12)
