@@ -79,3 +79,20 @@ def test_palm_formula_6n_plus_attention():
     n_matmul = sum(l.attention + l.mlp for l in counts.layers) + counts.embedding   # blocks + the (tied) head
     expected = 6 * n_matmul + 12 * m.layers * m.num_attention_heads * m.head_dim * S
     assert estimate_flops(plan, counts).flops_per_token == pytest.approx(expected, rel=0.001)
+
+
+@pytest.mark.parametrize("modules, extra_h2", [(("core_attn",), 0), (("core_attn", "layernorm"), 0),
+                                               (("core_attn", "mlp"), 16)])
+def test_selective_recompute_adds_the_forward_of_the_matmul_modules_it_rebuilds(modules, extra_h2):
+    # eq. 3's derivation (Narayanan et al. 2021, §5.1): a layer's forward is 24·B·s·h² matmul FLOPs, of which the MLP's
+    # two h×4h matmuls are 16·B·s·h². Recomputing the MLP (Megatron-LM --recompute-modules mlp) runs that forward
+    # again; the attention core under FlashAttention and the norms (elementwise) add no matmul FLOPs.
+    from dataclasses import replace
+    r = ROW_18B
+    plan = _plan("selective")
+    plan = replace(plan, parallelism=replace(plan.parallelism, recompute_modules=modules))
+    f = estimate_flops(plan, count_params(plan.model))
+    extra = (f.hardware_flops_per_sample - f.flops_per_sample) * r["batch"]
+    expected = extra_h2 * r["batch"] * S * r["layers"] * r["h"] ** 2
+    # the count includes the MLP biases (4h + h per layer): tolerance 0.5%
+    assert extra == pytest.approx(expected, rel=0.005, abs=1.0)
