@@ -56,6 +56,17 @@ def search(ctx, limit: int | None = None, *, keep_memory_savers: bool = False):
     return found[:limit] if limit else found
 
 
+def fix_layouts(ctx, require=lambda c: True) -> list:
+    """Searched layouts a rule's fix may move to, best first, each passing ``require``: for a training plan that fits,
+    those keeping its own memory savers when any does — a fix for a layout problem leaves the recompute, ZeRO stage
+    and sequence parallelism alone — else those of the search with any saver."""
+    if ctx.plan.workload.training and ctx.analysis.memory.fits:
+        kept = [c for c in search(ctx, keep_memory_savers=True) if require(c)]
+        if kept:
+            return kept
+    return [c for c in search(ctx) if require(c)]
+
+
 def own_candidate(ctx):
     if "own" not in ctx.cache:
         from deploylint.core.estimate.layouts import candidate_for

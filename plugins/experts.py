@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from deploylint.core import Fix, Rule, Severity, hookimpl
 
-from ._shared import layout_fixes, ms, num, own_candidate, search
+from ._shared import fix_layouts, layout_fixes, ms, num, own_candidate
 from ._startup import engine_says, profile
 
 
@@ -127,7 +127,7 @@ class ExpertsNotDivisible(Rule):
     @staticmethod
     def _nearest_feasible_ep(ctx):
         par = ctx.plan.parallelism
-        found = search(ctx)
+        found = fix_layouts(ctx)
         if not found:
             return None
         same = [c for c in found if (c.parallelism.tp, c.parallelism.pp, c.parallelism.cp) == (par.tp, par.pp, par.cp)]
@@ -232,7 +232,7 @@ class EpExceedsExperts(Rule):
         if moe is None or par.ep <= moe.num_experts:
             return
         fixes = []
-        pool = [c for c in search(ctx) if c.parallelism.ep <= moe.num_experts]
+        pool = fix_layouts(ctx, lambda c: c.parallelism.ep <= moe.num_experts)
         if pool:
             best = max(pool, key=lambda c: (c.parallelism.ep, c.throughput_samples_per_s))
             fixes += layout_fixes(ctx, best, f"use ep={best.parallelism.ep} ({best.describe()})")

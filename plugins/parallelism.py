@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from deploylint.core import Fix, Rule, Severity, hookimpl
 
-from ._shared import layout_fix, layout_fixes, ms, num, own_candidate, pct, search
+from ._shared import fix_layouts, layout_fix, layout_fixes, ms, num, own_candidate, pct, search
 from ._startup import engine_says
 
 
 def _nearest(ctx, key: str, *, require=lambda c: True):
-    """The feasible, fitting layout whose ``key`` is closest to the plan's, best estimate first among ties."""
+    """The feasible, fitting layout whose ``key`` is closest to the plan's, best estimate first among ties (keeping
+    the plan's memory savers when one does: :func:`fix_layouts`)."""
     current = getattr(ctx.plan.parallelism, key)
-    pool = [c for c in search(ctx) if require(c)]
+    pool = fix_layouts(ctx, require)
     if not pool:
         return None
     return min(pool, key=lambda c: (abs(getattr(c.parallelism, key) - current), -c.throughput_samples_per_s, c.min_latency_ms))
@@ -59,7 +60,7 @@ class WorldSizeMismatch(Rule):
                              if "dp" in _written(ctx) else
                              Fix.insert("/parallelism/dp", dp, f"set dp = {N} / (tp·pp·cp) = {dp}"))
             else:
-                best = search(ctx, 1)
+                best = fix_layouts(ctx)
                 if best:
                     fixes += layout_fixes(ctx, best[0], f"use the feasible layout {best[0].describe()}")
             path = "/parallelism/dp" if "dp" in _written(ctx) else "/parallelism"
@@ -252,7 +253,7 @@ class GroupSpansNodes(Rule):
                 if cost is not None and cost["ep_network_ms"] <= cost["compute_ms"]:
                     continue      # the all-to-all hides behind the compute: cross-node EP as DeepSeek runs it
             fixes = []
-            pool = [c for c in search(ctx) if (c.parallelism.tp if key == "tp" else c.parallelism.ep * c.parallelism.etp) <= dpn]
+            pool = fix_layouts(ctx, lambda c: (c.parallelism.tp if key == "tp" else c.parallelism.ep * c.parallelism.etp) <= dpn)
             if key == "ep" and cost is not None and not pool:
                 continue      # no layout with the experts inside a node fits: cross-node EP is the way to run it
             if pool:

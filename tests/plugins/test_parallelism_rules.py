@@ -218,3 +218,16 @@ def test_par405_offers_any_saver_only_when_the_plan_does_not_fit(deploylint, pla
     d = result.one("PAR405")
     assert "the plan does not fit" in d.message and d.data["gain"] is None
     assert (d.data["best"]["recompute"], d.data["best"]["zero_stage"]) != ("none", 0)     # a saver the plan lacks
+
+
+def test_a_layout_fix_leaves_a_fitting_training_plans_memory_savers_alone(deploylint, plan):
+    # 10 layers on pp = 4 (3-3-2-2) with full recompute and ZeRO-1: the fix moves pp to one that divides the layers
+    # and keeps the recompute and the ZeRO stage the plan chose (it used to take the fastest layout, without recompute)
+    p = plan(model={"layers": 10}, parallelism={"tp": 1, "pp": 4, "dp": 2, "recompute": "full", "zero_stage": 1},
+             workload={"mode": "training", "batch_size": 64, "seq_len": 4096, "output_len": None})
+    result = deploylint.lint(p)
+    d = result.one("PAR403")
+    assert d.fixes and "recompute=full" in d.fixes[0].message and "zero_stage=1" in d.fixes[0].message
+    fixed = deploylint.lint(result.apply_fixes(unsafe=True))
+    assert "PAR403" not in fixed.codes and 10 % fixed.plan.parallelism.pp == 0
+    assert (fixed.plan.parallelism.recompute, fixed.plan.parallelism.zero_stage) == ("full", 1)
