@@ -6,7 +6,8 @@
 What it measures, each pair alternating run by run so that both sides see the
 same machine load:
 
-* a cold ``deploylint check`` of the seed plan (five findings, text output)
+* a cold ``deploylint check`` of the seed plan (five findings, text output),
+  repeated (answered from its stored output) and with ``--no-cache`` (checked from scratch),
   against ``python -c pass``, against ``python -c "import pluggy, tomllib"``
   (the floor of this stack) and against ``python -c "import tomllib, argparse"``
   (the floor of a check with the built-in plugins alone, which imports no
@@ -118,7 +119,10 @@ def main() -> int:
         print(f"{label_a:<34}{spread(sa)}   {label_b:<30}{spread(sb)}   {ratio:5.2f}x", flush=True)
 
     check_seed = [*dl, "check", SEED]
+    # repeated on the same bytes, a plain check is answered from its stored output (core/frontends/replay.py):
+    # the warm-up runs store it; --no-cache checks the plan from scratch every time
     compare("python -c pass", [py, "-c", "pass"], "deploylint check seed.toml", check_seed)
+    compare("python -c pass", [py, "-c", "pass"], "check seed.toml --no-cache", [*check_seed, "--no-cache"])
     compare("python -c 'import pluggy, tomllib'", [py, "-c", "import pluggy, tomllib"],
             "deploylint check seed.toml", check_seed)
     # a check with the built-in plugins alone imports no pluggy: what it cannot do without is tomllib (and argparse)

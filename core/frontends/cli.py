@@ -198,6 +198,11 @@ def cli_hardware(args) -> dict:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(argv if argv is not None else sys.argv[1:])
+    if argv == ["--version"]:        # what argparse's --version gives, without building every parser for it
+        from .. import __version__
+
+        print(f"deploylint {__version__}")
+        return EXIT_CLEAN
     from .replay import plain_check
 
     plain = plain_check(argv)       # the plain `check PATH... [--format F]`, read without argparse

@@ -8,7 +8,6 @@ not slowed by the terminal.
 
 from __future__ import annotations
 
-import shutil
 import time
 
 #: seconds between two redraws of the line
@@ -31,6 +30,8 @@ class Progress:
         if now - self._last < INTERVAL:
             return
         self._last = now
+        import shutil   # here, not at the top: shutil brings zlib, bz2 and lzma, and most runs draw no line
+
         width = shutil.get_terminal_size((80, 24)).columns
         head = f"deploylint: checking {done + 1}/{self.total} "
         room = max(0, width - len(head) - 1)

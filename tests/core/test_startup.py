@@ -115,3 +115,14 @@ def test_a_repeated_check_is_answered_before_anything_is_parsed_or_loaded():
                     "deploylint.core.pipeline.cache_inputs"], ours
     leaked = sorted({"tomllib", "argparse", "json", "typing", "pluggy", "importlib.metadata", "dataclasses"} & names)
     assert leaked == [], f"imported by a replayed check: {leaked}"
+
+
+def test_the_version_is_printed_without_a_parser():
+    names, proc = modules_after_run("--version")
+    from deploylint.core import __version__
+
+    assert (proc.returncode, proc.stdout) == (0, f"deploylint {__version__}\n")
+    assert "argparse" not in names and "deploylint.core.diagnostics" not in names
+    # the same words as with another option beside it, which goes through the parser
+    both, with_command = modules_after_run("--version", "check")
+    assert with_command.stdout == proc.stdout and "argparse" in both
