@@ -101,12 +101,15 @@ class HeadsNotDivisible(Rule):
     requires = frozenset()          # sizes only: runs without an accelerator or a workload
     name = "heads-not-divisible"
     severity = Severity.ERROR
-    summary = "Attention heads are not divisible by tp (an error), or KV heads get replicated across tp ranks (a warning)."
+    summary = "Attention heads are not divisible by tp (an error), or KV heads get replicated across tp ranks (a warning; an info in training)."
     explanation = """
         Tensor parallelism splits attention by heads: each rank must get the
         same whole number of query heads. With fewer KV heads than tp (GQA),
         each KV head is replicated on tp/num_kv_heads ranks — legal, but the
-        KV cache and KV projections are stored that many times.
+        KV cache and KV projections are stored that many times. A training
+        plan keeps no KV cache, so there the replication costs only the KV
+        projections (multi-query attention replicates its one KV head under
+        any tp > 1) and is an info.
         Severity follows the engine the plan is for: vLLM and SGLang
         replicate KV heads and start (a warning saying so, with their
         source), TorchTitan refuses (an error quoting it); KV heads that
@@ -142,12 +145,18 @@ class HeadsNotDivisible(Rule):
         if model.attention == "mla" or kv >= par.tp and kv % par.tp == 0:
             return
         if par.tp % kv == 0:
+            training = ctx.plan.workload.training
+            cost = ("training keeps no KV cache: only the KV projections are computed on each of them" if training
+                    else "KV cache and KV projections stored that many times")
             message, data, severity = engine_says(
                 ctx, "kv_heads_replicated", f"tp={par.tp} exceeds the {kv} KV heads: each KV head is replicated on "
-                f"{par.tp // kv} ranks (KV cache and KV projections stored that many times)",
+                f"{par.tp // kv} ranks ({cost})",
                 {"kv_heads": kv, "tp": par.tp, "replication": par.tp // kv}, kv=kv, tp=par.tp,
                 replication=par.tp // kv)
-            yield self.report("/parallelism/tp", message, severity=severity or Severity.WARNING, data=data)
+            # serving pays for it in KV cache, every token; training only in the small KV projections (multi-query
+            # attention under any tp > 1, as PaLM trains): there it is an info, unless the engine refuses it
+            yield self.report("/parallelism/tp", message, data=data,
+                              severity=severity or (Severity.INFO if training else Severity.WARNING))
         else:
             message, data, severity = engine_says(
                 ctx, "kv_heads_split", f"{kv} KV heads can neither be split nor evenly replicated over tp={par.tp}",

@@ -34,6 +34,18 @@ def test_par402_heads_and_kv_replication(deploylint, plan):
     assert w.severity.value == "warning" and w.data["replication"] == 2
 
 
+
+def test_par402_kv_replication_in_training_is_an_info(deploylint, plan):
+    # multi-query attention (one KV head) replicates it under any tp > 1, as PaLM trains with 12-way model
+    # parallelism (Chowdhery et al. 2022, §4); training keeps no KV cache, so only the KV projections repeat
+    p = plan(model={"num_kv_heads": 1}, hardware={"num_devices": 16, "devices_per_node": 16},
+             parallelism={"tp": 16, "dp": 1},
+             workload={"mode": "training", "batch_size": 16, "seq_len": 1024, "output_len": None})
+    d = deploylint.lint(p).one("PAR402")
+    assert d.severity.value == "info" and d.data["replication"] == 16
+    assert "training keeps no KV cache" in d.message and "KV cache and KV projections stored" not in d.message
+
+
 def test_par403_stage_sizes(deploylint, plan):
     d = deploylint.lint(plan(model={"layers": 10}, parallelism={"pp": 4, "dp": 2})).one("PAR403")
     assert d.data["stage_layers"] == [3, 3, 2, 2]
