@@ -248,7 +248,10 @@ def _explain(error, root: dict) -> list[Diagnostic]:
     if kind in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
         only = {k: v for k, v in schema.items() if k not in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")}
         expected = _expected({**only, kind: error.validator_value, "type": schema.get("type", "number")})
-        why = f": {schema['$comment']}" if schema.get("$comment") else ""
+        # a count's reason explains its maximum (why no deployment is that large): a count below its least needs
+        # none; a figure's reason (an accelerator's memory, its peak) explains both sides
+        counted = schema.get("type") == "integer" and "inimum" in kind
+        why = f": {schema['$comment']}" if schema.get("$comment") and not counted else ""
         return [_dl002(path, f"{name} must be {expected}, got {_shown(value)}{why}",
                        data={"expected": expected, "given": _finite(value), kind: error.validator_value})]
     if kind == "enum":

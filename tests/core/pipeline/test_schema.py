@@ -41,6 +41,7 @@ def changed(path, value):
     ("/parallelism/zero_stage", 4, "parallelism.zero_stage must be an integer ≤ 3, got 4"),                 # maximum
     ("/claims/memory_per_device_mib", 0, "claims.memory_per_device_mib must be a number > 0"),             # exclusiveMinimum
     ("/hardware/memory_gib", 0, "hardware.memory_gib must be a number ≥ 0.25, got 0: accelerators hold"),  # minimum, with its reason
+    ("/hardware/num_devices", -4, "hardware.num_devices must be an integer ≥ 1, got -4"),                   # a count's minimum
     ("/workload/mode", "train", 'workload.mode must be one of "training", "inference", got "train"; did you mean \'training\'?'),
     ("/schema_version", 2, "schema_version must be 1, got 2"),                                               # const
     ("/workload/seq_len", KeyError, "[workload] is missing the required key 'seq_len'"),                     # required
@@ -59,6 +60,13 @@ def test_one_dl002_per_keyword_kind(deploylint, path, value, message):
     assert d.path in (where, path + "/1")
     line = d.range.start.line
     assert result.text.splitlines()[line - 1].strip()    # lands on a real line of the file
+
+
+def test_a_counts_reason_goes_with_its_maximum_only(deploylint):
+    too_many = deploylint.lint(changed("/hardware/num_devices", 200_000)).one("DL002").message
+    assert "≤ 131_072" in too_many and "no single deployment is that large" in too_many
+    negative = deploylint.lint(changed("/hardware/num_devices", -4)).one("DL002").message
+    assert "≥ 1, got -4" in negative and "that large" not in negative
 
 
 def test_type_fix_writes_the_number(deploylint):
