@@ -108,7 +108,7 @@ def layer_activation_bytes(model, layer_is_moe: bool, *, s: int, b: int, tp: int
     rebuilt = set(modules) if recompute == "selective" else set()
     # a matmul's input, kept for its weight gradient: at 16 bits, or in the cache dtype ("it is a natural choice to
     # cache activations in FP8 format for the backward pass of the Linear operator", DeepSeek-V3 §3.3.3)
-    mm = min(act, DTYPE_BYTES[cache_dtype]) if cache_dtype else act
+    mm = DTYPE_BYTES[cache_dtype] if cache_dtype else act
     tokens = s * b
     n_h, n_kv = model.num_attention_heads, model.num_kv_heads
     latents = 0

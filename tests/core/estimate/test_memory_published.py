@@ -86,7 +86,8 @@ def test_korthikanti_gpt3_tp_sp_row_in_mib():
     (("core_attn", "mlp"), None, 8 + 8),                # the MLP's inner activations (its input stays: the checkpoint)
     (("core_attn", "layernorm", "mlp"), None, 2 + 2 + 8 + 8),
     (("core_attn",), "fp8", (2 + 2 + 8) / 2),           # QKV, first- and second-linear inputs at 1 byte; the output
-])                                                      # projection's input, which attention's backward reads, stays
+    (("core_attn",), "fp32", -(2 + 2 + 8)),             # projection's input, which attention's backward reads, stays;
+])                                                      # a 32-bit cache stores those inputs at 4 bytes: more, not less
 def test_partial_recompute_and_fp8_cache_drop_korthikanti_terms(modules, cache, saved):
     kw = dict(s=S, b=B, tp=1, sp=False, dtype="fp16", store_scores=True)
     selective = layer_activation_bytes(GPT3, False, recompute="selective", **kw)
