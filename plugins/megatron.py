@@ -184,6 +184,10 @@ def _plan(path, text, cmd, at, sbatch, notes, label, index):
             return None
         word, flag_word, offset = flags[flag]
         if word is None:
+            if flag in _INT_FLAGS and not flag_word.conditional:
+                # last on the line, or followed by another flag: argparse stops the launch at it
+                b.skip(f"{flag} is given no value (Megatron-LM's argument parser refuses the launch there)",
+                       _INT_FLAGS[flag])
             return None
         if word.conditional or flag_word.conditional:
             b.skip(f"{flag} (added to its array only under a condition)", _INT_FLAGS.get(flag, ""))

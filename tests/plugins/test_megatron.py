@@ -459,3 +459,11 @@ def test_recompute_modules_are_read_with_selective_granularity_and_price_the_mem
                              "--recompute-modules everything"))
     assert bad.plan.parallelism.recompute_modules == ("core_attn",)
     assert any("--recompute-modules" in d.message for d in bad.diagnostics if d.code == "DL010")
+
+
+def test_an_integer_flag_without_its_value_is_named_as_not_read():
+    # last on the line, or followed by another flag: Megatron-LM's argument parser refuses the launch there
+    for tail in ("--num-layers-per-virtual-pipeline-stage", "--num-layers-per-virtual-pipeline-stage --bf16"):
+        text = INTERLEAVED.format(pp=4, virtual=tail)
+        notes = [d.message for d in check(text).diagnostics if d.code == "DL010"]
+        assert any("--num-layers-per-virtual-pipeline-stage is given no value" in m for m in notes), notes
