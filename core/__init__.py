@@ -15,7 +15,7 @@ __version__ = "0.1.0"
 PLUGIN_API_VERSION = "1.0"
 
 __all__ = [
-    "Accelerator", "Applicability", "Context", "Diagnostic", "Document", "Edit", "Fix", "Position", "Range", "Related", "Rule",
+    "Accelerator", "Applicability", "Context", "Derived", "Diagnostic", "Document", "Edit", "Fix", "Position", "Range", "Related", "Rule",
     "Severity", "SourceError", "Span", "NodeSpan", "SpanWriter", "StartupCheck", "StartupProfile", "ValueChange", "hookimpl", "PLUGIN_API_VERSION", "__version__",
 ]
 
@@ -43,7 +43,7 @@ def __getattr__(name: str):
         from .document import Document
 
         return Document
-    if name in ("Span", "NodeSpan"):
+    if name in ("Span", "NodeSpan", "Derived"):
         from . import document
 
         return getattr(document, name)

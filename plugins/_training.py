@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from deploylint.core import Document, NodeSpan, Related, Span, SpanWriter
+from deploylint.core import Derived, Document, NodeSpan, Related, Span, SpanWriter
 from deploylint.core.document import pointer as jp
 from deploylint.core.document.writers.span_writer import Binding
 
@@ -25,6 +25,7 @@ class PlanBuilder:
         self.bindings: dict[str, Binding] = {}
         self.related: dict[str, tuple] = {}
         self.origins: dict[str, str] = {}
+        self.derived: dict[str, Derived] = {}     # values the fill step computes once dp is known
         self.skipped: list[tuple[str, str]] = []
         self.unknown: set[str] = set()
         self.engine: dict[str, Any] = {}      # the file's own options as written, for the framework's own rules
@@ -97,7 +98,7 @@ class PlanBuilder:
         data = {k: v for k, v in self.data.items() if v != {} or k in ("model", "hardware", "parallelism", "workload")}
         doc = Document(self.path, self.text, self.format, data, dict(self.spans), label=self.label,
                        related=dict(self.related), origins=dict(self.origins), partial=True, skipped=list(self.skipped),
-                       engine=dict(self.engine))
+                       engine=dict(self.engine), derived=dict(self.derived))
         doc.writer = SpanWriter(dict(self.bindings), reload=reload, insert=insert)
         doc.unknown = frozenset(self.unknown)   # read by the engine's fill step: no estimate without the architecture
         return doc

@@ -22,7 +22,7 @@ world size are not in a ds_config: they come from ``--num-devices``,
 from __future__ import annotations
 
 from deploylint.core.document import pointer as jp
-from deploylint.core import Rule, Severity, hookimpl
+from deploylint.core import Derived, Rule, Severity, hookimpl
 
 from ._training import PlanBuilder, as_int
 
@@ -100,6 +100,15 @@ def read(path: str, text: str):
         both = {"bf16": spans.get(bf16_key + "/enabled"), "fp16": spans.get("/fp16/enabled")}
         b.engine["both_precisions"] = {k: (n.value.start, n.value.end) for k, n in both.items() if n is not None}
         b.engine["bf16_key"] = bf16_key.strip("/")
+    gas = b.get("/training/gradient_accumulation_steps")
+    if "train_batch_size" not in data and micro is not None and (gas is not None or "gradient_accumulation_steps"
+                                                                 not in data):
+        # train_batch_size left out: micro × gradient accumulation (1 when also left out) × dp (config.py:942-980),
+        # dp being known once the world is: the fill step computes it then
+        b.derived["/workload/batch_size"] = Derived(micro * (gas or 1), ("dp",), (
+            "train_batch_size left out is train_micro_batch_size_per_gpu × gradient_accumulation_steps × dp"
+            if gas is not None else "train_batch_size and gradient_accumulation_steps left out: "
+            "train_micro_batch_size_per_gpu × dp"))
     if batch is None and micro is None:
         b.skip("the batch: neither train_batch_size nor train_micro_batch_size_per_gpu is a number", "/workload")
     b.skip("the model: a ds_config does not name it (the training script does; name it with "

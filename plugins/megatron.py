@@ -27,7 +27,7 @@ import math
 import os
 import re
 
-from deploylint.core import Related, Rule, Severity, Span, hookimpl
+from deploylint.core import Derived, Related, Rule, Severity, Span, hookimpl
 
 from deploylint.core.document.writers.span_writer import Binding
 
@@ -280,8 +280,10 @@ def _plan(path, text, cmd, at, sbatch, notes, label, index):
 
     # -- batch, sequence, precision --------------------------------------------------------------------------
     put_int("--seq-length")
-    if put_int("--global-batch-size") is None:
-        _default_batch(b)
+    if "--global-batch-size" not in flags:
+        _default_batch(b, "--micro-batch-size" in flags)
+    else:
+        put_int("--global-batch-size")
     fp8 = value_of("--fp8-format")
     dtype = "fp8" if fp8 else "bf16" if "--bf16" in present else "fp16" if "--fp16" in present else "fp32"
     b.put("/workload/dtype", dtype)
@@ -497,15 +499,14 @@ def _vocab(b: PlanBuilder, tokenizer) -> None:
     b.put("/model/vocab_size", math.ceil(raw / unit) * unit)
 
 
-def _default_batch(b: PlanBuilder) -> None:
-    world = b.get("/hardware/num_devices")
-    par = b.data["parallelism"]
-    size = 1
-    for key in ("tp", "pp", "cp"):
-        size *= par.get(key, 1) if isinstance(par.get(key, 1), int) else 1
-    if isinstance(world, int) and world % size == 0:
-        micro = par.get("micro_batch_size", 1)
-        b.put("/workload/batch_size", micro * world // size)
+def _default_batch(b: PlanBuilder, micro_given: bool) -> None:
+    """No --global-batch-size: Megatron-LM uses micro batch × dp, dp being known once the world is (the launcher's
+    process count here, or --num-devices / the configuration): the fill step computes it then."""
+    micro = b.get("/parallelism/micro_batch_size")
+    if micro is None and micro_given:
+        return                  # --micro-batch-size is there but not read (already named): the batch is not known
+    b.derived["/workload/batch_size"] = Derived(micro or 1, ("dp",), "no --global-batch-size: Megatron-LM's default "
+                                                "is --micro-batch-size × dp")
 
 
 # ------------------------------------------------------------------------------------------------ rules

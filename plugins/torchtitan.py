@@ -24,7 +24,8 @@ import os
 import re
 
 from deploylint.core.document import pointer as jp
-from deploylint.core import Rule, Severity, hookimpl
+from deploylint.core import Derived, Rule, Severity, hookimpl
+from deploylint.core.document.writers.span_writer import Binding
 
 from ._training import PlanBuilder, as_int
 
@@ -181,19 +182,26 @@ def read(path: str, text: str):
     local = take("/training/local_batch_size", "/parallelism/micro_batch_size")
     take("/training/seq_len", "/workload/seq_len")
     glob = as_int(jp.resolve(data, "/training/global_batch_size", None))
-    dp = b.get("/parallelism/dp")
-    if dp is None and world is not None and shard == -1:
-        dp = world // (cp * tp * pp) or None
     if glob is not None and glob > 0:
         take("/training/global_batch_size", "/workload/batch_size")
-    elif local and isinstance(dp, int):
-        b.put("/workload/batch_size", local * dp)      # global_batch_size -1 (the default): local × dp
-        b.origins["/workload/batch_size"] = (f"workload.batch_size = {local * dp}: global_batch_size -1 is "
-                                             f"local_batch_size {local} × dp {dp}")
-    mode = jp.resolve(data, "/activation_checkpoint/mode", None)
+    elif local and (glob == -1 or "/training/global_batch_size" not in spans):
+        # global_batch_size -1 (the default) is local × dp (train.py:203-209), dp being known only once the world
+        # is: the fill step computes it then (from the comment, --num-devices or the configuration)
+        written = spans.get("/training/global_batch_size")
+        at = written or spans["/training/local_batch_size"]
+        b.spans["/workload/batch_size"] = type(at)(at.value, at.key)
+        if written is not None:
+            b.bindings["/workload/batch_size"] = Binding(written.value.start, written.value.end)
+        b.derived["/workload/batch_size"] = Derived(local, ("dp",), "global_batch_size -1 is local_batch_size × dp"
+                                                    if written else "global_batch_size unset (TorchTitan's default -1) "
+                                                    "is local_batch_size × dp")
+    elif glob is not None:
+        b.skip(f"training.global_batch_size = {glob}: not a size deploylint reads", "/workload/batch_size")
+    mode = jp.resolve(data, "/activation_checkpoint/mode", "selective")    # job_config.py ActivationCheckpoint.mode
     if mode in ("none", "selective", "full"):
         at = spans.get("/activation_checkpoint/mode")
-        b.put("/parallelism/recompute", mode, at.value if at else None)
+        inside = Binding(at.value.start + 1, at.value.end - 1) if at and text[at.value.start] in "\"'" else None
+        b.put("/parallelism/recompute", mode, at.value if at else None, binding=inside)    # a fix keeps the quotes
     b.put("/workload/dtype", "bf16")    # mixed_precision_param default bfloat16; float8 converters are not read
     if "float8" in str(jp.resolve(data, "/model/converters", None)):
         b.skip("float8 training (converters = [\"float8\"]): the estimate counts bf16 weights and compute")

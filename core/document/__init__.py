@@ -43,6 +43,34 @@ class NodeSpan:
     key: Span | None = None
 
 
+@record(frozen=True, slots=True)
+class Derived:
+    """A plan value a source file states as a multiple of layout degrees: ``factor × Π degrees``.
+
+    For a value the framework computes from the data-parallel size, which an
+    adapter may not know when it reads the file (TorchTitan's
+    ``global_batch_size = -1`` is ``local_batch_size × dp``; Megatron-LM's
+    default global batch is ``micro × dp``; DeepSpeed's missing
+    ``train_batch_size`` is ``micro × gradient accumulation × dp``). Put it in
+    ``Document.derived[pointer]``: once the device count is settled (the file,
+    ``--num-devices``, the configuration), the engine's fill step computes the
+    value, each degree being the plan's (``dp`` written, else derived from the
+    device count as ``[parallelism] dp`` is; any other degree unwritten is 1),
+    and reports it as an info (DL010) with ``origin`` and the figures. A value
+    the plan already holds (``[tool.deploylint.workload]`` included) is kept;
+    without a device count a ``dp`` the file does not write is unknown, and an
+    info says the value is not known.
+
+    ``factor``: the part the file states (a positive int); ``degrees``: plan
+    ``[parallelism]`` keys multiplied in; ``origin``: the framework's rule in
+    the file's terms (``"global_batch_size -1 is local_batch_size × dp"``).
+    """
+
+    factor: int
+    degrees: tuple[str, ...] = ("dp",)
+    origin: str = ""
+
+
 class _LfStarts:
     """The start offset of every line of a text without ``\\r``, found lazily, 64 KiB at a time.
 
@@ -209,6 +237,10 @@ class Document:
         divide by ep, …), so a finding is an error quoting the engine when it refuses to start and keeps
         its severity, saying so, when the engine accepts the layout. Without one, the profile of a
         built-in engine named by ``[serving] engine`` / ``[training] framework`` applies.
+    ``derived``
+        pointer → :class:`Derived`: a value the framework computes from layout
+        degrees the file may not settle (a global batch of local batch × dp),
+        computed by the engine once the device count is known.
     ``skipped``
         sentences naming what the adapter could not read (an unknown flag, an
         unresolved variable), each reported as an info (DL010); every check that
@@ -230,6 +262,7 @@ class Document:
     partial: bool = False
     skipped: list = field(default_factory=list, repr=False, compare=False)
     engine: dict = field(default_factory=dict, repr=False, compare=False)
+    derived: dict = field(default_factory=dict, repr=False, compare=False)
     startup: Any = field(default=None, repr=False, compare=False)
     layout: Any = field(default=None, repr=False, compare=False)
 

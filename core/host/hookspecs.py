@@ -135,6 +135,10 @@ def deploylint_source(path, text):
       go into ``data`` with a sentence in ``document.origins[pointer]``; things it
       could not read (an unknown flag, an unresolved ``$VAR``) into
       ``document.skipped``. Both become info diagnostics (DL010).
+    * *Values derived from the layout*: a value the framework computes from dp
+      (a global batch of local batch × dp) that the file alone does not settle
+      goes into ``document.derived[pointer] = Derived(factor, ("dp",), origin)``;
+      the engine computes it once the device count is known, with an info.
     * *Related locations*: ``document.related[pointer]`` = Related entries with
       ``start``/``end`` offsets (where ``TP_SIZE`` is set for a ``$TP_SIZE``
       token); every finding about that pointer carries them (text, JSON, SARIF

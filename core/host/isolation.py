@@ -374,7 +374,7 @@ class RemoteWriter:
 
 def document_from_wire(host: WorkerHost | None, plugin: str, item: dict, text: str):
     """A source adapter's Document from the worker's JSON; anything out of shape raises."""
-    from ..document import Document, NodeSpan, Span
+    from ..document import Derived, Document, NodeSpan, Span
 
     def span(pair):
         if pair is None:
@@ -396,11 +396,16 @@ def document_from_wire(host: WorkerHost | None, plugin: str, item: dict, text: s
     label = item["label"]
     if not isinstance(item["engine"], dict) or not isinstance(item["origins"], dict):
         raise TypeError("engine")
+    derived = {}
+    for pointer, (factor, degrees, origin) in item.get("derived", {}).items():
+        if type(factor) is not int or factor < 1 or not all(type(k) is str for k in degrees):
+            raise ValueError("derived")
+        derived[str(pointer)] = Derived(factor, tuple(degrees), str(origin))
     return Document(str(item["path"]), text if item["text"] is None else str(item["text"]), str(item["format"]),
                     item["data"], spans, newline=str(item["newline"]), writer=writer,
                     label=None if label is None else str(label), related=related,
                     origins={str(k): str(v) for k, v in item["origins"].items()}, partial=bool(item["partial"]),
-                    skipped=[str(s) for s in item["skipped"]], engine=item["engine"])
+                    skipped=[str(s) for s in item["skipped"]], engine=item["engine"], derived=derived)
 
 
 def _proxy(host: WorkerHost, name: str, hooks: list[str]) -> Any:

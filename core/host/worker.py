@@ -237,6 +237,7 @@ class Worker:
                         for p, rs in document.related.items()},
             "origins": {str(p): str(o) for p, o in document.origins.items()}, "partial": bool(document.partial),
             "skipped": [str(s) for s in document.skipped], "engine": dict(document.engine), "writer": doc_id,
+            "derived": {str(p): _derived(d) for p, d in (document.derived or {}).items()},
         }
 
     def op_check(self, request: dict) -> dict:
@@ -264,6 +265,16 @@ def _rule_metadata(rule) -> dict:
 
 #: plans one source adapter may find in one file
 MAX_DOCUMENTS = 1000
+
+
+def _derived(value) -> list:
+    """A ``Document.derived`` entry as ``[factor, degrees, origin]``."""
+    from ..document import Derived
+    from .validation import BadOutput
+
+    if not isinstance(value, Derived):
+        raise BadOutput(f"gave a Document.derived entry of type {type(value).__name__}, not a deploylint.core.Derived")
+    return [value.factor, list(value.degrees), _text(value.origin, "a Derived origin")]
 
 
 def _text(value, what: str) -> str:

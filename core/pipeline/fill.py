@@ -14,6 +14,10 @@ adapter marks ``partial``, each missing value comes from, highest first:
    × LeaderWorkerSet size; a ``nvidia.com/gpu.product`` node label), recorded in
    ``Document.origins``.
 
+Then the values the adapter states as a multiple of layout degrees
+(``Document.derived``: a global batch of local batch × dp) are computed, once
+the device count and so dp are settled.
+
 Every value filled or inferred is an info diagnostic (DL010) saying where it
 came from; a finding about a value the command line or the configuration
 filled names that origin (:func:`attribute`) and offers no edit of this file. What nobody supplies stays *unknown*: the accelerator (then the
@@ -127,6 +131,7 @@ def fill(document, data: Any, config) -> tuple[dict, list[Diagnostic], frozenset
         out.append(_info(f"workload.{key} = {value!r}: from {origin}", f"/workload/{key}",
                          {"key": key, "value": value, "origin": "configuration"}).with_(
             related=_set_here(config, keys, f"workload.{key}")))
+    derive(document, data, unknown, out)
     if "batch_size" not in workload or "seq_len" not in workload:
         unknown.add("workload")
         workload.setdefault("mode", "inference")
@@ -135,6 +140,57 @@ def fill(document, data: Any, config) -> tuple[dict, list[Diagnostic], frozenset
         length = serving.get("max_model_len")
         workload.setdefault("seq_len", length if isinstance(length, int) and not isinstance(length, bool) and length > 0 else 1)
     return data, out, frozenset(unknown)
+
+
+def derive(document, data: dict, unknown: set, out: list) -> None:
+    """Compute the adapter's ``Document.derived`` values (``factor × Π degrees``) now that the device count is settled.
+
+    A degree is the plan's: written, else (``dp``) the device count over tp·pp·cp as the plan derives it, else 1.
+    A ``dp`` the file does not write is unknown while the device count is only the layout's own (``"devices"``
+    unknown): the value is then left unset and an info says why. A value the plan already holds is kept."""
+    derived = getattr(document, "derived", None) or {}
+    if not derived:
+        return
+    from ..document import pointer as jp
+    from ..plan.resolve import derived_dp, model_parallel_size
+
+    par = data.get("parallelism") if isinstance(data.get("parallelism"), dict) else {}
+    devices = data["hardware"].get("num_devices")
+    for pointer, how in derived.items():
+        tokens = jp.split(pointer) if isinstance(pointer, str) and pointer.startswith("/") else []
+        factor = getattr(how, "factor", None)
+        if not tokens or type(factor) is not int or factor < 1 or jp.resolve(data, pointer, None) is not None:
+            continue        # not a value (or not one the adapter may derive), or one the plan already holds
+        name = pointer.strip("/").replace("/", ".")
+        value, degrees, notes = how.factor, {}, []
+        for key in tuple(getattr(how, "degrees", ())):
+            degree = par.get(key)
+            if not isinstance(degree, int) or isinstance(degree, bool) or degree < 1:
+                if key != "dp":
+                    degree = 1
+                elif "devices" in unknown or not isinstance(devices, int):
+                    value = None
+                    break
+                else:
+                    degree = derived_dp(par, devices)
+                    notes.append(f"dp {degree} = {devices} devices / tp·pp·cp {model_parallel_size(par)}")
+            value *= degree
+            degrees[key] = degree
+        if value is None:
+            out.append(_info(f"{name} is not known: {how.origin}, and dp is not known without a device count "
+                             "(--num-devices N, or num_devices in [tool.deploylint.hardware])", pointer,
+                             {"key": name, "origin": "derived", "unknown": ["dp"]}))
+            continue
+        node = data
+        for t in tokens[:-1]:
+            node = node.setdefault(t, {}) if isinstance(node, dict) else None
+        if not isinstance(node, dict):
+            continue
+        node[tokens[-1]] = value
+        how_much = " × ".join([str(how.factor)] + [f"{k} {d}" for k, d in degrees.items()])
+        how_much += f"; {'; '.join(notes)}" if notes else ""
+        out.append(_info(f"{name} = {value}: {how.origin} ({how_much})", pointer,
+                         {"key": name, "value": value, "origin": "derived", "factor": how.factor, "degrees": degrees}))
 
 
 def _configured(config, table: str, path: str | None, where: str) -> list[tuple[str, Any, str, tuple[str, ...]]]:

@@ -251,12 +251,26 @@ def _opt_float(value: Any) -> float | None:
 
 
 # -- the rest --------------------------------------------------------------------
+def model_parallel_size(raw: Mapping[str, Any]) -> int:
+    """tp·pp·cp of a raw ``[parallelism]`` table (a degree that is not a positive int counts 1)."""
+    size = 1
+    for key in ("tp", "pp", "cp"):
+        value = raw.get(key, 1)
+        size *= value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 1
+    return size
+
+
+def derived_dp(raw: Mapping[str, Any], num_devices: int) -> int:
+    """The dp of a plan that does not write one: the devices over tp·pp·cp when that divides; otherwise the
+    largest that fits, and PAR401 names the mismatch. (Also what the fill step multiplies a ``Derived`` value by.)"""
+    return max(1, num_devices // model_parallel_size(raw))
+
+
 def _parallelism(raw: Mapping[str, Any], num_devices: int) -> Parallelism:
     tp, pp, cp = int(raw.get("tp", 1)), int(raw.get("pp", 1)), int(raw.get("cp", 1))
     dp = raw.get("dp")
     if dp is None:
-        # Derived when it divides; otherwise the largest that fits, and PAR401 names the mismatch.
-        dp = max(1, num_devices // (tp * pp * cp))
+        dp = derived_dp(raw, num_devices)
     placement = raw.get("expert_placement")
     if placement is not None:
         placement = tuple(tuple(p) if isinstance(p, list) else int(p) for p in placement)

@@ -467,3 +467,23 @@ def test_an_integer_flag_without_its_value_is_named_as_not_read():
         text = INTERLEAVED.format(pp=4, virtual=tail)
         notes = [d.message for d in check(text).diagnostics if d.code == "DL010"]
         assert any("--num-layers-per-virtual-pipeline-stage is given no value" in m for m in notes), notes
+
+
+def test_the_default_global_batch_is_micro_times_dp_once_the_world_is_known():
+    # no --global-batch-size: Megatron-LM uses --micro-batch-size × dp; the world here is a variable the script does
+    # not set, so dp (and the batch) is known only from --num-devices
+    text = MOE.replace("--global-batch-size 256 ", "").replace("GPUS_PER_NODE=8\n", "")
+    result = check(text)
+    (d,) = [d for d in result.diagnostics if d.code == "DL010" and d.path == "/workload/batch_size"]
+    assert d.message.startswith("workload.batch_size is not known: no --global-batch-size: Megatron-LM's default is "
+                                "--micro-batch-size × dp, and dp is not known without a device count")
+    cfg = Config()
+    cfg.cli_hardware = {"num_devices": 16}
+    result = check(text, config=cfg)
+    assert (result.plan.parallelism.dp, result.plan.workload.batch_size) == (4, 4)     # 16 / pp 4; micro 1 × 4
+    (d,) = [d for d in result.diagnostics if d.code == "DL010" and d.path == "/workload/batch_size"]
+    assert d.message == ("workload.batch_size = 4: no --global-batch-size: Megatron-LM's default is "
+                         "--micro-batch-size × dp (1 × dp 4; dp 4 = 16 devices / tp·pp·cp 4)")
+    # a step schedule with no --global-batch-size is legal: the default batch is not a --global-batch-size flag
+    scheduled = text.replace("--micro-batch-size 1 ", '--micro-batch-size 1 --step-batch-size-schedule "0:16 100:256" ')
+    assert "MEG001" not in [x.code for x in check(scheduled, config=cfg).diagnostics]

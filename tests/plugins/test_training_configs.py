@@ -78,7 +78,10 @@ def test_torchtitan_flavor_degrees_and_the_rest_of_the_world():
     assert plan.workload.batch_size == 64      # global -1 = local 8 × dp 8
     infos = [d.message for d in result.diagnostics if d.code == "DL010"]
     assert any('the file\'s comment "NOTE: this toml config is a preset for 64 H100 GPUs"' in m for m in infos)
-    assert any("workload.batch_size = 64: global_batch_size -1 is local_batch_size 8 × dp 8" in m for m in infos)
+    (batch,) = [d for d in result.diagnostics if d.code == "DL010" and d.path == "/workload/batch_size"]
+    assert batch.message == ("workload.batch_size = 64: global_batch_size unset (TorchTitan's default -1) is "
+                             "local_batch_size × dp (8 × dp 8; dp 8 = 64 devices / tp·pp·cp 8)")
+    assert token(TITAN, batch) == "8" and batch.range.start.line == 11    # local_batch_size, what the file says
     assert not [c for c in codes(result) if c[:3] in ("PAR", "MOE", "TTN")]
 
 
@@ -129,6 +132,61 @@ expert_tensor_parallel_degree = 1
     assert d.data == {"etp": 2, "tp": 4} and "Currently we only support ETP=TP or ETP=1" in d.message
 
 
+#: a job TOML in the shape of TorchTitan's train_configs, without the "preset for N GPUs" comment: the world size
+#: comes from --num-devices or the configuration, and global_batch_size = -1 is local_batch_size × dp
+TITAN_NO_WORLD = TITAN.replace("# NOTE: this toml config is a preset for 64 H100 GPUs.\n\n", "").replace(
+    "local_batch_size = 8\n", "local_batch_size = 8\nglobal_batch_size = -1\n").replace('mode = "full"', 'mode = "none"')
+
+
+@pytest.mark.parametrize("config", [cli(num_devices=64), Config(hardware={"num_devices": 64})],
+                         ids=["--num-devices", "[tool.deploylint.hardware]"])
+def test_torchtitan_global_batch_minus_one_is_computed_once_the_world_is_known(config):
+    result = check("llama3_70b.toml", TITAN_NO_WORLD, config)
+    assert (result.plan.parallelism.dp, result.plan.workload.batch_size) == (8, 64)   # the rest: 64 / 8; 8 × 8
+    (d,) = [d for d in result.diagnostics if d.code == "DL010" and d.path == "/workload/batch_size"]
+    assert d.message == ("workload.batch_size = 64: global_batch_size -1 is local_batch_size × dp "
+                         "(8 × dp 8; dp 8 = 64 devices / tp·pp·cp 8)")
+    assert token(TITAN_NO_WORLD, d) == "-1" and d.range.start.line == 10
+    assert "workload" not in result.plan.unknown
+
+
+def test_torchtitan_global_batch_minus_one_without_a_world_says_it_is_unknown():
+    result = check("llama3_70b.toml", TITAN_NO_WORLD)
+    (d,) = [d for d in result.diagnostics if d.code == "DL010" and d.path == "/workload/batch_size"]
+    assert d.message.startswith("workload.batch_size is not known: global_batch_size -1 is local_batch_size × dp, "
+                                "and dp is not known without a device count")
+    assert token(TITAN_NO_WORLD, d) == "-1"
+    skipped = next(d for d in result.diagnostics if d.code == "DL010" and "checks were not run" in d.message)
+    assert "PAR406" in skipped.data["skipped"] and "PAR402" not in skipped.data["skipped"]
+
+
+def test_torchtitan_the_derived_batch_lets_the_memory_check_run_and_its_fix_edits_the_mode_token():
+    # Llama 3 70B at tp 8 with local batch 8 × 8192 tokens and no recomputation cannot fit an 80 GiB A100; the memory
+    # check needs the workload, which the file gives only once dp (64 devices / tp 8) makes its batch known
+    config = cli(num_devices=64, accelerator="a100-80gb")
+    result = check("llama3_70b.toml", TITAN_NO_WORLD, config)
+    d = one(result, "MEM101")
+    assert d.data["devices_over"] == list(range(64))
+    fix = next(f for f in d.fixes if "full" in f.message)
+    (edit,) = fix.edits
+    fixed = TITAN_NO_WORLD[:edit.start] + edit.new_text + TITAN_NO_WORLD[edit.end:]
+    assert fixed == TITAN_NO_WORLD.replace('mode = "none"', 'mode = "full"')
+    assert "MEM101" not in codes(check("llama3_70b.toml", fixed, config))
+
+
+def test_torchtitan_an_explicit_global_batch_over_the_rest_of_the_world_is_torchtitans_error_at_its_token():
+    text = TITAN_NO_WORLD.replace("global_batch_size = -1", "global_batch_size = 60")
+    result = check("llama3_70b.toml", text, cli(num_devices=64))
+    d = one(result, "PAR406")            # 60 over local 8 × dp 8 = 64
+    assert d.severity.value == "error" and token(text, d) == "60"
+    assert ('TorchTitan refuses to start: "global batch size must be multiple of local batch size times '
+            'data-parallel degree"') in d.message
+    (edit,) = d.fixes[0].edits
+    fixed = text[:edit.start] + edit.new_text + text[edit.end:]
+    assert fixed == text.replace("global_batch_size = 60", "global_batch_size = 64")
+    assert "PAR406" not in codes(check("llama3_70b.toml", fixed, cli(num_devices=64)))
+
+
 def test_a_native_plan_is_not_taken_for_torchtitan():
     plan = 'schema_version = 1\n[model]\nflavor = "x"\n[parallelism]\ntp_degree = 1\n'
     result = check("p.toml", plan)
@@ -176,6 +234,22 @@ def test_deepspeed_two_of_three_derivation():
     assert "DSP001" not in codes(check("ds.json", two, cli(num_devices=8)))      # gas = 256 / (8 · 8) = 4
     d = one(check("ds.json", two, cli(num_devices=3)), "DSP001")
     assert d.data == {"batch_size": 256, "multiple_of": 24, "dp": 3}
+
+
+def test_deepspeed_a_left_out_train_batch_size_is_micro_times_accumulation_times_dp():
+    # DeepSpeed derives train_batch_size = micro × gradient accumulation × dp (config.py:942-980)
+    text = '{\n  "train_micro_batch_size_per_gpu": 4,\n  "gradient_accumulation_steps": 8\n}\n'
+    result = check("ds_config.json", text, cli(num_devices=16))
+    assert result.plan.workload.batch_size == 512
+    (d,) = [d for d in result.diagnostics if d.code == "DL010" and d.path == "/workload/batch_size"]
+    assert d.message == ("workload.batch_size = 512: train_batch_size left out is train_micro_batch_size_per_gpu × "
+                         "gradient_accumulation_steps × dp (32 × dp 16; dp 16 = 16 devices / tp·pp·cp 1)")
+    assert "DSP001" not in codes(result)
+    # "auto" is the launcher's to fill in: no derivation
+    auto = text.replace('{\n', '{\n  "train_batch_size": "auto",\n')
+    result = check("ds_config.json", auto, cli(num_devices=16))
+    assert "workload" in result.plan.unknown
+    assert not [d for d in result.diagnostics if d.data.get("origin") == "derived"]
 
 
 def test_a_json_that_is_not_a_ds_config_is_left_alone():

@@ -76,11 +76,24 @@ class ToyAdapter:
         return read(path, text)
 
 
-def engine(config=None):
+def engine(config=None, adapter=None):
     registry = Registry()
-    registry.register_object(ToyAdapter(), "toy_adapter")
+    registry.register_object(adapter or ToyAdapter(), "toy_adapter")
     registry.load(autoload=True)
     return Engine(registry, config or Config())
+
+
+def plugin_module(tmp_path, monkeypatch, name: str, reader: str = "read") -> str:
+    """A plugin module ``name`` (importable with --plugin) whose source hook is ``reader`` of this file."""
+    plugin_dir = tmp_path / "plug"
+    plugin_dir.mkdir(exist_ok=True)
+    (plugin_dir / f"{name}.py").write_text(
+        "from deploylint.core import hookimpl\n"
+        f"import importlib.util\nspec = importlib.util.spec_from_file_location('{name}_impl', {__file__!r})\n"
+        "mod = importlib.util.module_from_spec(spec); spec.loader.exec_module(mod)\n"
+        f"@hookimpl\ndef deploylint_source(path, text):\n    return mod.{reader}(path, text)\n")
+    monkeypatch.syspath_prepend(str(plugin_dir))
+    return name
 
 
 def codes(result):
@@ -141,14 +154,7 @@ def test_a_finding_on_a_variable_points_at_its_definition_and_the_fix_edits_the_
 
 
 def test_related_locations_in_json_sarif_and_text(tmp_path, capsys, monkeypatch):
-    plugin_dir = tmp_path / "plug"
-    plugin_dir.mkdir()
-    (plugin_dir / "toy_plugin.py").write_text(
-        "from deploylint.core import hookimpl\n"
-        f"import importlib.util, sys\nspec = importlib.util.spec_from_file_location('toy_impl', {__file__!r})\n"
-        "mod = importlib.util.module_from_spec(spec); spec.loader.exec_module(mod)\n"
-        "@hookimpl\ndef deploylint_source(path, text):\n    return mod.read(path, text)\n")
-    monkeypatch.syspath_prepend(str(plugin_dir))
+    plugin_module(tmp_path, monkeypatch, "toy_plugin")
     script = tmp_path / "serve.sh"
     script.write_text("TP=3\ntoyserve meta-llama/Llama-3.1-8B --tp $TP\n")
     main(["check", str(script), "--plugin", "toy_plugin", "--format", "json"])
@@ -186,16 +192,93 @@ def test_directory_discovery_offers_candidates_and_leaves_unclaimed_ones_alone(t
     (tmp_path / "service.yaml").write_text("apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n")
     (tmp_path / "notes.json").write_text("[1, 2")          # broken, but not a plan: nobody claims it
     (tmp_path / "run.sh").write_text("toyserve meta-llama/Llama-3.1-70B --tp 8\n")
-    plugin_dir = tmp_path / "plug"
-    plugin_dir.mkdir()
-    (plugin_dir / "toy_plugin2.py").write_text(
-        "from deploylint.core import hookimpl\n"
-        f"import importlib.util\nspec = importlib.util.spec_from_file_location('toy_impl2', {__file__!r})\n"
-        "mod = importlib.util.module_from_spec(spec); spec.loader.exec_module(mod)\n"
-        "@hookimpl\ndef deploylint_source(path, text):\n    return mod.read(path, text)\n")
-    monkeypatch.syspath_prepend(str(plugin_dir))
+    plugin_module(tmp_path, monkeypatch, "toy_plugin2")
     code = main(["check", str(tmp_path), "--plugin", "toy_plugin2", "--format", "json"])
     report = json.loads(capsys.readouterr().out)
     files = {os.path.basename(d["file"]) for d in report["diagnostics"]}
     assert files == {"run.sh"} and report["summary"]["files"] == 1
     assert code == 0          # only infos: the 70B layout is fine as far as deploylint can tell without hardware
+
+
+# ------------------------------------------------------------------------------------------------ derived values
+
+_TRAIN = re.compile(r"^toytrain (?P<model>\S+) --tp (?P<tp>\d+) --micro (?P<micro>\d+) --gas (?P<gas>\d+)[ \t]*$", re.M)
+
+
+def read_training(path, text):
+    """``toytrain MODEL --tp N --micro N --gas N``: a global batch of micro × gas × dp, dp being the world's."""
+    if "toytrain" not in text:
+        return None
+    from deploylint.core import Derived
+
+    m = _TRAIN.search(text)
+    micro, gas = int(m["micro"]), int(m["gas"])
+    data = {"model": {"id": m["model"]}, "parallelism": {"tp": int(m["tp"]), "micro_batch_size": micro},
+            "workload": {"mode": "training", "seq_len": 2048}}
+    spans = {"": NodeSpan(Span(m.start(), m.end())), "/parallelism": NodeSpan(Span(m.start(), m.start() + 8)),
+             "/parallelism/tp": NodeSpan(Span(m.start("tp"), m.end("tp"))),
+             "/workload/batch_size": NodeSpan(Span(m.start("micro"), m.end("gas")))}
+    doc = Document(path, text, "toml", data, spans, partial=True,
+                   derived={"/workload/batch_size": Derived(micro * gas, ("dp",), "the global batch is --micro × "
+                                                                                  "--gas × dp")})
+    doc.writer = SpanWriter({}, reload=lambda new: read_training(path, new)[0])     # no value is bound: no fix
+    return [doc]
+
+
+class ToyTrainer:
+    @hookimpl
+    def deploylint_source(self, path, text):
+        return read_training(path, text)
+
+
+def training_engine(config=None):
+    return engine(config, ToyTrainer())
+
+
+TRAIN = "toytrain meta-llama/Llama-3.1-8B --tp 2 --micro 3 --gas 2\n"
+
+
+def test_a_derived_value_is_computed_once_the_device_count_is_known_and_reported_at_its_tokens():
+    cfg = Config()
+    cfg.cli_hardware = {"num_devices": 8}
+    result = training_engine(cfg).check_text("train.sh", TRAIN)
+    assert result.plan.workload.batch_size == 24 and result.plan.parallelism.dp == 4    # 3 × 2 × 8 / 2
+    (d,) = [d for d in result.diagnostics if d.code == "DL010" and d.path == "/workload/batch_size"]
+    assert d.message == ("workload.batch_size = 24: the global batch is --micro × --gas × dp "
+                         "(6 × dp 4; dp 4 = 8 devices / tp·pp·cp 2)")
+    assert d.data == {"key": "workload.batch_size", "value": 24, "origin": "derived", "factor": 6, "degrees": {"dp": 4}}
+    assert TRAIN[d.range.start.column - 1:d.range.end.column - 1] == "3 --gas 2"
+    assert "workload" not in result.plan.unknown             # the batch rules run on it (PAR406: 24 = 3 × 4 × 2)
+    assert "PAR406" not in codes(result)
+    # the same from [tool.deploylint.hardware]
+    result = training_engine(Config(hardware={"num_devices": 8})).check_text("train.sh", TRAIN)
+    assert result.plan.workload.batch_size == 24
+
+
+def test_without_a_device_count_a_derived_value_is_unknown_and_an_info_says_why():
+    result = training_engine().check_text("train.sh", TRAIN)
+    (d,) = [d for d in result.diagnostics if d.code == "DL010" and d.path == "/workload/batch_size"]
+    assert d.message == ("workload.batch_size is not known: the global batch is --micro × --gas × dp, and dp is not "
+                         "known without a device count (--num-devices N, or num_devices in [tool.deploylint.hardware])")
+    assert "workload" in result.plan.unknown and "PAR406" not in codes(result)
+
+
+def test_a_configured_value_is_kept_over_the_derivation_and_checked():
+    cfg = Config(workload={"batch_size": 32})
+    cfg.cli_hardware = {"num_devices": 8}
+    result = training_engine(cfg).check_text("train.sh", TRAIN)
+    assert result.plan.workload.batch_size == 32
+    assert not [d for d in result.diagnostics if d.data.get("origin") == "derived"]
+    d = next(d for d in result.diagnostics if d.code == "PAR406")          # 32 over micro 3 × dp 4 = 12
+    assert "global batch 32 is not a multiple of micro_batch_size × dp = 3 × 4 = 12" in d.message
+
+
+def test_a_derived_value_crosses_from_a_third_party_adapter_in_its_worker(tmp_path, capsys, monkeypatch):
+    plugin_module(tmp_path, monkeypatch, "toy_trainer_plugin", "read_training")
+    script = tmp_path / "train.sh"
+    script.write_text(TRAIN)
+    main(["check", str(script), "--plugin", "toy_trainer_plugin", "--num-devices", "16", "--format", "json"])
+    report = json.loads(capsys.readouterr().out)
+    (d,) = [d for d in report["diagnostics"] if d["path"] == "/workload/batch_size"]
+    assert d["code"] == "DL010" and d["data"]["value"] == 48 and d["data"]["degrees"] == {"dp": 8}
+    assert d["range"]["start"] == {"line": 1, "column": 49}          # the "3" of --micro 3
