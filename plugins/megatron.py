@@ -106,11 +106,11 @@ def read(path: str, text: str):
         return None
     from deploylint.core.document import shell
 
-    sbatch = _sbatch(text)
-    env = {}
-    if "nodes" in sbatch:
-        env["SLURM_NNODES"] = env["SLURM_JOB_NUM_NODES"] = sbatch["nodes"][0]
-    script = shell.parse(text, env)
+    script = shell.parse(text)
+    sbatch = _sbatch(text, script)
+    if "nodes" in sbatch and ("SLURM_NNODES" in text or "SLURM_JOB_NUM_NODES" in text):
+        # the job's environment has SLURM_NNODES from #SBATCH --nodes: read again with it
+        script = shell.parse(text, {"SLURM_NNODES": sbatch["nodes"][0], "SLURM_JOB_NUM_NODES": sbatch["nodes"][0]})
     launches = [(cmd, k) for cmd in script.commands for k, w in enumerate(cmd.words)
                 if w.value is not None and _SCRIPT.search(w.value) and _launched(cmd.words[:k])]
     if not launches:
@@ -133,16 +133,41 @@ def _launched(before) -> bool:
     return any(w.value is not None and os.path.basename(w.value).startswith(_RUNNERS) for w in before)
 
 
-def _sbatch(text: str) -> dict[str, tuple[str, Span]]:
-    out: dict[str, tuple[str, Span]] = {}
-    names = {"N": "nodes", "nodes": "nodes", "ntasks-per-node": "ntasks-per-node", "gpus-per-node": "gpus-per-node"}
+_SBATCH_NAMES = {"N": "nodes", "nodes": "nodes", "ntasks-per-node": "ntasks-per-node", "gpus-per-node": "gpus-per-node"}
+
+
+def _sbatch(text: str, script) -> dict[str, tuple[str, Span, Span | None, tuple]]:
+    """``#SBATCH`` options → (value, span of the value as written, the token a fix edits, related places): the
+    lines of the script and the lines of its heredocs as the program reads them (``<<-`` strips leading tabs; an
+    unquoted ``<<EOF`` body has this script's ``$VAR`` expanded first). The last line giving an option wins."""
+    found: list[tuple[int, str, tuple]] = []
+    bodies = [h.span for h in script.heredocs]
     for m in _SBATCH.finditer(text):
-        key = names.get(m["long"] or m["short"] or "")
-        value = m["lv"] if m["long"] else m["sv"]
-        if key and value:
-            group = "lv" if m["long"] else "sv"
-            out[key] = (value, Span(m.start(group), m.end(group)))
-    return out
+        if any(b.start <= m.start() < b.end for b in bodies):
+            continue          # read below as the heredoc delivers it
+        key, group = _SBATCH_NAMES.get(m["long"] or m["short"] or ""), "lv" if m["long"] else "sv"
+        if key and m[group]:
+            span = Span(m.start(group), m.end(group))
+            found.append((m.start(), key, (m[group], span, span, ())))
+    for heredoc in script.heredocs:
+        for line in heredoc.lines:
+            raw = line.raw(text)
+            written = _SBATCH.match(raw)
+            if written is None:
+                continue
+            key, group = _SBATCH_NAMES.get(written["long"] or written["short"] or ""), "lv" if written["long"] else "sv"
+            if not key or not written[group]:
+                continue
+            span = Span(line.span.start + written.start(group), line.span.start + written.end(group))
+            m = _SBATCH.match(line.value) if line.value is not None else None
+            if m is None or not m[group]:
+                # $(cmd) or an unset variable in an unquoted heredoc: what sbatch reads is not known
+                value = f"{written[group]} ({', '.join(line.unresolved)})" if line.unresolved else written[group]
+                found.append((line.span.start, key, (value, span, None, ())))
+                continue
+            found.append((line.span.start, key, (m[group], span, line.locate(m.start(group), m.end(group)),
+                                                 related_for(line))))
+    return {key: entry for _, key, entry in sorted(found, key=lambda f: f[0])}
 
 
 def _flags(words, start: int) -> dict[str, tuple]:
@@ -372,9 +397,9 @@ def _world(b: PlanBuilder, cmd, at: int, sbatch, text: str) -> None:
                 span = sbatch["ntasks-per-node"][1]
                 b.put("/hardware/num_devices", nodes * per, span,
                       related=(Related("#SBATCH --nodes is set here", start=sbatch["nodes"][1].start,
-                                       end=sbatch["nodes"][1].end),),
+                                       end=sbatch["nodes"][1].end),) + sbatch["nodes"][3] + sbatch["ntasks-per-node"][3],
                       origin=f"hardware.num_devices = {nodes * per}: #SBATCH --nodes {nodes} × --ntasks-per-node {per}")
-                b.put("/hardware/devices_per_node", per, span, binding=span)
+                b.put("/hardware/devices_per_node", per, span, binding=sbatch["ntasks-per-node"][2])
                 return
         b.skip("the world size: no torchrun/deepspeed launcher (give --num-devices)", "/hardware/num_devices")
         return

@@ -19,7 +19,10 @@ would run it top to bottom, without running anything:
   ``sh`` or ``ssh`` (``<<EOF``: expanded with this script's variables first;
   ``<<'EOF'``: only the exported ones reach it), and ``bash -c STRING`` with
   STRING a quoted string or the one variable holding one — read as a script
-  where it is written, its commands marked with the ``parent`` that runs them.
+  where it is written, its commands marked with the ``parent`` that runs them;
+* every heredoc's lines as the program reads them (:class:`Heredoc`: ``<<-``
+  strips leading tabs, an unquoted body is expanded), for the comments a
+  program reads as directives (``#SBATCH``).
 
 What cannot be known without running the script (``$(cmd)``, backticks, a
 variable that is neither assigned nor in the environment, one assigned only
@@ -48,6 +51,7 @@ from . import Span
 
 __all__ = [
     "Command",
+    "Heredoc",
     "Note",
     "Reference",
     "Script",
@@ -205,14 +209,39 @@ class Note:
     message: str
 
 
+@record(frozen=True, slots=True)
+class Heredoc:
+    """A here-document: the text a command reads on its standard input (``prog <<EOF … EOF``).
+
+    ``command`` is the command it feeds (None when none is found on its line);
+    ``span`` is the body as written, from the line after the ``<<`` to the
+    delimiter line. ``lines`` holds each line of the body as the command reads
+    it, one :class:`Word` per line whose ``span`` is where the delivered text is
+    written: after the leading tabs ``<<-`` strips, without the line break. For
+    an unquoted delimiter the line is expanded the way bash expands a heredoc
+    (``$NAME``, ``${…}``, ``$((…))`` with this script's variables at that point,
+    no word splitting, quotes kept as characters), so ``chars``/``locate``/``refs``
+    work as for any word; ``$(cmd)`` or an unset variable leaves it unresolved.
+    A quoted delimiter (``<<'EOF'``) delivers each line as written.
+    """
+
+    command: Command | None
+    delimiter: str
+    span: Span
+    strip_tabs: bool
+    quoted: bool
+    lines: tuple[Word, ...] = ()
+
+
 @record
 class Script:
-    """The commands of a script in order, the variables at its end, and notes."""
+    """The commands of a script in order, the variables at its end, notes, and the heredocs it feeds commands."""
 
     text: str
     commands: list[Command] = field(default_factory=list)
     variables: dict[str, Variable] = field(default_factory=dict)
     notes: list[Note] = field(default_factory=list)
+    heredocs: list[Heredoc] = field(default_factory=list)
 
 
 def parse(text: str, env: Mapping[str, str] | None = None,
@@ -371,12 +400,35 @@ class _Parser:
             else:
                 self.note(start, self.n, f"the heredoc <<{delim} is never closed (no line {delim!r})")
             owner = next((c for c in reversed(self.script.commands) if c.span.start <= at <= c.span.end), None)
+            self.script.heredocs.append(Heredoc(owner, delim, Span(start, body_end), strip, quoted,
+                                                self.heredoc_lines(start, body_end, strip, quoted)))
             if owner is not None and any(w.value is not None and w.value.rsplit("/", 1)[-1] in _STDIN_SCRIPT
                                          for w in owner.words):
                 # an unquoted delimiter: the body is expanded with this script's variables first; a quoted one
                 # (<<'EOF') reaches the program as written, which sees only the exported variables
                 self.subscript(start, body_end, exported_only=quoted, parent=owner)
         return i
+
+    def heredoc_lines(self, start: int, end: int, strip: bool, quoted: bool) -> tuple[Word, ...]:
+        """The lines of the heredoc body ``text[start:end]`` as the program reads them (see :class:`Heredoc`)."""
+        text, out = self.text, []
+        i = start
+        while i < end:
+            nl = text.find("\n", i, end)
+            line_end = end if nl < 0 else nl
+            stop = line_end - 1 if line_end > i and text[line_end - 1] == "\r" else line_end
+            first = i
+            while strip and first < stop and text[first] == "\t":
+                first += 1
+            span = Span(first, stop)
+            if quoted:
+                out.append(Word(text[first:stop], span, None, tuple(Span(k, k + 1) for k in range(first, stop))))
+            else:
+                parts: list = []
+                self.read_double(first, parts, "", "$`\\", stop)     # a heredoc escapes only $ ` and \
+                out.append(self.field_to_word(self.expand(parts, split=False)[0], span))
+            i = line_end + 1
+        return tuple(out)
 
     def subscript(self, start: int, end: int, *, exported_only: bool, parent: Command) -> None:
         """Read ``text[start:end]`` as a script another shell runs (a heredoc body, a ``bash -c`` string): its
@@ -395,6 +447,7 @@ class _Parser:
             self.script.commands.append(Command(cmd.words, cmd.span, cmd.assignments,
                                                 cmd.conditional or parent.conditional, cmd.parent or parent))
         self.script.notes += sub.script.notes
+        self.script.heredocs += sub.script.heredocs
 
     def run_dash_c(self, cmd: Command) -> None:
         """``bash -c STRING`` (also ``sh``, ``-xc``, after ``srun …``): read STRING as the script it is, where it is
@@ -656,9 +709,12 @@ class _Parser:
         self.note(i, n, "this backquote is never closed")
         return n
 
-    def read_double(self, i: int, parts: list, end_char: str = '"') -> int:
-        """Read a double-quoted string's body from ``i`` (after the quote) into ``parts``."""
-        text, n = self.text, self.n
+    def read_double(self, i: int, parts: list, end_char: str = '"', escapes: str = '$`"\\',
+                    end: int | None = None) -> int:
+        """Read a double-quoted string's body from ``i`` (after the quote) into ``parts``; with ``end``, the text
+        up to ``end`` read the same way (a heredoc line: no closing quote, ``escapes`` the characters a backslash
+        quotes)."""
+        text, n = self.text, self.n if end is None else end
         start = i - 1
         parts.append(_Lit("", i, True))
         while i < n:
@@ -669,7 +725,7 @@ class _Parser:
                 nxt = text[i + 1]
                 if nxt == "\n":
                     i += 2
-                elif nxt in '$`"\\':
+                elif nxt in escapes:
                     parts.append(_Esc(nxt, i + 1, True))
                     i += 2
                 else:
@@ -680,8 +736,9 @@ class _Parser:
             elif c == "`":
                 i = self.read_backtick(i, parts)
             else:
-                i = self.read_literal(i, "\\$`" + end_char, parts, quoted=True)
-        self.note(start, n, "this double quote is never closed")
+                i = self.read_literal(i, "\\$`" + end_char, parts, quoted=True, end=n)
+        if end is None:
+            self.note(start, n, "this double quote is never closed")
         return n
 
     def read_ansi_c(self, i: int, parts: list) -> int:

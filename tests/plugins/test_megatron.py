@@ -286,6 +286,45 @@ def test_a_launch_inside_an_sbatch_heredoc_is_read_at_its_tokens_and_fixed_there
     assert "PAR406" not in [x.code for x in check(fixed).diagnostics]
 
 
+#: the same job submitted with `sbatch <<-EOF`: bash strips the body's leading tabs, so sbatch reads `#SBATCH` lines
+#: written indented with tabs (the delimiter line too), and an unquoted body has this script's variables expanded
+SBATCH_TABS = SBATCH_HEREDOC.replace("sbatch <<EOF\n#!/bin/bash\n#SBATCH --nodes=2\n#SBATCH --ntasks-per-node=4\n",
+                                     "NODES=2\nsbatch <<-EOF\n\t#!/bin/bash\n\t#SBATCH --nodes=${NODES}\n"
+                                     "\t#SBATCH --ntasks-per-node=4\n").replace("\nEOF\n", "\n\tEOF\n")
+
+
+def test_sbatch_lines_of_a_tab_stripped_heredoc_give_the_world_at_their_tokens():
+    assert "\t#SBATCH --ntasks-per-node=4" in SBATCH_TABS and "\tEOF\n" in SBATCH_TABS
+    result = check(SBATCH_TABS)
+    assert result.plan.hardware.num_devices == 8                 # ${NODES} = 2 nodes × 4 tasks, read through <<-
+    d = one(result, "PAR406")                                    # 30 over micro 1 × dp 8 / tp 2
+    assert at(SBATCH_TABS, d) == "${GBS}"
+    (world,) = [x for x in result.diagnostics if x.code == "DL010" and x.path == "/hardware/num_devices"]
+    assert world.message.startswith("hardware.num_devices = 8: #SBATCH --nodes 2 × --ntasks-per-node 4")
+    assert at(SBATCH_TABS, world) == "4"                         # the value token of --ntasks-per-node=4
+    lines = SBATCH_TABS.splitlines()
+    assert lines[world.range.start.line - 1] == "\t#SBATCH --ntasks-per-node=4"
+    nodes = [r for r in world.related if r.message == "#SBATCH --nodes is set here"]
+    assert [lines[r.range.start.line - 1][r.range.start.column - 1:r.range.end.column - 1] for r in nodes] == \
+        ["${NODES}"]
+    assert any(r.message == "NODES is set here" for r in world.related)     # where ${NODES} gets its 2
+
+
+def test_sbatch_lines_sbatch_does_not_read_are_not_read():
+    # outside a <<- heredoc an indented #SBATCH is a comment to sbatch; a quoted <<'EOF' body keeps $NODES as written
+    indented = "#!/bin/bash\n\t#SBATCH --nodes=2\n#SBATCH --ntasks-per-node=4\nsrun python pretrain_gpt.py " \
+               "--num-layers 2 --hidden-size 64 --num-attention-heads 2\n"
+    result = check(indented)
+    assert "devices" in result.plan.unknown
+    assert any("no torchrun/deepspeed launcher" in x.message for x in result.diagnostics)
+    quoted = ("#!/bin/bash\nNODES=2\nsbatch <<-'EOF'\n\t#!/bin/bash\n\t#SBATCH --nodes=${NODES}\n"
+              "\t#SBATCH --ntasks-per-node=4\n\tsrun python pretrain_gpt.py --num-layers 2 --hidden-size 64 "
+              "--num-attention-heads 2\n\tEOF\n")
+    result = check(quoted)
+    assert any("#SBATCH --nodes=${NODES} --ntasks-per-node=4 are not process counts" in x.message
+               for x in result.diagnostics)
+
+
 RAMP = GPT.replace("--pipeline-model-parallel-size 16", "--pipeline-model-parallel-size 1").replace(
     "--global-batch-size 1536", "--global-batch-size 1024 --rampup-batch-size 16 {inc} 300000 --train-samples 900000")
 

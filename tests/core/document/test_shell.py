@@ -385,6 +385,35 @@ def test_an_unclosed_heredoc_is_a_note_not_a_failure():
     assert any(c.name == "python" for c in script.commands)
 
 
+def test_a_heredoc_gives_its_lines_as_the_program_reads_them_at_their_spans():
+    # <<- strips leading tabs (of the delimiter line too); an unquoted body has the script's variables expanded
+    text = "N=2\r\nsbatch <<-EOF\r\n\t#SBATCH --nodes=${N}\r\n\t\t#SBATCH -t $(date)\r\n\tsrun x \\$N\r\n\tEOF\r\necho\r\n"
+    script = shell.parse(text)
+    (heredoc,) = script.heredocs
+    assert (heredoc.command.name, heredoc.delimiter, heredoc.strip_tabs, heredoc.quoted) == ("sbatch", "EOF", True,
+                                                                                          False)
+    nodes, time, srun = heredoc.lines
+    assert nodes.value == "#SBATCH --nodes=2" and nodes.raw(text) == "#SBATCH --nodes=${N}"   # no tab, no \r
+    assert located(text, nodes) is None and text[nodes.locate(16).start:nodes.locate(16).end] == "2"   # N=2's 2
+    assert [r.name for r in nodes.definitions] == ["N"]
+    assert time.value is None and time.raw(text) == "#SBATCH -t $(date)"      # both tabs stripped; not known
+    assert srun.value == "srun x $N"                                          # \$ is a literal $ in a heredoc
+    assert [c.name for c in script.commands if c.words][-1] == "echo"
+    # a quoted delimiter delivers each line as written; <<EOF keeps tabs
+    quoted = shell.parse("cat <<'X'\n#SBATCH -N $N\nX\n").heredocs[0]
+    assert quoted.quoted and [w.value for w in quoted.lines] == ["#SBATCH -N $N"]
+    kept = shell.parse("N=3\ncat <<X\n\t-N $N\nX\n").heredocs[0]
+    assert [w.value for w in kept.lines] == ["\t-N 3"]
+
+
+def test_heredocs_inside_text_another_shell_runs_are_listed_too():
+    text = "bash <<'OUT'\nsbatch <<EOF\n#SBATCH --nodes=4\nEOF\nOUT\n"
+    heredocs = shell.parse(text).heredocs
+    assert sorted(h.delimiter for h in heredocs) == ["EOF", "OUT"]
+    inner = next(h for h in heredocs if h.delimiter == "EOF")
+    assert inner.command.name == "sbatch" and [w.value for w in inner.lines] == ["#SBATCH --nodes=4"]
+
+
 def test_bash_dash_c_runs_its_string_where_it_is_written():
     text = 'TP=4\nsrun bash -x -c "cd /w; python pretrain_gpt.py --tp $TP"\n'
     script = shell.parse(text)
