@@ -115,6 +115,22 @@ def related_for(word, what: str = "") -> tuple:
     return tuple(out)
 
 
+def refuse(message: str):
+    """A fix the file cannot hold: raised from a writer's binding or insert, the finding ends with the message."""
+    from deploylint.core.document.writers import WriteError
+
+    raise WriteError(message, explained=True)
+
+
+def shard_size(dp: Any, replicate: int, framework: str, replicate_key: str, shard_key: str) -> str:
+    """The shard degree a fix's dp needs where dp = replicate × shard (TorchTitan, Accelerate): the token to write,
+    or an explained refusal."""
+    if isinstance(dp, int) and not isinstance(dp, bool) and dp >= replicate and dp % replicate == 0:
+        return str(dp // replicate)
+    refuse(f"{framework}'s dp is {replicate_key} × {shard_key}, and dp = {dp} is not a multiple of {replicate_key} = "
+           f"{replicate}: set the two so that their product is {dp}")
+
+
 def as_int(text: Any) -> int | None:
     """A decimal integer written as text (or an int), else None."""
     if isinstance(text, bool):

@@ -23,8 +23,9 @@ from __future__ import annotations
 
 from deploylint.core.document import pointer as jp
 from deploylint.core import hookimpl
+from deploylint.core.document.writers.span_writer import Binding
 
-from ._training import PlanBuilder, as_int
+from ._training import PlanBuilder, as_int, refuse, shard_size
 
 STARTUP_CHECKS = {
     "world": ("ParallelismConfig total_size ({total}) does not match num_processes ({world}). Please adjust "
@@ -81,7 +82,10 @@ def read(path: str, text: str):
         rep = as_int(jp.resolve(data, pc + "dp_replicate_size", None)) or 1
         shard = as_int(jp.resolve(data, pc + "dp_shard_size", None)) or 1
         value_span, _ = node(pc + "dp_shard_size")
-        b.put("/parallelism/dp", rep * shard, value_span)
+        b.put("/parallelism/dp", rep * shard, value_span,
+              binding=Binding(value_span.start, value_span.end, render=lambda dp: shard_size(
+                  dp, rep, "Accelerate", "parallelism_config_dp_replicate_size", "parallelism_config_dp_shard_size"))
+              if value_span else None)
         b.put("/training/dp_shard", shard, value_span)
     kind = data.get("distributed_type")
     zero = 0
@@ -118,7 +122,19 @@ def read(path: str, text: str):
     b.skip("the batch and sequence length: an Accelerate config names neither (give them in "
            "[tool.deploylint.workload])", "/workload")
     b.placeholders({})
-    return [b.document(lambda new: read(path, new)[0])]
+    return [b.document(lambda new: read(path, new)[0], _insert)]
+
+
+def _insert(pointer, value):
+    """A value the file does not write: refused with the reason where Accelerate has no single key for it."""
+    if pointer == "/parallelism/dp":
+        refuse(f"without a parallelism_config Accelerate's dp is num_processes / (tp·cp): dp = {value} needs a "
+                "parallelism_config (parallelism_config_dp_replicate_size × parallelism_config_dp_shard_size) or "
+                "another num_processes")
+    if pointer == "/parallelism/zero_stage":
+        refuse(f"Accelerate's ZeRO stage comes from fsdp_config.fsdp_sharding_strategy (FULL_SHARD = 3, "
+                f"SHARD_GRAD_OP = 2, NO_SHARD = 0) or deepspeed_config.zero_stage: set stage {value} there")
+    return None
 
 
 

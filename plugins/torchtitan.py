@@ -27,7 +27,7 @@ from deploylint.core.document import pointer as jp
 from deploylint.core import Derived, Rule, Severity, hookimpl
 from deploylint.core.document.writers.span_writer import Binding
 
-from ._training import PlanBuilder, as_int
+from ._training import PlanBuilder, as_int, refuse, shard_size
 
 STARTUP_CHECKS = {
     "world": ("Invalid parallel dims: dp_replicate({dp_replicate}) * dp_shard({dp_shard}) * cp({cp}) * tp({tp}) * "
@@ -174,7 +174,10 @@ def read(path: str, text: str):
             elif at is not None:
                 b.spans["/parallelism/dp"] = at
         else:
-            b.put("/parallelism/dp", replicate * shard, at.value if at else None)
+            b.put("/parallelism/dp", replicate * shard, at.value if at else None,
+                  binding=Binding(at.value.start, at.value.end, render=lambda dp: shard_size(
+                      dp, replicate, "TorchTitan", "data_parallel_replicate_degree", "data_parallel_shard_degree"))
+                  if at else None)
             b.put("/training/dp_shard", shard, at.value if at else None)
             b.put("/parallelism/zero_stage", 3 if shard > 1 else 0)
 
@@ -207,7 +210,37 @@ def read(path: str, text: str):
         b.skip("float8 training (converters = [\"float8\"]): the estimate counts bf16 weights and compute")
     if "id" not in b.data["model"]:
         b.placeholders({})
-    return [b.document(lambda new: read(path, new)[0])]
+
+    def insert(pointer, value):
+        return _insert(b, text, pointer, value, shard, world)
+
+    return [b.document(lambda new: read(path, new)[0], insert)]
+
+
+def _insert(b: PlanBuilder, text: str, pointer: str, value, shard, world):
+    """Where a value the file does not write goes (``SpanWriter`` insert), or an explained refusal."""
+    par = b.data["parallelism"]
+    if pointer == "/parallelism/dp" and shard == -1:
+        from deploylint.core.plan.resolve import model_parallel_size
+
+        size = model_parallel_size(par)
+        if world is None or (isinstance(value, int) and value * size == world):
+            return len(text), ""     # data_parallel_shard_degree = -1 takes the rest of the world: nothing to write
+        refuse(f"TorchTitan's dp is data_parallel_shard_degree = -1, the rest of the world ({world} GPUs / "
+                f"tp·pp·cp {size}); dp = {value} needs {value * size if isinstance(value, int) else '?'} GPUs: run the "
+                "job on that many (NGPU of run_train.sh, or the launcher's --nproc_per_node × --nnodes)")
+    if pointer == "/parallelism/zero_stage":
+        current = par.get("zero_stage")
+        if value == current:
+            return len(text), ""
+        refuse(f"TorchTitan shards parameters, gradients and optimizer states with FSDP over "
+                f"data_parallel_shard_degree (ZeRO-3 when it is above 1); it has no setting for ZeRO stage {value}")
+    if pointer == "/parallelism/recompute" and value in ("none", "selective", "full"):
+        header = re.search(r"^\[activation_checkpoint\][ \t]*(?:#[^\n]*)?\r?\n", text, re.M)
+        if header:
+            return header.end(), f'mode = "{value}"\n'
+        return len(text), ("" if text.endswith("\n") or not text else "\n") + f'\n[activation_checkpoint]\nmode = "{value}"\n'
+    return None
 
 
 

@@ -423,8 +423,16 @@ def _cmd_check(args, outcome: dict | None = None) -> int:
                                candidate=path in candidates)
             return outcome.result, outcome.diff, outcome.fixed
         if cache is not None:
-            return cache.check(engine, path, candidate=path in candidates), "", 0
-        return engine.check_path(path, candidate=path in candidates), "", 0
+            result = cache.check(engine, path, candidate=path in candidates)
+        else:
+            result = engine.check_path(path, candidate=path in candidates)
+        if not engine.render_fixes and result.document is not None and result.document.partial:
+            # an adapter's file (a launch script, an engine config) may hold no single token for a value: its fixes
+            # are rendered so that the report lists only those --fix can write and says why the others are not
+            from ..pipeline.engine import render_fixes
+
+            render_fixes(result)
+        return result, "", 0
 
     jobs = _jobs(args.jobs, len(files), registries.all())
     if jobs > 1:

@@ -373,3 +373,60 @@ def test_deepspeed_bf16_and_fp16_both_enabled_is_deepspeeds_start_up_error():
     assert "DSP002" not in codes(check("ds_config.json", DS, cli(num_devices=8)))
     off = both.replace('"fp16": {"enabled": true}', '"fp16": {"enabled": false}')
     assert "DSP002" not in codes(check("ds_config.json", off, cli(num_devices=8)))
+
+
+# ------------------------------------------------------------------------------------------------ refused fixes
+
+def test_the_text_report_lists_only_the_fixes_it_can_write_and_says_why_the_others_are_refused(tmp_path, capsys):
+    import json
+
+    from deploylint.core.frontends.cli import main
+
+    # dp 8 = 16 processes / tp 2 is no multiple of dp_replicate_size 3: no shard size gives it
+    odd = tmp_path / "accelerate.yaml"
+    odd.write_text(ACCEL.replace("num_processes: 8", "num_processes: 16").replace("dp_replicate_size: 2",
+                                                                                  "dp_replicate_size: 3"))
+    main(["check", str(odd), "--no-cache"])
+    out = capsys.readouterr().out
+    par = next(line for line in out.splitlines() if " PAR401 " in line)
+    assert par.endswith("; no fix offered: Accelerate's dp is parallelism_config_dp_replicate_size × "
+                        "parallelism_config_dp_shard_size, and dp = 8 is not a multiple of "
+                        "parallelism_config_dp_replicate_size = 3: set the two so that their product is 8")
+    assert "= fix" not in out and "fixable" not in out
+    main(["check", str(odd), "--format", "json", "--no-cache"])
+    (d,) = [d for d in json.loads(capsys.readouterr().out)["diagnostics"] if d["code"] == "PAR401"]
+    assert d["fixes"] == [] and par.split(" PAR401 error ", 1)[1] == d["message"]       # the same words
+    # with a replicate size that divides, the fix is the shard size, and the text report offers it
+    even = tmp_path / "accelerate2.yaml"
+    even.write_text(ACCEL.replace("num_processes: 8", "num_processes: 16"))
+    main(["check", str(even), "--no-cache"])
+    out = capsys.readouterr().out
+    assert "= fix: set dp = 16 / (tp·pp·cp) = 8" in out and "1 fixable with --fix" in out
+    main(["check", str(even), "--fix", "--no-cache"])
+    capsys.readouterr()
+    assert "parallelism_config_dp_shard_size: 4" in even.read_text()
+
+
+def test_torchtitan_a_fix_it_cannot_write_says_so_in_torchtitans_terms():
+    # Llama 3.1 8B on 8 H100s: the layout search proposes ZeRO-2, which TorchTitan (FSDP over dp_shard) has not
+    job = TITAN_NO_WORLD.replace('flavor = "70B"', 'flavor = "8B"').replace("tensor_parallel_degree = 8  # 8-way TP",
+                                                                          "tensor_parallel_degree = 1").replace(
+        "local_batch_size = 8", "local_batch_size = 2")
+    result = check("llama3_8b.toml", job, cli(num_devices=8, accelerator="h100-sxm"))
+    refused = [d for d in result.diagnostics if "no fix offered" in d.message]
+    assert refused and all(d.fixes == () for d in refused)
+    assert any(d.message.endswith("no fix offered: TorchTitan shards parameters, gradients and optimizer states with "
+                                  "FSDP over data_parallel_shard_degree (ZeRO-3 when it is above 1); it has no setting "
+                                  "for ZeRO stage 2") for d in refused)
+
+
+def test_torchtitan_recomputation_the_file_leaves_out_is_added_as_its_table():
+    job = TITAN_NO_WORLD.replace('[activation_checkpoint]\nmode = "none"\n', "")
+    assert "activation_checkpoint" not in job
+    config = cli(num_devices=64, accelerator="a100-80gb")
+    d = one(check("llama3_70b.toml", job, config), "MEM101")
+    fix = next(f for f in d.fixes if "full" in f.message)
+    (edit,) = fix.edits
+    fixed = job[:edit.start] + edit.new_text + job[edit.end:]
+    assert fixed == job + '\n[activation_checkpoint]\nmode = "full"\n'
+    assert check("llama3_70b.toml", fixed, config).plan.parallelism.recompute == "full"

@@ -257,3 +257,98 @@ async def test_hostile_plugins_neither_corrupt_nor_hang_the_server(client: Langu
     _open(client, other, PLAN)
     await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
     assert "ACME001" in [d.code for d in client.diagnostics[other]]
+
+
+# ------------------------------------------------------------------------------- training configurations
+# Each family in the shape of its public examples; the server lints it from the buffer like the CLI, with the
+# finding at the value token and a quick fix that edits only that token (or, where the file holds no single token
+# for the value, an action that says why no fix is offered).
+
+async def _lint(client, tmp_path, name, text, code):
+    """Open ``text`` as ``name``; the uri and the one published finding of ``code``."""
+    uri = _uri(tmp_path, name)
+    _open(client, uri, text)
+    await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    return uri, next(d for d in client.diagnostics[uri] if d.code == code)
+
+
+async def _quick_fixes(client, uri, diagnostic):
+    return await client.text_document_code_action_async(types.CodeActionParams(
+        text_document=types.TextDocumentIdentifier(uri=uri), range=diagnostic.range,
+        context=types.CodeActionContext(diagnostics=[diagnostic], only=[types.CodeActionKind.QuickFix])))
+
+
+def _token(text, rng):
+    return text.splitlines()[rng.start.line][rng.start.character:rng.end.character]
+
+
+def _applied(text, edits):
+    """The text after an action's edits (ASCII texts: LSP characters are code points)."""
+    lines = text.splitlines(keepends=True)
+
+    def offset(pos):
+        return sum(len(line) for line in lines[:pos.line]) + pos.character
+
+    for e in sorted(edits, key=lambda e: offset(e.range.start), reverse=True):
+        text = text[:offset(e.range.start)] + e.new_text + text[offset(e.range.end):]
+    return text
+
+
+async def test_a_torchtitan_job_toml_is_linted_at_the_token_and_fixed_there(client: LanguageClient, tmp_path):
+    job = ("# NOTE: this toml config is a preset for 64 H100 GPUs.\n\n[model]\nname = \"llama3\"\nflavor = \"70B\"\n\n"
+           "[training]\nlocal_batch_size = 8\nglobal_batch_size = 60\nseq_len = 8192\n\n[parallelism]\n"
+           "data_parallel_shard_degree = -1\ntensor_parallel_degree = 8\n")
+    uri, par = await _lint(client, tmp_path, "llama3_70b.toml", job, "PAR406")    # 60 over local 8 × dp 64 / 8
+    assert par.range.start.line == 8 and _token(job, par.range) == "60"
+    assert "TorchTitan refuses to start" in par.message
+    actions = await _quick_fixes(client, uri, par)
+    (action,) = actions
+    assert _applied(job, action.edit.changes[uri]) == job.replace("global_batch_size = 60", "global_batch_size = 64")
+
+
+async def test_a_deepspeed_config_is_linted_with_the_configured_model_and_fixed_at_its_token(client: LanguageClient,
+                                                                                           tmp_path):
+    # the model, the accelerator and the world are not in a ds_config: the repository's configuration gives them
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.deploylint.hardware]\naccelerator = "a100-40gb"\nnum_devices = 8\n\n[tool.deploylint.workload]\n'
+        'seq_len = 2048\n\n[tool.deploylint.models]\n"ds_config.json" = { id = "meta-llama/Llama-3.1-8B" }\n')
+    config = ('{\n  "train_batch_size": 64,\n  "train_micro_batch_size_per_gpu": 2,\n  "gradient_accumulation_steps": 4,\n'
+              '  "bf16": {"enabled": true},\n  "zero_optimization": {"stage": 1}\n}\n')
+    uri, mem = await _lint(client, tmp_path, "ds_config.json", config, "MEM101")   # Llama 3.1 8B at ZeRO-1 on 40 GiB
+    actions = await _quick_fixes(client, uri, mem)
+    zero3 = next(a for a in actions if "ZeRO stage 3" in a.title)
+    assert _applied(config, zero3.edit.changes[uri]) == config.replace('"stage": 1', '"stage": 3')   # that token
+
+
+async def test_an_accelerate_config_is_linted_at_the_token_and_says_why_when_no_fix_is_offered(client: LanguageClient,
+                                                                                             tmp_path):
+    config = ("distributed_type: FSDP\nnum_machines: 1\nnum_processes: 16\nparallelism_config:\n"
+              "  parallelism_config_dp_replicate_size: 2\n  parallelism_config_dp_shard_size: 2\n"
+              "  parallelism_config_tp_size: 2\n")
+    # the mesh 2·2·2 = 8 ≠ 16 processes
+    uri, par = await _lint(client, tmp_path, "accelerate_config.yaml", config, "PAR401")
+    assert "ParallelismConfig total_size (8) does not match num_processes (16)" in par.message
+    assert _token(config, par.range) == "2" and par.range.start.line == 5        # the dp_shard size
+    actions = await _quick_fixes(client, uri, par)
+    (action,) = actions
+    assert _applied(config, action.edit.changes[uri]) == config.replace("dp_shard_size: 2", "dp_shard_size: 4")
+    # dp 8 over a replicate size of 3 has no shard size: the menu says why instead of offering an edit
+    odd = config.replace("dp_replicate_size: 2", "dp_replicate_size: 3")
+    uri, par = await _lint(client, tmp_path, "accelerate_odd.yaml", odd, "PAR401")
+    actions = await _quick_fixes(client, uri, par)
+    assert [a.edit for a in actions] == [None]
+    (refused,) = actions
+    assert refused.title == "PAR401: no fix offered"
+    assert refused.disabled.reason.startswith("Accelerate's dp is parallelism_config_dp_replicate_size × "
+                                              "parallelism_config_dp_shard_size, and dp = 8 is not a multiple of")
+
+
+async def test_a_megatron_bridge_override_is_linted_at_the_token_and_fixed_there(client: LanguageClient, tmp_path):
+    (tmp_path / "pyproject.toml").write_text("[tool.deploylint.hardware]\nnum_devices = 8\n")
+    override = ("# override for a recipe\nmodel:\n  seq_length: 4096\n  tensor_model_parallel_size: 2\ntrain:\n"
+                "  train_iters: 100\n  global_batch_size: 30\n  micro_batch_size: 1\n")
+    uri, par = await _lint(client, tmp_path, "override.yaml", override, "PAR406")    # 30 over dp = 8 / tp 2 = 4
+    assert par.range.start.line == 6 and _token(override, par.range) == "30"
+    actions = await _quick_fixes(client, uri, par)
+    assert [_applied(override, a.edit.changes[uri]) for a in actions] == [
+        override.replace("global_batch_size: 30", f"global_batch_size: {b}") for b in (28, 32)]
