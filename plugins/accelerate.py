@@ -76,6 +76,8 @@ def read(path: str, text: str):
     else:
         b.skip("num_processes: the world size (give --num-devices)", "/hardware/num_devices")
     pc = "/parallelism_config/parallelism_config_"
+    if data.get("parallelism_config") is not None and not isinstance(data.get("parallelism_config"), dict):
+        b.skip(f"parallelism_config = {data['parallelism_config']!r}: not a mapping", "/parallelism")
     if isinstance(data.get("parallelism_config"), dict):
         tp = take(pc + "tp_size", "/parallelism/tp") or 1
         cp = take(pc + "cp_size", "/parallelism/cp") or 1
@@ -91,8 +93,11 @@ def read(path: str, text: str):
     zero = 0
     if kind == "FSDP":
         fsdp = data.get("fsdp_config") or {}
+        if not isinstance(fsdp, dict):
+            b.skip(f"fsdp_config = {fsdp!r}: not a mapping (FSDP's defaults are assumed)", "/parallelism/zero_stage")
+            fsdp = {}
         strategy = fsdp.get("fsdp_sharding_strategy")
-        if strategy in _STRATEGY:
+        if isinstance(strategy, str) and strategy in _STRATEGY:
             zero = _STRATEGY[strategy]
         elif "fsdp_reshard_after_forward" in fsdp:
             zero = 3 if fsdp.get("fsdp_reshard_after_forward") is True else 2
@@ -105,6 +110,9 @@ def read(path: str, text: str):
             b.put("/parallelism/recompute", "full")
     elif kind == "DEEPSPEED":
         ds = data.get("deepspeed_config") or {}
+        if not isinstance(ds, dict):
+            b.skip(f"deepspeed_config = {ds!r}: not a mapping", "/parallelism/zero_stage")
+            ds = {}
         if "zero_stage" in ds:
             zero = as_int(ds.get("zero_stage")) or 0
         for key, plan_ptr in (("offload_optimizer_device", "/parallelism/offload_optimizer"),

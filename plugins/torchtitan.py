@@ -125,16 +125,17 @@ def read(path: str, text: str):
 
     # -- the model ------------------------------------------------------------------------------------------
     name, flavor = jp.resolve(data, "/model/name", None), jp.resolve(data, "/model/flavor", None)
+    known = (name, str(flavor)) if isinstance(name, str) else None        # a table or list names no flavor
     assets = jp.resolve(data, "/model/hf_assets_path", None)
     folder = os.path.join(os.path.dirname(os.path.abspath(path)), assets) if isinstance(assets, str) else None
     if folder and os.path.isfile(os.path.join(folder, "config.json")):
         b.put("/model/id", folder, spans["/model/hf_assets_path"].value if "/model/hf_assets_path" in spans else None)
-    elif (name, str(flavor)) in FLAVORS:
+    elif known in FLAVORS:
         at = spans.get("/model/flavor")
-        b.put("/model/id", FLAVORS[(name, str(flavor))], at.value if at else None)
-    elif (name, str(flavor)) in ARCHITECTURES:
+        b.put("/model/id", FLAVORS[known], at.value if at else None)
+    elif known in ARCHITECTURES:
         at = spans.get("/model/flavor")
-        for key, value in ARCHITECTURES[(name, str(flavor))].items():
+        for key, value in ARCHITECTURES[known].items():
             b.put(f"/model/{key}", dict(value) if isinstance(value, dict) else value)
         if at is not None:
             b.spans["/model"] = type(at)(at.value, at.key)   # findings about the architecture land on the flavor

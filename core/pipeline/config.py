@@ -24,7 +24,7 @@ DEFAULT_INCLUDE = (
     "deploy*.toml", "deploy*.yaml", "deploy*.yml", "deploy*.json", "deploy*.py",
 )
 #: files a folder walk offers to source adapters (they are checked only if an adapter claims them)
-DEFAULT_CANDIDATES = ("*.sh", "*.bash", "*.yaml", "*.yml", "*.json", "*.toml")
+DEFAULT_CANDIDATES = ("*.sh", "*.bash", "*.slurm", "*.sbatch", "*.yaml", "*.yml", "*.json", "*.toml")
 CONFIG_FILES = ("deploylint.toml", "pyproject.toml")
 
 

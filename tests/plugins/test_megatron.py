@@ -526,3 +526,17 @@ def test_the_default_global_batch_is_micro_times_dp_once_the_world_is_known():
     # a step schedule with no --global-batch-size is legal: the default batch is not a --global-batch-size flag
     scheduled = text.replace("--micro-batch-size 1 ", '--micro-batch-size 1 --step-batch-size-schedule "0:16 100:256" ')
     assert "MEG001" not in [x.code for x in check(scheduled, config=cfg).diagnostics]
+
+
+def test_a_folder_walk_offers_slurm_job_files_to_the_adapter(tmp_path, capsys):
+    import json
+
+    from deploylint.core.frontends.cli import main
+
+    (tmp_path / "job.sbatch").write_text(SBATCH_TABS)
+    (tmp_path / "notes.slurm").write_text("#!/bin/bash\n#SBATCH --nodes=2\necho hello\n")    # no launch: left alone
+    main(["check", str(tmp_path), "--format", "json", "--no-cache"])
+    report = json.loads(capsys.readouterr().out)
+    assert report["summary"]["files"] == 1
+    assert {d["file"].rsplit("/", 1)[-1] for d in report["diagnostics"]} == {"job.sbatch"}
+    assert "PAR406" in [d["code"] for d in report["diagnostics"]]

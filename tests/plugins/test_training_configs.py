@@ -430,3 +430,22 @@ def test_torchtitan_recomputation_the_file_leaves_out_is_added_as_its_table():
     fixed = job[:edit.start] + edit.new_text + job[edit.end:]
     assert fixed == job + '\n[activation_checkpoint]\nmode = "full"\n'
     assert check("llama3_70b.toml", fixed, config).plan.parallelism.recompute == "full"
+
+
+@pytest.mark.parametrize("path, text, named", [
+    ("accelerate.yaml", "distributed_type: FSDP\nnum_processes: 8\nparallelism_config: [1, 2]\nfsdp_config: 3\n",
+     ["parallelism_config = [1, 2]: not a mapping", "fsdp_config = 3: not a mapping"]),
+    ("accelerate.yaml", "distributed_type: FSDP\nnum_processes: 8\nfsdp_config:\n  fsdp_sharding_strategy: [1]\n",
+     []),
+    ("accelerate.yaml", "distributed_type: DEEPSPEED\nnum_processes: 8\ndeepspeed_config: on\n",
+     ["deepspeed_config = True: not a mapping"]),
+    ("job.toml", '[model]\nname = ["llama3"]\nflavor = "8B"\n[training]\nlocal_batch_size = 1\n',
+     ["model ['llama3'] flavor '8B': not in deploylint's table of TorchTitan flavors"]),
+])
+def test_a_config_of_the_wrong_shape_is_named_in_infos_never_a_plugin_failure(path, text, named):
+    result = check(path, text, cli(num_devices=8))
+    assert result.documents[0].partial                                   # still read by its adapter
+    assert not [d for d in result.diagnostics if d.severity.value == "error"]
+    infos = [d.message for d in result.diagnostics if d.code == "DL010"]
+    for words in named:
+        assert any(words in m for m in infos), infos
