@@ -115,6 +115,19 @@ def related_for(word, what: str = "") -> tuple:
     return tuple(out)
 
 
+def world_gives_dp(par: dict, world: Any, dp: Any) -> bool:
+    """Whether a fix's dp follows from the world where the framework has no dp setting (dp = world / (tp·pp·cp)).
+
+    A value is changed one at a time in the fix's order (tp, pp, dp, cp: ``LAYOUT_KEYS`` of
+    ``deploylint.core.estimate.layouts``), so tp and pp are already the fix's and cp may still change: the dp
+    follows when dp·tp·pp divides the world (a layout fix is one of the same devices). Without a world in the
+    file, the world the plan was checked with gives it."""
+    if not isinstance(world, int) or isinstance(world, bool):
+        return True
+    tp, pp = (par.get(k, 1) if isinstance(par.get(k, 1), int) else 1 for k in ("tp", "pp"))
+    return isinstance(dp, int) and not isinstance(dp, bool) and dp >= 1 and world % (dp * tp * pp) == 0
+
+
 def refuse(message: str):
     """A fix the file cannot hold: raised from a writer's binding or insert, the finding ends with the message."""
     from deploylint.core.document.writers import WriteError

@@ -31,7 +31,7 @@ from deploylint.core import Derived, Related, Rule, Severity, Span, hookimpl
 
 from deploylint.core.document.writers.span_writer import Binding
 
-from ._training import PlanBuilder, as_int, related_for
+from ._training import PlanBuilder, as_int, refuse, related_for, world_gives_dp
 
 #: Megatron-LM's own messages for the conditions the generic PAR/MOE rules check (see _startup.engine_says)
 STARTUP_CHECKS = {
@@ -358,22 +358,20 @@ def _plan(path, text, cmd, at, sbatch, notes, label, index):
 
 
 def _dp_change(b: PlanBuilder, dp) -> str:
-    """Megatron-LM has no dp flag: dp = world / (tp·pp·cp). A fix's dp needs no edit when the (already rewritten)
-    tp·pp·cp and the launcher's world give it; any other dp means a different world, which is the launcher's to
-    change — refused with a message saying so."""
-    from deploylint.core.document.writers import WriteError
+    """Megatron-LM has no dp flag: dp = world / (tp·pp·cp). A fix's dp needs no edit when the launcher's world and
+    the sizes the fix writes give it (``world_gives_dp``); any other dp means a different world, which is the
+    launcher's to change — refused with a message saying so."""
+    from deploylint.core.plan.resolve import model_parallel_size
 
     par = b.data["parallelism"]
-    size = 1
-    for key in ("tp", "pp", "cp"):
-        size *= par.get(key, 1) if isinstance(par.get(key, 1), int) else 1
     world = b.get("/hardware/num_devices")
-    if not isinstance(world, int) or (isinstance(dp, int) and dp * size == world):
-        return ""           # implied by the world and the sizes written
-    raise WriteError(f"Megatron-LM has no flag for dp (dp = world size / (tp·pp·cp) = {world} / {size}); "
-                     f"dp = {dp} needs {dp * size if isinstance(dp, int) else '?'} GPUs: change the world size where "
-                     "the launcher sets it (torchrun --nproc_per_node × --nnodes, or #SBATCH --nodes × "
-                     "--ntasks-per-node), or the global batch", explained=True)
+    if world_gives_dp(par, world, dp):
+        return ""           # implied by the world and the sizes the fix writes
+    size = model_parallel_size(par)
+    refuse(f"Megatron-LM has no flag for dp (dp = world size / (tp·pp·cp) = {world} / {size}); "
+           f"dp = {dp} needs {dp * size if isinstance(dp, int) else '?'} GPUs: change the world size where "
+           "the launcher sets it (torchrun --nproc_per_node × --nnodes, or #SBATCH --nodes × "
+           "--ntasks-per-node), or the global batch")
 
 
 def _world(b: PlanBuilder, cmd, at: int, sbatch, text: str) -> None:

@@ -27,7 +27,7 @@ from deploylint.core.document import pointer as jp
 from deploylint.core import Derived, Rule, Severity, hookimpl
 from deploylint.core.document.writers.span_writer import Binding
 
-from ._training import PlanBuilder, as_int, refuse, shard_size
+from ._training import PlanBuilder, as_int, refuse, shard_size, world_gives_dp
 
 STARTUP_CHECKS = {
     "world": ("Invalid parallel dims: dp_replicate({dp_replicate}) * dp_shard({dp_shard}) * cp({cp}) * tp({tp}) * "
@@ -224,9 +224,9 @@ def _insert(b: PlanBuilder, text: str, pointer: str, value, shard, world):
     if pointer == "/parallelism/dp" and shard == -1:
         from deploylint.core.plan.resolve import model_parallel_size
 
-        size = model_parallel_size(par)
-        if world is None or (isinstance(value, int) and value * size == world):
+        if world_gives_dp(par, world, value):
             return len(text), ""     # data_parallel_shard_degree = -1 takes the rest of the world: nothing to write
+        size = model_parallel_size(par)
         refuse(f"TorchTitan's dp is data_parallel_shard_degree = -1, the rest of the world ({world} GPUs / "
                 f"tp·pp·cp {size}); dp = {value} needs {value * size if isinstance(value, int) else '?'} GPUs: run the "
                 "job on that many (NGPU of run_train.sh, or the launcher's --nproc_per_node × --nnodes)")
