@@ -76,10 +76,20 @@ def own_candidate(ctx):
 
 
 def layout_fix(ctx, par, message: str, *, applicability: str = "unsafe") -> Fix | None:
-    """A fix that rewrites ``[parallelism]`` to ``par``: only the keys that change, and the placement dropped."""
+    """A fix that rewrites ``[parallelism]`` to ``par``: only the keys that change, and the placement dropped.
+
+    Where the file states the global batch only as micro × dp (``Document.derived``: TorchTitan's
+    ``global_batch_size = -1``, Megatron-LM without ``--global-batch-size``, a ds_config without
+    ``train_batch_size``), a new dp or micro batch would change it too: the fix then writes the batch it keeps."""
     from deploylint.core.estimate.layouts import layout_fix as fix_for
 
-    return fix_for(ctx.plan, (ctx.document.data or {}).get("parallelism") or {}, par, message, applicability=applicability)
+    fix = fix_for(ctx.plan, (ctx.document.data or {}).get("parallelism") or {}, par, message, applicability=applicability)
+    now = ctx.plan.parallelism
+    if fix is not None and "/workload/batch_size" in (getattr(ctx.document, "derived", None) or {}) and \
+            (par.dp, par.micro_batch_size) != (now.dp, now.micro_batch_size):
+        fix = Fix.combine([fix, Fix.set("/workload/batch_size", ctx.plan.workload.batch_size)], message,
+                          applicability=applicability)
+    return fix
 
 
 def layout_fixes(ctx, candidate, message: str) -> list[Fix]:

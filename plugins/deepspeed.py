@@ -114,7 +114,17 @@ def read(path: str, text: str):
     b.skip("the model: a ds_config does not name it (the training script does; name it with "
            "[tool.deploylint.models] \"glob\" = { id = \"org/name\" })", "/model")
     b.placeholders({})
-    return [b.document(lambda new: read(path, new)[0])]
+    first = min((n.key for p, n in spans.items() if p.count("/") == 1 and n.key is not None),
+                key=lambda k: k.start, default=None)
+
+    def insert(pointer, value):
+        if pointer != "/workload/batch_size" or first is None or isinstance(value, bool) or not isinstance(value, int):
+            return None
+        # train_batch_size left out (micro × accumulation × dp): written as the first key, indented like it
+        indent = text[text.rfind("\n", 0, first.start) + 1:first.start]
+        return first.start, f'"train_batch_size": {value},' + (f"\n{indent}" if not indent.strip() else " ")
+
+    return [b.document(lambda new: read(path, new)[0], insert)]
 
 
 

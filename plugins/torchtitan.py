@@ -236,6 +236,11 @@ def _insert(b: PlanBuilder, text: str, pointer: str, value, shard, world):
             return len(text), ""
         refuse(f"TorchTitan shards parameters, gradients and optimizer states with FSDP over "
                 f"data_parallel_shard_degree (ZeRO-3 when it is above 1); it has no setting for ZeRO stage {value}")
+    if pointer == "/workload/batch_size" and isinstance(value, int) and "/parallelism/micro_batch_size" in b.spans:
+        # global_batch_size left to its default (local × dp): written next to local_batch_size
+        at = b.spans["/parallelism/micro_batch_size"].value.end
+        end = text.find("\n", at)
+        return (len(text), f"\nglobal_batch_size = {value}\n") if end < 0 else (end + 1, f"global_batch_size = {value}\n")
     if pointer == "/parallelism/recompute" and value in ("none", "selective", "full"):
         header = re.search(r"^\[activation_checkpoint\][ \t]*(?:#[^\n]*)?\r?\n", text, re.M)
         if header:

@@ -179,7 +179,7 @@ class Engine:
         validated = Document(document.path, document.text, document.format, data, document.spans, document.newline,
                              document.bom, writer=document.writer, label=document.label, related=document.related,
                              origins=document.origins, partial=document.partial, skipped=document.skipped,
-                             engine=document.engine, startup=document.startup, _index=document.lines,
+                             engine=document.engine, derived=document.derived, startup=document.startup, _index=document.lines,
                              layout=document.layout)
         from .schema import validate
 

@@ -449,3 +449,26 @@ def test_a_config_of_the_wrong_shape_is_named_in_infos_never_a_plugin_failure(pa
     infos = [d.message for d in result.diagnostics if d.code == "DL010"]
     for words in named:
         assert any(words in m for m in infos), infos
+
+
+def test_a_layout_fix_keeps_a_global_batch_the_file_derives_by_writing_it():
+    # global_batch_size left at -1 is local × dp: a layout that changes dp or the local batch would change the global
+    # batch too, so the fix writes the batch the plan keeps (64) next to local_batch_size
+    result = check("llama3_70b.toml", TITAN, cli(accelerator="a100-80gb"))
+    d = one(result, "PAR405")
+    (fix,) = d.fixes
+    fixed = TITAN
+    for edit in sorted(fix.edits, key=lambda e: e.start, reverse=True):
+        fixed = fixed[:edit.start] + edit.new_text + fixed[edit.end:]
+    assert "tensor_parallel_degree = 2" in fixed and "local_batch_size = 1\nglobal_batch_size = 64\n" in fixed
+    after = check("llama3_70b.toml", fixed, cli(accelerator="a100-80gb"))
+    assert after.plan.workload.batch_size == 64
+    assert not [x for x in after.diagnostics if x.data.get("origin") == "derived"]       # written now, not derived
+    # a ds_config that leaves train_batch_size out gets it as its first key
+    text = '{\n  "train_micro_batch_size_per_gpu": 2,\n  "gradient_accumulation_steps": 4\n}\n'
+    doc = check("ds_config.json", text, cli(num_devices=8)).documents[0]
+    from deploylint.core import Fix
+    from deploylint.core.document.writers import apply_changes
+
+    assert apply_changes(doc, Fix.set("/workload/batch_size", 64, "x").changes) == \
+        '{\n  "train_batch_size": 64,\n  "train_micro_batch_size_per_gpu": 2,\n  "gradient_accumulation_steps": 4\n}\n'
