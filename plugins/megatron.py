@@ -523,8 +523,9 @@ def _vocab(b: PlanBuilder, tokenizer) -> None:
 
 
 def _default_batch(b: PlanBuilder, micro_given: bool) -> None:
-    """No --global-batch-size: Megatron-LM uses micro batch × dp, dp being known once the world is (the launcher's
-    process count here, or --num-devices / the configuration): the fill step computes it then."""
+    """No --global-batch-size: Megatron-LM uses micro batch × dp (megatron/training/arguments.py:702-704 at
+    d98e8a6), dp being known once the world is (the launcher's process count here, or --num-devices / the
+    configuration): the fill step computes it then."""
     micro = b.get("/parallelism/micro_batch_size")
     if micro is None and micro_given:
         return                  # --micro-batch-size is there but not read (already named): the batch is not known
