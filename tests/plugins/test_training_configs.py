@@ -454,15 +454,18 @@ def test_a_config_of_the_wrong_shape_is_named_in_infos_never_a_plugin_failure(pa
 def test_a_layout_fix_keeps_a_global_batch_the_file_derives_by_writing_it():
     # global_batch_size left at -1 is local × dp: a layout that changes dp or the local batch would change the global
     # batch too, so the fix writes the batch the plan keeps (64) next to local_batch_size
-    result = check("llama3_70b.toml", TITAN, cli(accelerator="a100-80gb"))
-    d = one(result, "PAR405")
-    (fix,) = d.fixes
-    fixed = TITAN
+    job = TITAN_NO_WORLD.replace("global_batch_size = -1\n", "")
+    config = cli(accelerator="a100-80gb", num_devices=64)
+    result = check("llama3_70b.toml", job, config)
+    # a fix moving the plan to a searched layout (PAR405, MEM101): tp 8 → 2 makes dp 8 → 16
+    fix = next(f for d in result.diagnostics for f in d.fixes if "tp=2" in f.message)
+    fixed = job
     for edit in sorted(fix.edits, key=lambda e: e.start, reverse=True):
         fixed = fixed[:edit.start] + edit.new_text + fixed[edit.end:]
-    assert "tensor_parallel_degree = 2" in fixed and "local_batch_size = 1\nglobal_batch_size = 64\n" in fixed
-    after = check("llama3_70b.toml", fixed, cli(accelerator="a100-80gb"))
-    assert after.plan.workload.batch_size == 64
+    assert "tensor_parallel_degree = 2" in fixed and "\nglobal_batch_size = 64\n" in fixed
+    assert fixed.index("local_batch_size") < fixed.index("global_batch_size = 64") < fixed.index("seq_len")
+    after = check("llama3_70b.toml", fixed, config)
+    assert after.plan.workload.batch_size == 64 and after.plan.parallelism.dp == 16
     assert not [x for x in after.diagnostics if x.data.get("origin") == "derived"]       # written now, not derived
     # a ds_config that leaves train_batch_size out gets it as its first key
     text = '{\n  "train_micro_batch_size_per_gpu": 2,\n  "gradient_accumulation_steps": 4\n}\n'
