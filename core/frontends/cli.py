@@ -440,7 +440,7 @@ def _cmd_check(args, outcome: dict | None = None) -> int:
 
         if cache is not None:
             cache.prepare()
-        outcomes = ordered_map(lambda path: _portable(*check_one(path)), files, jobs)
+        outcomes = ordered_map(lambda path: _portable(*check_one(path), written=args.format == "json"), files, jobs)
     else:
         outcomes = map(check_one, files)
     for done, path in enumerate(files):
@@ -519,9 +519,15 @@ def _jobs(asked: int | None, files: int, registries: list) -> int:
     return n if files >= n * POOL_MIN_FILES_PER_CORE else 1
 
 
-def _portable(result, diff: str, fixed: int):
-    """A worker's outcome as it is sent back (see ``FileResult.portable``)."""
-    return result.portable(), diff, fixed
+def _portable(result, diff: str, fixed: int, *, written: bool = False):
+    """A worker's outcome as it is sent back (see ``FileResult.portable``); ``written``: its findings as their text
+    in the JSON report (``json_report.written``), all a JSON run reads of them."""
+    result = result.portable()
+    if written:
+        from .report.json_report import written as text_of
+
+        result.diagnostics = [text_of(d) for d in result.diagnostics]
+    return result, diff, fixed
 
 
 def _unique(diagnostics: list) -> list:

@@ -7,16 +7,54 @@ from json.encoder import encode_basestring as _quote
 from typing import Any, Iterable
 
 from ...diagnostics import Diagnostic, Severity
+from ...records import record
 
 VERSION = 1
 
+#: the line start of an item of the report's "diagnostics" list (two levels in)
+_ITEM = "\n    "
 
-def render(diagnostics: Iterable[Diagnostic], files: int, *, fixed: int = 0) -> str:
+
+@record(frozen=True, slots=True)
+class Written:
+    """A finding already written as its text in the report (:func:`written`): what the run still reads of it.
+
+    The worker processes of a JSON run send their files' findings back so, which is cheaper to send than the
+    finding and moves the writing out of the run's own (serial) work."""
+
+    code: str
+    severity: Severity
+    text: str
+
+
+def written(d: Diagnostic) -> Written:
+    """``d`` written as it stands in the report's ``"diagnostics"`` list (:func:`render` joins the texts)."""
+    return Written(d.code, d.severity, _nested(d.to_json(), _ITEM))
+
+
+def _nested(value: Any, nl: str) -> str:
+    """``dumps(value)`` as it stands inside a container whose items start with ``nl``."""
+    out: list[str] = []
+    try:
+        _write(value, out, nl)
+    except (_Other, RecursionError):
+        # json.dumps's text, moved in: a JSON string holds no raw line break, so every line break of the text is
+        # one of the indentation's
+        return json.dumps(value, indent=2, ensure_ascii=False).replace("\n", nl)
+    return "".join(out)
+
+
+def render(diagnostics: Iterable[Diagnostic | Written], files: int, *, fixed: int = 0) -> str:
+    """The report: ``dumps`` of ``{"version", "diagnostics", "summary"}``, with each finding's text written once
+    (a :class:`Written` one is already)."""
     diags = list(diagnostics)
     summary = {"files": files, **{s.value: sum(1 for d in diags if d.severity is s) for s in Severity}}
     if fixed:
         summary["fixed"] = fixed
-    return dumps({"version": VERSION, "diagnostics": [d.to_json() for d in diags], "summary": summary})
+    items = [d.text if isinstance(d, Written) else _nested(d.to_json(), _ITEM) for d in diags]
+    listed = "[" + _ITEM + ("," + _ITEM).join(items) + "\n  ]" if items else "[]"
+    return ('{\n  "version": ' + int.__repr__(VERSION) + ',\n  "diagnostics": ' + listed + ',\n  "summary": '
+            + _nested(summary, "\n  ") + "\n}")
 
 
 def dumps(value: Any) -> str:
