@@ -68,10 +68,12 @@ def fix_layouts(ctx, require=lambda c: True) -> list:
 
 
 def own_candidate(ctx):
+    """The plan's own layout as a search candidate, read from the shared estimate (``layouts.candidate_from``: the
+    same as estimating it again with ``candidate_for``, which tests hold it to)."""
     if "own" not in ctx.cache:
-        from deploylint.core.estimate.layouts import candidate_for
+        from deploylint.core.estimate.layouts import candidate_from
 
-        ctx.cache["own"] = candidate_for(ctx.plan, ctx.analysis.params)
+        ctx.cache["own"] = candidate_from(ctx.plan, ctx.analysis)
     return ctx.cache["own"]
 
 

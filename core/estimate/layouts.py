@@ -258,11 +258,19 @@ def _fits(plan, memory) -> bool:
 
 def _evaluate(plan, par, counts: ParamCounts, memory=None) -> tuple[Analysis, Candidate]:
     a = analyze(replace(plan, parallelism=par), counts=counts, all_devices=False, memory=memory)
+    return a, candidate_from(plan, a)
+
+
+def candidate_from(plan, a: Analysis) -> Candidate:
+    """The candidate of the layout ``a`` estimates (``plan`` decides whether memory counts, see :func:`_fits`).
+
+    Its figures are read from the busiest device and the bounds alone, so the engine's estimate of the plan (every
+    device) gives the plan's own layout the same candidate as :func:`candidate_for` (one device of each kind)."""
     b = a.bounds
     fits = _fits(plan, a.memory)
     slow = sum(p.serial_s for p in b.phases) / max(sum(p.time_s for p in b.phases), 1e-30)
-    return a, Candidate(par, b.max_throughput_samples_per_s, b.min_latency_ms, a.memory.utilization, fits, b.bottleneck,
-                        b.max_throughput_samples_per_s / slow, b.min_latency_ms * slow)
+    return Candidate(a.plan.parallelism, b.max_throughput_samples_per_s, b.min_latency_ms, a.memory.utilization, fits,
+                     b.bottleneck, b.max_throughput_samples_per_s / slow, b.min_latency_ms * slow)
 
 
 def _fitting(plan, par, counts: ParamCounts, stats: SearchStats, exhaustive: bool, memo: dict) -> Candidate | None:

@@ -74,6 +74,7 @@ class Engine:
         self._render_now = render_fixes
         #: each rule's own thresholds (a ConfigError when the configuration sets one no rule owns)
         self._thresholds = rule_thresholds(self.registry.rules, self.config)
+        self._rule_table: tuple | None = None
 
     # -- entry points ----------------------------------------------------------
     def check_path(self, path: str, *, candidate: bool = False) -> FileResult:
@@ -224,20 +225,19 @@ class Engine:
                     "DL008", f"the communication bound was skipped: set hardware.{key} (GB/s per device, one direction) "
                     "or name a catalog accelerator that has it", "/hardware", data={"missing": key}))
 
-        ctx = Context(document=validated, plan=plan, analysis=analysis, config=self.config)
+        cache: dict = {}     # the per-plan memo the rules share (ctx.cache)
         skipped: list[str] = []
         with budget_scope():
-            for rule in self.registry.rules:
+            for rule, needs, thresholds in self._rules():
                 selected = self.config.is_selected(rule.code, document.path)
                 if not selected and not every_rule:
                     continue
-                needs = frozenset(getattr(rule, "requires", ALL_INPUTS))
                 if needs & plan.unknown or ("architecture" in plan.unknown and "hardware" in needs):   # estimates need it
                     if selected:
                         skipped.append(rule.code)
                     continue
                 # each rule reads its own thresholds; the memo (ctx.cache) stays shared
-                rule_ctx = replace(ctx, thresholds=self._thresholds.get(rule.code, {}))
+                rule_ctx = Context(validated, plan, analysis, self.config, thresholds, cache)
                 if selected:
                     out += self._run_rule(rule, rule_ctx, result)
                 else:
@@ -248,6 +248,15 @@ class Engine:
 
             out.append(skipped_rules(plan.unknown, skipped))
         return out
+
+    def _rules(self) -> list[tuple]:
+        """``(rule, what it requires, its thresholds)`` for each rule of the registry, in its order (worked out
+        once per registry's list of rules, not for every plan)."""
+        rules = self.registry.rules
+        if self._rule_table is None or self._rule_table[0] is not rules or len(self._rule_table[1]) != len(rules):
+            self._rule_table = (rules, [(rule, frozenset(getattr(rule, "requires", ALL_INPUTS)),
+                                         self._thresholds.get(rule.code, {})) for rule in rules])
+        return self._rule_table[1]
 
     def _place(self, document: Document, diags: list[Diagnostic]) -> list[Diagnostic]:
         """Give each diagnostic of one plan its range, its rendered fixes, its related places and its plan label."""
@@ -332,17 +341,16 @@ class Engine:
 
     def _run_rule(self, rule, ctx: Context, result: FileResult) -> list[Diagnostic]:
         budget = self.config.rule_timeout_s
-        who = f"rule {rule.code} ({rule.name}) of plugin {rule.plugin!r}"
         try:
             produced, noise = run_rule(rule, ctx, budget, MAX_DIAGNOSTICS_PER_RULE)
             out = checked_results(produced, rule, ctx.document, MAX_DIAGNOSTICS_PER_RULE)
         except RuleTimeout:
             result.incomplete = True
-            return [plugin_failure(rule.plugin, rule.code, f"{who} ran past its time budget of {budget:g} s and was stopped")]
+            return [plugin_failure(rule.plugin, rule.code, f"{_who(rule)} ran past its time budget of {budget:g} s and was stopped")]
         except (Exception, SystemExit) as exc:   # SystemExit: a rule's sys.exit() must not end the run
             result.incomplete = True
-            return [plugin_failure(rule.plugin, rule.code, f"{who} {exception_text(exc)}")]
-        failures = [plugin_failure(rule.plugin, rule.code, f"{who} {problem}") for problem in noise]
+            return [plugin_failure(rule.plugin, rule.code, f"{_who(rule)} {exception_text(exc)}")]
+        failures = [plugin_failure(rule.plugin, rule.code, f"{_who(rule)} {problem}") for problem in noise]
         if failures:
             result.incomplete = True
         return [d.with_(severity=self.config.severity_for(d.code, d.severity), plugin=rule.plugin) for d in out] + failures
@@ -374,6 +382,10 @@ class Engine:
 
     def _core(self, code: str, message: str, path: str, range=None) -> Diagnostic:
         return core_diagnostic(code, message, path, range=range)
+
+def _who(rule) -> str:
+    return f"rule {rule.code} ({rule.name}) of plugin {rule.plugin!r}"
+
 
 def problems_stop(diags: list[Diagnostic]) -> bool:
     return any(d.severity is Severity.ERROR for d in diags)

@@ -146,3 +146,13 @@ def test_a_given_memory_estimate_is_the_one_analyze_uses():
     memory = estimate_memory(plan, counts, representative_devices(plan.parallelism, plan.hardware.num_devices),
                              distinct=True)
     assert analyze(plan, counts=counts, memory=memory) == analyze(plan, counts=counts, all_devices=False)
+
+
+@pytest.mark.parametrize("name", PLANS)
+def test_the_own_candidate_read_from_the_plans_estimate_is_the_one_estimated_again(name):
+    """Rules read the plan's own layout from the engine's estimate of every device (``candidate_from``) instead of
+    estimating it again on one device of each kind (``candidate_for``): the same candidate, figure for figure."""
+    from deploylint.core.estimate.layouts import candidate_for, candidate_from
+
+    plan = PLANS[name]
+    assert candidate_from(plan, analyze(plan)) == candidate_for(plan)
