@@ -226,6 +226,16 @@ def test_keys_past_the_entry_bound_are_refused_at_the_first_key_past_it(fmt):
     assert key and MAX_ENTRIES - 40 <= int(key.group(1)) < MAX_ENTRIES
 
 
+@pytest.mark.parametrize("fmt", ["toml", "json", "python"])     # counted before the parser runs (YAML: as it runs)
+def test_entries_of_one_character_each_just_past_the_bound_are_refused(fmt):
+    """The shortest entries (empty list items: one comma each) of a text barely longer than the bound: a text of at
+    most MAX_ENTRIES characters is not counted at all, so this one must be."""
+    text = '{"x": [' if fmt == "json" else "x = ["
+    text += "," * MAX_ENTRIES + "]\n"
+    assert len(text) < MAX_ENTRIES + 10
+    _refused_at(fmt, text + ("}" if fmt == "json" else ""))
+
+
 @pytest.mark.parametrize("fmt", ["toml", "yaml", "json", "python"])
 def test_a_plan_just_within_the_entry_bound_is_read_whole(fmt):
     items = list(range(FIRST, FIRST + MAX_ENTRIES - 100))

@@ -41,7 +41,12 @@ def refuse_too_many_entries(text: str, tokens: re.Pattern, max_depth: int) -> No
     call's ``=`` do not count, nor do brackets nested deeper than ``max_depth`` (the loader's own nesting
     error says more about such a file). The loop stops at the bound, so a file of any size is counted in
     bounded time.
+
+    Every entry counted is a token of at least one character, and tokens do not overlap: a text of at most
+    :data:`MAX_ENTRIES` characters cannot pass the bound, and is not lexed at all (a plan is a few kilobytes).
     """
+    if len(text) <= MAX_ENTRIES:
+        return
     count = 0
     stack: list[str] = []
     for m in tokens.finditer(text):
