@@ -13,6 +13,7 @@ from __future__ import annotations
 import bisect
 import re
 from array import array
+from itertools import accumulate
 from typing import Any
 
 from ..records import record, field
@@ -132,7 +133,13 @@ class LineIndex:
     def __init__(self, text: str) -> None:
         self.text = text
         if "\r" not in text:
-            self._starts: _LfStarts | array = _LfStarts(text)
+            if len(text) <= _LfStarts.BLOCK:
+                # a text of one block (every plan file): its line starts at once, found by bisection
+                starts = array("q", [0])
+                starts.extend(accumulate(map((1).__add__, map(len, text.split("\n")[:-1]))))
+                self._starts: _LfStarts | array = starts
+            else:
+                self._starts = _LfStarts(text)
         else:
             # One pass over the text (a per-line search for the other break character would rescan
             # the rest of the file on every line); machine integers keep millions of lines small.

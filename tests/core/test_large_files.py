@@ -59,6 +59,22 @@ def test_line_index_agrees_with_a_plain_list_of_line_starts_for_every_line_endin
             assert idx.line_start(n) == starts[n - 1]
 
 
+def test_line_index_of_a_text_past_one_block_agrees_with_a_plain_list_of_line_starts():
+    """A text of one block (every plan) has its line starts listed at once; a longer one finds them block by block."""
+    from deploylint.core.document import _LfStarts
+
+    rng = random.Random(5)
+    for size in (_LfStarts.BLOCK - 1, _LfStarts.BLOCK, _LfStarts.BLOCK + 1, 3 * _LfStarts.BLOCK + 17):
+        text = "".join(rng.choice(["ab", "\n", "é", "\n\n", "x" * 40]) for _ in range(size))[:size]
+        starts = [0] + [m.end() for m in re.finditer("\n", text)]
+        idx = LineIndex(text)
+        assert idx.line_count == len(starts)
+        for offset in [*range(0, len(text) + 1, 97), *(s - 1 for s in starts[1:]), *starts, len(text)]:
+            line = bisect.bisect_right(starts, offset) - 1
+            assert idx.position(offset) == Position(line + 1, offset - starts[line] + 1)
+        assert [idx.line_start(n) for n in range(1, len(starts) + 1, 13)] == starts[::13]
+
+
 def test_line_index_finds_the_last_line_of_ten_million_blank_lines():
     text = "\n" * 10_000_000 + "ep = 3\n"
     idx = LineIndex(text)
@@ -84,6 +100,41 @@ def test_minimal_edits_reproduce_the_new_text_and_cover_only_what_changed():
         edits = minimal_edits(old, new)
         assert _apply(old, edits) == new
         assert sum(e.end - e.start for e in edits) <= len(old)
+
+
+def _edits_by_difflib(old, new):
+    """The edits of difflib's line opcodes between two regions (the reference of the shortcut that skips difflib
+    where no line can match)."""
+    import difflib
+
+    from deploylint.core.document.writers import _common_prefix, _common_suffix
+
+    a_lines, b_lines = old.splitlines(keepends=True), new.splitlines(keepends=True)
+    starts = [0]
+    for line in a_lines:
+        starts.append(starts[-1] + len(line))
+    out = []
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a_lines, b_lines, autojunk=False).get_opcodes():
+        if tag != "equal":
+            a, b = "".join(a_lines[i1:i2]), "".join(b_lines[j1:j2])
+            p = _common_prefix(a, b)
+            s = _common_suffix(a, b, min(len(a), len(b)) - p)
+            out.append((starts[i1] + p, starts[i2] - s, b[p:len(b) - s]))
+    return out
+
+
+def test_the_line_diff_of_two_regions_is_that_of_difflib_also_where_difflib_is_skipped():
+    from deploylint.core.document.writers import _line_diff
+
+    rng = random.Random(13)
+    shapes = {"one line each": 0, "lines against none": 0, "more lines": 0}
+    for _ in range(3000):
+        alphabet = rng.choice(["ab\n", "a\r\n", "\n\r x", "ab", "\n", "a\x0cb\u2028", "x"])
+        old, new = ("".join(rng.choice(alphabet) for _ in range(rng.randint(0, n))) for n in rng.choice([(0, 3), (3, 0), (2, 2), (8, 8)]))
+        lines = (len(old.splitlines()), len(new.splitlines()))
+        shapes["one line each" if lines == (1, 1) else "lines against none" if 0 in lines else "more lines"] += 1
+        assert [(e.start, e.end, e.new_text) for e in _line_diff(old, new)] == _edits_by_difflib(old, new), (old, new)
+    assert all(n > 100 for n in shapes.values()), shapes
 
 
 def test_one_changed_value_among_many_identical_lines_is_one_edit_of_that_value():

@@ -25,6 +25,8 @@ import re
 from typing import Iterable
 
 from ...records import record
+from .. import MAX_ITEM_SPANS
+from .. import pointer as jp
 
 
 class WriteError(Exception):
@@ -77,8 +79,6 @@ def _apply_in_turn(document, writer, changes: list) -> str:
     for i, change in enumerate(changes):
         _refuse_unlocated(current.data, change.path)
         if change.op == "rename":
-            from .. import pointer as jp
-
             sibling = jp.child(jp.parent(change.path), change.value)
             if jp.exists(current.data, sibling):
                 raise WriteError(f"cannot rename {change.path}: {sibling} already exists")
@@ -162,9 +162,6 @@ _PLAIN_TEXT = re.compile(r"[^\x00-\x1f\x7f\ud800-\udfff]*")
 
 def _refuse_unlocated(data, path: str) -> None:
     """A change inside a list item past MAX_ITEM_SPANS: the loaders kept no position for it to edit."""
-    from .. import MAX_ITEM_SPANS
-    from .. import pointer as jp
-
     node = data
     for token in jp.split(path):
         if isinstance(node, list):
@@ -263,11 +260,18 @@ def _line_diff(old: str, new: str) -> list[TextEdit]:
     for line in old_lines:
         starts.append(starts[-1] + len(line))
     edits: list[TextEdit] = []
-    import difflib  # only when a suggestion or a diff is needed
+    if old_lines == new_lines:
+        opcodes = []
+    elif len(old_lines) + len(new_lines) <= 2 or not old_lines or not new_lines:
+        # one line against another, or lines against none: no line can match, so difflib's only opcode is the
+        # whole of both (replace, insert or delete), and so is this
+        opcodes = [("replace", 0, len(old_lines), 0, len(new_lines))]
+    else:
+        import difflib  # only when a suggestion or a diff is needed
 
-    # a few lines in the usual case; junk heuristics only matter (and only help) for long regions
-    matcher = difflib.SequenceMatcher(None, old_lines, new_lines, autojunk=len(old_lines) > 1000)
-    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        # a few lines in the usual case; junk heuristics only matter (and only help) for long regions
+        opcodes = difflib.SequenceMatcher(None, old_lines, new_lines, autojunk=len(old_lines) > 1000).get_opcodes()
+    for tag, i1, i2, j1, j2 in opcodes:
         if tag == "equal":
             continue
         a = "".join(old_lines[i1:i2])
@@ -320,8 +324,6 @@ def children(spans, parent: str) -> list:
 
 def nearest_owner(spans, path: str) -> tuple[str, list[str]]:
     """The closest ancestor of ``path`` written in the file, and the keys still to create under it."""
-    from .. import pointer as jp
-
     tokens = jp.split(path)
     for depth in range(len(tokens) - 1, -1, -1):
         owner = jp.join(*tokens[:depth])
