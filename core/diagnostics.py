@@ -224,6 +224,9 @@ class Related:
         return {"message": self.message, "file": self.file, "range": self.range.to_json() if self.range else None}
 
 
+_NO_FIELD = object()
+
+
 @record(frozen=True, slots=True)
 class Diagnostic:
     """One finding about one place in a plan.
@@ -248,7 +251,10 @@ class Diagnostic:
     related: tuple[Related, ...] = ()
 
     def with_(self, **changes: Any) -> "Diagnostic":
-        return replace(self, **changes)
+        for name, value in changes.items():
+            if getattr(self, name, _NO_FIELD) is not value:     # (a name that is no field: replace says so)
+                return replace(self, **changes)
+        return self     # nothing changes (the configured severity is the rule's, say): a frozen record is shared
 
     def to_json(self) -> dict[str, Any]:
         out = {

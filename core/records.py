@@ -74,13 +74,16 @@ def fields(class_or_instance) -> tuple[Field, ...]:
 
 def replace(obj, /, **changes):
     """A copy of the record ``obj`` with ``changes``, like ``dataclasses.replace`` (``__post_init__`` runs again)."""
-    for f in fields(obj):
-        if not f.init:
-            if f.name in changes:
-                raise ValueError(f"field {f.name} is declared with init=False, it cannot be specified with replace()")
-            continue
-        if f.name not in changes:
-            changes[f.name] = getattr(obj, f.name)
+    try:
+        given, fixed = obj.__record_init__, obj.__record_not_init__
+    except AttributeError:
+        raise TypeError("must be called with a record class or instance") from None
+    for name in fixed:
+        if name in changes:
+            raise ValueError(f"field {name} is declared with init=False, it cannot be specified with replace()")
+    for name in given:
+        if name not in changes:
+            changes[name] = getattr(obj, name)
     return obj.__class__(**changes)
 
 
@@ -144,6 +147,9 @@ def _process(cls, frozen: bool, slots: bool, order: bool):
     if "__match_args__" not in body:
         added["__match_args__"] = tuple(f.name for f in field_list if f.init)
     added["__record_fields__"] = tuple(field_list)
+    # what replace() reads of the fields, named once
+    added["__record_init__"] = tuple(f.name for f in field_list if f.init)
+    added["__record_not_init__"] = tuple(f.name for f in field_list if not f.init)
     added["__dataclass_fields__"] = _LazyDataclass("__dataclass_fields__", frozen, order)
     added["__dataclass_params__"] = _LazyDataclass("__dataclass_params__", frozen, order)
     if not body.get("__doc__"):

@@ -3,7 +3,7 @@
 The workers are forked from the run once its configurations and registries are
 loaded, so a worker costs a fork, not a second start-up, and checks exactly as
 this process would. Each worker asks for a few files at a time (the quicker
-ones take more), checks them and sends the results back pickled; the run
+ones take more; the chunks shrink towards the end, so the workers finish together), checks them and sends the results back pickled; the run
 yields them in the order of its input, so every output is the serial run's.
 
 What a worker cannot do is redone here, in this process: a file whose check
@@ -57,8 +57,7 @@ def ordered_map(fn: Callable[[Any], Any], items: Sequence[Any], workers: int, ch
     import pickle
     import selectors
 
-    chunk = chunk or max(1, min(32, n // (workers * 8)))
-    chunks = [range(i, min(i + chunk, n)) for i in range(0, n, chunk)]
+    chunks = _chunks(n, workers, chunk)
     sys.stdout.flush()
     sys.stderr.flush()
     children: dict[int, _Child] = {}
@@ -119,6 +118,18 @@ def ordered_map(fn: Callable[[Any], Any], items: Sequence[Any], workers: int, ch
 
 
 _REDO = object()
+
+
+def _chunks(n: int, workers: int, chunk: int = 0) -> list[range]:
+    """The items in consecutive chunks: ``chunk`` at a time, or (0) as many as a worker's share of what is left
+    allows, at most 32 and fewer towards the end, so that the workers finish together (the run waits for the last
+    chunk: one of 32 plans is some 200 ms of one worker while the other has nothing left)."""
+    out, start = [], 0
+    while start < n:
+        size = chunk or max(1, min(32, (n - start) // (workers * 4)))
+        out.append(range(start, min(start + size, n)))
+        start += size
+    return out
 
 
 class _Child:

@@ -176,3 +176,15 @@ def test_ctrl_c_ends_the_run_and_every_worker(tmp_path):
         assert not os.path.exists(f"/proc/{pid}")
     with pytest.raises(ProcessLookupError):
         os.killpg(proc.pid, 0)
+
+
+def test_chunks_cover_every_item_in_order_and_shrink_towards_the_end():
+    for n in (1, 2, 7, 16, 100, 1000, 4321):
+        for workers in (2, 3, 8):
+            chunks = pool._chunks(n, workers)
+            sizes = [len(c) for c in chunks]
+            assert [i for c in chunks for i in c] == list(range(n))
+            assert max(sizes) <= 32 and sizes == sorted(sizes, reverse=True)
+            # the last chunk is one item whenever the workers have more than one round of work
+            assert sizes[-1] == 1 or n <= workers * 4
+    assert [len(c) for c in pool._chunks(10, 2, chunk=3)] == [3, 3, 3, 1]

@@ -78,3 +78,17 @@ def test_contributing_ten_minute_plugin_runs_as_written(tmp_path):
 def first_python_block_of(text: str) -> str:
     start = text.index("```python\n") + len("```python\n")
     return text[start:text.index("```", start)]
+
+
+def test_a_diagnostic_with_changes_is_a_copy_and_with_none_is_itself():
+    """``Diagnostic.with_`` copies only when something changes (the engine asks for the configured severity of
+    every finding, which is mostly the rule's own): a frozen diagnostic is shared, never changed underneath."""
+    import pytest
+
+    d = api.Diagnostic("X001", api.Severity.WARNING, "m", "/a", plugin="p")
+    assert d.with_(severity=api.Severity.WARNING, plugin="p") is d
+    moved = d.with_(severity=api.Severity.ERROR, plugin="p")
+    assert moved is not d and moved.severity is api.Severity.ERROR and d.severity is api.Severity.WARNING
+    assert moved == api.Diagnostic("X001", api.Severity.ERROR, "m", "/a", plugin="p")
+    with pytest.raises(TypeError):
+        d.with_(colour="red")
