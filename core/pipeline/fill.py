@@ -157,6 +157,7 @@ def derive(document, data: dict, unknown: set, out: list) -> None:
     par = data.get("parallelism") if isinstance(data.get("parallelism"), dict) else {}
     devices = data["hardware"].get("num_devices")
     for pointer, how in derived.items():
+        why_not = "dp is not known without a device count (--num-devices N, or num_devices in [tool.deploylint.hardware])"
         tokens = jp.split(pointer) if isinstance(pointer, str) and pointer.startswith("/") else []
         factor = getattr(how, "factor", None)
         if not tokens or type(factor) is not int or factor < 1 or jp.resolve(data, pointer, None) is not None:
@@ -171,14 +172,19 @@ def derive(document, data: dict, unknown: set, out: list) -> None:
                 elif "devices" in unknown or not isinstance(devices, int):
                     value = None
                     break
+                elif devices % model_parallel_size(par):
+                    # no dp fills the devices (PAR401 says so): a batch of a dp no launch can have is no figure
+                    value = None
+                    why_not = (f"no dp makes tp·pp·cp {model_parallel_size(par)} fill the {devices} devices, so dp "
+                               "is not known")
+                    break
                 else:
                     degree = derived_dp(par, devices)
                     notes.append(f"dp {degree} = {devices} devices / tp·pp·cp {model_parallel_size(par)}")
             value *= degree
             degrees[key] = degree
         if value is None:
-            out.append(_info(f"{name} is not known: {how.origin}, and dp is not known without a device count "
-                             "(--num-devices N, or num_devices in [tool.deploylint.hardware])", pointer,
+            out.append(_info(f"{name} is not known: {how.origin}, and {why_not}", pointer,
                              {"key": name, "origin": "derived", "unknown": ["dp"]}))
             continue
         node = data

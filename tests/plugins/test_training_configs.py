@@ -160,6 +160,15 @@ def test_torchtitan_global_batch_minus_one_without_a_world_says_it_is_unknown():
     assert "PAR406" in skipped.data["skipped"] and "PAR402" not in skipped.data["skipped"]
 
 
+def test_torchtitan_global_batch_minus_one_is_not_made_up_when_no_dp_fills_the_devices():
+    # 7 devices over tp·pp·cp 8: no launch has a dp here (PAR401 says so), so no batch is derived from one
+    result = check("llama3_70b.toml", TITAN_NO_WORLD, cli(num_devices=7))
+    (d,) = [d for d in result.diagnostics if d.code == "DL010" and d.path == "/workload/batch_size"]
+    assert d.message.startswith("workload.batch_size is not known: global_batch_size -1 is local_batch_size × dp, "
+                                "and no dp makes tp·pp·cp 8 fill the 7 devices")
+    assert "PAR401" in codes(result)
+
+
 def test_torchtitan_the_derived_batch_lets_the_memory_check_run_and_its_fix_edits_the_mode_token():
     # Llama 3 70B at tp 8 with local batch 8 × 8192 tokens and no recomputation cannot fit an 80 GiB A100; the memory
     # check needs the workload, which the file gives only once dp (64 devices / tp 8) makes its batch known
@@ -475,3 +484,22 @@ def test_a_layout_fix_keeps_a_global_batch_the_file_derives_by_writing_it():
 
     assert apply_changes(doc, Fix.set("/workload/batch_size", 64, "x").changes) == \
         '{\n  "train_batch_size": 64,\n  "train_micro_batch_size_per_gpu": 2,\n  "gradient_accumulation_steps": 4\n}\n'
+
+
+def test_torchtitan_a_mode_it_does_not_know_is_ttn003_at_the_word_and_no_memory_finding_rests_on_it():
+    config = cli(num_devices=64, accelerator="a100-80gb")
+    typo = TITAN_NO_WORLD.replace('mode = "none"', 'mode = "fulll"')
+    result = check("llama3_70b.toml", typo, config)
+    d = one(result, "TTN003")
+    assert d.severity.value == "error" and "activation_checkpoint.mode = 'fulll' is not a mode TorchTitan knows" in d.message
+    assert token(typo, d) == '"fulll"' and result.plan.parallelism.recompute == "full"
+    assert "MEM101" not in codes(result)                   # counted as full recompute, the least memory any mode keeps
+    (fix,) = d.fixes
+    (edit,) = fix.edits
+    assert typo[:edit.start] + edit.new_text + typo[edit.end:] == typo.replace('"fulll"', '"full"')
+    # a number is refused the same way, with no word to suggest
+    assert one(check("llama3_70b.toml", TITAN_NO_WORLD.replace('mode = "none"', "mode = 3"), config), "TTN003").fixes == ()
+    # memory_budget is TorchTitan's own: no TTN003, and an info says how it is counted
+    budget = check("llama3_70b.toml", TITAN_NO_WORLD.replace('mode = "none"', 'mode = "memory_budget"'), config)
+    assert "TTN003" not in codes(budget) and budget.plan.parallelism.recompute == "full"
+    assert any('"memory_budget"' in d.message and d.code == "DL010" for d in budget.diagnostics)
