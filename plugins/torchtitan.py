@@ -202,10 +202,20 @@ def read(path: str, text: str):
     elif glob is not None:
         b.skip(f"training.global_batch_size = {glob}: not a size deploylint reads", "/workload/batch_size")
     mode = jp.resolve(data, "/activation_checkpoint/mode", "selective")    # job_config.py ActivationCheckpoint.mode
+    at = spans.get("/activation_checkpoint/mode")
+    inside = Binding(at.value.start + 1, at.value.end - 1) if at and text[at.value.start] in "\"'" else None
     if mode in ("none", "selective", "full"):
-        at = spans.get("/activation_checkpoint/mode")
-        inside = Binding(at.value.start + 1, at.value.end - 1) if at and text[at.value.start] in "\"'" else None
         b.put("/parallelism/recompute", mode, at.value if at else None, binding=inside)    # a fix keeps the quotes
+    else:
+        # counted as full recompute, the least activation memory any mode keeps: no out-of-memory built on a guess
+        b.put("/parallelism/recompute", "full", at.value if at else None,
+              binding=inside if isinstance(mode, str) else None)
+        if mode == "memory_budget":
+            b.skip("activation_checkpoint.mode = \"memory_budget\" (the compiler chooses what to recompute under "
+                   "activation_checkpoint.memory_budget): counted as full recompute, the least activation memory and "
+                   "the most recomputed FLOPs", "/parallelism/recompute")
+        else:
+            b.engine["invalid_ac_mode"] = mode          # TTN003: TorchTitan stops at it
     b.put("/workload/dtype", "bf16")    # mixed_precision_param default bfloat16; float8 converters are not read
     if "float8" in str(jp.resolve(data, "/model/converters", None)):
         b.skip("float8 training (converters = [\"float8\"]): the estimate counts bf16 weights and compute")
@@ -330,9 +340,47 @@ class ExpertRegion(_TorchTitanRule):
                           data={"ep": par.ep, "dp_shard": shard, "cp": par.cp, "tp": par.tp, "region": region})
 
 
+class InvalidCheckpointMode(_TorchTitanRule):
+    code = "TTN003"
+    name = "torchtitan-ac-mode"
+    severity = Severity.ERROR
+    summary = "TorchTitan: [activation_checkpoint] mode is none of none, selective, full or memory_budget."
+    explanation = """
+        TorchTitan applies activation checkpointing per transformer block and
+        accepts "full" or "selective" there ("none" skips it and
+        "memory_budget" hands the choice to the compiler); any other mode
+        stops the job when the model is built: "Invalid AC mode: … Valid
+        modes: ('full', 'selective')"
+        (torchtitan/distributed/activation_checkpoint.py,
+        _apply_ac_to_transformer_block). deploylint counts such a file's
+        activations as with full recompute, the least memory any mode keeps,
+        so no memory finding rests on the mistyped word.
+    """
+    bad_example = '[activation_checkpoint]\nmode = "fulll"'
+    good_example = '[activation_checkpoint]\nmode = "full"'
+    fix_safety = "Unsafe: the mode you meant is yours to say; the fixes offer the near one."
+
+    def check(self, ctx):
+        from deploylint.core import Fix
+
+        mode = ctx.document.engine.get("invalid_ac_mode")
+        if not self.applies(ctx) or mode is None:
+            return
+        fixes = []
+        if isinstance(mode, str):
+            import difflib  # only when a suggestion is needed
+
+            fixes = [Fix.set("/parallelism/recompute", m, f"use mode = {m!r}", applicability="unsafe")
+                     for m in difflib.get_close_matches(mode.lower(), ["full", "selective", "none"], n=1, cutoff=0.5)]
+        yield self.report("/parallelism/recompute", f"activation_checkpoint.mode = {mode!r} is not a mode TorchTitan "
+                          "knows: it refuses to start: \"Invalid AC mode\" "
+                          "(torchtitan/distributed/activation_checkpoint.py); the estimate counts full recompute",
+                          data={"mode": mode if isinstance(mode, (str, int, float)) else repr(mode)}, fixes=fixes)
+
+
 @hookimpl
 def deploylint_rules():
-    return [ExpertTensorParallel(), ExpertRegion()]
+    return [ExpertTensorParallel(), ExpertRegion(), InvalidCheckpointMode()]
 
 
 @hookimpl

@@ -23,8 +23,8 @@ def test_docs_rules_md_is_in_sync_with_the_rules():
 
 def test_every_builtin_rule_has_summary_explanation_and_examples():
     _, rules = builtin_rules()
-    assert len(rules) == 43          # 20 plan rules + the serving engines: SRV001-003, VLLM001, VLLM003, SGL001-002, TRT001-002
-    #                                  + the training frameworks: MEG001-010, TTN001-002, DSP001-002
+    assert len(rules) == 44          # 20 plan rules + the serving engines: SRV001-003, VLLM001, VLLM003, SGL001-002, TRT001-002
+    #                                  + the training frameworks: MEG001-010, TTN001-003, DSP001-002
     for rule in rules:
         text = describe(rule)
         assert rule.summary and rule.explanation.strip(), rule.code
