@@ -145,13 +145,14 @@ def shard_size(dp: Any, replicate: int, framework: str, replicate_key: str, shar
 
 
 def as_int(text: Any) -> int | None:
-    """A decimal integer written as text (or an int), else None."""
+    """A decimal integer written as text in ASCII digits (or an int), else None: ``int`` reads ``２`` (U+FF12) as
+    2, the shell and the launchers do not."""
     if isinstance(text, bool):
         return None
     if isinstance(text, int):
         return text
     if isinstance(text, str):
         t = text.strip()
-        if t.isdigit() or (t.startswith("-") and t[1:].isdigit()):
+        if t.isascii() and (t.isdigit() or (t.startswith("-") and t[1:].isdigit())):
             return int(t)
     return None

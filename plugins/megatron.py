@@ -386,7 +386,7 @@ def _world(b: PlanBuilder, cmd, at: int, sbatch, text: str) -> None:
         srun = any(c.words and c.words[0].value == "srun" for c in chain)
         if srun and "nodes" in sbatch and "ntasks-per-node" in sbatch:
             nodes, per = as_int(sbatch["nodes"][0]), as_int(sbatch["ntasks-per-node"][0])
-            if not (nodes and per):
+            if not (nodes and per and nodes > 0 and per > 0):
                 b.skip(f"the world size: #SBATCH --nodes={sbatch['nodes'][0]} --ntasks-per-node="
                        f"{sbatch['ntasks-per-node'][0]} are not process counts (give --num-devices)",
                        "/hardware/num_devices")
@@ -493,7 +493,7 @@ def _layer_freq(b: PlanBuilder, got, layers) -> None:
     if got is None:
         return
     text = got[0].replace(" ", "")
-    if text.isdigit():
+    if text.isascii() and text.isdigit():
         b.put("/model/moe/layer_frequency", int(text), got[1], binding=got[2])
         return
     m = re.fullmatch(r"\(?\[0\]\*(\d+)\+\[1\]\*(\d+)\)?", text)

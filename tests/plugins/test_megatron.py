@@ -540,3 +540,11 @@ def test_a_folder_walk_offers_slurm_job_files_to_the_adapter(tmp_path, capsys):
     assert report["summary"]["files"] == 1
     assert {d["file"].rsplit("/", 1)[-1] for d in report["diagnostics"]} == {"job.sbatch"}
     assert "PAR406" in [d["code"] for d in report["diagnostics"]]
+
+
+@pytest.mark.parametrize("nodes", ["-1", "0", "２"])          # U+FF12: a digit to Python's int, not to sbatch
+def test_an_sbatch_node_count_that_is_no_count_gives_no_world(nodes):
+    result = check(SBATCH_TABS.replace("NODES=2\n", f"NODES={nodes}\n"))
+    note = next(d.message for d in result.diagnostics if d.code == "DL010" and "world size" in d.message)
+    assert "are not process counts" in note
+    assert not any(d.code == "DL010" and d.message.startswith("hardware.num_devices = -") for d in result.diagnostics)
