@@ -22,10 +22,20 @@ from ..records import record
 from .params import ParamCounts
 
 
+#: the last counts asked about and their answer: the layout search prices hundreds of layouts of one model with one
+#: ParamCounts (frozen, and held here so that its identity cannot be reused by another object)
+_LAST_MATMUL: tuple = (None, 0)
+
+
 def matmul_params_per_token(counts: ParamCounts) -> int:
     """Active parameters that a token multiplies through: blocks, router, k experts, and the LM head."""
+    last = _LAST_MATMUL
+    if last[0] is counts:
+        return last[1]
     head = counts.lm_head or counts.embedding
-    return sum(l.active - l.norms for l in counts.layers) + head
+    value = sum(l.active - l.norms for l in counts.layers) + head
+    globals()["_LAST_MATMUL"] = (counts, value)       # one rebinding: a reader sees the old pair or the new one
+    return value
 
 
 def score_flops_per_context_token(model) -> int:

@@ -96,3 +96,18 @@ def test_selective_recompute_adds_the_forward_of_the_matmul_modules_it_rebuilds(
     expected = extra_h2 * r["batch"] * S * r["layers"] * r["h"] ** 2
     # the count includes the MLP biases (4h + h per layer): tolerance 0.5%
     assert extra == pytest.approx(expected, rel=0.005, abs=1.0)
+
+
+def test_the_matmul_parameters_follow_the_counts_asked_about_not_the_last_ones():
+    # the layout search asks hundreds of times about one model's counts; another model in between gets its own
+    from deploylint.core.estimate.flops import matmul_params_per_token
+
+    small = count_params(Model(layers=2, hidden_size=64, num_attention_heads=4, num_kv_heads=4, head_dim=16, vocab_size=100, ffn_hidden_size=256))
+    large = count_params(Model(layers=4, hidden_size=128, num_attention_heads=4, num_kv_heads=4, head_dim=32, vocab_size=100, ffn_hidden_size=512))
+
+    def direct(c):
+        return sum(l.active - l.norms for l in c.layers) + (c.lm_head or c.embedding)
+
+    for counts in (small, large, small, small, large):
+        assert matmul_params_per_token(counts) == direct(counts)
+    assert direct(small) != direct(large)
