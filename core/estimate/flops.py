@@ -29,12 +29,13 @@ _LAST_MATMUL: tuple = (None, 0)
 
 def matmul_params_per_token(counts: ParamCounts) -> int:
     """Active parameters that a token multiplies through: blocks, router, k experts, and the LM head."""
+    global _LAST_MATMUL
     last = _LAST_MATMUL
     if last[0] is counts:
         return last[1]
     head = counts.lm_head or counts.embedding
     value = sum(l.active - l.norms for l in counts.layers) + head
-    globals()["_LAST_MATMUL"] = (counts, value)       # one rebinding: a reader sees the old pair or the new one
+    _LAST_MATMUL = (counts, value)       # one rebinding: a reader sees the old pair or the new one
     return value
 
 

@@ -400,23 +400,46 @@ def locate(source: str, keys: tuple[str, ...]):
     """The :class:`~deploylint.core.Range` of the value at ``keys`` below ``[tool.deploylint]`` (of a
     pyproject.toml) or at the top (of a deploylint.toml) in the configuration file ``source``; None when the file
     cannot be read again or does not hold it."""
-    from ..document import LineIndex
     from ..document import pointer as jp
-    from ..document.sources.toml_source import scan
 
     try:
-        with open(source, encoding="utf-8-sig") as fh:
-            text = fh.read()
-        spans, _ = scan(text)
-    except (OSError, UnicodeDecodeError, ValueError):
+        stat = os.stat(source)
+    except OSError:
         return None
+    scanned = _scanned(source, stat.st_mtime_ns, stat.st_size)
+    if scanned is None:
+        return None
+    lines, spans = scanned
     for prefix in ("/tool/deploylint", ""):
         pointer = prefix
         for key in keys:
             pointer = jp.child(pointer, key)
         if pointer in spans:
-            return LineIndex(text).range(spans[pointer].value)
+            return lines.range(spans[pointer].value)
     return None
+
+
+#: per configuration file, its last version read: (mtime_ns, size) and its line index and spans (or None)
+_SCANNED: dict[str, tuple] = {}
+
+
+def _scanned(source: str, mtime_ns: int, size: int):
+    """The configuration file's line index and spans, read and scanned once per version of the file (a folder of
+    adapter files asks about the same keys once per file)."""
+    version = (mtime_ns, size)
+    held = _SCANNED.get(source)
+    if held is None or held[0] != version:
+        from ..document import LineIndex
+        from ..document.sources.toml_source import scan
+
+        try:
+            with open(source, encoding="utf-8-sig") as fh:
+                text = fh.read()
+            held = (version, (LineIndex(text), scan(text)[0]))
+        except (OSError, UnicodeDecodeError, ValueError):
+            held = (version, None)
+        _SCANNED[source] = held
+    return held[1]
 
 
 def _where(source: str, key: str) -> str:
