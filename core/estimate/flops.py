@@ -22,21 +22,9 @@ from ..records import record
 from .params import ParamCounts
 
 
-#: the last counts asked about and their answer: the layout search prices hundreds of layouts of one model with one
-#: ParamCounts (frozen, and held here so that its identity cannot be reused by another object)
-_LAST_MATMUL: tuple = (None, 0)
-
-
 def matmul_params_per_token(counts: ParamCounts) -> int:
     """Active parameters that a token multiplies through: blocks, router, k experts, and the LM head."""
-    global _LAST_MATMUL
-    last = _LAST_MATMUL
-    if last[0] is counts:
-        return last[1]
-    head = counts.lm_head or counts.embedding
-    value = sum(l.active - l.norms for l in counts.layers) + head
-    _LAST_MATMUL = (counts, value)       # one rebinding: a reader sees the old pair or the new one
-    return value
+    return counts.matmul_per_token
 
 
 def score_flops_per_context_token(model) -> int:

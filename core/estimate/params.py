@@ -10,7 +10,7 @@ DeepSeek and OpenAI leave it out, which is ``active - embedding``.
 
 from __future__ import annotations
 
-from ..records import record
+from ..records import field, record
 
 
 @record(frozen=True, slots=True)
@@ -54,6 +54,16 @@ class ParamCounts:
     final_norm: int
     layers: tuple[LayerParams, ...]
     mtp: int = 0              # multi-token-prediction modules, not in ``total`` (DeepSeek-V3 convention)
+    _matmul: int | None = field(default=None, init=False, repr=False, compare=False)
+
+    @property
+    def matmul_per_token(self) -> int:
+        """Active parameters a token multiplies through: blocks without their norms, router, k experts, the LM head.
+        Summed once: the layout search prices hundreds of layouts of one model with one ParamCounts."""
+        if self._matmul is None:
+            head = self.lm_head or self.embedding
+            object.__setattr__(self, "_matmul", sum(l.active - l.norms for l in self.layers) + head)
+        return self._matmul
 
     @property
     def total(self) -> int:

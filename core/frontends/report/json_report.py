@@ -63,12 +63,7 @@ def dumps(value: Any) -> str:
     The standard library's C encoder does not indent, and its Python one spends most of a large report in
     generators; this one writes the same text directly (anything it does not know goes to ``json.dumps``).
     """
-    out: list[str] = []
-    try:
-        _write(value, out, "\n")
-    except (_Other, RecursionError):
-        return json.dumps(value, indent=2, ensure_ascii=False)
-    return "".join(out)
+    return _nested(value, "\n")
 
 
 class _Other(Exception):
