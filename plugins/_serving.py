@@ -174,8 +174,9 @@ def container_invocations(text: str, container, entry: Callable[[list[Word]], in
         words.append(Word(expanded, (i.start, i.end), bind, related, "", chars))
     if entry(words) is not None:
         last = items[-1]
-        if text[:items[0].start].rstrip()[-1:] in ("[", ","):
-            # a flow list (args: ["--model", "m", …]): a new flag goes after the last item, on its line
+        if text[:last.start].rstrip()[-1:] in ("[", ","):
+            # the list the last item is in (args, else command) is a flow list (args: ["--model", "m", …]): a new
+            # flag goes after that item, on its line
             out.append(Invocation(words, (items[0].start, last.end), last.end,
                                   lambda flag, value: f", \"{flag}\", \"{value}\"", container, "container"))
         else:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from deploylint.core.frontends.cli import main
 from deploylint.core.host.registry import Registry
 from deploylint.core.pipeline.config import Config
@@ -324,6 +326,21 @@ def test_a_container_of_vllms_image_with_args_alone_runs_the_image_entrypoint():
     # another image with the same args is not vLLM's server: left alone
     other = ARGS_ONLY.replace("docker.io/vllm/vllm-openai:v0.10.1", "registry.example.com/acme/proxy:1")
     assert check("deploy.yaml", other).diagnostics == []
+
+
+@pytest.mark.parametrize("command, args", [
+    ('          command:\n            - vllm\n            - serve\n', '          args: ["--model", "meta-llama/Llama-3.1-8B-Instruct", "--tensor-parallel-size", "3"]\n'),
+    ('          command: ["vllm", "serve"]\n', '          args:\n            - "--model"\n            - "meta-llama/Llama-3.1-8B-Instruct"\n'
+                                                '            - "--tensor-parallel-size"\n            - "3"\n'),
+])
+def test_a_fix_adds_its_flag_in_the_style_of_the_list_that_holds_the_last_item(command, args):
+    # a block command with flow args, and a flow command with block args: the new flag joins the args list
+    text = ARGS_ONLY.replace('          args: ["--model", "meta-llama/Llama-3.1-8B-Instruct", "--tensor-parallel-size", "3"]\n',
+                             command + args)
+    new, result, applied, problems = fix_text(Engine(Registry().load(), Config()), "deploy.yaml", text,
+                                              unsafe=True, candidate=True)
+    assert not problems and "PAR402" not in codes(result)
+    assert "--data-parallel-size" in new and "PAR402" not in codes(check("deploy.yaml", new))
 
 
 def test_image_repository_drops_the_registry_the_tag_and_the_digest():
