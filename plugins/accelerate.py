@@ -99,6 +99,10 @@ def read(path: str, text: str):
         strategy = fsdp.get("fsdp_sharding_strategy")
         if isinstance(strategy, str) and strategy in _STRATEGY:
             zero = _STRATEGY[strategy]
+        elif strategy is not None:
+            zero = 3
+            b.skip(f"fsdp_config.fsdp_sharding_strategy = {strategy!r}: not one of {', '.join(_STRATEGY)} "
+                   "(FSDP's default, FULL_SHARD = ZeRO-3, is assumed)", "/parallelism/zero_stage")
         elif "fsdp_reshard_after_forward" in fsdp:
             zero = 3 if fsdp.get("fsdp_reshard_after_forward") is True else 2
         else:

@@ -445,7 +445,7 @@ def test_torchtitan_recomputation_the_file_leaves_out_is_added_as_its_table():
     ("accelerate.yaml", "distributed_type: FSDP\nnum_processes: 8\nparallelism_config: [1, 2]\nfsdp_config: 3\n",
      ["parallelism_config = [1, 2]: not a mapping", "fsdp_config = 3: not a mapping"]),
     ("accelerate.yaml", "distributed_type: FSDP\nnum_processes: 8\nfsdp_config:\n  fsdp_sharding_strategy: [1]\n",
-     []),
+     ["fsdp_config.fsdp_sharding_strategy = [1]: not one of FULL_SHARD"]),
     ("accelerate.yaml", "distributed_type: DEEPSPEED\nnum_processes: 8\ndeepspeed_config: on\n",
      ["deepspeed_config = True: not a mapping"]),
     ("job.toml", '[model]\nname = ["llama3"]\nflavor = "8B"\n[training]\nlocal_batch_size = 1\n',
