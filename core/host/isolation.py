@@ -401,11 +401,20 @@ def document_from_wire(host: WorkerHost | None, plugin: str, item: dict, text: s
         if type(factor) is not int or factor < 1 or not all(type(k) is str for k in degrees):
             raise ValueError("derived")
         derived[str(pointer)] = Derived(factor, tuple(degrees), str(origin))
+    startup = None
+    if item.get("startup") is not None:
+        from ..plan.startup import StartupCheck, StartupProfile
+
+        wired = item["startup"]
+        startup = StartupProfile(str(wired["name"]), {
+            str(condition): StartupCheck(str(message), str(source), bool(refuses), None if severity is None else str(severity))
+            for condition, (message, source, refuses, severity) in wired["checks"].items()})
     return Document(str(item["path"]), text if item["text"] is None else str(item["text"]), str(item["format"]),
                     item["data"], spans, newline=str(item["newline"]), writer=writer,
                     label=None if label is None else str(label), related=related,
                     origins={str(k): str(v) for k, v in item["origins"].items()}, partial=bool(item["partial"]),
-                    skipped=[str(s) for s in item["skipped"]], engine=item["engine"], derived=derived)
+                    skipped=[str(s) for s in item["skipped"]], engine=item["engine"], derived=derived,
+                    startup=startup)
 
 
 def _proxy(host: WorkerHost, name: str, hooks: list[str]) -> Any:

@@ -238,6 +238,7 @@ class Worker:
             "origins": {str(p): str(o) for p, o in document.origins.items()}, "partial": bool(document.partial),
             "skipped": [str(s) for s in document.skipped], "engine": dict(document.engine), "writer": doc_id,
             "derived": {str(p): _derived(d) for p, d in (document.derived or {}).items()},
+            "startup": _startup(document.startup),
         }
 
     def op_check(self, request: dict) -> dict:
@@ -265,6 +266,18 @@ def _rule_metadata(rule) -> dict:
 
 #: plans one source adapter may find in one file
 MAX_DOCUMENTS = 1000
+
+
+def _startup(profile) -> dict | None:
+    """A source adapter's StartupProfile as plain data (its checks normalised to StartupCheck's four fields)."""
+    if profile is None:
+        return None
+    checks = {}
+    for condition in profile.checks:
+        check = profile.check(condition)
+        checks[str(condition)] = [str(check.message), str(check.source), bool(check.refuses),
+                                  None if check.severity is None else str(getattr(check.severity, "value", check.severity))]
+    return {"name": str(profile.name), "checks": checks}
 
 
 def _derived(value) -> list:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 
 from deploylint.core import Document, NodeSpan, Span, SpanWriter, StartupCheck, StartupProfile, hookimpl
+from deploylint.core.frontends.cli import main
 from deploylint.core.document.writers.span_writer import Binding
 from deploylint.core.host.registry import Registry
 from deploylint.core.pipeline.config import Config
@@ -210,3 +211,37 @@ def test_a_third_party_adapter_attaches_its_engines_profile_to_the_document():
     assert (d.range.start.column, d.range.end.column) == (40, 42)
     heads = finding(check("serve.acme", "acmeserve meta-llama/Llama-3.1-8B --tp 3\n", registry), "PAR402")
     assert 'AcmeServe 2.1 refuses to start: "heads (32) % tp (3) != 0"' in heads.message
+
+
+ACME_MODULE = '''
+from deploylint.core import Document, NodeSpan, Span, StartupCheck, StartupProfile, hookimpl
+
+PROFILE = StartupProfile("AcmeServe 2.1", {
+    "kv_heads_replicated": StartupCheck("kv_heads ({kv}) must be a multiple of tp ({tp})", "acme/attn.py:12"),
+    "heads": ("heads ({heads}) % tp ({tp}) != 0", "acme/attn.py:10")})
+
+
+@hookimpl
+def deploylint_source(path, text):
+    if not text.startswith("acmeserve "):
+        return None
+    model, tp = text.split()[1], text.split()[3]
+    start = text.index(tp, text.index("--tp"))
+    return Document(path, text, "toml", {"model": {"id": model}, "parallelism": {"tp": int(tp)},
+                                         "serving": {"engine": "acme"}},
+                    {"": NodeSpan(Span(0, 9)), "/parallelism": NodeSpan(Span(0, 9)),
+                     "/parallelism/tp": NodeSpan(Span(start, start + len(tp)))}, partial=True, startup=PROFILE)
+'''
+
+
+def test_an_isolated_third_party_adapters_profile_crosses_its_worker(tmp_path, capsys, monkeypatch):
+    # a plugin module runs in the plugin worker: its Document's StartupProfile must reach the rules in the host
+    (tmp_path / "acme_serve_plugin.py").write_text(ACME_MODULE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    plan = tmp_path / "serve.acme"
+    plan.write_text("acmeserve meta-llama/Llama-3.1-8B --tp 16\n")
+    main(["check", str(plan), "--plugin", "acme_serve_plugin", "--format", "json"])
+    report = json.loads(capsys.readouterr().out)
+    (d,) = [d for d in report["diagnostics"] if d["code"] == "PAR402"]
+    assert d["severity"] == "error"
+    assert 'AcmeServe 2.1 refuses to start: "kv_heads (8) must be a multiple of tp (16)" (acme/attn.py:12)' in d["message"]
