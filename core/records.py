@@ -5,7 +5,8 @@ about fifty classes created while a check starts. ``@dataclass`` compiles six
 generated functions for each frozen class (and builds a ``slots`` class
 twice), and importing :mod:`dataclasses` pulls :mod:`inspect` in: together
 about half of a cold ``deploylint check``. :func:`record` makes the same
-classes with one compiled function each (``__init__``); the other methods are
+classes with one compiled function each (``__init__``), whose code is kept
+beside the ``.pyc`` files for the next interpreter; the other methods are
 shared functions over the class's field names.
 
 What a class gets is what ``@dataclass(frozen=..., slots=..., order=...)``
@@ -22,6 +23,8 @@ records, ``InitVar``, ``kw_only``, ``eq=False``, ``unsafe_hash``.
 
 from __future__ import annotations
 
+import marshal
+import os
 import sys
 from operator import attrgetter
 from typing import Any, ClassVar, get_origin
@@ -224,10 +227,72 @@ def _init(cls, field_list: list[Field], frozen: bool, slots: bool):
               "    return __init__\n")
     module = sys.modules.get(cls.__module__)
     local: dict[str, Any] = {}
-    exec(source, module.__dict__ if module is not None else {}, local)
+    exec(_compiled(source), module.__dict__ if module is not None else {}, local)
     init = local["__create_fn__"](**env)
     init.__annotations__ = {**{f.name: f.type for f in field_list if f.init}, "return": None}
     return init
+
+
+# The generated sources compiled once per machine, as ``.pyc`` files keep a module's compiled code: compiling the
+# fifty ``__init__`` sources of a check is about a sixth of its start-up, reading them back a fiftieth of that.
+# The file sits in this package's ``__pycache__`` beside the ``.pyc`` files, follows the same rule (nothing is
+# written when ``sys.dont_write_bytecode`` is set, as ``PYTHONDONTWRITEBYTECODE`` sets it) and is keyed by the
+# Python that compiled it (``sys.version``) and each source's full text, so it cannot hand out code for another
+# source or another interpreter; a file that cannot be read is no cache, a folder that cannot be written keeps none.
+_CODE_CACHE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "__pycache__",
+                           f"records.{sys.implementation.cache_tag}.inits")
+_CODE_LIMIT = 2000       # sources kept in the file; past it, only those of the last run that wrote it
+_code: dict[str, Any] | None = None      # source -> code object, once the file has been read
+_code_used: set[str] = set()             # the sources this run asked for
+_code_new = False                        # whether this run compiled one the file did not hold
+
+
+def _compiled(source: str):
+    """The code object of a generated source: read from the compiled-code cache, or compiled (and then kept)."""
+    global _code, _code_new
+    if _code is None:
+        _code = _read_code_cache(_CODE_CACHE)
+    code = _code.get(source)
+    if type(code) is not _CodeType:
+        code = _code[source] = compile(source, "<string>", "exec")
+        if not _code_new and not sys.dont_write_bytecode and sys.pycache_prefix is None:
+            import atexit
+
+            atexit.register(_write_code_cache, _CODE_CACHE)
+        _code_new = True
+    _code_used.add(source)
+    return code
+
+
+_CodeType = type(_compiled.__code__)
+
+
+def _read_code_cache(path: str) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as fh:
+            found = marshal.loads(fh.read())
+    except (OSError, EOFError, ValueError, TypeError):
+        return {}
+    if type(found) is not tuple or len(found) != 2 or found[0] != sys.version or type(found[1]) is not dict:
+        return {}
+    return found[1]
+
+
+def _write_code_cache(path: str) -> None:
+    """Every source the file held and every one this run compiled; past the limit, only those this run used."""
+    assert _code is not None
+    kept = _code if len(_code) <= _CODE_LIMIT else {s: c for s, c in _code.items() if s in _code_used}
+    temporary = f"{path}.{os.getpid()}.tmp"
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(temporary, "wb") as fh:
+            fh.write(marshal.dumps((sys.version, kept)))
+        os.replace(temporary, path)
+    except (OSError, ValueError):
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
 
 
 def _repr_fn(names: tuple[str, ...]):

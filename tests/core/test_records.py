@@ -168,3 +168,89 @@ def test_the_init_of_a_record_belongs_to_its_module_and_its_string_hints_resolve
     assert Diagnostic.__init__.__module__ == "deploylint.core.diagnostics"
     assert typing.get_type_hints(Diagnostic.__init__)["severity"] is Severity
     assert inspect.signature(Diagnostic, eval_str=True).parameters["severity"].annotation is Severity
+
+
+# The compiled __init__ sources are kept beside the .pyc files (records._CODE_CACHE); each run below points the
+# cache at a file of its own and writes it as an interpreter that writes .pyc files does.
+CACHED_RUN = """
+import builtins, sys
+sys.dont_write_bytecode = not {write_bytecode}
+from deploylint.core import records
+records._CODE_CACHE = {path!r}
+compiled = []
+real_compile = builtins.compile
+def counting_compile(source, *args, **kwargs):
+    compiled.append(source)
+    return real_compile(source, *args, **kwargs)
+builtins.compile = counting_compile
+import inspect
+from deploylint.core import Diagnostic, Position
+from deploylint.core.plan import Plan
+builtins.compile = real_compile
+found = Diagnostic("X001", "warning", "a message", path="/model/layers")
+assert found == Diagnostic("X001", "warning", "a message", path="/model/layers") and found.data == dict() and Position(2, 3).column == 3
+print(len(compiled), str(inspect.signature(Position)), Plan.__init__.__globals__ is vars(sys.modules["deploylint.core.plan"]))
+"""
+
+
+def cached_run(path, write_bytecode=True) -> tuple[int, str]:
+    out = subprocess.run([sys.executable, "-c", CACHED_RUN.format(path=str(path), write_bytecode=write_bytecode)],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    compiled, rest = out.stdout.strip().split(" ", 1)
+    return int(compiled), rest
+
+
+def test_the_compiled_inits_are_read_back_by_the_next_interpreter(tmp_path):
+    path = tmp_path / "records.inits"
+    first, classes = cached_run(path)
+    assert first >= 10 and path.exists()
+    again, same_classes = cached_run(path)
+    # nothing compiled the second time, and the classes are the same: signature, globals of their module
+    assert (again, same_classes) == (0, classes) == (0, "(line: 'int', column: 'int') -> None True")
+
+
+def test_no_compiled_inits_are_kept_where_no_pyc_would_be_written(tmp_path):
+    path = tmp_path / "records.inits"
+    first, _ = cached_run(path, write_bytecode=False)
+    assert first >= 10 and not path.exists()
+
+
+@pytest.mark.parametrize("content", [b"", b"\x00garbage", "not the cache".encode()])
+def test_a_cache_file_that_is_not_one_is_compiled_over(tmp_path, content):
+    import marshal
+
+    path = tmp_path / "records.inits"
+    first, classes = cached_run(path)
+    for written in (content, marshal.dumps(("another Python", marshal.loads(path.read_bytes())[1])),
+                    marshal.dumps((sys.version, ["a list, not the sources"]))):
+        path.write_bytes(written)
+        again, same_classes = cached_run(path)
+        assert (again, same_classes) == (first, classes)
+        assert marshal.loads(path.read_bytes())[0] == sys.version      # written anew
+
+
+def test_a_source_the_cache_does_not_hold_is_compiled_and_kept(tmp_path):
+    # (a record whose fields changed has a new source: found by its whole text, it is compiled like a new one)
+    import marshal
+
+    path = tmp_path / "records.inits"
+    cached_run(path)
+    version, sources = marshal.loads(path.read_bytes())
+    position = [text for text in sources if "'line'" in text and "'column'" in text]
+    assert len(position) == 1
+    path.write_bytes(marshal.dumps((version, {text: code for text, code in sources.items() if text not in position})))
+    compiled, classes = cached_run(path)
+    assert compiled == 1 and classes == "(line: 'int', column: 'int') -> None True"
+    assert marshal.loads(path.read_bytes())[1].keys() == sources.keys()
+
+
+def test_past_its_limit_the_cache_keeps_only_the_sources_of_the_run_that_writes_it(tmp_path):
+    import marshal
+
+    path = tmp_path / "records.inits"
+    stale = {f"x = {n}\n": compile(f"x = {n}\n", "<string>", "exec") for n in range(3000)}   # more than _CODE_LIMIT
+    path.write_bytes(marshal.dumps((sys.version, stale)))
+    compiled, _ = cached_run(path)
+    kept = marshal.loads(path.read_bytes())[1]
+    assert compiled >= 10 and len(kept) == compiled and not kept.keys() & stale.keys()
