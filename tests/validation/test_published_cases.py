@@ -1,10 +1,10 @@
 """Published training and serving cases as plans: never called impossible, bounds within 4× of the measurement.
 
 Each case is a layout its authors ran and measured, with the table it comes from. The measured step time is the
-published iteration time (Korthikanti's Table 5, MT-NLG's §2.4) or is derived from the published throughput or MFU
-with the paper's own FLOP formula (Megatron), from the published MFU with deploylint's model FLOPs (Llama 3), or from
-published tokens per second (Megatron-Bridge). Contract (docs/validation.md): no error, none of the structural warnings
-that would tell the authors to run it differently, and 1 ≤ measured / bound ≤ 4.
+published iteration time (Korthikanti's Table 5, MT-NLG's §2.4, MLPerf's result logs) or is derived from the published
+throughput or MFU with the paper's own FLOP formula (Megatron), from the published MFU with deploylint's model FLOPs
+(Llama 3), or from published tokens per second (Megatron-Bridge). Contract (docs/validation.md): no error, none of the
+structural warnings that would tell the authors to run it differently, and 1 ≤ measured / bound ≤ 4.
 """
 
 import os
@@ -161,8 +161,9 @@ def test_mt_nlg_530b_section_2_4(deploylint, row):
 # recompute and with sequence parallelism + selective recompute, on A100 80GB (Selene), fp16, s = 2,048, V = 51,200.
 # Transcribed by Calculon (calculon-ai/calculon at caa4b11: calculon/llm/validation.py seqsel_tab5 gives the times,
 # "reported here: https://arxiv.org/pdf/2205.05198.pdf, Table 5"; validation/seqsel/tab5/*.json the layouts,
-# models/*.json the shapes, calculon/llm/llm.py the 51,200-token embedding). Model, heads, hidden, layers, tp, pp (dp 1: the GPUs are
-# tp · pp), global batch, micro-batch, interleaved chunks per rank, seconds (full), seconds (selective + SP).
+# models/*.json the shapes, calculon/llm/llm.py the 51,200-token embedding). Model, heads, hidden, layers, tp, pp
+# (dp 1: the GPUs are tp · pp), global batch, micro-batch, interleaved chunks per rank, seconds (full), seconds
+# (selective + SP).
 KORTHIKANTI_TABLE_5 = [
     ("22B", 64, 6144, 48, 8, 1, 4, 4, 1, 1.42, 1.10),
     ("175B", 96, 12288, 96, 8, 8, 64, 1, 3, 18.13, 13.75),
@@ -216,6 +217,42 @@ def test_megatron_bridge_h100_fp8(deploylint, row):
     if vp:
         plan["training"] = {"virtual_stages_per_rank": vp}
     _check(deploylint, plan, gbs * s / (tokens_per_gpu * gpus) * 1e3)
+
+
+# MLPerf Training v4.0, closed division, NVIDIA, GPT-3 175B (mlcommons/training_results_v4.0 at 6fe9543).
+# NVIDIA/benchmarks/gpt3/implementations/nemo: conf/custom.yaml (96 layers, hidden 12,288, 4·hidden FFN, 96 heads,
+# sequence 2,048, dropout 0, sequence parallelism on, no activation checkpointing), config_common.sh (distributed
+# optimizer: ZeRO-1), config_fp8.sh (FP8 GEMMs) and config_DGXH100_<nodes>x8x<MINIBS>x<TP>x<PP>_*.sh (tp, pp,
+# interleaved chunks, micro-batch); the vocabulary (50,304) is Google's gpt3-175b.yml of the same round
+# (Google/benchmarks/gpt3/implementations/maxtext/.../configs/models/gpt3-175b.yml). The step time is read in
+# NVIDIA/results/<system>/gpt3/result_{0,1,2}.txt: each training block (block_start to block_stop, evaluation excluded)
+# covers epoch_count tokens, an integral number of steps of the logged global_batch_size × 2,048 tokens; the figure is
+# the median over the three runs of each run's median block time per step (their spread is under 1%). The logged
+# gradient_accumulation_steps (72, 6, 6) equal GBS / (dp · MBS) for the layouts below: the log and the config agree.
+# System, nodes of 8 H100 SXM, tp, pp, chunks per rank, micro-batch, global batch (logged), step (s).
+MLPERF_GPT3 = [
+    ("eos_n64", 64, 4, 8, 4, 2, 2304, 10.982),
+    ("eos-dfw_n1344", 1344, 4, 6, 8, 1, 2688, 0.9207),
+    ("eos-dfw_n1452", 1452, 4, 6, 8, 1, 2904, 0.9214),
+]
+
+
+@pytest.mark.parametrize("row", MLPERF_GPT3, ids=lambda r: r[0])
+def test_mlperf_training_v4_gpt3(deploylint, row):
+    system, nodes, tp, pp, chunks, mbs, gbs, seconds = row
+    gpus = nodes * 8
+    dp = gpus // (tp * pp)
+    assert {64: 72, 1344: 6, 1452: 6}[nodes] == gbs // (dp * mbs)       # the logged gradient_accumulation_steps
+    plan = {"schema_version": 1, "name": f"mlperf-gpt3-{system}",
+            "model": {"layers": 96, "hidden_size": 12288, "num_attention_heads": 96, "vocab_size": 50304,
+                      "ffn_hidden_size": 4 * 12288, "ffn_activation": "gelu", "norm": "layernorm", "tie_embeddings": True,
+                      "dropout": False},
+            "hardware": {"accelerator": "h100-sxm", "num_devices": gpus},
+            "parallelism": {"tp": tp, "pp": pp, "dp": dp, "micro_batch_size": mbs, "zero_stage": 1,
+                            "sequence_parallel": True},
+            "training": {"virtual_stages_per_rank": chunks},
+            "workload": {"mode": "training", "batch_size": gbs, "seq_len": 2048, "dtype": "fp8"}}
+    _check(deploylint, plan, seconds * 1e3)
 
 
 def test_deepseek_v3_pre_training(deploylint):
