@@ -11,14 +11,16 @@ abandoned when the budget is spent.
 
 from __future__ import annotations
 
-import signal
-import threading
+import sys
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator
 
-try:   # the handler as installed, without the Handlers enum's conversion (signal.getsignal: about 10 µs)
+try:   # the C module signal.py wraps: its Signals and Handlers enums (none needed here) are about 1% of a cold check,
+    # and its getsignal gives the handler as installed without their conversion (signal.getsignal: about 10 µs)
+    import _signal as signal
     from _signal import getsignal as _raw_handler
 except ImportError:  # pragma: no cover - not CPython
+    import signal
     _raw_handler = signal.getsignal
 
 #: how many diagnostics one rule may return for one file before it counts as garbage
@@ -51,9 +53,21 @@ def call_with_budget(fn: Callable[[], Any], seconds: float) -> Any:
     """``fn()``, or RuleTimeout after ``seconds``; exceptions from ``fn`` propagate."""
     if seconds <= 0:
         return fn()
-    if threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer"):
+    if _in_main_thread() and hasattr(signal, "setitimer"):
         return _with_timer(fn, seconds)
     return _with_thread(fn, seconds)
+
+
+def _in_main_thread() -> bool:
+    """Whether this is the thread signal handlers run in. :mod:`threading` (about 1.5% of a cold check) is
+    imported only when someone else has or when there is more than one thread: when there is one, it is the main
+    thread."""
+    threading = sys.modules.get("threading")
+    if threading is None:
+        if len(sys._current_frames()) == 1:
+            return True
+        import threading
+    return threading.current_thread() is threading.main_thread()
 
 
 def _on_alarm(signum, frame):
@@ -71,7 +85,7 @@ def budget_scope() -> Iterator[None]:
     every file); the engine opens one scope for the rules of a file, and the handler the caller had is back when
     it closes. Each rule still starts with deploylint's handler in place: one a rule replaced is installed again.
     """
-    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
+    if not _in_main_thread() or not hasattr(signal, "setitimer"):
         yield
         return
     previous = signal.signal(signal.SIGALRM, _on_alarm)
@@ -102,6 +116,8 @@ def _with_timer(fn: Callable[[], Any], seconds: float) -> Any:
 
 
 def _with_thread(fn: Callable[[], Any], seconds: float) -> Any:
+    import threading
+
     box: dict[str, Any] = {}
 
     def target() -> None:

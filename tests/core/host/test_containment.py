@@ -117,3 +117,23 @@ def test_the_in_process_switch_runs_a_local_plugin_here(tmp_path, monkeypatch, d
     monkeypatch.setenv("DEPLOYLINT_PLUGINS_IN_PROCESS", "1")
     result = _lint_with(tmp_path, monkeypatch, deploylint, "pid_plugin_in_process")
     assert result.one("PID001").data["pid"] == os.getpid()
+
+
+def test_a_run_that_started_no_thread_times_its_rules_out_without_importing_threading():
+    import subprocess
+    import sys
+
+    code = ("import sys\n"
+            "from deploylint.core.host.containment import RuleTimeout, budget_scope, call_with_budget\n"
+            "def slow():\n    while True:\n        pass\n"
+            "outcomes = []\n"
+            "for scoped in (False, True):\n"
+            "    try:\n"
+            "        if scoped:\n"
+            "            with budget_scope():\n                call_with_budget(slow, 0.2)\n"
+            "        else:\n            call_with_budget(slow, 0.2)\n"
+            "    except RuleTimeout:\n        outcomes.append(scoped)\n"
+            "print(outcomes, 'threading' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    # an endless rule stopped by the alarm in the main thread both times (or the run would not end), threading unused
+    assert out.stdout.strip() == "[False, True] False", out.stdout + out.stderr
