@@ -29,11 +29,11 @@ class SourceError(Exception):
 MAX_ENTRIES = 50_000
 
 
-def refuse_too_many_entries(text: str, tokens: re.Pattern, max_depth: int) -> None:
+def refuse_too_many_entries(text: str, tokens: str, max_depth: int) -> None:
     """A :class:`SourceError` at the first key or list item of ``text`` past :data:`MAX_ENTRIES`.
 
     Run before the parser, so that its cost per value is bounded. ``tokens`` is the format's lexer (see
-    :func:`entry_lexer`): strings, comments, blanks and bare words are skipped whole, and the rest are named
+    :func:`entry_lexer`; compiled when a text is first long enough to be lexed): strings, comments, blanks and bare words are skipped whole, and the rest are named
     groups: ``key`` (the ``=`` or ``:`` after a key), ``open`` (``[``, ``{`` or ``(``; ``empty`` when its
     closer follows at once), ``lead`` (a ``[`` that starts a line: a TOML table header, whose name is a key,
     outside any bracket), ``comma`` and ``close`` (a run of closers). A key counts once and a list or tuple item once
@@ -49,7 +49,7 @@ def refuse_too_many_entries(text: str, tokens: re.Pattern, max_depth: int) -> No
         return
     count = 0
     stack: list[str] = []
-    for m in tokens.finditer(text):
+    for m in re.finditer(tokens, text, re.MULTILINE):
         kind = m.lastgroup
         if kind == "key":
             if stack and stack[-1] == "(":   # dict(key=value): one item, counted by its bracket or comma
@@ -104,8 +104,9 @@ def too_many_entries(where: Range) -> SourceError:
                        "plan (which holds a few hundred): the first one past the limit is here", where)
 
 
-def entry_lexer(strings: str, comment: str | None, headers: bool = False) -> re.Pattern:
-    """The lexer :func:`refuse_too_many_entries` reads a format with: ``strings`` is the regular expression of
+def entry_lexer(strings: str, comment: str | None, headers: bool = False) -> str:
+    """The lexer :func:`refuse_too_many_entries` reads a format with (a regular expression of ``re.MULTILINE``
+    mode, not compiled until a file is long enough to be lexed): ``strings`` is the regular expression of
     its string literals, ``comment`` the character that starts a comment, ``headers`` whether a ``[`` at the
     start of a line may be a table header (TOML)."""
     parts = [strings]
@@ -118,7 +119,7 @@ def entry_lexer(strings: str, comment: str | None, headers: bool = False) -> re.
     parts += [r"[ \t\r\n]*\n", r"[ \t\r]+", rf"[^\s\"'\[\]{{}}(),:={re.escape(comment or '')}]+",
               r"(?P<key>[=:])", r"(?P<open>[\[{(](?P<empty>[ \t\r\n]*[\]})])?)", r"(?P<comma>,)",
               r"(?P<close>[\]})](?:[ \t\r\n]*[\]})])*)"]
-    return re.compile("|".join(parts), re.MULTILINE)
+    return "|".join(parts)
 
 
 #: file suffix → loader module name (inside this package)

@@ -34,9 +34,10 @@ _WS_COMMENTS = re.compile(r"(?:[ \t\r\n]+|#[^\n]*)*")
 _BARE_ITEMS = re.compile(r"[-+.:0-9A-Za-z_ \t\r\n,]*")
 #: a one-line basic string (text tomllib accepted: it is closed on its line)
 _BASIC_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
-_LONG_INT = re.compile(r"[+-]?[0-9][0-9_]{4000,}")
-_ERR_AT = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
-_ERR_END = re.compile(r"\s*\(at end of document\)\s*$")
+#: (these three are compiled when a file is refused: a plan tomllib reads needs none of them)
+_LONG_INT = r"[+-]?[0-9][0-9_]{4000,}"
+_ERR_AT = r"\s*\(at line (\d+), column (\d+)\)\s*$"
+_ERR_END = r"\s*\(at end of document\)\s*$"
 #: arrays and inline tables nested deeper than this are no plan's (tomllib's recursion refuses them): the entry
 #: count leaves them to that error
 MAX_DEPTH = 64
@@ -76,7 +77,7 @@ def load(path: str, text: str) -> Document:
 
 
 def _too_long(text: str) -> SourceError:
-    m = _LONG_INT.search(text)
+    m = re.search(_LONG_INT, text)
     if m is None:
         return SourceError("invalid TOML: a value cannot be converted", Range.at(1, 1))
     pos = LineIndex(text).position(m.start())
@@ -89,12 +90,12 @@ def _error(text: str, exc: Exception) -> SourceError:
     msg = str(getattr(exc, "msg", None) or exc)
     line = getattr(exc, "lineno", None)
     col = getattr(exc, "colno", None)
-    m = _ERR_AT.search(msg)
+    m = re.search(_ERR_AT, msg)
     if m:
         line, col = int(m.group(1)), int(m.group(2))
         msg = msg[: m.start()]
-    elif _ERR_END.search(msg):
-        msg = _ERR_END.sub("", msg)
+    elif re.search(_ERR_END, msg):
+        msg = re.sub(_ERR_END, "", msg)
         index = LineIndex(text)
         pos = index.position(len(text))
         line, col = pos.line, pos.column

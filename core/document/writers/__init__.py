@@ -148,16 +148,17 @@ def _plain(value) -> bool:
     if isinstance(value, float):
         return math.isfinite(value)
     if isinstance(value, str):
-        return _PLAIN_TEXT.fullmatch(value) is not None
+        return re.fullmatch(_PLAIN_TEXT, value) is not None
     if isinstance(value, (list, tuple)):
         return all(_plain(v) for v in value)
     if isinstance(value, dict):
-        return all(isinstance(k, str) and _PLAIN_TEXT.fullmatch(k) is not None and _plain(v) for k, v in value.items())
+        return all(isinstance(k, str) and re.fullmatch(_PLAIN_TEXT, k) is not None and _plain(v) for k, v in value.items())
     return False
 
 
-#: printable text without surrogates: what TOML's basic strings and JSON strings hold as written
-_PLAIN_TEXT = re.compile(r"[^\x00-\x1f\x7f\ud800-\udfff]*")
+#: printable text without surrogates: what TOML's basic strings and JSON strings hold as written (compiled when a
+#: fix is first written: a check that writes none does not pay for it)
+_PLAIN_TEXT = r"[^\x00-\x1f\x7f\ud800-\udfff]*"
 
 
 def _refuse_unlocated(data, path: str) -> None:
