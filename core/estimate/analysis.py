@@ -287,8 +287,8 @@ def _serving_bounds(plan, counts: ParamCounts, memory: MemoryEstimate, flops: Fl
     moe_here = 0
     per_expert = 0.0
     if model.moe:
-        per_expert = next((l.expert for l in counts.layers if l.is_moe), 0) * w / max(1, par.etp)
-        moe_here = sum(1 for li in stage_layers(model.layers, par.pp, par.pipeline_layers)[busiest.stage] if counts.layers[li].is_moe)
+        per_expert = counts.first_expert_params * w / max(1, par.etp)
+        moe_here = counts.moe_span(stage_layers(model.layers, par.pp, par.pipeline_layers)[busiest.stage])[0]
 
     def weights_read(tokens_per_replica: float) -> float:
         """Weight bytes the busiest device reads in one pass over ``tokens_per_replica`` tokens of each replica:
@@ -319,7 +319,7 @@ def _serving_bounds(plan, counts: ParamCounts, memory: MemoryEstimate, flops: Fl
         else:
             # one request's own prefill: its attention and dense layers on its replica's tp·cp devices, its routed
             # experts spread over the ep·etp devices that hold them (the same devices do both, one after the other)
-            expert_flops = 2 * sum(l.top_k * l.expert for l in counts.layers) * work.seq_len
+            expert_flops = 2 * counts.routed_active_params * work.seq_len
             dense_flops = flops.prefill_flops_per_sample - expert_flops
             group = par.ep * par.etp if model.moe else par.tp * par.cp
             first_compute = (compute_time(dense_flops, flops.high_precision_prefill, par.tp * par.cp, hw)

@@ -123,7 +123,7 @@ def estimate_comm(plan, counts, memory) -> CommEstimate:
     stages = stage_layers(model.layers, par.pp, par.pipeline_layers)
     busiest_stage = max(range(par.pp), key=lambda s: len(stages[s]))
     layers = stages[busiest_stage]
-    moe_layers = sum(1 for li in layers if counts.layers[li].is_moe)
+    moe_layers, expert_unit = counts.moe_span(layers)
     pp_link = _link(par.tp * par.cp * par.dp * par.pp, dpn)
     # Serving keeps every token on all tp ranks of its replica (no sequence parallelism): an expert group inside the
     # tp group already holds the tokens, and the combine is the MLP's tp all-reduce.
@@ -164,7 +164,7 @@ def estimate_comm(plan, counts, memory) -> CommEstimate:
         traffic = [Traffic(t.kind, t.bytes * m, t.link, t.group) for t in per_pass(tokens, 2)]
         busiest = memory.busiest
         grad_bytes = DTYPE_BYTES[work.dtype]
-        expert_params = busiest.experts and sum(counts.layers[li].expert for li in layers) * busiest.experts / max(1, par.etp)
+        expert_params = busiest.experts and expert_unit * busiest.experts / max(1, par.etp)
         dense_params = max(0.0, busiest.params - (expert_params or 0))
         edp = expert_data_parallel(par)
         volumes: dict[str, float] = {}

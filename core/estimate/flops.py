@@ -46,8 +46,7 @@ def high_precision_flops_per_token(model, counts: ParamCounts, context: float) -
     Engine's FP8 recipes cast only the Linear layers' GEMMs (its attention runs in BF16 unless asked otherwise), and
     TorchTitan's float8 converter leaves the output layer out (``filter_fqns = ["output"]``)."""
     head = counts.lm_head or counts.embedding
-    router = sum(l.router for l in counts.layers)
-    return 2 * (head + router) + model.layers * score_flops_per_context_token(model) * context
+    return 2 * (head + counts.router_params) + model.layers * score_flops_per_context_token(model) * context
 
 
 def recomputed_matmul_params(model, counts: ParamCounts, modules) -> int:
@@ -114,7 +113,7 @@ def estimate_flops(plan, counts: ParamCounts) -> FlopsEstimate:
     decode_token = matmul + scores * mean_context
     sample = prefill + decode_token * out
     per_token = decode_token if out else sample / s
-    head = 2 * (counts.lm_head or counts.embedding) + 2 * sum(l.router for l in counts.layers)
+    head = 2 * (counts.lm_head or counts.embedding) + 2 * counts.router_params
     hp_prefill = head * s + scores * s * (s + 1) / 2
     hp_decode = head + scores * mean_context
     return FlopsEstimate(per_token, sample, sample, prefill, decode_token,

@@ -24,22 +24,37 @@ class Coords:
     edp_rank: int
 
 
-def stage_layers(layers: int, pp: int, split=None) -> list[range]:
+#: stage_layers' answers by (layers, pp, split): a pure function of three small values that every estimate asks for
+#: (memory, communication, bounds, the schedule), hundreds of times in one layout search
+_STAGES: dict[tuple, tuple[range, ...]] = {}
+
+
+def stage_layers(layers: int, pp: int, split=None) -> tuple[range, ...]:
     """Layers of each pipeline stage: ``split`` when it places all of them over ``pp`` stages, else as even as
     possible, the earlier stages taking the remainder."""
+    key = (layers, pp, tuple(split) if split else None)
+    hit = _STAGES.get(key)
+    if hit is None:
+        if len(_STAGES) >= 4096:    # a long-running language server sees one key per model depth and layout
+            _STAGES.clear()
+        hit = _STAGES[key] = _split_layers(layers, pp, key[2])
+    return hit
+
+
+def _split_layers(layers: int, pp: int, split: tuple[int, ...] | None) -> tuple[range, ...]:
     if split and len(split) == pp and sum(split) == layers:
         out, start = [], 0
         for n in split:
             out.append(range(start, start + n))
             start += n
-        return out
+        return tuple(out)
     base, extra = divmod(layers, pp)
     out, start = [], 0
     for s in range(pp):
         n = base + (1 if s < extra else 0)
         out.append(range(start, start + n))
         start += n
-    return out
+    return tuple(out)
 
 
 def coords(index: int, par) -> Coords:
@@ -77,7 +92,7 @@ def dualpipe(plan) -> bool:
                 and plan.workload.training)
 
 
-def rank_stages(plan, stages: list[range]) -> list[tuple[range, ...]]:
+def rank_stages(plan, stages: tuple[range, ...]) -> list[tuple[range, ...]]:
     """The stages each pipeline rank holds: its own, or under DualPipe its own and its mirror (pp − 1 − r)."""
     if not dualpipe(plan):
         return [(r,) for r in stages]

@@ -256,8 +256,9 @@ def _fits(plan, memory) -> bool:
     return "hardware" in plan.unknown or memory.busiest.total <= HEADROOM * memory.busiest.capacity
 
 
-def _evaluate(plan, par, counts: ParamCounts, memory=None) -> tuple[Analysis, Candidate]:
-    a = analyze(replace(plan, parallelism=par), counts=counts, all_devices=False, memory=memory)
+def _evaluate(plan, par, counts: ParamCounts, memory=None, trial=None) -> tuple[Analysis, Candidate]:
+    """``par`` on ``plan`` estimated as a candidate; ``trial`` is that plan when the caller has made it already."""
+    a = analyze(trial or replace(plan, parallelism=par), counts=counts, all_devices=False, memory=memory)
     return a, candidate_from(plan, a)
 
 
@@ -288,13 +289,14 @@ def _fitting(plan, par, counts: ParamCounts, stats: SearchStats, exhaustive: boo
         return cand if cand.fits else None
     # any device past the headroom rejects the layout (when memory decides at all): the estimate stops there
     limit = None if "hardware" in plan.unknown else HEADROOM * plan.hardware.memory_bytes
-    memory = estimate_memory(replace(plan, parallelism=par), counts, representative_devices(par, plan.hardware.num_devices),
+    trial = replace(plan, parallelism=par)
+    memory = estimate_memory(trial, counts, representative_devices(par, plan.hardware.num_devices),
                              distinct=True, stop_above=limit, memo=memo)
     if not _fits(plan, memory):
         stats.rejected_by_memory += 1
         return None
     stats.priced += 1
-    return _evaluate(plan, par, counts, memory)[1]
+    return _evaluate(plan, par, counts, memory, trial)[1]
 
 
 def candidate_for(plan, counts: ParamCounts | None = None) -> Candidate:

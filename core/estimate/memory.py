@@ -161,6 +161,11 @@ def layer_activation_bytes(model, layer_is_moe: bool, *, s: int, b: int, tp: int
     return sharded + (unsharded / tp if sp and tp > 1 else unsharded)
 
 
+def _weight(d: DeviceMemory) -> tuple[int, int]:
+    """What ``busiest`` maximises: the total, then the lower index."""
+    return d.total, -d.index
+
+
 @record(frozen=True, slots=True)
 class MemoryEstimate:
     devices: tuple[DeviceMemory, ...]
@@ -168,15 +173,17 @@ class MemoryEstimate:
     _fits: bool | None = field(default=None, init=False, repr=False, compare=False)
     _imbalance: float | None = field(default=None, init=False, repr=False, compare=False)
 
-    def __post_init__(self) -> None:
-        # found once: rules ask for it many times, and a plan may have 100,000 devices
-        object.__setattr__(self, "_busiest", max(self.devices, key=lambda d: (d.total, -d.index)) if self.devices else None)
-
     @property
     def busiest(self) -> DeviceMemory:
-        if self._busiest is None:
-            raise ValueError("no devices")
-        return self._busiest
+        """The device with the most bytes (the first of equal ones); found once, as rules ask for it many times and a
+        plan may have 100,000 devices (:func:`estimate_memory` gives it from the distinct devices it computed)."""
+        busiest = self._busiest
+        if busiest is None:
+            if not self.devices:
+                raise ValueError("no devices")
+            busiest = max(self.devices, key=_weight)
+            object.__setattr__(self, "_busiest", busiest)
+        return busiest
 
     @property
     def utilization(self) -> float:
@@ -249,22 +256,34 @@ def estimate_memory(plan, counts: ParamCounts, devices: list[int] | None = None,
     # computation (the key below names every input of it; tests/core/estimate/test_layout_search_pruning.py checks
     # each device against its estimate alone).
     cache: dict[tuple, DeviceMemory] = {}
-    by_rank: dict[tuple[int, int], DeviceMemory] = {}   # (stage, EP rank) → its figures, once known
-    stage_sums: dict[int, tuple] = {}
+    seen: dict[tuple[int, int], DeviceMemory] = {}   # (stage, experts held) → the figures, once known
+    stage_keys: dict[int, tuple] = {}
     stage_acts: dict[int, float] = {}
     ep_counts = par.expert_counts(E) if E else ()
     n_counts = len(ep_counts)
-    out = []
     stride, etp, ep, last_stage = par.tp * par.cp * par.dp, max(1, par.etp), max(1, par.ep), par.pp - 1
-    for i in (range(hw.num_devices) if devices is None else devices):
+
+    every = devices is None and stop_above is None and not distinct and stride > 0
+    n = hw.num_devices
+    if every:
+        # every device: the figures of each (stage, EP rank) are found on its first device (the loop below), then
+        # repeated for the devices after it
+        present = range(min(last_stage, (n - 1) // stride) + 1 if n > 0 else 0)
+        devices = [stage * stride + r * etp for stage in present for r in range(ep)
+                   if r * etp < stride and stage * stride + r * etp < (n if stage == last_stage else min(n, (stage + 1) * stride))]
+    out: list[DeviceMemory] = []
+    fresh: list[DeviceMemory] = []
+    for i in (range(n) if devices is None else devices):
         # (stage, EP rank) as layout.coords gives them, without building the coordinates of every device
-        stage, ep_rank = min(i // stride, last_stage), (i % stride // etp) % ep
-        hit = by_rank.get((stage, ep_rank))
+        stage = i // stride
+        if stage > last_stage:
+            stage = last_stage
+        ep_rank = (i % stride // etp) % ep
+        n_experts = ep_counts[ep_rank] if ep_rank < n_counts else 0
+        hit = seen.get((stage, n_experts))
         if hit is None:
-            n_experts = (ep_counts[ep_rank] if ep_rank < n_counts else 0) if E else 0
-            layers = stages[stage]
-            sums = stage_sums.get(stage)
-            if sums is None:
+            sk = stage_keys.get(stage)
+            if sk is None:
                 parts = []
                 for rng in held[stage]:
                     part = memo.get((rng.start, rng.stop)) if memo is not None else None
@@ -274,28 +293,29 @@ def estimate_memory(plan, counts: ParamCounts, devices: list[int] | None = None,
                             memo[rng.start, rng.stop] = part
                     parts.append(part)
                 sums = parts[0] if len(parts) == 1 else tuple(map(sum, zip(*parts)))
-                stage_sums[stage] = sums
-            n_layers = sums[2]
-            # the embedding and the head: on the first and the last stage, and under DualPipe on both end ranks
-            embeds = stage == 0 or (dual and stage == last_stage)
-            heads = stage == last_stage or (dual and stage == 0)
-            if not training:
-                in_flight = 0
-            elif dual:
-                # DeepSeek-V3 Table 2: PP + 1 micro-batches of a stage's activations, over the rank's two stages
-                in_flight = min(par.pp + 1, m) / 2
-            else:
-                in_flight = _in_flight(par.pp, stage, m, v)
-            key = (sums, embeds, heads, in_flight, n_experts)
+                # the embedding and the head: on the first and the last stage, and under DualPipe on both end ranks
+                embeds = stage == 0 or (dual and stage == last_stage)
+                heads = stage == last_stage or (dual and stage == 0)
+                if not training:
+                    in_flight = 0
+                elif dual:
+                    # DeepSeek-V3 Table 2: PP + 1 micro-batches of a stage's activations, over the rank's two stages
+                    in_flight = min(par.pp + 1, m) / 2
+                else:
+                    in_flight = _in_flight(par.pp, stage, m, v)
+                sk = stage_keys[stage] = (sums, embeds, heads, in_flight)
+            key = (*sk, n_experts)
             hit = cache.get(key)
             if hit is not None:
-                by_rank[stage, ep_rank] = hit
+                seen[stage, n_experts] = hit
         if hit is not None:
-            if distinct:
-                continue
-            out.append(DeviceMemory(i, stage, ep_rank, hit.layers, hit.experts, hit.weights, hit.gradients,
-                                    hit.optimizer, hit.activations, hit.kv_cache, hit.capacity, hit.params))
+            if not distinct:
+                out.append(DeviceMemory(i, stage, ep_rank, hit.layers, hit.experts, hit.weights, hit.gradients,
+                                        hit.optimizer, hit.activations, hit.kv_cache, hit.capacity, hit.params))
             continue
+        sums, embeds, heads, in_flight = sk
+        layers = stages[stage]
+        n_layers = sums[2]
         sharded_sum, replicated_sum, kv_layers, expert_unit, moe_count = sums
         dense = sharded_sum / par.tp + kv_layers * kv_attn / kv_div + replicated_sum
         expert = expert_unit * n_experts / max(1, par.etp)
@@ -361,11 +381,30 @@ def estimate_memory(plan, counts: ParamCounts, devices: list[int] | None = None,
                                 tp=par.tp, dtype=work.kv_cache_dtype)
         dev = DeviceMemory(i, stage, ep_rank, n_layers, n_experts, int(weights), int(grads), int(opt),
                            int(acts), int(kv), capacity, int(params))
-        cache[key] = by_rank[stage, ep_rank] = dev
+        cache[key] = seen[stage, n_experts] = dev
         out.append(dev)
+        fresh.append(dev)
         if stop_above is not None and dev.total > stop_above:
             break
-    return MemoryEstimate(tuple(out))
+    if not every:
+        return MemoryEstimate(tuple(out))
+    # the first devices' figures repeated over their stages; the busiest and whether all fit are read from the devices
+    # computed (the first of equal devices is the busiest, and devices ascend)
+    rows = {}
+    for dev in out:
+        rows[dev.stage, dev.ep_rank] = (dev.stage, dev.ep_rank, dev.layers, dev.experts, dev.weights, dev.gradients,
+                                        dev.optimizer, dev.activations, dev.kv_cache, dev.capacity, dev.params)
+    everyone: list[DeviceMemory] = []
+    for stage in present:
+        lo = stage * stride
+        row = [rows.get((stage, r)) for r in range(ep)]
+        everyone += [DeviceMemory(i, *row[(i % stride // etp) % ep])
+                     for i in range(lo, n if stage == last_stage else min(n, lo + stride))]
+    estimate = MemoryEstimate(tuple(everyone))
+    if fresh:
+        object.__setattr__(estimate, "_busiest", everyone[max(fresh, key=_weight).index])
+        object.__setattr__(estimate, "_fits", all(d.total <= d.capacity for d in fresh))
+    return estimate
 
 
 def _in_flight(pp: int, stage: int, m: int, v: int) -> float:

@@ -55,6 +55,8 @@ class ParamCounts:
     layers: tuple[LayerParams, ...]
     mtp: int = 0              # multi-token-prediction modules, not in ``total`` (DeepSeek-V3 convention)
     _matmul: int | None = field(default=None, init=False, repr=False, compare=False)
+    _sums: tuple[int, int, int] | None = field(default=None, init=False, repr=False, compare=False)
+    _spans: dict | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def matmul_per_token(self) -> int:
@@ -64,6 +66,44 @@ class ParamCounts:
             head = self.lm_head or self.embedding
             object.__setattr__(self, "_matmul", sum(l.active - l.norms for l in self.layers) + head)
         return self._matmul
+
+    def _layer_sums(self) -> tuple[int, int, int]:
+        # the sums every estimate of the model reads, over all its layers: summed once (``layers`` is a tuple of
+        # frozen records, so they cannot change after the first call)
+        if self._sums is None:
+            ls = self.layers
+            object.__setattr__(self, "_sums", (sum(l.router for l in ls), sum(l.top_k * l.expert for l in ls),
+                                               next((l.expert for l in ls if l.is_moe), 0)))
+        return self._sums
+
+    @property
+    def router_params(self) -> int:
+        """The routers (gates and their biases) of all layers."""
+        return self._layer_sums()[0]
+
+    @property
+    def routed_active_params(self) -> int:
+        """Routed-expert parameters a token passes through: top_k experts in each MoE layer."""
+        return self._layer_sums()[1]
+
+    @property
+    def first_expert_params(self) -> int:
+        """One routed expert of the first MoE layer (0 for a dense model)."""
+        return self._layer_sums()[2]
+
+    def moe_span(self, layers: range) -> tuple[int, int]:
+        """(MoE layers, one expert's parameters summed over them) among ``layers``: what a pipeline stage holds.
+        Kept per range: the layout search asks for the same stages of one model for every layout it prices."""
+        spans = self._spans
+        if spans is None:
+            spans = {}
+            object.__setattr__(self, "_spans", spans)
+        key = (layers.start, layers.stop, layers.step)
+        hit = spans.get(key)
+        if hit is None:
+            held = [self.layers[i] for i in layers]
+            hit = spans[key] = (sum(1 for l in held if l.is_moe), sum(l.expert for l in held))
+        return hit
 
     @property
     def total(self) -> int:
