@@ -235,7 +235,12 @@ class Diagnostic:
     ``range`` the span of that value in the file (filled in by the engine);
     ``data`` the figures behind the message as plain JSON values;
     ``related`` other places that explain it (:class:`Related`), e.g. where
-    the environment variable a flag's value comes from is set.
+    the environment variable a flag's value comes from is set;
+    ``refusal`` why the finding offers no fix although one was proposed (the
+    file holds no token the fix could edit, or the value is set elsewhere):
+    deploylint sets it where it drops the fixes and ends the message with
+    "; no fix offered: <refusal>"; the language server shows it as the reason
+    of a disabled quick fix. No report prints it on its own.
     """
 
     code: str
@@ -249,6 +254,7 @@ class Diagnostic:
     plugin: str = ""
     file: str | None = None
     related: tuple[Related, ...] = ()
+    refusal: str = ""
 
     def with_(self, **changes: Any) -> "Diagnostic":
         for name, value in changes.items():

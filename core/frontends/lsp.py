@@ -296,7 +296,7 @@ def code_action(ls: DeploylintServer, params: lsp.CodeActionParams) -> list[lsp.
                 continue
             d = _rendered(linted, lsp_d, d)
             offered = [f for f in d.fixes if f.edits and f.applicability is not Applicability.DISPLAY]
-            reason = _refusal(d) if not offered and _disabled_support(ls) else None
+            reason = d.refusal if not offered and _disabled_support(ls) else None
             if reason:
                 # the file holds no token the fix could edit (Megatron-LM has no dp flag, …): the menu says why
                 actions.append(lsp.CodeAction(title=f"{d.code}: no fix offered", kind=lsp.CodeActionKind.QuickFix,
@@ -313,14 +313,6 @@ def code_action(ls: DeploylintServer, params: lsp.CodeActionParams) -> list[lsp.
         if edit is not None:
             actions.append(lsp.CodeAction(title="deploylint: fix all safe problems", kind=FIX_ALL_KIND, edit=edit))
     return actions
-
-
-def _refusal(d) -> str | None:
-    """Why a finding's fixes were refused, as its message says ("…; no fix offered: <why>"), or None."""
-    _, sep, why = d.message.rpartition("; no fix offered: ")
-    if not sep:
-        return None
-    return why[:-1] if why.endswith(")") and why.count("(") < why.count(")") else why
 
 
 def _disabled_support(ls: DeploylintServer) -> bool:

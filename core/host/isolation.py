@@ -445,7 +445,8 @@ def from_wire(item: dict) -> Diagnostic:
     related = tuple(Related(str(message), _wire_range(r), None if file is None else str(file), int(start), int(end))
                     for message, r, file, start, end in item.get("related") or ())
     return Diagnostic(code=str(item["code"]), severity=Severity.parse(item["severity"]), message=str(item["message"]),
-                      path=str(item["path"]), range=_wire_range(item["range"]), fixes=tuple(fixes), data=data, related=related)
+                      path=str(item["path"]), range=_wire_range(item["range"]), fixes=tuple(fixes), data=data, related=related,
+                      refusal=str(item.get("refusal") or ""))
 
 
 def _wire_range(r):

@@ -141,7 +141,10 @@ def checked_diagnostic(item: Any, code: str, name: str, document) -> Diagnostic:
     related = item.related if isinstance(item.related, (tuple, list)) else None
     if related is None:
         raise BadOutput(f"gave related places of type {type(item.related).__name__}, not a tuple of Related")
-    return item.with_(severity=severity, message=one_line(item.message), rule=name,
+    if not isinstance(item.refusal, str):
+        raise BadOutput(f"gave a refusal of type {type(item.refusal).__name__}, not a string")
+    _raise(utf8_problem(item.refusal, "a refusal"))
+    return item.with_(severity=severity, message=one_line(item.message), rule=name, refusal=one_line(item.refusal),
                       data=dict(item.data), fixes=tuple(_checked_fix(f, document) for f in fixes),
                       related=tuple(_checked_related(r, document) for r in related))
 

@@ -312,7 +312,7 @@ def to_wire(d) -> dict:
         "fixes": [{"message": f.message, "applicability": f.applicability.value,
                    "changes": [[c.op, c.path, c.value] for c in f.changes],
                    "edits": [[rng(e.range), e.new_text, e.start, e.end] for e in f.edits]} for f in d.fixes],
-        "related": [[r.message, rng(r.range), r.file, r.start, r.end] for r in d.related],
+        "related": [[r.message, rng(r.range), r.file, r.start, r.end] for r in d.related], "refusal": d.refusal,
     }
 
 

@@ -158,19 +158,19 @@ class Engine:
         if problems_stop(out):
             return out
         unknown: frozenset[str] = frozenset()
-        filled: list[Diagnostic] = []
+        supplied: dict = {}
         if document.partial:
             from .fill import fill
 
-            data, filled, unknown = fill(document, data, self.config)
+            data, filled, unknown, supplied = fill(document, data, self.config)
             out += filled
             if "model" in unknown:
                 return out
         out = self._checked(document, data, unknown, result, sups, every_rule, hidden, out)
-        if filled:
+        if supplied:
             from .fill import attribute
 
-            out = attribute(out, filled)
+            out = attribute(out, supplied)
         return out
 
     def _checked(self, document: Document, data: Any, unknown: frozenset, result: FileResult, sups: list,
@@ -418,8 +418,8 @@ def _with_rendered_fixes(document: Document, d: Diagnostic) -> Diagnostic:
     (a source adapter's writer explains, e.g. that Megatron-LM has no flag for dp)."""
     reasons: list[str] = []
     fixes = _render_fixes(document, d.fixes, reasons)
-    if d.fixes and not fixes and reasons and "no fix offered" not in d.message:
-        return d.with_(fixes=(), message=f"{d.message}; no fix offered: {reasons[0]}")
+    if d.fixes and not fixes and reasons and not d.refusal:
+        return d.with_(fixes=(), message=f"{d.message}; no fix offered: {reasons[0]}", refusal=reasons[0])
     return d.with_(fixes=tuple(fixes))
 
 

@@ -47,16 +47,20 @@ def _info(message: str, path: str, data: dict | None = None) -> Diagnostic:
     return core_diagnostic("DL010", message, path, data=data)
 
 
-def fill(document, data: Any, config) -> tuple[dict, list[Diagnostic], frozenset]:
-    """``(data with the missing values filled, DL010 infos, unknown inputs)`` for an adapter's plan."""
+def fill(document, data: Any, config) -> tuple[dict, list[Diagnostic], frozenset, dict]:
+    """``(data with the missing values filled, DL010 infos, unknown inputs, supplied)`` for an adapter's plan.
+
+    ``supplied`` maps the pointer of each value the command line or the configuration gave to where it comes from
+    (``"--accelerator on the command line"``) and its DL010 info, for :func:`attribute`."""
     out: list[Diagnostic] = []
+    supplied: dict[str, tuple[str, Diagnostic]] = {}
     data = copy.deepcopy(data) if isinstance(data, dict) else {}
     data.setdefault("schema_version", 1)
     # "architecture": the adapter could not read the model's sizes (stand-ins let the size checks run, no estimate)
     unknown: set[str] = set(getattr(document, "unknown", ()) or ())
     where = f"[tool.deploylint.{{}}] in {config.source}" if config.source else "[tool.deploylint.{}]"
 
-    named = _configured_model(document, data, config, unknown, where, out)
+    named = _configured_model(document, data, config, unknown, where, out, supplied)
     cli = getattr(config, "cli_hardware", {}) or {}
     configured_hardware = _configured(config, "hardware", document.path, where)
     given = {f"/hardware/{key}" for key in cli} | {f"/hardware/{key}" for key, _, _, _ in configured_hardware}
@@ -71,22 +75,23 @@ def fill(document, data: Any, config) -> tuple[dict, list[Diagnostic], frozenset
         out.append(_info("no model: this file does not name one (it is given where the engine is started), so no "
                          "check can run on it; checked with the command that names the model, or name it for this "
                          "file in the configuration ([tool.deploylint.models] \"glob\" = { id = \"org/name\" })", ""))
-        return data, out, frozenset(unknown)
+        return data, out, frozenset(unknown), supplied
 
     hardware = data.setdefault("hardware", {})
     for key, value in cli.items():
         flag = "--" + key.replace("_", "-")
         hardware[key] = value
-        out.append(_info(f"hardware.{key} = {value!r}: from {flag} on the command line", f"/hardware/{key}",
-                         {"key": key, "value": value, "origin": "command line"}))
+        _supplied(out, supplied, f"{flag} on the command line", _info(
+            f"hardware.{key} = {value!r}: from {flag} on the command line", f"/hardware/{key}",
+            {"key": key, "value": value, "origin": "command line"}))
     configured = set(cli)
     for key, value, origin, keys in configured_hardware:
         if key in configured:
             continue
         configured.add(key)
         hardware[key] = value
-        out.append(_info(f"hardware.{key} = {value!r}: from {origin}", f"/hardware/{key}",
-                         {"key": key, "value": value, "origin": "configuration"}).with_(
+        _supplied(out, supplied, origin, _info(f"hardware.{key} = {value!r}: from {origin}", f"/hardware/{key}",
+                                               {"key": key, "value": value, "origin": "configuration"}).with_(
             related=_set_here(config, keys, f"hardware.{key}")))
     for pointer, origin in document.origins.items():
         key = pointer.rsplit("/", 1)[-1]
@@ -128,8 +133,8 @@ def fill(document, data: Any, config) -> tuple[dict, list[Diagnostic], frozenset
                              "weights are counted at bf16 (an overestimate)", "/model/id", {"quant_method": method}))
     for key, value, origin, keys in configured_workload:
         workload[key] = value
-        out.append(_info(f"workload.{key} = {value!r}: from {origin}", f"/workload/{key}",
-                         {"key": key, "value": value, "origin": "configuration"}).with_(
+        _supplied(out, supplied, origin, _info(f"workload.{key} = {value!r}: from {origin}", f"/workload/{key}",
+                                               {"key": key, "value": value, "origin": "configuration"}).with_(
             related=_set_here(config, keys, f"workload.{key}")))
     derive(document, data, unknown, out)
     if "batch_size" not in workload or "seq_len" not in workload:
@@ -139,7 +144,7 @@ def fill(document, data: Any, config) -> tuple[dict, list[Diagnostic], frozenset
         serving = data.get("serving", {}) if isinstance(data.get("serving"), dict) else {}
         length = serving.get("max_model_len")
         workload.setdefault("seq_len", length if isinstance(length, int) and not isinstance(length, bool) and length > 0 else 1)
-    return data, out, frozenset(unknown)
+    return data, out, frozenset(unknown), supplied
 
 
 def derive(document, data: dict, unknown: set, out: list) -> None:
@@ -224,33 +229,35 @@ def _set_here(config, keys: tuple[str, ...], what: str) -> tuple:
     return (Related(f"{what} is set here", found, config.source),) if found is not None else ()
 
 
-def attribute(diagnostics: list[Diagnostic], filled: list[Diagnostic]) -> list[Diagnostic]:
-    """Findings about a value the command line or the configuration supplied, not the file: each names where the
-    value comes from (a related place on the configuration key), and a fix that would edit that value here is
-    not offered — the file does not hold it; it is changed where it is set."""
-    supplied = {d.path: d for d in filled
-                if d.code == "DL010" and d.path and (d.data or {}).get("origin") in ("configuration", "command line")}
+def _supplied(out: list, supplied: dict, where: str, info: Diagnostic) -> None:
+    """``info`` says that the command line or the configuration (``where``) gave the value at its path."""
+    out.append(info)
+    supplied[info.path] = (where, info)
+
+
+def attribute(diagnostics: list[Diagnostic], supplied: dict[str, tuple[str, Diagnostic]]) -> list[Diagnostic]:
+    """Findings about a value the command line or the configuration supplied (:func:`fill`'s ``supplied``), not
+    the file: each names where the value comes from (a related place on the configuration key), and a fix that
+    would edit that value here is not offered — the file does not hold it; it is changed where it is set."""
     if not supplied:
         return diagnostics
     out = []
     for d in diagnostics:
-        source = supplied.get(d.path) if d.code != "DL010" else None
+        where, source = supplied.get(d.path, (None, None)) if d.code != "DL010" and d.path else (None, None)
         if source is None:
             out.append(d)
             continue
         name = d.path.strip("/").replace("/", ".")
-        where = source.message.split(": from ", 1)[-1]
         fixes = tuple(f for f in d.fixes if not any(c.path == d.path or c.path.startswith(d.path + "/")
                                                    for c in f.changes))
-        dropped = d.fixes and not fixes and "no fix offered" not in d.message
-        message = f"{d.message} ({name} comes from {where}" + ("; no fix offered: this file does not hold it)"
-                                                              if dropped else ")")
-        out.append(d.with_(message=message, fixes=fixes,
+        refusal = "this file does not hold it" if d.fixes and not fixes and not d.refusal else ""
+        message = f"{d.message} ({name} comes from {where}" + (f"; no fix offered: {refusal})" if refusal else ")")
+        out.append(d.with_(message=message, fixes=fixes, refusal=refusal or d.refusal,
                            related=d.related + tuple(r for r in source.related if r not in d.related)))
     return out
 
 
-def _configured_model(document, data: dict, config, unknown: set, where: str, out: list) -> bool:
+def _configured_model(document, data: dict, config, unknown: set, where: str, out: list, supplied: dict) -> bool:
     """Name the model of a file that does not (a ds_config, an Accelerate config, an engine's options YAML, a
     Megatron-Bridge override) from the first ``[tool.deploylint.models]`` glob matching it. The model values the file
     does state (those with a span) are kept over the named model's. True when a model was named."""
@@ -302,8 +309,9 @@ def _configured_model(document, data: dict, config, unknown: set, where: str, ou
     unknown.discard("architecture")
     kept = "; the values this file states are kept over it: " + ", ".join(
         f"{p.removeprefix('/model/').replace('/', '.')} = {v!r}" for p, v in stated.items()) if stated else ""
-    out.append(_info(f"model = {what}: from {origin} (this file does not name its model){kept}", "/model",
-                     {"key": "model", "value": named, "origin": "configuration", "pattern": pattern}))
+    _supplied(out, supplied, origin, _info(f"model = {what}: from {origin} (this file does not name its model){kept}",
+                                           "/model", {"key": "model", "value": named, "origin": "configuration",
+                                                      "pattern": pattern}))
     return True
 
 

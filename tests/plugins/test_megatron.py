@@ -373,6 +373,7 @@ def test_megatron_has_no_dp_flag_a_dp_the_world_implies_needs_no_edit_any_other_
                    fixes=(Fix.set("/parallelism/dp", 8, "use 8 replicas", applicability="unsafe"),))
     out = rendered(doc, d)
     assert out.fixes == () and "no fix offered: Megatron-LM has no flag for dp" in out.message
+    assert out.message.endswith(f"; no fix offered: {out.refusal}") and out.refusal.startswith("Megatron-LM has no flag")
 
 
 def test_a_batch_fix_on_a_computed_global_batch_is_refused_not_appended_twice():

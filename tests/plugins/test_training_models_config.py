@@ -204,3 +204,14 @@ def test_a_finding_about_a_value_the_command_line_gave_names_the_flag(tmp_path):
     d = next(x for x in check(cfg, tmp_path / "train.sh").diagnostics if x.code == "DL004")
     assert "(hardware.accelerator comes from --accelerator on the command line; no fix offered" in d.message
     assert d.fixes == () and d.related == ()
+
+
+def test_where_a_value_comes_from_is_not_read_back_from_the_words_of_its_info(tmp_path):
+    # the name holds the info's own separator (": from "): the finding still names the flag, and says why no fix
+    (tmp_path / "train.sh").write_text(MEGATRON)
+    cfg = config_from_table({})
+    cfg.cli_hardware = {"accelerator": "h100: from sxm"}
+    d = next(x for x in check(cfg, tmp_path / "train.sh").diagnostics if x.code == "DL004")
+    assert d.message.endswith("(hardware.accelerator comes from --accelerator on the command line; "
+                              "no fix offered: this file does not hold it)")
+    assert d.refusal == "this file does not hold it" and d.fixes == ()
