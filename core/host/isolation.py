@@ -40,10 +40,11 @@ import weakref
 from typing import Any, Callable
 
 from .. import records
-from ..diagnostics import Applicability, Diagnostic, Edit, Fix, Position, Range, Related, Severity, ValueChange
+from ..diagnostics import Diagnostic, Severity
 from ..rule import Rule
 from .hookspecs import hookimpl
 from .validation import PluginFault, one_line
+from .wire import diagnostic_from_wire, range_from_wire, related_from_wire
 from .worker import HEADER, READY, read_exactly, write_frame
 
 #: the largest answer the worker may send (a plan's diagnostics are far smaller)
@@ -278,7 +279,7 @@ class WorkerHost:
             r = answer.get("range")
             valid = isinstance(r, list) and len(r) == 4 and all(type(v) is int and v > 0 for v in r)
             raise SourceError(one_line(str(answer["source_error"])),
-                              Range(Position(r[0], r[1]), Position(r[2], r[3])) if valid else None)
+                              range_from_wire(r) if valid else None)
         found = answer.get("documents")
         if found is None:
             return None
@@ -294,7 +295,7 @@ class WorkerHost:
                                          "thresholds": dict(ctx.thresholds or {})}, budget_s)
         noise = [printed(answer["stdout"])] if answer.get("stdout") else []
         try:
-            return [from_wire(item) for item in answer.get("items") or []], noise
+            return [diagnostic_from_wire(item) for item in answer.get("items") or []], noise
         except (KeyError, TypeError, ValueError, IndexError):
             raise PluginFault("sent a diagnostic deploylint cannot read", rule.plugin) from None
 
@@ -390,8 +391,7 @@ def document_from_wire(host: WorkerHost | None, plugin: str, item: dict, text: s
         if value is None:
             raise ValueError("a span without a value")
         spans[str(pointer)] = NodeSpan(value, span(key))
-    related = {str(p): tuple(Related(str(m), _wire_range(r), None if f is None else str(f), int(s), int(e))
-                             for m, r, f, s, e in rs) for p, rs in item["related"].items()}
+    related = {str(p): tuple(related_from_wire(r) for r in rs) for p, rs in item["related"].items()}
     writer = RemoteWriter(host, plugin, int(item["writer"])) if item["writer"] is not None else None
     label = item["label"]
     if not isinstance(item["engine"], dict) or not isinstance(item["origins"], dict):
@@ -429,33 +429,6 @@ def _proxy(host: WorkerHost, name: str, hooks: list[str]) -> Any:
     if "deploylint_configure" in hooks:
         proxy.deploylint_configure = hookimpl(lambda config: host.configure(name, config, getattr(config, "rule_timeout_s", host.budget_s)))
     return proxy
-
-
-def from_wire(item: dict) -> Diagnostic:
-    """A diagnostic from the worker's JSON; anything out of shape raises (the engine checks the rest again)."""
-    fixes = []
-    for f in item["fixes"]:
-        changes = tuple(ValueChange(str(op), str(path), value) for op, path, value in f["changes"])
-        edits = tuple(Edit(_wire_range(r), str(text), *(() if start is None else (int(start), int(end))))
-                      for r, text, start, end in f["edits"])
-        fixes.append(Fix(str(f["message"]), changes, Applicability.parse(f["applicability"]), edits))
-    data = item["data"]
-    if not isinstance(data, dict):
-        raise TypeError("data")
-    related = tuple(Related(str(message), _wire_range(r), None if file is None else str(file), int(start), int(end))
-                    for message, r, file, start, end in item.get("related") or ())
-    return Diagnostic(code=str(item["code"]), severity=Severity.parse(item["severity"]), message=str(item["message"]),
-                      path=str(item["path"]), range=_wire_range(item["range"]), fixes=tuple(fixes), data=data, related=related,
-                      refusal=str(item.get("refusal") or ""))
-
-
-def _wire_range(r):
-    """A range from the worker's ``[line, column, end line, end column]``, or None; anything else raises."""
-    if r is None:
-        return None
-    if len(r) != 4 or not all(type(v) is int for v in r):
-        raise ValueError("range")
-    return Range(Position(r[0], r[1]), Position(r[2], r[3]))
 
 
 def _refuse(constant: str):

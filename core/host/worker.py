@@ -35,6 +35,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .. import records
+from .wire import diagnostic_to_wire, range_to_wire, related_to_wire
 
 HEADER = struct.Struct(">Q")
 #: the first frame, sent once the worker can take requests
@@ -198,7 +199,7 @@ class Worker:
         try:
             found = self._impl(request["name"], "deploylint_source")(path=request["path"], text=request["text"])
         except SourceError as exc:   # the file is the adapter's, and broken: a DL001 at its position
-            return {"source_error": str(exc.message), "range": _range(exc.range)}
+            return {"source_error": str(exc.message), "range": range_to_wire(exc.range)}
         if found is None:
             return {"documents": None}
         single = isinstance(found, Document)
@@ -233,7 +234,7 @@ class Worker:
             "format": str(document.format), "data": document.data, "newline": str(document.newline),
             "spans": {str(p): [place(n.value), place(n.key)] for p, n in document.spans.items()},
             "label": None if document.label is None else str(document.label),
-            "related": {str(p): [[r.message, _range(r.range), r.file, r.start, r.end] for r in rs]
+            "related": {str(p): [related_to_wire(r) for r in rs]
                         for p, rs in document.related.items()},
             "origins": {str(p): str(o) for p, o in document.origins.items()}, "partial": bool(document.partial),
             "skipped": [str(s) for s in document.skipped], "engine": dict(document.engine), "writer": doc_id,
@@ -248,7 +249,7 @@ class Worker:
         rule = self.rules[request["code"]]
         ctx = records.replace(self.ctx, thresholds=request.get("thresholds") or {})   # the memo stays shared
         produced = collect(rule, ctx, request["limit"])
-        return {"items": [to_wire(d) for d in checked_results(produced, rule, ctx.document, request["limit"])]}
+        return {"items": [diagnostic_to_wire(d) for d in checked_results(produced, rule, ctx.document, request["limit"])]}
 
 
 _TEXT_FIELDS = ("name", "summary", "explanation", "bad_example", "good_example", "fix_safety")
@@ -296,24 +297,6 @@ def _text(value, what: str) -> str:
     if not isinstance(value, str):
         raise BadOutput(f"gave {what} of type {type(value).__name__}, not a string")
     return value
-
-
-def _range(r):
-    return None if r is None else [r.start.line, r.start.column, r.end.line, r.end.column]
-
-
-def to_wire(d) -> dict:
-    """A checked diagnostic as plain JSON values (see :func:`.isolation.from_wire`)."""
-    rng = _range
-
-    return {
-        "code": d.code, "severity": d.severity.value, "message": d.message, "path": d.path, "range": rng(d.range),
-        "data": dict(d.data),
-        "fixes": [{"message": f.message, "applicability": f.applicability.value,
-                   "changes": [[c.op, c.path, c.value] for c in f.changes],
-                   "edits": [[rng(e.range), e.new_text, e.start, e.end] for e in f.edits]} for f in d.fixes],
-        "related": [[r.message, rng(r.range), r.file, r.start, r.end] for r in d.related], "refusal": d.refusal,
-    }
 
 
 def _watch_parent(parent: int) -> None:

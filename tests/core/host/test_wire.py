@@ -1,11 +1,10 @@
-"""The worker's wire encoding of a diagnostic: what a plugin's rule returns arrives whole in the host."""
+"""The worker's wire encoding (core/host/wire.py): what a plugin's rule returns arrives whole in the host."""
 
 import json
 
 from deploylint.core import Diagnostic, Fix, Position, Range, Related, Severity
 from deploylint.core.diagnostics import Edit
-from deploylint.core.host.isolation import from_wire
-from deploylint.core.host.worker import to_wire
+from deploylint.core.host.wire import diagnostic_from_wire as from_wire, diagnostic_to_wire as to_wire
 
 
 def test_a_diagnostic_crosses_the_wire_with_its_ranges_related_places_fixes_and_refusal():
@@ -24,3 +23,12 @@ def test_a_diagnostic_crosses_the_wire_with_its_ranges_related_places_fixes_and_
 def test_a_diagnostic_without_a_refusal_arrives_without_one():
     sent = Diagnostic("HOST001", Severity.INFO, "plain", "/hardware/num_devices")
     assert from_wire(json.loads(json.dumps(to_wire(sent)))).refusal == ""
+
+
+def test_the_host_refuses_a_range_out_of_shape():
+    import pytest
+
+    sent = to_wire(Diagnostic("HOST001", Severity.INFO, "plain", "/hardware/num_devices"))
+    for bad in ([1, 2, 3], [1, 2, 3, "4"], [1, 2, 3, 4.0]):
+        with pytest.raises(ValueError):
+            from_wire({**sent, "range": bad})
