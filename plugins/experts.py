@@ -26,7 +26,7 @@ def _placement_fix(ctx, message: str) -> Fix:
     written = ((ctx.document.data or {}).get("parallelism") or {}).get("expert_placement") or []
     as_ids = any(isinstance(p, list) for p in written)
     value = (balanced_ids(moe.num_experts, par.ep) if as_ids and not par.redundant_experts
-             else balanced_counts(moe.num_experts + par.redundant_experts, par.ep))
+             else balanced_counts(par.expert_slots(moe.num_experts), par.ep))
     return Fix.set("/parallelism/expert_placement", value, message, applicability="safe")
 
 
@@ -75,14 +75,16 @@ class ExpertsNotDivisible(Rule):
 
     def check(self, ctx):
         moe, par, serving = ctx.plan.model.moe, ctx.plan.parallelism, ctx.plan.serving
-        # redundant experts (EPLB replicas, in the plan's layout or the engine's options) fill the slots:
-        # (experts + replicas) % ep == 0 is an even split
-        served = serving.redundant_experts if serving is not None else 0
-        redundant = par.redundant_experts + served
-        if moe is None or par.ep <= 1 or par.ep > moe.num_experts or (moe.num_experts + redundant) % par.ep == 0:
+        # redundant experts (EPLB replicas, in the plan's layout or the engine's options: Parallelism.redundant_experts
+        # holds both) fill the slots: (experts + replicas) % ep == 0 is an even split
+        if moe is None:
             return
-        dist = balanced_counts(moe.num_experts + redundant, par.ep)
-        mean = (moe.num_experts + redundant) / par.ep
+        served = serving.redundant_experts if serving is not None else 0
+        redundant, physical = par.redundant_experts, par.expert_slots(moe.num_experts)
+        if par.ep <= 1 or par.ep > physical or physical % par.ep == 0:
+            return
+        dist = balanced_counts(physical, par.ep)
+        mean = physical / par.ep
         fixes = []
         near = self._nearest_feasible_ep(ctx)
         if near is not None:
@@ -90,11 +92,11 @@ class ExpertsNotDivisible(Rule):
         lower = moe.num_experts // par.ep * par.ep
         upper = lower + par.ep
         # replicas of the hottest experts even the ranks out without touching the model (DeepSeek-V3 §3.4, EPLB)
-        slots = -(-(moe.num_experts + redundant) // par.ep) * par.ep
-        replicas = slots - moe.num_experts - redundant
+        slots = -(-physical // par.ep) * par.ep
+        replicas = slots - physical
         if replicas > 0:
             where, now = ("/serving/redundant_experts", served) if served else ("/parallelism/redundant_experts",
-                                                                                par.redundant_experts)
+                                                                                redundant)
             fixes.append(Fix.set(where, now + replicas,
                                  f"hold {redundant + replicas} redundant experts (replicas of the hottest, as "
                                  f"DeepSeek's EPLB does): {slots // par.ep} slots per rank, the model unchanged",
@@ -107,7 +109,6 @@ class ExpertsNotDivisible(Rule):
                 fixes.append(Fix.set("/model/moe/num_experts", count,
                                      f"model change: {count} experts ({count // par.ep} per rank, max/mean 1.000; "
                                      f"{delta / 1e6:+,.1f}M parameters) — retrains the model", applicability="unsafe"))
-        physical = moe.num_experts + redundant
         counted = (f"{moe.num_experts} experts + {redundant} redundant = {physical}" if redundant
                    else f"{moe.num_experts} experts")
         _, engine = profile(ctx)
@@ -168,7 +169,7 @@ class PlacementInvalid(Rule):
         data = {"ep": par.ep, "num_experts": moe.num_experts, "ranks": len(placement)}
         if len(placement) != par.ep:
             problems.append(f"lists {len(placement)} ranks but ep={par.ep}")
-        slots = moe.num_experts + par.redundant_experts
+        slots = par.expert_slots(moe.num_experts)
         if all(isinstance(p, int) for p in placement):
             total = sum(placement)
             data["placed"] = total
@@ -213,7 +214,9 @@ class EpExceedsExperts(Rule):
     explanation = """
         Expert parallelism places whole experts on ranks; with more ranks than
         experts, the extra ranks hold none and receive no tokens in the MoE
-        layers, while still counting in the layout.
+        layers, while still counting in the layout. Redundant experts (EPLB
+        replicas) are held by ranks too: DeepSeek-V3 decodes on EP320 with
+        256 routed and 64 redundant experts, one per GPU (§3.4.2).
     """
     bad_example = """
         [model.moe]
@@ -229,16 +232,22 @@ class EpExceedsExperts(Rule):
 
     def check(self, ctx):
         moe, par = ctx.plan.model.moe, ctx.plan.parallelism
-        if moe is None or par.ep <= moe.num_experts:
+        if moe is None:
+            return
+        slots = par.expert_slots(moe.num_experts)      # replicas are held by ranks too (DeepSeek-V3 §3.4.2: EP320)
+        if par.ep <= slots:
             return
         fixes = []
-        pool = fix_layouts(ctx, lambda c: c.parallelism.ep <= moe.num_experts)
+        pool = fix_layouts(ctx, lambda c: c.parallelism.ep <= slots)
         if pool:
             best = max(pool, key=lambda c: (c.parallelism.ep, c.throughput_samples_per_s))
             fixes += layout_fixes(ctx, best, f"use ep={best.parallelism.ep} ({best.describe()})")
-        yield self.report("/parallelism/ep",
-                          f"ep={par.ep} exceeds the {moe.num_experts} routed experts: {par.ep - moe.num_experts} EP ranks hold none",
-                          data={"ep": par.ep, "num_experts": moe.num_experts}, fixes=fixes)
+        held = (f"the {moe.num_experts} routed experts and {par.redundant_experts} redundant" if par.redundant_experts
+                else f"the {moe.num_experts} routed experts")
+        yield self.report("/parallelism/ep", f"ep={par.ep} exceeds {held}: {par.ep - slots} EP ranks hold none",
+                          data={"ep": par.ep, "num_experts": moe.num_experts,
+                                **({"redundant_experts": par.redundant_experts} if par.redundant_experts else {})},
+                          fixes=fixes)
 
 
 class PlacementImbalanced(Rule):
@@ -271,7 +280,7 @@ class PlacementImbalanced(Rule):
         if not placement or moe is None or len(placement) != par.ep:
             return
         counts = list(par.expert_counts(moe.num_experts))
-        slots = moe.num_experts + par.redundant_experts
+        slots = par.expert_slots(moe.num_experts)
         if sum(counts) != slots:
             return  # MOE302's case
         if all(isinstance(p, tuple) for p in placement):

@@ -296,7 +296,7 @@ def _serving_bounds(plan, counts: ParamCounts, memory: MemoryEstimate, flops: Fl
         if not model.moe or not busiest.experts:
             return busiest.weights
         seen = tokens_per_replica * max(1, par.dp) / expert_data_parallel(par)
-        touched = distinct_experts_touched(busiest.experts, model.moe.num_experts + par.redundant_experts,
+        touched = distinct_experts_touched(busiest.experts, par.expert_slots(model.moe.num_experts),
                                            model.moe.top_k, seen)
         return busiest.weights - moe_here * (busiest.experts - touched) * per_expert
 

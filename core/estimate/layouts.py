@@ -182,10 +182,10 @@ def layout_problems(plan, par) -> list[str]:
     if par.tp > hw.devices_per_node:
         out.append("tp spans nodes")
     if model.moe is not None:
-        E = model.moe.num_experts
-        if par.ep > E:
+        slots = par.expert_slots(model.moe.num_experts)
+        if par.ep > slots:
             out.append("ep > num_experts")
-        elif (E + par.redundant_experts) % par.ep:
+        elif slots % par.ep:
             out.append("num_experts not divisible by ep")
         if (par.tp * par.cp * par.dp) % (par.ep * par.etp):
             out.append("ep·etp does not divide tp·cp·dp")
@@ -231,9 +231,7 @@ def _grid(plan) -> Iterator[tuple[int, int, int, int, int, int]]:
                 for etp in (1, tp) if tp > 1 else (1,):
                     if etp > 1 and moe.expert_ffn_hidden_size % etp:
                         continue
-                    for ep in divisors(moe.num_experts + plan.parallelism.redundant_experts):
-                        if ep > moe.num_experts:
-                            continue
+                    for ep in divisors(plan.parallelism.expert_slots(moe.num_experts)):
                         if ep * etp > hw.devices_per_node and ep > 1:
                             continue
                         if stage_devices % (ep * etp):

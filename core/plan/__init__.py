@@ -119,7 +119,8 @@ class Parallelism:
     sequence_parallel: bool = False
     micro_batch_size: int = 1
     # Replicas of the busiest experts kept in addition to the routed experts (DeepSeek's EPLB, "redundant experts",
-    # DeepSeek-V3 §3.4): each EP rank holds (num_experts + redundant_experts) / ep expert slots.
+    # DeepSeek-V3 §3.4): each EP rank holds (num_experts + redundant_experts) / ep expert slots. All the replicas the
+    # deployment holds: the plan's own and the engine's (``Serving.redundant_experts``, added by resolve).
     redundant_experts: int = 0
     # Layers of each pipeline stage when the author places them (Llama 3 §3.3.2: one layer fewer on the first and last
     # stages, which hold the embedding and the head); None = as even as possible, earlier stages taking the rest.
@@ -131,11 +132,16 @@ class Parallelism:
     offload_optimizer: str = "none"   # "none" | "cpu" | "nvme": ZeRO-Offload keeps optimizer states and gradients there
     offload_params: str = "none"      # "none" | "cpu" | "nvme": ZeRO-Infinity keeps the parameters there (stage 3)
 
+    def expert_slots(self, num_experts: int) -> int:
+        """The experts the EP ranks hold between them: the routed experts and their replicas (the one definition the
+        memory estimate, the layout search and the MOE rules use)."""
+        return num_experts + self.redundant_experts
+
     def expert_counts(self, num_experts: int) -> tuple[int, ...]:
         """Expert slots held by each EP rank: the placement as written, or the balanced split (replicas included)."""
         if self.expert_placement:
             return tuple(len(p) if isinstance(p, (list, tuple)) else int(p) for p in self.expert_placement)
-        base, extra = divmod(num_experts + self.redundant_experts, self.ep)
+        base, extra = divmod(self.expert_slots(num_experts), self.ep)
         return tuple(base + (1 if r < extra else 0) for r in range(self.ep))
 
 

@@ -38,6 +38,12 @@ def resolve(data: Mapping[str, Any], *, plan_path: str | None, accelerators: Map
     if model is None or hardware is None:
         return None, diags
     parallelism = _parallelism(data.get("parallelism", {}), hardware.num_devices)
+    serving = _serving(data["serving"]) if "serving" in data else None
+    if serving is not None and serving.redundant_experts:
+        # the engine's replicas (SGLang --ep-num-redundant-experts, vLLM num_redundant_experts) are held like the plan's
+        from ..records import replace
+
+        parallelism = replace(parallelism, redundant_experts=parallelism.redundant_experts + serving.redundant_experts)
     claims = _claims(data.get("claims", {}))
     plan = Plan(
         schema_version=int(data["schema_version"]),
@@ -48,7 +54,7 @@ def resolve(data: Mapping[str, Any], *, plan_path: str | None, accelerators: Map
         workload=workload,
         claims=claims,
         path=plan_path,
-        serving=_serving(data["serving"]) if "serving" in data else None,
+        serving=serving,
         training=_section(Training, data.get("training") or {}),
         unknown=frozenset(unknown),
     )

@@ -80,3 +80,57 @@ def test_moe302_replicas_may_repeat_ids(deploylint, moe_plan):
     assert "MOE302" not in deploylint.lint(ok).codes
     too_many = moe_plan(parallelism={"ep": 4, "redundant_experts": 2, "expert_placement": ids})
     assert "MOE302" in deploylint.lint(too_many).codes
+
+
+def _deepseek_v3(num_devices: int, parallelism: dict, **sections) -> dict:
+    import os
+    cfg = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "hf-configs",
+                       "deepseek-v3.json")
+    return {"schema_version": 1, "model": {"from": cfg},
+            "hardware": {"accelerator": "h100-sxm", "num_devices": num_devices, "intra_node_bandwidth_gbps": 200},
+            "parallelism": parallelism, **sections,
+            "workload": {"mode": "inference", "batch_size": num_devices, "seq_len": 4096, "output_len": 1000,
+                         "dtype": "fp8", "phase": "decode"}}
+
+
+def test_replicas_let_ep_exceed_the_routed_experts(deploylint):
+    # DeepSeek-V3 technical report §3.4.2: decoding runs the MoE part on EP320, "each GPU hosts only one expert, and
+    # 64 GPUs are responsible for hosting redundant experts" (attention TP4 with DP80): 256 routed + 64 redundant
+    # = 320 slots, one per rank. No rank is left without an expert, and the split is even.
+    result = deploylint.lint(_deepseek_v3(320, {"tp": 4, "dp": 80, "ep": 320, "redundant_experts": 64}), format="json")
+    assert "MOE303" not in result.codes and "MOE301" not in result.codes
+    assert {d.experts for d in result.analysis.memory.devices} == {1}
+    # without the replicas, 64 of the 320 ranks would hold none: MOE303 says so
+    bare = deploylint.lint(_deepseek_v3(320, {"tp": 4, "dp": 80, "ep": 320}), format="json").one("MOE303")
+    assert "64 EP ranks hold none" in bare.message
+
+
+def test_the_engines_redundant_experts_are_held_like_the_plans(deploylint):
+    # DeepSeek's inference-system overview (2025, as in test_published_cases): prefill on EP32 with 32 redundant
+    # experts, (256 + 32) / 32 = 9 experts per GPU. Stated as the engine's option (SGLang --ep-num-redundant-experts,
+    # vLLM num_redundant_experts: [serving] redundant_experts) or in the layout, the ranks hold the same 9 experts,
+    # and a placement of 9 per rank is complete either way.
+    as_layout = _deepseek_v3(32, {"dp": 32, "ep": 32, "redundant_experts": 32})
+    as_engine = _deepseek_v3(32, {"dp": 32, "ep": 32}, serving={"redundant_experts": 32})
+    for plan in (as_layout, as_engine):
+        result = deploylint.lint(plan, format="json")
+        assert [d.experts for d in result.analysis.memory.devices] == [9] * 32
+        assert "MOE301" not in result.codes
+        placed = {**plan, "parallelism": {**plan["parallelism"], "expert_placement": [9] * 32}}
+        assert "MOE302" not in deploylint.lint(placed, format="json").codes
+    # the memory of the two is the same: the replicas are resident in both
+    a, b = (deploylint.lint(p, format="json").analysis.memory.devices[0].weights for p in (as_layout, as_engine))
+    assert a == b
+
+
+def test_the_layout_search_counts_the_engines_redundant_experts(deploylint):
+    # 256 + 32 = 288 slots split over 9 ranks (32 each) but 256 experts do not: a layout with ep = 9 is feasible
+    # only with the replicas, wherever they are stated
+    from deploylint.core.estimate.layouts import layout_problems
+    from deploylint.core.records import replace
+
+    for plan in (_deepseek_v3(72, {"dp": 72, "ep": 36, "redundant_experts": 32}),
+                 _deepseek_v3(72, {"dp": 72, "ep": 36}, serving={"redundant_experts": 32})):
+        resolved = deploylint.lint(plan, format="json").plan
+        nine = replace(resolved.parallelism, ep=9, dp=72)
+        assert "num_experts not divisible by ep" not in layout_problems(resolved, nine)
