@@ -214,6 +214,11 @@ def _checked_fix(fix: Any, document) -> Fix:
         _raise(range_problem(edit.range, document.lines, "an edit range"))
         _raise(utf8_problem(edit.new_text, "an edit text"))
         _raise(offsets_problem(edit, document.lines))
+    ordered = sorted(fix.edits, key=lambda e: (e.range.start, e.range.end))
+    for a, b in zip(ordered, ordered[1:]):
+        if b.range.start < a.range.end:
+            raise BadOutput(f"offered a fix whose edits overlap (at line {b.range.start.line}, column "
+                            f"{b.range.start.column}): no order of applying them is right")
     return fix if fix.message == one_line(fix.message) else _with_message(fix, one_line(fix.message))
 
 

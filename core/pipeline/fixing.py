@@ -112,9 +112,9 @@ def apply_edits(text: str, edits: list[Edit]) -> str:
     for e in edits:
         if e.start is None or e.end is None:
             raise ValueError("an edit reached the fixer without offsets; the engine derives them from its range")
-    for e in sorted(edits, key=lambda e: (e.start, e.end), reverse=True):
-        text = text[: e.start] + e.new_text + text[e.end:]
-    return text
+    from ..document.writers import splice
+
+    return splice(text, edits)
 
 
 def _document_errors(result: FileResult) -> int:

@@ -131,10 +131,16 @@ def _splice_local_edits(document, writer, changes: list) -> str | None:
     return splice(document.text, edits)
 
 
-def splice(text: str, edits: list[TextEdit]) -> str:
-    """``text`` with ``edits`` (in order, not overlapping) applied."""
+def splice(text: str, edits) -> str:
+    """``text`` with ``edits`` applied at once: each replaces ``text[start:end]`` (code-point offsets into ``text``)
+    with its ``new_text`` — a writer's :class:`TextEdit` or a fix's ``Edit``; the one way deploylint applies edits.
+
+    They are applied by position, and insertions at one point in the order given, as an editor applies the same
+    edits sent as LSP text edits. Edits that overlap raise ValueError (no order of them is right)."""
     out, at = [], 0
-    for e in edits:
+    for e in sorted(edits, key=lambda e: (e.start, e.end)):
+        if e.start < at:
+            raise ValueError(f"edits overlap: {e.start}..{e.end} begins before {at}, where another ends")
         out += [text[at:e.start], e.new_text]
         at = e.end
     out.append(text[at:])

@@ -119,6 +119,12 @@ CASES = {
         yield self.report("/hardware/num_devices", "a related file name that writes a line of its own").with_(
             related=(Related("here", Range(Position(1, 1), Position(1, 2)), file="x\\n::error file=a.py::FORGED"),))
     """),
+    # two edits of one fix over the same characters: no order of applying them is right, in --fix or an editor
+    "overlapping-edits": rule_module("""
+        from deploylint.core import Edit, Fix
+        yield self.report("/hardware/num_devices", "two edits over one stretch", fixes=[Fix("overlap", edits=(
+            Edit(Range(Position(1, 1), Position(1, 4)), "a"), Edit(Range(Position(1, 2), Position(1, 5)), "b")))])
+    """),
     "sys-exit-in-rule": rule_module("""
         sys.exit(0)
         yield

@@ -94,3 +94,22 @@ def test_concurrent_fix_runs_never_corrupt_the_file(tmp_path):
     assert text == render_plan(PLAN, "toml").replace("dp = 3", "dp = 4")    # exactly one fix, applied once
     assert not list(tmp_path.glob(".deploy.toml.*"))                         # no temporary file left behind
     assert sum(b"Fixed 1 problem" in o[0] for o in outs) >= 1
+
+
+def test_edits_are_applied_as_an_editor_applies_them():
+    # one implementation for the writers and the fixer (writers.splice): edits by position, insertions at one point
+    # in the order the fix lists them — what an editor does with the same edits sent as an LSP quick fix ("the order
+    # in the array defines the order in which the inserted strings appear", LSP 3.17 TextEdit), so --fix and the
+    # quick fix write the same text
+    import pytest
+
+    from deploylint.core.document.writers import splice
+    from deploylint.core.pipeline.fixing import apply_edits
+
+    at_1 = Range.at(1, 2, 1, 2)
+    both = [Edit(at_1, "x", 1, 1), Edit(at_1, "y", 1, 1)]
+    assert apply_edits("ab", both) == splice("ab", both) == "axyb"
+    later_first = [Edit(Range.at(1, 3, 1, 4), "D", 2, 3), Edit(Range.at(1, 1, 1, 2), "A", 0, 1)]
+    assert apply_edits("abcd", later_first) == "AbDd"
+    with pytest.raises(ValueError, match="overlap"):
+        apply_edits("abcd", [Edit(Range.at(1, 1, 1, 3), "", 0, 2), Edit(Range.at(1, 2, 1, 4), "", 1, 3)])
