@@ -60,7 +60,9 @@ def fix_layouts(ctx, require=lambda c: True) -> list:
     """Searched layouts a rule's fix may move to, best first, each passing ``require``: for a training plan that fits,
     those keeping its own memory savers when any does — a fix for a layout problem leaves the recompute, ZeRO stage
     and sequence parallelism alone — else those of the search with any saver."""
-    if ctx.plan.workload.training and ctx.analysis.memory.fits:
+    from deploylint.core.estimate.layouts import keeps_memory_savers
+
+    if keeps_memory_savers(ctx.plan, ctx.analysis.memory.fits):
         kept = [c for c in search(ctx, keep_memory_savers=True) if require(c)]
         if kept:
             return kept

@@ -352,9 +352,11 @@ class BetterLayoutExists(Rule):
     thresholds = {"layout_gain_min": 0.15}
 
     def check(self, ctx):
+        from deploylint.core.estimate.layouts import keeps_memory_savers
+
         fits = ctx.analysis.memory.fits
         # a plan that fits keeps its memory savers (PAR407 prices changing them); one that does not may take any
-        best = search(ctx, 1, keep_memory_savers=fits)
+        best = search(ctx, 1, keep_memory_savers=keeps_memory_savers(ctx.plan, fits))
         if not best:
             return
         best = best[0]

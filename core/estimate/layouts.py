@@ -91,6 +91,20 @@ LAYOUT_KEYS = ("tp", "pp", "dp", "cp", "ep", "etp", "zero_stage", "recompute", "
 MEMORY_SAVERS = ("recompute", "zero_stage", "sequence_parallel")
 
 
+def keeps_memory_savers(plan, fits: bool) -> bool:
+    """Whether the layouts proposed for ``plan`` hold its own memory savers (:func:`search` with
+    ``keep_memory_savers``): a training plan that fits in memory (``fits``: MEM101 is silent) does — its savers are
+    its authors' choice, which PAR407 prices — as PAR405, ``deploylint suggest`` and the HTML report propose; a
+    serving plan has none to hold, and one that does not fit may take any."""
+    return plan.workload.training and fits
+
+
+def savers_text(par) -> str:
+    """The memory savers of a layout as ``key=value`` pairs, for the front ends that say which they keep."""
+    return ", ".join(f"{k}={str(v).lower() if isinstance(v, bool) else v}"
+                     for k, v in ((k, getattr(par, k)) for k in MEMORY_SAVERS))
+
+
 def saver_changes(plan, par) -> list[tuple[str, object, object]]:
     """``(key, old, new)`` for each memory saver (:data:`MEMORY_SAVERS`) that moving a training ``plan`` to ``par``
     changes; sequence parallelism counts only where both layouts have tp > 1 or the new one turns it on."""

@@ -119,6 +119,9 @@ def _suggest_parser(sub) -> None:
                          help="rank by (default: throughput for training, latency for serving)")
     suggest.add_argument("--apply", type=int, metavar="K", help="write the K-th layout into the plan (through the fixer)")
     suggest.add_argument("--format", choices=("text", "json"), default="text")
+    suggest.add_argument("--any-savers", action="store_true",
+                         help="a training plan that fits: also vary its memory savers (recompute, ZeRO stage, sequence "
+                              "parallelism), which PAR405 keeps")
     suggest.add_argument("--config")
     suggest.add_argument("--plugin", action="append", default=[], metavar="MODULE")
 

@@ -70,7 +70,7 @@ def table(plan, written: dict, ranked, capacity: int) -> str:
 
 def run(args, registry, config) -> int:
     from ..pipeline.engine import Engine
-    from ..estimate.layouts import candidate_for, layout_fix, search
+    from ..estimate.layouts import candidate_for, keeps_memory_savers, layout_fix, search
     from .cli import EXIT_CLEAN, EXIT_FINDINGS, UsageError, _lines
     from .report.text import render_diagnostic
 
@@ -88,7 +88,9 @@ def run(args, registry, config) -> int:
     if not isinstance(written, dict):
         written = {}
     objective = args.objective or default_objective(plan)
-    ranked = rank(search(plan, counts=analysis.params), objective)
+    # the layouts PAR405 chooses from: a training plan that fits keeps its own memory savers (PAR407 prices others)
+    kept = keeps_memory_savers(plan, analysis.memory.fits) and not getattr(args, "any_savers", False)
+    ranked = rank(search(plan, counts=analysis.params, keep_memory_savers=kept), objective)
     own = candidate_for(plan, analysis.params)
     capacity = analysis.memory.busiest.capacity
 
@@ -99,7 +101,7 @@ def run(args, registry, config) -> int:
     if args.format == "json":
         import json
 
-        print(json.dumps({"objective": objective, "plan": own.to_json(), "layouts": [
+        print(json.dumps({"objective": objective, "keeps_memory_savers": kept, "plan": own.to_json(), "layouts": [
             {"rank": i, **c.to_json(), "changes": changes_text(plan, written, c)} for i, c in enumerate(shown, 1)]}, indent=2))
         return EXIT_CLEAN
     fits = "fits" if own.fits else "does NOT fit in memory"
@@ -109,11 +111,18 @@ def run(args, registry, config) -> int:
     if not ranked:
         print("No feasible layout fits in memory on these devices.")
         return EXIT_CLEAN
-    print(f"{len(ranked)} feasible layout{'' if len(ranked) == 1 else 's'}, best {objective} first"
-          + (f" (top {len(shown)} shown)" if len(shown) < len(ranked) else "") + ":\n")
+    print(f"{len(ranked)} feasible layout{'' if len(ranked) == 1 else 's'}" + (_savers_kept(plan) if kept else "")
+          + f", best {objective} first" + (f" (top {len(shown)} shown)" if len(shown) < len(ranked) else "") + ":\n")
     print(table(plan, written, shown, capacity))
     print(f"\n`deploylint suggest {args.path} --apply K` writes layout K into the plan.")
     return EXIT_CLEAN
+
+
+def _savers_kept(plan) -> str:
+    from ..estimate.layouts import savers_text
+
+    return (f" keeping the plan's memory savers ({savers_text(plan.parallelism)}), as PAR405 proposes (--any-savers: the layouts with any "
+            "saver, whose cost PAR407 gives)")
 
 
 def _apply(args, engine, plan, written, ranked, layout_fix) -> int:

@@ -422,16 +422,18 @@ def findings_html(diagnostics, rules: dict | None = None) -> str:
 
 # -- the page -------------------------------------------------------------------------
 def render_html(analysis, plan, diagnostics=(), *, rules: dict | None = None, candidates=None, own=None) -> str:
-    """The page. ``candidates``/``own`` are the layout search's results (searched here when not given)."""
-    from ...estimate.layouts import candidate_for, search
+    """The page. ``candidates``/``own`` are the layout search's results (searched here when not given: the layouts
+    PAR405 chooses from, those keeping a fitting training plan's own memory savers)."""
+    from ...estimate.layouts import candidate_for, keeps_memory_savers, search
 
     a = analysis
+    kept = keeps_memory_savers(plan, a.memory.fits)
     if candidates is None:
-        candidates = search(plan, counts=a.params)
+        candidates = search(plan, counts=a.params, keep_memory_savers=kept)
     if own is None:
         own = candidate_for(plan, a.params)
     diagnostics = list(diagnostics)
-    code, proposal = _proposal(diagnostics, candidates, plan, a.params)
+    code, proposal = _proposal(diagnostics, candidates, plan, a.params, kept)
     title = escape(plan.name or plan.path or "plan")
     b, im = a.bounds, a.implied
     fits = a.memory.fits
@@ -484,8 +486,8 @@ datasheet peak and bandwidth, and each phase's link traffic as its own ceiling. 
 <table><tr><th>phase</th><th>≥ ms</th><th>compute ms</th><th>memory ms</th><th>communication ms</th><th>bound by</th></tr>
 {phases}</table>
 <h2 id="frontier-section">Feasible layouts</h2>
-<p>Every layout on the same devices that passes the PAR and MOE rules and fits in memory, estimated like the plan
-(<code>deploylint suggest</code> lists them). The line is the Pareto front; the ring is the plan{f', the star the {code} proposal' if proposal else ''}.</p>
+<p>Every layout on the same devices that passes the PAR and MOE rules and fits in memory{_savers_kept(plan) if kept else ''},
+estimated like the plan (<code>deploylint suggest</code> lists them). The line is the Pareto front; the ring is the plan{f', the star the {code} proposal' if proposal else ''}{' (other savers)' if proposal and code == 'PAR407' else ''}.</p>
 {layouts}
 <h2 id="findings-section">Findings</h2>
 {findings_html(diagnostics, rules)}
@@ -498,10 +500,16 @@ datasheet peak and bandwidth, and each phase's link traffic as its own ceiling. 
 _LAYOUT_KEYS = ("tp", "pp", "dp", "cp", "ep", "etp", "zero_stage", "recompute", "micro_batch_size")
 
 
-def _proposal(diagnostics, candidates, plan, counts):
+def _savers_kept(plan) -> str:
+    from ...estimate.layouts import savers_text
+
+    return f" keeping the plan's memory savers ({savers_text(plan.parallelism)}), as PAR405 does; PAR407 prices other savers"
+
+
+def _proposal(diagnostics, candidates, plan, counts, kept: bool):
     """``(code, candidate)``: the searched layout a PAR405 finding proposes, or else the one PAR407 names (their
-    ``best`` figures name it), or ``(None, None)``. PAR405 keeps a training plan's own memory savers, and the
-    search with any saver may not hold that layout: the search keeping them is run for it then."""
+    ``best`` figures name it), or ``(None, None)``. ``candidates`` keep a fitting training plan's own memory savers
+    (``kept``), as PAR405 does; PAR407's layout changes a saver, so the search with any saver is run for it."""
     for code in ("PAR405", "PAR407"):
         best = next((d.data.get("best") for d in diagnostics if d.code == code and isinstance(d.data.get("best"), dict)),
                     None)
@@ -512,10 +520,10 @@ def _proposal(diagnostics, candidates, plan, counts):
             return next((c for c in pool if all(c.to_json().get(k) == best.get(k) for k in _LAYOUT_KEYS)), None)
 
         found = named(candidates)
-        if found is None and code == "PAR405" and plan.workload.training:
+        if found is None and plan.workload.training:
             from ...estimate.layouts import search
 
-            found = named(search(plan, counts=counts, keep_memory_savers=True))
+            found = named(search(plan, counts=counts, keep_memory_savers=kept and code == "PAR405"))
         if found is not None:
             return code, found
     return None, None

@@ -130,3 +130,33 @@ def test_apply_refuses_a_layout_that_gives_the_plan_a_new_error(tmp_path):
     out = deploylint("suggest", str(path), "--apply", "1")
     assert out.returncode == 1 and "the plan would get a new problem: PRF501" in out.stderr
     assert path.read_bytes() == before
+
+
+def _par407(path):
+    out = deploylint("check", path, "--format", "json")
+    return next(d for d in json.loads(out.stdout)["diagnostics"] if d["code"] == "PAR407")
+
+
+_SAVERS = ("zero_stage", "recompute")
+
+
+def test_a_fitting_training_plan_is_offered_layouts_keeping_its_memory_savers_as_par405_does():
+    # the Mixtral training example fits (no MEM101): PAR405 searches only layouts with its recompute and ZeRO stage,
+    # and PAR407 names the best of those as its reference; suggest lists the same layouts, the same one first
+    shown = suggest_json(TRAINING)
+    assert shown["keeps_memory_savers"] is True
+    assert {(c["zero_stage"], c["recompute"]) for c in shown["layouts"]} == {tuple(shown["plan"][k] for k in _SAVERS)} \
+        == {(1, "full")}
+    par407 = _par407(TRAINING)
+    keys = _LAYOUT + _SAVERS + ("micro_batch_size",)
+    assert {k: shown["layouts"][0][k] for k in keys} == {k: par407["data"]["reference"][k] for k in keys}
+    # --any-savers: the layouts with other savers too, PAR407's best first (it changes recompute and the ZeRO stage)
+    every = suggest_json(TRAINING, "--any-savers")
+    assert every["keeps_memory_savers"] is False and len(every["layouts"]) > len(shown["layouts"])
+    assert {k: every["layouts"][0][k] for k in keys} == {k: par407["data"]["best"][k] for k in keys}
+    text = deploylint("suggest", TRAINING).stdout
+    assert "keeping the plan's memory savers (recompute=full, zero_stage=1, sequence_parallel=true)" in text
+
+
+def test_a_serving_plan_has_no_savers_to_keep():
+    assert suggest_json(SERVING)["keeps_memory_savers"] is False
