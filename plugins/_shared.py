@@ -89,9 +89,19 @@ def layout_fix(ctx, par, message: str, *, applicability: str = "unsafe") -> Fix 
 
     fix = fix_for(ctx.plan, (ctx.document.data or {}).get("parallelism") or {}, par, message, applicability=applicability)
     now = ctx.plan.parallelism
-    if fix is not None and "/workload/batch_size" in (getattr(ctx.document, "derived", None) or {}) and \
-            (par.dp, par.micro_batch_size) != (now.dp, now.micro_batch_size):
+    if fix is None or (par.dp, par.micro_batch_size) == (now.dp, now.micro_batch_size):
+        return fix
+    if "/workload/batch_size" in (getattr(ctx.document, "derived", None) or {}):
         fix = Fix.combine([fix, Fix.set("/workload/batch_size", ctx.plan.workload.batch_size)], message,
+                          applicability=applicability)
+    training = (ctx.document.data or {}).get("training") if isinstance(ctx.document.data, dict) else None
+    if isinstance(training, dict) and training.get("gradient_accumulation_steps") is not None:
+        # the file states the accumulation (a ds_config: train_batch_size = micro × accumulation × dp, which
+        # DeepSpeed checks at start-up): a new micro batch or dp keeps the batch by writing the accumulation too
+        batch, per_step = ctx.plan.workload.batch_size, par.micro_batch_size * par.dp
+        if batch % per_step:
+            return None         # no accumulation keeps this batch: not a layout to move to
+        fix = Fix.combine([fix, Fix.set("/training/gradient_accumulation_steps", batch // per_step)], message,
                           applicability=applicability)
     return fix
 

@@ -503,3 +503,25 @@ def test_torchtitan_a_mode_it_does_not_know_is_ttn003_at_the_word_and_no_memory_
     budget = check("llama3_70b.toml", TITAN_NO_WORLD.replace('mode = "none"', 'mode = "memory_budget"'), config)
     assert "TTN003" not in codes(budget) and budget.plan.parallelism.recompute == "full"
     assert any('"memory_budget"' in d.message and d.code == "DL010" for d in budget.diagnostics)
+
+
+def test_deepspeed_a_layout_fix_that_changes_the_micro_batch_writes_the_accumulation_that_keeps_the_batch():
+    # DeepSpeed checks train_batch_size = micro × gradient accumulation × world size at start-up
+    # (deepspeed/runtime/config.py, "Check batch related parameters"): Llama 3.1 8B at ZeRO-1 does not fit 8 A100
+    # 40 GB; the layout that fits (ZeRO-3, micro 1) keeps the batch of 64 only with 8 accumulation steps, not 4
+    import json
+
+    from deploylint.core.pipeline.config import config_from_table
+    from deploylint.core.pipeline.fixing import apply_edits
+
+    cfg = config_from_table({"hardware": {"accelerator": "a100-40gb", "num_devices": 8}, "workload": {"seq_len": 2048},
+                             "models": {"ds_config.json": {"id": "meta-llama/Llama-3.1-8B"}}})
+    text = ('{\n  "train_batch_size": 64,\n  "train_micro_batch_size_per_gpu": 2,\n  "gradient_accumulation_steps": 4,\n'
+            '  "bf16": {"enabled": true},\n  "zero_optimization": {"stage": 1}\n}\n')
+    result = check("ds_config.json", text, cfg)
+    fix = next(f for d in result.diagnostics if d.code == "MEM101" for f in d.fixes if "feasible layout" in f.message)
+    fixed = apply_edits(text, list(fix.edits))
+    after = check("ds_config.json", fixed, cfg)
+    assert "DSP001" not in codes(after) and "MEM101" not in codes(after)
+    assert json.loads(fixed) == {**json.loads(text), "train_micro_batch_size_per_gpu": 1,
+                                 "gradient_accumulation_steps": 8, "zero_optimization": {"stage": 3}}
