@@ -13,6 +13,7 @@ import pytest
 from deploylint.core.host.registry import Registry
 from deploylint.core.pipeline.config import Config
 from deploylint.core.pipeline.engine import Engine
+from suite_helpers import one
 
 GPT = """#!/bin/bash
 # a 175B-style run
@@ -68,12 +69,6 @@ def engine(config=None):
 
 def check(text, path="train.sh", config=None, **kw):
     return engine(config).check_text(path, text, **kw)
-
-
-def one(result, code):
-    found = [d for d in result.diagnostics if d.code == code]
-    assert len(found) == 1, [(d.code, d.message) for d in result.diagnostics]
-    return found[0]
 
 
 def at(text, d):

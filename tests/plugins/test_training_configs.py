@@ -12,6 +12,7 @@ import pytest
 from deploylint.core.host.registry import Registry
 from deploylint.core.pipeline.config import Config
 from deploylint.core.pipeline.engine import Engine
+from suite_helpers import one
 
 
 def check(path, text, config=None, **kw):
@@ -20,12 +21,6 @@ def check(path, text, config=None, **kw):
 
 def codes(result):
     return [d.code for d in result.diagnostics]
-
-
-def one(result, code):
-    found = [d for d in result.diagnostics if d.code == code]
-    assert len(found) == 1, [(d.code, d.message) for d in result.diagnostics]
-    return found[0]
 
 
 def token(text, d):

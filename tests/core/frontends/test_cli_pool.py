@@ -10,8 +10,9 @@ import time
 import pytest
 
 from deploylint.core.frontends import pool
-from deploylint.core.frontends.cli import _jobs, main
+from deploylint.core.frontends.cli import _jobs
 from deploylint.core.host.registry import Registry
+from suite_helpers import run_check
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 SEED = os.path.join(ROOT, "examples", "seed-moe-64e-3dev.toml")
@@ -31,12 +32,6 @@ def plans(folder, count):
     (folder / "broken.plan.toml").write_text("[model\nlayers = 4\n", encoding="utf-8")
 
 
-def run(capsys, *args):
-    code = main(["check", *args])
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
 def children_of(pid):
     found = set()
     for task in os.listdir(f"/proc/{pid}/task"):
@@ -49,8 +44,8 @@ def children_of(pid):
 @pytest.mark.parametrize("fmt", ["json", "text", "sarif", "github"])
 def test_workers_give_the_report_one_process_gives_in_input_order(tmp_path, capsys, fmt):
     plans(tmp_path, 24)
-    serial = run(capsys, str(tmp_path), "--format", fmt, "-j", "1")
-    pooled = run(capsys, str(tmp_path), "--format", fmt, "-j", "3")
+    serial = run_check(capsys, str(tmp_path), "--format", fmt, "-j", "1")
+    pooled = run_check(capsys, str(tmp_path), "--format", fmt, "-j", "3")
     assert pooled == serial
     assert serial[0] == 1
     if fmt == "json":
@@ -66,13 +61,13 @@ def test_fixes_written_by_workers_are_those_one_process_writes(tmp_path, capsys)
     two.mkdir()
     plans(one, 12)
     plans(two, 12)
-    serial = run(capsys, str(one), "--fix", "--unsafe-fixes", "-j", "1")
-    pooled = run(capsys, str(two), "--fix", "--unsafe-fixes", "-j", "2")
+    serial = run_check(capsys, str(one), "--fix", "--unsafe-fixes", "-j", "1")
+    pooled = run_check(capsys, str(two), "--fix", "--unsafe-fixes", "-j", "2")
     assert pooled[0] == serial[0] and pooled[1].replace(str(two), "") == serial[1].replace(str(one), "")
     for path in sorted(one.iterdir()):
         assert (two / path.name).read_text(encoding="utf-8") == path.read_text(encoding="utf-8")
-    diff_one = run(capsys, str(one), "--diff", "-j", "1")
-    diff_two = run(capsys, str(two), "--diff", "-j", "2")
+    diff_one = run_check(capsys, str(one), "--diff", "-j", "1")
+    diff_two = run_check(capsys, str(two), "--diff", "-j", "2")
     assert diff_two[1].replace(str(two), "") == diff_one[1].replace(str(one), "")
 
 

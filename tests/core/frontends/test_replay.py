@@ -16,16 +16,10 @@ from deploylint.core.host.registry import Registry
 from deploylint.core.pipeline import config as config_module
 from deploylint.core.pipeline.cache_inputs import forget_installed
 from deploylint.core.pipeline.engine import Engine
+from suite_helpers import run_check
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 EXAMPLES = os.path.join(ROOT, "examples")
-
-
-@pytest.fixture
-def store(tmp_path, monkeypatch):
-    folder = tmp_path / "cache"
-    monkeypatch.setenv("DEPLOYLINT_CACHE_DIR", str(folder))
-    return folder
 
 
 @pytest.fixture
@@ -45,12 +39,6 @@ def replays(folder):
 
 def stored(folder):
     return [p for p in replays(folder) if p.is_file()]
-
-
-def run(capsys, *args):
-    code = main(["check", *args])
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 @pytest.fixture
@@ -110,13 +98,13 @@ def test_a_repeated_check_gives_the_output_and_exit_code_of_a_check(plans, store
     runs = (([seed], 1), ([healthy], 0), ([seed, healthy], 1))
     expected = []
     for files, code in runs:
-        uncached = run(capsys, *files, "--format", fmt, "--no-cache")
+        uncached = run_check(capsys, *files, "--format", fmt, "--no-cache")
         assert uncached[0] == code and uncached[2] == ""
-        assert run(capsys, *files, "--format", fmt) == uncached
+        assert run_check(capsys, *files, "--format", fmt) == uncached
         expected.append(uncached)
     assert len(stored(store)) == 3
     nothing_checked()
-    assert [run(capsys, *files, "--format", fmt) for files, _ in runs] == expected
+    assert [run_check(capsys, *files, "--format", fmt) for files, _ in runs] == expected
     assert len(stored(store)) == 3
 
 
@@ -135,13 +123,13 @@ def test_replayed_output_is_byte_identical_through_the_console_script(plans, sto
 # -- a check again whenever an input moved ------------------------------------------------------
 def test_every_input_of_the_run_is_in_its_key(plans, store, capsys, monkeypatch, tmp_path):
     seed = plans / "seed-moe-64e-3dev.toml"
-    first = run(capsys, str(seed))
+    first = run_check(capsys, str(seed))
     assert first[0] == 1 and len(stored(store)) == 1
 
     def misses(change, undo=None):
         before = len(stored(store))
         change()
-        answer = run(capsys, str(seed))
+        answer = run_check(capsys, str(seed))
         assert len(stored(store)) == before + 1, "a changed input was answered from the earlier run"
         if undo:
             undo()
@@ -180,7 +168,7 @@ def test_every_input_of_the_run_is_in_its_key(plans, store, capsys, monkeypatch,
 def test_what_is_never_replayed(plans, store, capsys, monkeypatch, tmp_path):
     seed = plans / "seed-moe-64e-3dev.toml"
     # --no-cache neither reads nor writes
-    assert run(capsys, str(seed), "--no-cache")[0] == 1 and replays(store) == []
+    assert run_check(capsys, str(seed), "--no-cache")[0] == 1 and replays(store) == []
     # a plan that reads another file
     (plans / "config.json").write_text(json.dumps({
         "model_type": "llama", "num_hidden_layers": 4, "hidden_size": 1024, "num_attention_heads": 16,
@@ -189,16 +177,16 @@ def test_what_is_never_replayed(plans, store, capsys, monkeypatch, tmp_path):
     start, end = text.index("[model]"), text.index("[hardware]")
     (plans / "from.plan.toml").write_text(text[:start] + '[model]\nfrom = "config.json"\n\n' + text[end:],
                                           encoding="utf-8")
-    run(capsys, str(plans / "from.plan.toml"))
+    run_check(capsys, str(plans / "from.plan.toml"))
     assert stored(store) == []
     # a configuration that names local plugins (DL009 when untrusted; their code has no version when trusted)
     (plans / "policy_rules.py").write_text("from deploylint.core import hookimpl\n@hookimpl\n"
                                            "def deploylint_rules():\n    return []\n", encoding="utf-8")
     (plans / "deploylint.toml").write_text("plugins = ['policy_rules']\n", encoding="utf-8")
-    run(capsys, str(seed))
+    run_check(capsys, str(seed))
     monkeypatch.delenv("DEPLOYLINT_ALLOW_LOCAL_PLUGINS")
     monkeypatch.setenv("DEPLOYLINT_TRUST_FILE", str(tmp_path / "trust.json"))
-    assert "DL009" in run(capsys, str(seed))[1]
+    assert "DL009" in run_check(capsys, str(seed))[1]
     assert stored(store) == []
     (plans / "deploylint.toml").unlink()
     # a run that wrote to stderr (a warning of a library, a plugin's print) is not stored
@@ -208,7 +196,7 @@ def test_what_is_never_replayed(plans, store, capsys, monkeypatch, tmp_path):
         print("a warning", file=sys.stderr)
         return real(self, *args, **kwargs)
     monkeypatch.setattr(Engine, "check_bytes", noisy)
-    first = run(capsys, str(seed))
+    first = run_check(capsys, str(seed))
     assert first[2] == "a warning\n" and stored(store) == []
     monkeypatch.setattr(Engine, "check_bytes", real)
     # an incomplete run (a rule failed: DL005): next time it may not
@@ -218,17 +206,17 @@ def test_what_is_never_replayed(plans, store, capsys, monkeypatch, tmp_path):
         raise RuntimeError("a bug")
     monkeypatch.setattr(ExpertsNotDivisible, "check", fails)
     seed.write_text(text + "# not in the result cache either\n", encoding="utf-8")
-    code, out, _ = run(capsys, str(seed))
+    code, out, _ = run_check(capsys, str(seed))
     assert code == 3 and "DL005" in out and stored(store) == []
     monkeypatch.undo()
     monkeypatch.setenv("DEPLOYLINT_CACHE_DIR", str(store))
     # a file above the bound of what is read for a key
     monkeypatch.setattr(replay, "MAX_BYTES", len(seed.read_bytes()) - 1)
-    assert run(capsys, str(seed))[0] == 1 and stored(store) == []
+    assert run_check(capsys, str(seed))[0] == 1 and stored(store) == []
 
 
 def test_a_folder_or_a_configuration_file_is_not_replayed(plans, store, capsys):
-    assert run(capsys, str(plans))[0] == 0          # clean/seed.plan.toml (the seed's name is not a plan's name)
+    assert run_check(capsys, str(plans))[0] == 0          # clean/seed.plan.toml (the seed's name is not a plan's name)
     assert stored(store) == []
     assert replay.wanted(replay.plain_check(["check", str(plans / "seed-moe-64e-3dev.toml")]))
     (plans / "pyproject.toml").write_text("[project]\nname = 'x'\n", encoding="utf-8")
@@ -238,11 +226,11 @@ def test_a_folder_or_a_configuration_file_is_not_replayed(plans, store, capsys):
 
 def test_an_entry_that_does_not_hold_its_key_is_a_miss(plans, store, capsys):
     seed = str(plans / "seed-moe-64e-3dev.toml")
-    expected = run(capsys, seed)
+    expected = run_check(capsys, seed)
     [entry] = stored(store)
     head, _, body = entry.read_bytes().partition(b"\n")
     for planted in (b"", b"garbage", b"0" + head + b"\n" + body, head.split(b" ")[0] + b" zero\n" + body,
                     head + b"\n" + b"\xff\xfe"):
         entry.write_bytes(planted)
-        assert run(capsys, seed) == expected
+        assert run_check(capsys, seed) == expected
         assert entry.read_bytes() == head + b"\n" + body        # the check's output stored again

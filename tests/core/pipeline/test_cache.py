@@ -6,33 +6,20 @@ import shutil
 
 import pytest
 
-from deploylint.core.frontends.cli import main
 from deploylint.core.host.registry import Registry
 from deploylint.core.pipeline import cache as cache_module, cache_inputs
 from deploylint.core.pipeline.cache import ResultCache, cache_dir, cacheable
 from deploylint.core.pipeline.config import Config
 from deploylint.core.pipeline.engine import Engine
+from suite_helpers import run_check
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 EXAMPLES = os.path.join(ROOT, "examples")
 SEED = os.path.join(EXAMPLES, "seed-moe-64e-3dev.toml")
 
 
-@pytest.fixture
-def store(tmp_path, monkeypatch):
-    folder = tmp_path / "cache"
-    monkeypatch.setenv("DEPLOYLINT_CACHE_DIR", str(folder))
-    return folder
-
-
 def entries(folder):
     return sorted(p for p in folder.rglob("*.json")) if folder.exists() else []
-
-
-def check(capsys, *args):
-    code = main(["check", *args])
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 COPIES = [("seed-moe-64e-3dev.toml", "seed-moe-64e-3dev.plan.toml"), ("seed-moe-64e-3dev.yaml", "seed.plan.yaml"),
@@ -62,45 +49,45 @@ def refuse_to_check(monkeypatch, allowed=()):
 @pytest.mark.parametrize("fmt", ["text", "json", "sarif", "github"])
 def test_an_entry_gives_the_report_a_check_gives(tmp_path, store, capsys, monkeypatch, fmt):
     folder = plans(tmp_path / "plans")
-    uncached = check(capsys, str(folder), "--format", fmt, "--no-cache")
+    uncached = run_check(capsys, str(folder), "--format", fmt, "--no-cache")
     assert entries(store) == []                       # --no-cache neither reads nor writes
-    first = check(capsys, str(folder), "--format", fmt)
+    first = run_check(capsys, str(folder), "--format", fmt)
     assert first == uncached and len(entries(store)) == 5     # the two plans with [model] from read another file
     refuse_to_check(monkeypatch, allowed=("healthy.plan.toml", "training.plan.toml"))
-    assert check(capsys, str(folder), "--format", fmt) == uncached
+    assert run_check(capsys, str(folder), "--format", fmt) == uncached
 
 
 def test_an_edited_file_is_checked_again(tmp_path, store, capsys):
     folder = plans(tmp_path / "plans")
-    check(capsys, str(folder), "--format", "json")
+    run_check(capsys, str(folder), "--format", "json")
     plan = folder / "seed-moe-64e-3dev.plan.toml"
     plan.write_text(plan.read_text(encoding="utf-8").replace("ep = 3", "ep = 4").replace(
         "expert_placement = [22, 21, 21]\n", ""), encoding="utf-8")
-    cached = check(capsys, str(folder), "--format", "json")
-    assert cached == check(capsys, str(folder), "--format", "json", "--no-cache")
+    cached = run_check(capsys, str(folder), "--format", "json")
+    assert cached == run_check(capsys, str(folder), "--format", "json", "--no-cache")
     assert "MOE301" not in {d["code"] for d in json.loads(cached[1])["diagnostics"] if d["file"] == str(plan)}
 
 
 def test_a_changed_configuration_misses(tmp_path, store, capsys):
     folder = plans(tmp_path / "plans")
     seed = str(folder / "seed-moe-64e-3dev.plan.toml")
-    before = check(capsys, seed, "--format", "json")
+    before = run_check(capsys, seed, "--format", "json")
     assert "MEM102" in {d["code"] for d in json.loads(before[1])["diagnostics"]}
     (folder / "deploylint.toml").write_text("[thresholds.MEM102]\nmemory_utilization_min = 0.000001\n", encoding="utf-8")
-    after = check(capsys, seed, "--format", "json")
-    assert after == check(capsys, seed, "--format", "json", "--no-cache")
+    after = run_check(capsys, seed, "--format", "json")
+    assert after == run_check(capsys, seed, "--format", "json", "--no-cache")
     assert "MEM102" not in {d["code"] for d in json.loads(after[1])["diagnostics"]}
-    ignoring = check(capsys, seed, "--format", "json", "--ignore", "MOE")     # the command line's overrides too
+    ignoring = run_check(capsys, seed, "--format", "json", "--ignore", "MOE")     # the command line's overrides too
     assert not any(d["code"].startswith("MOE") for d in json.loads(ignoring[1])["diagnostics"])
 
 
 def test_text_and_json_outputs_keep_their_own_entries(tmp_path, store, capsys):
     """JSON carries the fixes' text edits, text output does not render them: neither is served the other's."""
     seed = str(plans(tmp_path / "plans") / "seed-moe-64e-3dev.plan.toml")
-    text = check(capsys, seed)
-    as_json = check(capsys, seed, "--format", "json")
-    assert as_json == check(capsys, seed, "--format", "json", "--no-cache")
-    assert text == check(capsys, seed, "--no-cache")
+    text = run_check(capsys, seed)
+    as_json = run_check(capsys, seed, "--format", "json")
+    assert as_json == run_check(capsys, seed, "--format", "json", "--no-cache")
+    assert text == run_check(capsys, seed, "--no-cache")
     assert all(f["edits"] for d in json.loads(as_json[1])["diagnostics"] for f in d["fixes"] if f["applicability"] != "display")
 
 
@@ -132,10 +119,10 @@ def test_a_new_plugin_version_misses(tmp_path, store, capsys, monkeypatch):
     plugin_site(site, "1.0", "policy of release 1.0")
     monkeypatch.syspath_prepend(str(site))
     seed = str(plans(tmp_path / "plans") / "seed-moe-64e-3dev.plan.toml")
-    first = check(capsys, seed, "--format", "json")
+    first = run_check(capsys, seed, "--format", "json")
     assert "policy of release 1.0" in first[1] and entries(store)
     plugin_site(site, "1.1", "policy of release 1.1")
-    second = check(capsys, seed, "--format", "json")
+    second = run_check(capsys, seed, "--format", "json")
     assert "policy of release 1.1" in second[1] and "release 1.0" not in second[1]
     assert len(entries(store)) == 2
 
@@ -147,12 +134,12 @@ def test_a_plugin_edited_in_place_without_a_new_version_misses(tmp_path, store, 
     plugin_site(site, "1.0", "the rule as first written")
     monkeypatch.syspath_prepend(str(site))
     seed = str(plans(tmp_path / "plans") / "seed-moe-64e-3dev.plan.toml")
-    assert "the rule as first written" in check(capsys, seed, "--format", "json")[1]
+    assert "the rule as first written" in run_check(capsys, seed, "--format", "json")[1]
     module = site / "acme_cache_rules.py"
     module.write_text(module.read_text(encoding="utf-8").replace("the rule as first written", "the rule as edited"),
                       encoding="utf-8")
     os.utime(module, ns=(os.stat(module).st_atime_ns, os.stat(module).st_mtime_ns + 1_000_000))
-    second = check(capsys, seed, "--format", "json")
+    second = run_check(capsys, seed, "--format", "json")
     assert "the rule as edited" in second[1] and "first written" not in second[1]
 
 
@@ -195,14 +182,14 @@ def test_the_key_holds_plugins_versions_configuration_and_sources(tmp_path, monk
 
 def test_a_corrupt_entry_is_ignored_and_written_again(tmp_path, store, capsys):
     folder = plans(tmp_path / "plans")
-    expected = check(capsys, str(folder), "--format", "json", "--no-cache")
-    check(capsys, str(folder), "--format", "json")
+    expected = run_check(capsys, str(folder), "--format", "json", "--no-cache")
+    run_check(capsys, str(folder), "--format", "json")
     stored = entries(store)
     for n, entry in enumerate(stored):       # truncated, garbage, valid JSON of the wrong shape, another entry's key
         text = entry.read_text(encoding="utf-8")
         entry.write_text([text[: len(text) // 2], "\x00garbage", '{"format": 1}', text.replace('"key":"', '"key":"0')][n % 4],
                          encoding="utf-8")
-    assert check(capsys, str(folder), "--format", "json") == expected
+    assert run_check(capsys, str(folder), "--format", "json") == expected
     assert entries(store) == stored
     for entry in stored:
         assert json.loads(entry.read_text(encoding="utf-8"))["key"] == entry.parent.name + entry.stem
@@ -210,18 +197,18 @@ def test_a_corrupt_entry_is_ignored_and_written_again(tmp_path, store, capsys):
 
 def test_a_file_planted_in_the_cache_builds_no_object_but_deploylint_records(tmp_path, store, capsys, monkeypatch):
     seed = str(plans(tmp_path / "plans") / "seed-moe-64e-3dev.plan.toml")
-    expected = check(capsys, seed, "--format", "json")
+    expected = run_check(capsys, seed, "--format", "json")
     [entry] = entries(store)
     data = json.loads(entry.read_text(encoding="utf-8"))
     data["result"]["v"][0][1] = {"@": "os.system", "v": ["echo owned"]}
     entry.write_text(json.dumps(data), encoding="utf-8")
-    assert check(capsys, seed, "--format", "json") == expected
+    assert run_check(capsys, seed, "--format", "json") == expected
 
 
 def test_fixing_never_reads_nor_writes_the_cache(tmp_path, store, capsys):
     folder = plans(tmp_path / "plans")
-    check(capsys, str(folder), "--diff")
-    check(capsys, str(folder), "--fix", "--unsafe-fixes")
+    run_check(capsys, str(folder), "--diff")
+    run_check(capsys, str(folder), "--fix", "--unsafe-fixes")
     assert entries(store) == []
 
 
@@ -234,7 +221,7 @@ def test_results_that_read_beside_the_plan_are_not_stored(tmp_path, store, capsy
     text = open(SEED, encoding="utf-8").read()
     start, end = text.index("[model]"), text.index("[hardware]")
     (folder / "from.plan.toml").write_text(text[:start] + '[model]\nfrom = "config.json"\n\n' + text[end:], encoding="utf-8")
-    first = check(capsys, str(folder / "from.plan.toml"), "--format", "json")
+    first = run_check(capsys, str(folder / "from.plan.toml"), "--format", "json")
     assert json.loads(first[1])["summary"]["files"] == 1 and entries(store) == []
     hang = tmp_path / "slow_rule.py"
     hang.write_text("from deploylint.core import Rule, hookimpl\n"
@@ -248,7 +235,7 @@ def test_results_that_read_beside_the_plan_are_not_stored(tmp_path, store, capsy
                     "def deploylint_rules():\n"
                     "    return [Slow()]\n", encoding="utf-8")
     monkeypatch.chdir(tmp_path)
-    code, _, _ = check(capsys, SEED, "--plugin", "slow_rule", "--rule-timeout", "0.3")
+    code, _, _ = run_check(capsys, SEED, "--plugin", "slow_rule", "--rule-timeout", "0.3")
     assert code == 3 and entries(store) == []          # a local plugin's results are never stored
     incomplete = Engine(Registry().load(), Config()).check_path(SEED)
     assert cacheable(incomplete)
@@ -264,7 +251,7 @@ def test_the_cache_folder_follows_the_platform_convention(tmp_path):
 
 def test_workers_read_and_write_the_same_entries(tmp_path, store, capsys, monkeypatch):
     folder = plans(tmp_path / "plans")
-    expected = check(capsys, str(folder), "--format", "json", "--no-cache", "-j", "1")
-    assert check(capsys, str(folder), "--format", "json", "-j", "3") == expected
+    expected = run_check(capsys, str(folder), "--format", "json", "--no-cache", "-j", "1")
+    assert run_check(capsys, str(folder), "--format", "json", "-j", "3") == expected
     refuse_to_check(monkeypatch, allowed=("healthy.plan.toml", "training.plan.toml"))
-    assert check(capsys, str(folder), "--format", "json", "-j", "3") == expected
+    assert run_check(capsys, str(folder), "--format", "json", "-j", "3") == expected

@@ -1,19 +1,12 @@
 """Which files a check reads from the paths it is given; a run that checked nothing is never "all clear"."""
 
 import os
-import shutil
-import subprocess
-import sys
 
 from deploylint.core.pipeline import engine
 from deploylint.core.pipeline.config import Config
+from suite_helpers import run_exe
 
-EXE = shutil.which("deploylint", path=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
 PLAN = 'schema_version = 1\n'
-
-
-def run(*args, cwd):
-    return subprocess.run([EXE, "check", *args], capture_output=True, text=True, cwd=cwd, stdin=subprocess.DEVNULL)
 
 
 def test_the_configuration_file_is_not_a_plan_even_though_deploy_star_toml_matches_it(tmp_path):
@@ -27,7 +20,7 @@ def test_the_configuration_file_is_not_a_plan_even_though_deploy_star_toml_match
 
 def test_a_folder_named_like_a_plan_with_no_plan_in_it_is_an_error_not_all_clear(tmp_path):
     (tmp_path / "x.plan.toml").mkdir()
-    out = run("x.plan.toml", cwd=tmp_path)
+    out = run_exe("check", "x.plan.toml", cwd=tmp_path)
     assert out.returncode == 2, out.stdout
     assert "no plan file in the folder x.plan.toml" in out.stderr and "All clear" not in out.stdout
 

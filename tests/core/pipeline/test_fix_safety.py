@@ -7,18 +7,15 @@
 
 import json
 import os
-import shutil
-import subprocess
-import sys
 import tomllib
 
 import jsonschema
 import pytest
 
 from deploylint.core import Edit, Fix, Position, Range, Rule, Severity, hookimpl
+from suite_helpers import run_exe
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-EXE = shutil.which("deploylint", path=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
 SARIF_SCHEMA = os.path.join(ROOT, "tests", "data", "sarif-2.1.0.json")
 
 PLAN_YAML = """\
@@ -100,10 +97,6 @@ def deploylint_rules():
 '''
 
 
-def run(*args, cwd):
-    return subprocess.run([EXE, *args], capture_output=True, text=True, cwd=cwd, stdin=subprocess.DEVNULL)
-
-
 @pytest.fixture
 def folder(tmp_path):
     (tmp_path / "bad_rules.py").write_text(BAD_MODULE)
@@ -118,7 +111,7 @@ def folder(tmp_path):
     ["--ignore", "DL"],
 ], ids=["select", "ignore-DL002", "ignore-DL"])
 def test_a_schema_breaking_fix_is_refused_under_a_narrow_selection(folder, hiding):
-    out = run("check", "plan.yaml", "--plugin", "bad_rules", "--select", "ACME402", *hiding, "--fix", cwd=folder)
+    out = run_exe("check", "plan.yaml", "--plugin", "bad_rules", "--select", "ACME402", *hiding, "--fix", cwd=folder)
     assert (folder / "plan.yaml").read_text() == PLAN_YAML                   # untouched
     assert "All clear" not in out.stdout and "Fixed" not in out.stdout
     assert out.returncode == 1, out.stdout + out.stderr
@@ -130,14 +123,14 @@ def test_a_schema_breaking_fix_is_refused_under_a_narrow_selection(folder, hidin
 
 def test_a_suppression_does_not_hide_a_schema_problem_from_the_fixer(folder):
     (folder / "plan.yaml").write_text("# deploylint: ignore-file[DL002]\n" + PLAN_YAML)
-    out = run("check", "plan.yaml", "--plugin", "bad_rules", "--select", "ACME402", "--fix", cwd=folder)
+    out = run_exe("check", "plan.yaml", "--plugin", "bad_rules", "--select", "ACME402", "--fix", cwd=folder)
     assert "tp: 2" in (folder / "plan.yaml").read_text()
     assert " DL007 " in out.stdout and out.returncode == 1
 
 
 @pytest.mark.parametrize("fmt", ["json", "sarif", "github"])
 def test_the_refusal_is_valid_output_in_every_format(folder, fmt):
-    out = run("check", "plan.yaml", "--plugin", "bad_rules", "--select", "ACME402", "--fix", "--format", fmt, cwd=folder)
+    out = run_exe("check", "plan.yaml", "--plugin", "bad_rules", "--select", "ACME402", "--fix", "--format", fmt, cwd=folder)
     assert out.returncode == 1 and (folder / "plan.yaml").read_text() == PLAN_YAML
     if fmt == "json":
         report = json.loads(out.stdout)
@@ -172,13 +165,13 @@ def test_the_engine_api_and_the_language_server_path_refuse_it_too(deploylint, f
 
 # -- 2. an Edit is what its range says; no progress stops ----------------------------------------------------
 def test_a_range_only_edit_replaces_its_range_once(folder):
-    out = run("check", "plan.yaml", "--plugin", "bad_rules", "--select", "ACME403", "--fix", cwd=folder)
+    out = run_exe("check", "plan.yaml", "--plugin", "bad_rules", "--select", "ACME403", "--fix", cwd=folder)
     assert (folder / "plan.yaml").read_text() == PLAN_YAML.replace("output_len: 256", "output_len: 4")
     assert "Fixed 1 problem." in out.stdout and out.returncode == 0
 
 
 def test_a_fix_that_does_not_resolve_its_finding_is_undone_as_no_progress(folder):
-    out = run("check", "plan.yaml", "--plugin", "bad_rules", "--select", "ACME404", "--fix", cwd=folder)
+    out = run_exe("check", "plan.yaml", "--plugin", "bad_rules", "--select", "ACME404", "--fix", cwd=folder)
     assert (folder / "plan.yaml").read_text() == PLAN_YAML                   # the round was undone
     assert "Fixed" not in out.stdout and out.returncode == 1
     refusal = next(line for line in out.stdout.splitlines() if " DL007 " in line)
@@ -186,7 +179,7 @@ def test_a_fix_that_does_not_resolve_its_finding_is_undone_as_no_progress(folder
 
 
 def test_offsets_that_contradict_the_range_are_the_plugins_failure(folder):
-    out = run("check", "plan.yaml", "--plugin", "bad_rules", "--select", "ACME405", "--fix", "--format", "json", cwd=folder)
+    out = run_exe("check", "plan.yaml", "--plugin", "bad_rules", "--select", "ACME405", "--fix", "--format", "json", cwd=folder)
     assert (folder / "plan.yaml").read_text() == PLAN_YAML
     (failure,) = [d for d in json.loads(out.stdout)["diagnostics"] if d["code"] == "DL005"]
     assert "ACME405" in failure["message"] and "offsets 0..0 are not those of its range" in failure["message"]
@@ -254,7 +247,7 @@ def test_the_two_training_fixes_together_would_run_out_of_memory(deploylint):
 def test_the_training_plan_is_fixed_into_a_coherent_plan_without_stray_keys(tmp_path):
     path = tmp_path / "train.plan.toml"
     path.write_text(TRAINING_PLAN)
-    out = run("check", path.name, "--fix", "--unsafe-fixes", cwd=tmp_path)
+    out = run_exe("check", path.name, "--fix", "--unsafe-fixes", cwd=tmp_path)
     fixed = path.read_text()
     data, original = tomllib.loads(fixed), tomllib.loads(TRAINING_PLAN)
     assert data["parallelism"] == {"pp": 1, "dp": 16}                      # the better layout, nothing else written
@@ -262,7 +255,7 @@ def test_the_training_plan_is_fixed_into_a_coherent_plan_without_stray_keys(tmp_
         {k: set(v) for k, v in original.items() if isinstance(v, dict)}      # no key added anywhere
     assert "# one layer pair per stage" in fixed                            # the comment stays
     assert "Fixed" in out.stdout and out.returncode == 0, out.stdout
-    after = json.loads(run("check", path.name, "--format", "json", cwd=tmp_path).stdout)
+    after = json.loads(run_exe("check", path.name, "--format", "json", cwd=tmp_path).stdout)
     assert [d for d in after["diagnostics"] if d["severity"] == "error"] == []
 
 
