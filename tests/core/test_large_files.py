@@ -22,6 +22,7 @@ from deploylint.core.diagnostics import ValueChange
 from deploylint.core.pipeline.engine import Engine, render_fixes
 from deploylint.core.pipeline.schema import MAX_SCHEMA_DIAGNOSTICS, MAX_UNKNOWN_KEYS_PER_TABLE
 from deploylint.core.testing import render_plan
+from suite_helpers import run_check
 
 SEED = {
     "schema_version": 1,
@@ -335,12 +336,17 @@ def test_yaml_events_past_the_entry_bound_are_never_read(monkeypatch):
     assert len(seen) < MAX_ENTRIES + 100
 
 
-def test_the_cli_reports_a_plan_past_the_entry_bound_as_a_dl001_with_its_position(tmp_path, deploylint):
+def test_the_cli_reports_a_plan_past_the_entry_bound_as_a_dl001_with_its_position(tmp_path, capsys):
+    # deploylint check as the command line runs it (the cli's main, text and JSON): one DL001 at a line past the
+    # first, exit 1, no traceback
     path = tmp_path / "plan.json"
     path.write_text(render_plan(dict(SEED, extra_list=list(range(FIRST, FIRST + MAX_ENTRIES + 10))), "json"))
-    result = Engine(deploylint.registry()).check_path(str(path))
-    [d] = result.diagnostics
-    assert d.code == "DL001" and d.range.start.line > 1 and "keys and list items" in d.message
+    code, out, err = run_check(capsys, str(path), "--format", "json", "--no-cache")
+    assert code == 1 and "Traceback" not in err
+    [d] = json.loads(out)["diagnostics"]
+    assert d["code"] == "DL001" and d["range"]["start"]["line"] > 1 and "keys and list items" in d["message"]
+    code, out, err = run_check(capsys, str(path), "--no-cache")
+    assert code == 1 and re.search(rf"plan\.json:{d['range']['start']['line']}:\d+: DL001 error ", out), out
 
 
 COUNTED = {  # text, and its keys and list items as the bound counts them
