@@ -25,7 +25,14 @@ def annotation(d: Diagnostic) -> str:
             r = d.range
             props += [f"line={r.start.line}", f"col={r.start.column}", f"endLine={r.end.line}", f"endColumn={r.end.column}"]
     props.append(f"title={_escape_property(d.code)}")
-    return f"::{COMMAND[d.severity]} {','.join(props)}::{_escape_data(d.message)}"
+    # an annotation has one place: the related ones are lines of its message, as the text report shows them
+    lines = [d.message] + [f"see {_where(d, r)}: {r.message}" for r in d.related]
+    return f"::{COMMAND[d.severity]} {','.join(props)}::{_escape_data(chr(10).join(lines))}"
+
+
+def _where(d: Diagnostic, r) -> str:
+    where = r.file or d.file or ""
+    return where + (f":{r.range.start.line}:{r.range.start.column}" if r.range is not None else "")
 
 
 def render(diagnostics: Iterable[Diagnostic]) -> str:

@@ -346,6 +346,11 @@ def test_a_related_place_a_plugin_sets_is_kept_across_the_worker(tmp_path, fmt):
     elif fmt == "text":
         text = out.stdout.decode()
         assert "the name is set here" in text and "cluster.yaml" in text
+    else:   # github: one place per annotation; the related places are lines of its message (%0A)
+        plan = str(tmp_path / "deploy.plan.toml")
+        assert finding.split("::")[-1].split("%0A")[1:] == [
+            f"see {plan}:2:1: the name is set here", f"see {plan}:1:1: by offsets here",
+            "see cluster.yaml:3:7: the cluster is sized here"]
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
