@@ -15,7 +15,7 @@ from typing import Any
 from ..records import record
 from ..plan import DTYPE_BYTES
 from .comm import CommEstimate, estimate_comm
-from .flops import FlopsEstimate, estimate_flops
+from .flops import FlopsEstimate, estimate_flops, stage_training_flops
 from .layout import dualpipe, expert_data_parallel, micro_batches, stage_layers, virtual_stages
 from .memory import MemoryEstimate, estimate_memory, kv_bytes_per_token
 from .params import ParamCounts, count_params
@@ -236,8 +236,8 @@ def analyze(plan, *, counts: ParamCounts | None = None, all_devices: bool = True
 
     if work.training:
         m = micro_batches(plan)
-        step_flops = flops.hardware_flops_per_sample * work.batch_size
-        compute_s = compute_time(step_flops, flops.high_precision_per_sample * work.batch_size, N, hw)
+        v = virtual_stages(plan)
+        compute_s, bubble = _pipeline_compute(plan, counts, flops, m, v)
         # weights read forward and backward (and once more with full recompute) per micro-batch, activations written
         # and read once, and the optimizer step reading and writing every state once
         reads = 3 if par.recompute == "full" else 2
@@ -245,16 +245,6 @@ def analyze(plan, *, counts: ParamCounts | None = None, all_devices: bool = True
             + 2 * (busiest.weights + busiest.gradients + busiest.optimizer)
         memory_s = traffic / hbm
         comm_s = _comm_time(comm, hw, False, missing)
-        # 1F1B idles (p − 1) of every (m + p − 1) slots; the interleaved schedule's v chunks per rank cut each slot to
-        # 1/v: (p − 1)/(v·m + p − 1) of the step (Narayanan et al. 2021, §2.2.2)
-        v = virtual_stages(plan)
-        bubble = (par.pp - 1) / (v * m + par.pp - 1) if par.pp > 1 else 0.0
-        if dualpipe(plan):
-            # DeepSeek-V3 Table 2: (PP/2 − 1)(F&B + B − 3W) against the m·(F + B) a rank computes. At the least F&B is
-            # F + B (overlap hides communication, not FLOPs), the full backward B twice the forward F and the weights'
-            # backward W one forward: (PP/2 − 1) · 2/3 of a micro-batch's F + B
-            slots = (par.pp / 2 - 1) * 2 / 3
-            bubble = slots / (m + slots)
         step = PhaseBound("step", compute_s, memory_s, comm_s, bubble)
         t = step.time_s
         bounds = Bounds(work.batch_size / t, work.batch_size * work.seq_len / t, t * 1e3, t * 1e3 / model.layers,
@@ -265,6 +255,71 @@ def analyze(plan, *, counts: ParamCounts | None = None, all_devices: bool = True
 
     implied = _implied(plan, flops, bounds, memory, counts)
     return Analysis(plan, counts, memory, flops, comm, bounds, implied, phase, tuple(sorted(missing)), ASSUMPTIONS)
+
+
+def _pipeline_compute(plan, counts: ParamCounts, flops: FlopsEstimate, m: int, v: int) -> tuple[float, float]:
+    """The compute time of a training step's slowest pipeline rank, and the pipeline's fill and drain as a share of
+    the step: ``compute / (1 − bubble)`` is the least time the step's FLOPs allow.
+
+    A rank can start only when the first micro-batch has gone forward through the stages before it, and once it has
+    run its last backward that micro-batch's backward still crosses them again; in between it computes its m
+    micro-batches. So the step takes at least m·W_k + Σ_{j<k} W_j for every rank k, with W the time of one
+    micro-batch's forward and backward on a stage — whatever the schedule (Narayanan et al. 2021, §2.2.1: with equal
+    stages this is 1F1B's (m + p − 1)·W, a bubble of (p − 1)/(m + p − 1)). The stages are the plan's split
+    (``pipeline_layers``, else the even one that Megatron-LM builds: num_layers / pp), with the output head on the
+    last: unequal stages make the slowest one the bound, not the average. Under the interleaved schedule (§2.2.2) a
+    rank computes all its v chunks and the fill crosses only the first chunk of each earlier rank, taken as
+    ⌊layers / v⌋ of its first layers (Megatron-LM builds a rank's chunks of equal size; Llama 3's first chunk holds
+    only the embedding): (p − 1)/(v·m + p − 1) with equal stages. DualPipe (DeepSeek-V3 §3.2.1) feeds half the
+    micro-batches from each end, so a rank computes half of them through each of its two stages.
+    """
+    model, hw, par, work = plan.model, plan.hardware, plan.parallelism, plan.workload
+    batch, pp = work.batch_size, par.pp
+    if pp <= 1:
+        return compute_time(flops.hardware_flops_per_sample * batch, flops.high_precision_per_sample * batch,
+                            hw.num_devices, hw), 0.0
+    devices = hw.num_devices / pp
+    training = getattr(plan, "training", None)
+    if par.pipeline_layers is None and training is not None and training.uneven_pipeline:
+        # the framework splits unevenly and the plan does not say how: the bound must hold for any split. Over real
+        # splits, max_k (m·W_k + Σ_{j<k} W_j) is least when every rank reaches it, W_k = (B − Σ_{j<k} W_j)/m, which
+        # gives B = W / (1 − (1 − 1/m)^p) for the W of one micro-batch through the whole model; an interleaved
+        # schedule's first chunks can be empty, so it keeps only the average rank's m micro-batches
+        average = compute_time(flops.hardware_flops_per_sample * batch, flops.high_precision_per_sample * batch,
+                               hw.num_devices, hw)
+        if v > 1 or dualpipe(plan):
+            return average, 0.0
+        return average, 1 - (1 - (1 - 1 / m) ** pp) * m / pp
+    stages = stage_layers(model.layers, pp, par.pipeline_layers)
+    last = pp - 1
+
+    seen: dict[tuple, float] = {}
+    alike = counts.blocks_alike          # alike blocks are all dense or all MoE: selective recompute repeats too
+
+    def stage_time(layers: range, share: float, head: bool) -> float:
+        # stages of as many alike blocks take one computation (the middle stages of an even split: the layout search
+        # prices hundreds of candidates)
+        key = (len(layers) if alike else (layers.start, layers.stop), share, head)
+        if key not in seen:
+            hw_flops, high = stage_training_flops(plan, counts, layers, head)
+            seen[key] = compute_time(hw_flops * batch * share, high * batch * share, devices, hw)
+        return seen[key]
+
+    if dualpipe(plan):
+        ranks = [stage_time(stages[r], 0.5, r == last) + stage_time(stages[last - r], 0.5, r == 0) for r in range(pp)]
+        # DeepSeek-V3 Table 2: (PP/2 − 1)(F&B + B − 3W) against the m·(F + B) a rank computes. At the least F&B is
+        # F + B (overlap hides communication, not FLOPs), the full backward B twice the forward F and the weights'
+        # backward W one forward: (PP/2 − 1) · 2/3 of a micro-batch's F + B
+        slots = (pp / 2 - 1) * 2 / 3
+        return max(ranks), slots / (m + slots)
+    ranks = [stage_time(r, 1.0, k == last) for k, r in enumerate(stages)]
+    firsts = ranks if v == 1 else [stage_time(range(r.start, r.start + len(r) // v), 1.0, False) for r in stages]
+    best, fill, before = 0.0, 0.0, 0.0
+    for k in range(pp):
+        if ranks[k] + before / m >= best + fill:
+            best, fill = ranks[k], before / m
+        before += firsts[k]
+    return best, fill / (best + fill) if best + fill else 0.0
 
 
 def _serving_bounds(plan, counts: ParamCounts, memory: MemoryEstimate, flops: FlopsEstimate, comm: CommEstimate,

@@ -49,13 +49,15 @@ def high_precision_flops_per_token(model, counts: ParamCounts, context: float) -
     return 2 * (head + counts.router_params) + model.layers * score_flops_per_context_token(model) * context
 
 
-def recomputed_matmul_params(model, counts: ParamCounts, modules) -> int:
+def recomputed_matmul_params(model, counts: ParamCounts, modules, layers: range | None = None) -> int:
     """Matmul parameters per token whose forward selective recompute runs again (Megatron-LM --recompute-modules):
     the dense MLP ("mlp", dense layers), the router and the k routed experts ("moe"), the shared experts ("moe" or
-    "shared_experts") and the MLA up-projections ("mla_up_proj", DeepSeek-V3 §3.2.3)."""
+    "shared_experts") and the MLA up-projections ("mla_up_proj", DeepSeek-V3 §3.2.3); of the blocks ``layers`` (one
+    pipeline stage's), all of them by default."""
     modules = set(modules)
+    blocks = counts.layers if layers is None else counts.layers[layers.start:layers.stop]
     n = 0
-    for l in counts.layers:
+    for l in blocks:
         if "mlp" in modules:
             n += l.mlp
         if "moe" in modules:
@@ -67,8 +69,27 @@ def recomputed_matmul_params(model, counts: ParamCounts, modules) -> int:
         heads = model.num_attention_heads
         q_up = (m.q_lora_rank or 0) * heads * (m.qk_nope_head_dim + m.qk_rope_head_dim)
         kv_up = m.kv_lora_rank * heads * (m.qk_nope_head_dim + m.v_head_dim)
-        n += model.layers * (q_up + kv_up)
+        n += len(blocks) * (q_up + kv_up)
     return n
+
+
+def stage_training_flops(plan, counts: ParamCounts, layers: range, head: bool) -> tuple[float, float]:
+    """Hardware FLOPs per sample of one pipeline stage in training, and the 16-bit part of them: the blocks
+    ``layers`` and, on the last stage (``head``), the output head; the input embedding is a lookup. The same terms as
+    :func:`estimate_flops` (3 × forward, the recomputed forward), so that the stages of a plan add up to its
+    ``hardware_flops_per_sample`` and ``high_precision_per_sample``."""
+    model, par, s = plan.model, plan.parallelism, plan.workload.seq_len
+    matmul, router = counts.layer_sums(layers)
+    out = 2 * (counts.lm_head or counts.embedding) if head else 0
+    scores = len(layers) * score_flops_per_context_token(model) * s
+    fwd = 2 * matmul + scores + out
+    hp = 2 * router + scores + out
+    extra = hp_extra = 0.0
+    if par.recompute == "full":
+        extra, hp_extra = fwd - out, hp - out
+    elif par.recompute == "selective":
+        extra = 2 * recomputed_matmul_params(model, counts, par.recompute_modules, layers)
+    return (3 * fwd + extra) * s, (3 * hp + hp_extra) * s
 
 
 @record(frozen=True, slots=True)

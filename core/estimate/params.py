@@ -57,6 +57,7 @@ class ParamCounts:
     _matmul: int | None = field(default=None, init=False, repr=False, compare=False)
     _sums: tuple[int, int, int] | None = field(default=None, init=False, repr=False, compare=False)
     _spans: dict | None = field(default=None, init=False, repr=False, compare=False)
+    _prefix: tuple | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def matmul_per_token(self) -> int:
@@ -104,6 +105,28 @@ class ParamCounts:
             held = [self.layers[i] for i in layers]
             hit = spans[key] = (sum(1 for l in held if l.is_moe), sum(l.expert for l in held))
         return hit
+
+    def _prefixes(self) -> tuple:
+        if self._prefix is None:
+            matmul, router = [0], [0]
+            for l in self.layers:
+                matmul.append(matmul[-1] + l.active - l.norms)
+                router.append(router[-1] + l.router)
+            alike = len({(l.active - l.norms, l.router) for l in self.layers}) <= 1
+            object.__setattr__(self, "_prefix", (matmul, router, alike))
+        return self._prefix
+
+    def layer_sums(self, layers: range) -> tuple[int, int]:
+        """Matmul parameters per token (active, without norms) and router parameters of the blocks ``layers``: what
+        one pipeline stage multiplies through. Prefix sums kept once, so that a stage costs two subtractions."""
+        matmul, router, _ = self._prefixes()
+        return matmul[layers.stop] - matmul[layers.start], router[layers.stop] - router[layers.start]
+
+    @property
+    def blocks_alike(self) -> bool:
+        """Every block multiplies through the same parameters (a dense model, or MoE in every layer): a stage's FLOPs
+        then depend only on how many blocks it holds."""
+        return self._prefixes()[2]
 
     @property
     def total(self) -> int:

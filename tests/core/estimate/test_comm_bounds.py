@@ -3,11 +3,17 @@
 * Megatron-LM (Shoeybi et al. 2019, §3; Narayanan et al. 2021, §3.2): tensor parallelism costs two all-reduces of
   the b·s·h activations per transformer layer in the forward pass; a ring all-reduce moves 2(n−1)/n of the message
   per device (Patarasuk & Yuan 2009).
-* Pipeline bubble (Narayanan et al. 2021, §2.2): (p−1)/(m+p−1) of the time of a 1F1B step; the interleaved
-  schedule with v model chunks per rank (§2.2.2) divides the bubble by v, (p−1)/(v·m+p−1), and sends v times the
-  pipeline traffic.
+* Pipeline bubble (Narayanan et al. 2021, §2.2): (p−1)/(m+p−1) of the time of a 1F1B step of equal stages; the
+  interleaved schedule with v model chunks per rank (§2.2.2) divides the bubble by v, (p−1)/(v·m+p−1), and sends v
+  times the pipeline traffic. The stages are not equal — the last one holds the output head — so the step is the
+  slowest stage's m micro-batches plus the fill of the stages before it: m·W_last + (p−1)·W (1F1B), with only the
+  first chunk of each earlier rank in the fill under interleaving (W/v). The stage FLOPs are Narayanan et al.'s
+  eq. 3 terms per layer, 24·B·s·h² + 4·B·s²·h forward (an MLP of 4h, here SwiGLU's 3 matrices of 3.5h: the same
+  matmul count, GQA's K/V projections aside), and 2·B·s·h·V for the head, tripled for the backward pass.
 * Roofline (Williams et al. 2009): time ≥ max(FLOPs / peak, bytes / bandwidth).
 """
+
+from dataclasses import replace
 
 import pytest
 
@@ -44,14 +50,27 @@ def test_tp_across_nodes_is_hierarchical():
     assert tp["intra"] == pytest.approx(2 * 80 * 2 * (7 / 8) * message, rel=1e-12)
 
 
+def _stage_s(layers: int, head: bool, batch: int = 256, devices: int = 16, s: int = 8192) -> float:
+    """Seconds one pipeline stage of LLAMA70 takes for the whole batch at the BF16 peak (3 × forward, no recompute)."""
+    h, heads, kv, d = 8192, 64, 8, 128
+    matmul = 2 * h * heads * d + 2 * h * kv * d + 3 * h * 28672      # q and o, GQA's k and v, the SwiGLU MLP
+    forward = layers * (2 * matmul + 4 * heads * d * s) + (2 * 128256 * h if head else 0)
+    return 3 * forward * s * batch / (devices * 989.4e12)
+
+
 def test_pipeline_bubble_and_compute_bound_step():
     plan = Plan(1, LLAMA70, Hardware(num_devices=64, **H100), Parallelism(tp=8, pp=4, dp=2, recompute="selective"),
                 Workload("training", batch_size=256, seq_len=8192))
     a = analyze(plan)
     step = a.bounds.phase("step")
     m = 256 // 2                                          # micro-batches of 1 per replica
-    assert step.bubble == pytest.approx(3 / (m + 3), rel=1e-12)
-    assert step.compute_s == pytest.approx(a.flops.hardware_flops_per_sample * 256 / (64 * 989.4e12), rel=1e-12)
+    # the last stage (20 layers and the head) runs all m micro-batches; the three before it fill and drain once
+    last, fill = _stage_s(20, True), 3 * _stage_s(20, False) / m
+    assert step.compute_s == pytest.approx(last, rel=1e-12)
+    assert step.bubble == pytest.approx(fill / (last + fill), rel=1e-12)
+    # with equal stages that is 1F1B's (p − 1)/(m + p − 1); the head (2·h·V a token) makes the last stage 5.3% slower
+    assert step.bubble == pytest.approx(3 / (m + 3), rel=0.06)
+    assert step.compute_s > a.flops.hardware_flops_per_sample * 256 / (64 * 989.4e12)
     assert step.time_s == pytest.approx(max(step.compute_s, step.memory_s, step.comm_s) / (1 - step.bubble), rel=1e-12)
     assert a.bounds.max_throughput_samples_per_s == pytest.approx(256 / step.time_s, rel=1e-12)
 
@@ -65,7 +84,10 @@ def test_interleaved_pipeline_bubble_and_traffic(training, v):
     plain = analyze(base)
     inter = analyze(Plan(1, base.model, base.hardware, base.parallelism, base.workload, training=training))
     m = 256 // 2
-    assert inter.bounds.phase("step").bubble == pytest.approx(3 / (v * m + 3), rel=1e-12)
+    # each earlier rank's first chunk of 20/v layers fills the pipeline once: (p − 1)/(v·m + p − 1) of equal stages
+    last, fill = _stage_s(20, True), 3 * _stage_s(20 // v, False) / m
+    assert inter.bounds.phase("step").bubble == pytest.approx(fill / (last + fill), rel=1e-12)
+    assert inter.bounds.phase("step").bubble == pytest.approx(3 / (v * m + 3), rel=0.06)
     pp = lambda a: sum(t.bytes for t in a.comm.traffic if t.kind == "pp")
     assert pp(inter) == pytest.approx(v * pp(plain), rel=1e-12)
     assert inter.bounds.max_throughput_samples_per_s > plain.bounds.max_throughput_samples_per_s
@@ -105,3 +127,20 @@ def test_fp8_peak_only_for_fp8_matmuls():
     assert a.bounds.phase("step").compute_s == pytest.approx(((total - hp) / 1978.9e12 + hp / 989.4e12) / 64, rel=1e-9)
     # attention over 8,192 tokens and the head are a real share of a 70B model's FLOPs: slower than all-FP8
     assert a.bounds.phase("step").compute_s > 1.1 * total / (64 * 1978.9e12)
+
+
+@pytest.mark.parametrize("batch", [2, 8, 256])
+def test_pipeline_of_an_unstated_uneven_split(batch):
+    # Told to split unevenly (Megatron-LM --decoder-first/last-pipeline-num-layers) without saying how, the bound holds
+    # for every split: it is at most the slowest-stage bound of each split the 80 layers could take, and with one
+    # micro-batch, which crosses the stages one after the other, it is the whole model's time on one stage's devices
+    work = Workload("training", batch_size=batch, seq_len=8192)
+    par = Parallelism(tp=8, pp=4, dp=2, recompute="selective")
+    hw = Hardware(num_devices=64, **H100)
+    told = analyze(Plan(1, LLAMA70, hw, par, work, training=Training(uneven_pipeline=True))).bounds.phase("step")
+    for split in [(20, 20, 20, 20), (26, 24, 20, 10), (10, 20, 24, 26), (40, 20, 10, 10), (1, 1, 1, 77), (77, 1, 1, 1)]:
+        stated = analyze(Plan(1, LLAMA70, hw, replace(par, pipeline_layers=split), work)).bounds.phase("step")
+        assert told.time_s <= stated.time_s * (1 + 1e-12), split
+    compute = told.compute_s / (1 - told.bubble)
+    if batch == 2:                                       # one micro-batch per replica
+        assert compute == pytest.approx(_stage_s(80, True, batch=2), rel=1e-12)
