@@ -255,6 +255,23 @@ def test_mlperf_training_v4_gpt3(deploylint, row):
     _check(deploylint, plan, seconds * 1e3)
 
 
+def test_megatron_bridge_gpt_oss_120b_h100(deploylint):
+    # Megatron-Bridge performance summary, 26.02 NeMo container, "System: DGX-H100" table (docs/performance-summary.md
+    # at c0b9a00): GPT OSS 120B on 64 H100 in BF16, GBS 1,280, MBS 1, sequence 4,096, TP 1, PP 4, EP 8, 5,993
+    # tokens/s/GPU. The recipe at that commit (scripts/performance/configs/gpt_oss: GPT_OSS_120B_PRETRAIN_CONFIG_H100_BF16)
+    # recomputes ["layernorm", "moe_act"], keeps the even split of the 36 layers (account_for_embedding/loss_in_
+    # pipeline_split false, no layout: 9 a stage, the 201,088-token head on the last) and forces balanced routing
+    # (moe_router_force_load_balancing). The bound is the last stage's: 9 layers and the head.
+    gbs, s, gpus = 1280, 4096, 64
+    plan = {"schema_version": 1, "name": "mbridge-gpt-oss-120b",
+            "model": {"from": os.path.join(CONFIGS, "gpt-oss-120b.json")},
+            "hardware": {"accelerator": "h100-sxm", "num_devices": gpus},
+            "parallelism": {"pp": 4, "dp": 16, "ep": 8, "micro_batch_size": 1, "zero_stage": 1,
+                            "recompute": "selective", "recompute_modules": ["layernorm", "moe_act"]},
+            "workload": {"mode": "training", "batch_size": gbs, "seq_len": s, "dtype": "bf16"}}
+    _check(deploylint, plan, gbs * s / (5993 * gpus) * 1e3)
+
+
 def test_deepseek_v3_pre_training(deploylint):
     # DeepSeek-AI, "DeepSeek-V3 Technical Report" (arXiv 2412.19437v2). §3.2: 2,048 H800 GPUs, 16-way pipeline
     # parallelism with DualPipe (§3.2.1, Table 2), 64-way expert parallelism over 8 nodes, ZeRO-1 data parallelism, no
