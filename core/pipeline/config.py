@@ -9,7 +9,6 @@ run stops with exit 2 rather than lint with settings the user did not mean.
 
 from __future__ import annotations
 
-import fnmatch
 import math
 import os
 import re
@@ -88,7 +87,7 @@ class Config:
         rel = os.path.relpath(os.path.abspath(file), self.root or os.getcwd()).replace(os.sep, "/")
         base = os.path.basename(file)
         return [(pattern, value) for pattern, value in entries
-                if fnmatch.fnmatch(rel, pattern) or fnmatch.fnmatch(base, pattern)]
+                if glob_match(rel, pattern) or glob_match(base, pattern)]
 
     def severity_for(self, code: str, default: Severity) -> Severity:
         return self.severity.get(code, default)
@@ -100,17 +99,40 @@ class Config:
     def matches_include(self, path: str) -> bool:
         base = os.path.basename(path)
         rel = path.replace(os.sep, "/")
-        if any(fnmatch.fnmatch(base, p) or fnmatch.fnmatch(rel, p) for p in self.exclude):
+        if any(glob_match(base, p) or glob_match(rel, p) for p in self.exclude):
             return False
-        return any(fnmatch.fnmatch(base, p) or fnmatch.fnmatch(rel, p) for p in self.include)
+        return any(glob_match(base, p) or glob_match(rel, p) for p in self.include)
 
     def matches_candidate(self, path: str) -> bool:
         """A file a folder walk offers to the source adapters (not excluded, not a configuration file)."""
         base = os.path.basename(path)
         rel = path.replace(os.sep, "/")
-        if base in CONFIG_FILES or any(fnmatch.fnmatch(base, p) or fnmatch.fnmatch(rel, p) for p in self.exclude):
+        if base in CONFIG_FILES or any(glob_match(base, p) or glob_match(rel, p) for p in self.exclude):
             return False
-        return any(fnmatch.fnmatch(base, p) or fnmatch.fnmatch(rel, p) for p in self.candidates)
+        return any(glob_match(base, p) or glob_match(rel, p) for p in self.candidates)
+
+
+def glob_match(name: str, pattern: str) -> bool:
+    """``fnmatch.fnmatch(name, pattern)``. A pattern whose only wildcard is ``*`` (every default of ``include``,
+    ``exclude`` and the candidates) is matched piece by piece: fnmatch compiles a regular expression for each
+    pattern, nine of them for the default ``include`` alone, which is about 1% of a cold check."""
+    if "?" in pattern or "[" in pattern:
+        import fnmatch
+
+        return fnmatch.fnmatch(name, pattern)
+    name, pattern = os.path.normcase(name), os.path.normcase(pattern)
+    head, *middle, tail = pattern.split("*") if "*" in pattern else (pattern, None)
+    if tail is None:
+        return name == head
+    if len(name) < len(head) + len(tail) or not name.startswith(head) or not name.endswith(tail):
+        return False
+    at, end = len(head), len(name) - len(tail)
+    for piece in middle:     # each piece as early as it can be: what is left for the next ones is then the most
+        found = name.find(piece, at, end)
+        if found < 0:
+            return False
+        at = found + len(piece)
+    return True
 
 
 def _longest_prefix(code: str, patterns: list[str]) -> int:

@@ -1,8 +1,12 @@
 """[tool.deploylint] discovery, validation and selection."""
 
-import pytest
+import fnmatch
 
-from deploylint.core.pipeline.config import Config, ConfigError, config_from_table, load_config
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from deploylint.core.pipeline.config import Config, ConfigError, config_from_table, glob_match, load_config
 from deploylint.core.diagnostics import Severity
 
 
@@ -67,3 +71,17 @@ def test_plugins_table_carries_options_and_module_list():
     assert cfg.plugins == ["acme_rules"]
     assert cfg.plugin_options("acme") == {"max_ep": 8}
     assert cfg.plugin_options("other") == {}
+
+
+@settings(max_examples=2000, deadline=None)
+@given(name=st.text(alphabet="ab./-*?[]", max_size=12), pattern=st.text(alphabet="ab.*/?[]!-", max_size=10))
+@example(name="deploy.toml", pattern="deploy*.toml")
+@example(name="deploy.toml.toml", pattern="deploy*.toml")
+@example(name="deploytoml", pattern="deploy*.toml")
+@example(name="x.plan.toml", pattern="*.plan.toml")
+@example(name="plans/a.plan.toml", pattern="*.plan.toml")
+@example(name="aba", pattern="a*b*a")
+@example(name="ab", pattern="a*b*b")
+@example(name="a", pattern="a**")
+def test_include_and_exclude_globs_match_as_fnmatch_does(name, pattern):
+    assert glob_match(name, pattern) == fnmatch.fnmatch(name, pattern)
