@@ -17,7 +17,7 @@ from ..plan import DTYPE_BYTES
 from .comm import CommEstimate, estimate_comm
 from .flops import FlopsEstimate, estimate_flops, stage_training_flops
 from .layout import dualpipe, expert_data_parallel, micro_batches, stage_layers, virtual_stages
-from .memory import MemoryEstimate, estimate_memory, kv_bytes_per_token
+from .memory import MemoryEstimate, distinct_devices, estimate_memory, kv_bytes_per_token
 from .params import ParamCounts, count_params
 
 
@@ -220,12 +220,11 @@ def analyze(plan, *, counts: ParamCounts | None = None, all_devices: bool = True
     it already (the layout search estimates memory first and prices only what
     fits).
     """
-    from .memory import representative_devices
-
     model, hw, par, work = plan.model, plan.hardware, plan.parallelism, plan.workload
     counts = counts or count_params(model)
     if memory is None:
-        memory = estimate_memory(plan, counts, None if all_devices else representative_devices(par, hw.num_devices),
+        E = model.moe.num_experts if model.moe else 0
+        memory = estimate_memory(plan, counts, None if all_devices else distinct_devices(par, hw.num_devices, E),
                                  distinct=not all_devices)
     flops = estimate_flops(plan, counts)
     comm = estimate_comm(plan, counts, memory)

@@ -30,7 +30,7 @@ from typing import Iterator
 
 from ..records import record, replace
 from .analysis import Analysis, analyze
-from .memory import estimate_memory, representative_devices
+from .memory import distinct_devices, estimate_memory
 from .params import ParamCounts, count_params
 
 #: context parallelism is proposed only when each rank keeps at least this many tokens of a sequence: below it the
@@ -302,7 +302,8 @@ def _fitting(plan, par, counts: ParamCounts, stats: SearchStats, exhaustive: boo
     # any device past the headroom rejects the layout (when memory decides at all): the estimate stops there
     limit = None if "hardware" in plan.unknown else HEADROOM * plan.hardware.memory_bytes
     trial = replace(plan, parallelism=par)
-    memory = estimate_memory(trial, counts, representative_devices(par, plan.hardware.num_devices),
+    moe = plan.model.moe
+    memory = estimate_memory(trial, counts, distinct_devices(par, plan.hardware.num_devices, moe.num_experts if moe else 0),
                              distinct=True, stop_above=limit, memo=memo)
     if not _fits(plan, memory):
         stats.rejected_by_memory += 1

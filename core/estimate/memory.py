@@ -221,6 +221,22 @@ def representative_devices(par, num_devices: int) -> list[int]:
     return out or [0]
 
 
+def distinct_devices(par, num_devices: int, num_experts: int) -> list[int]:
+    """The devices :func:`estimate_memory` with ``distinct`` keeps of :func:`representative_devices`: one per pipeline
+    stage and number of experts held, the first of each (every EP rank of a balanced placement holds as many: one
+    device per stage). A device left out repeats the figures of one before it in its stage."""
+    stride = max(1, par.tp * par.cp * par.dp)
+    etp, ep = max(1, par.etp), max(1, par.ep)
+    held = par.expert_counts(num_experts) if num_experts else ()
+    first: dict[int, int] = {}   # experts held → the first EP rank holding as many
+    for r in range(min(ep, -(-stride // etp))):
+        first.setdefault(held[r] if r < len(held) else 0, r)
+    offsets = sorted(r * etp for r in first.values())
+    out = [start + o for start in range(0, min(par.pp, num_devices // stride + 1) * stride, stride) for o in offsets
+           if start + o < num_devices]
+    return out or [0]
+
+
 def estimate_memory(plan, counts: ParamCounts, devices: list[int] | None = None, *,
                     distinct: bool = False, stop_above: float | None = None,
                     memo: dict | None = None) -> MemoryEstimate:
@@ -370,12 +386,19 @@ def estimate_memory(plan, counts: ParamCounts, devices: list[int] | None = None,
             chunk = min(batch * s, PREFILL_CHUNK_TOKENS)
             acts = stage_acts.get(stage)
             if acts is None:
-                acts = layer_activation_bytes(model, moe_count > 0, s=chunk, b=1, tp=par.tp, sp=par.sequence_parallel,
-                                              recompute="none", dtype=work.dtype, etp=par.etp) if len(layers) else 0
-                # fp32 logits of each sequence's last position: the whole batch in a decode step; in a prefill-only
-                # plan, the sequences that end inside one chunk
-                logit_rows = batch if work.output_len else min(batch, -(-chunk // s) + 1)
-                acts += 4 * logit_rows * model.vocab_size / par.tp
+                # the memo's key is every argument of the computation (the model is the memo's own)
+                acts_key = ("serving activations", moe_count > 0, len(layers) > 0, chunk, batch, s, par.tp,
+                            par.sequence_parallel, work.dtype, par.etp, bool(work.output_len))
+                acts = memo.get(acts_key) if memo is not None else None
+                if acts is None:
+                    acts = layer_activation_bytes(model, moe_count > 0, s=chunk, b=1, tp=par.tp, sp=par.sequence_parallel,
+                                                  recompute="none", dtype=work.dtype, etp=par.etp) if len(layers) else 0
+                    # fp32 logits of each sequence's last position: the whole batch in a decode step; in a prefill-only
+                    # plan, the sequences that end inside one chunk
+                    logit_rows = batch if work.output_len else min(batch, -(-chunk // s) + 1)
+                    acts += 4 * logit_rows * model.vocab_size / par.tp
+                    if memo is not None:
+                        memo[acts_key] = acts
                 stage_acts[stage] = acts
             kv = kv_cache_bytes(model, len(layers), tokens=held_tokens(work) / par.cp, batch=batch,
                                 tp=par.tp, dtype=work.kv_cache_dtype)

@@ -11,7 +11,7 @@ answer below is compared with the one computed without it.
 from hypothesis import given, settings, strategies as st
 
 from deploylint.core.estimate.layout import stage_layers
-from deploylint.core.estimate.memory import MemoryEstimate, estimate_memory
+from deploylint.core.estimate.memory import MemoryEstimate, distinct_devices, estimate_memory, representative_devices
 from deploylint.core.estimate.params import count_params
 from deploylint.core.plan import Hardware, Model, MoE, Parallelism, Plan, Training, Workload
 
@@ -74,15 +74,18 @@ LAYOUTS = st.builds(
     st.sampled_from(["training", "inference"]), st.integers(0, 3), st.sampled_from([1, 2]))
 
 
+def _plan(model, layout, dualpipe):
+    par, devices, mode = layout
+    return Plan(1, model, Hardware(max(1, devices), **H100), par,
+                Workload(mode, batch_size=48, seq_len=2048, output_len=0 if mode == "training" else 64),
+                training=Training(pipeline_schedule="dualpipe" if dualpipe else "1f1b"))
+
+
 @settings(max_examples=200, deadline=None)
 @given(MODELS, LAYOUTS, st.booleans())
 def test_every_device_estimated_at_once_is_each_device_estimated_on_its_own(model, layout, dualpipe):
-    par, devices, mode = layout
-    if devices < 1:
-        return
-    plan = Plan(1, model, Hardware(devices, **H100), par,
-                Workload(mode, batch_size=48, seq_len=2048, output_len=0 if mode == "training" else 64),
-                training=Training(pipeline_schedule="dualpipe" if dualpipe else "1f1b"))
+    plan = _plan(model, layout, dualpipe)
+    devices = plan.hardware.num_devices
     counts = count_params(model)
     whole = estimate_memory(plan, counts)
     # the device-by-device way: each device named, so no figure is repeated from another device's
@@ -93,3 +96,35 @@ def test_every_device_estimated_at_once_is_each_device_estimated_on_its_own(mode
     assert whole.busiest == fresh.busiest and whole.busiest.index == fresh.busiest.index
     assert whole.fits == fresh.fits
     assert whole.imbalance == fresh.imbalance
+
+
+@settings(max_examples=200, deadline=None)
+@given(MODELS, LAYOUTS, st.booleans(), st.floats(0.0, 1.5))
+def test_one_device_per_stage_and_experts_held_is_what_the_distinct_estimate_keeps(model, layout, dualpipe, limit):
+    """The layout search and the one-of-each-kind estimate name one device per stage and number of experts held
+    (distinct_devices), not one per stage and EP rank (representative_devices): the same estimate, also when it stops
+    at the first device past a limit."""
+    plan = _plan(model, layout, dualpipe)
+    par, n = plan.parallelism, plan.hardware.num_devices
+    counts = count_params(model)
+    experts = model.moe.num_experts if model.moe else 0
+    fewer, every = distinct_devices(par, n, experts), representative_devices(par, n)
+    assert set(fewer) <= set(every) and fewer == sorted(fewer)
+    stop = limit * estimate_memory(plan, counts).busiest.total
+    for stop_above in (None, stop):
+        memo_a, memo_b = {}, {}
+        a = estimate_memory(plan, counts, fewer, distinct=True, stop_above=stop_above, memo=memo_a)
+        b = estimate_memory(plan, counts, every, distinct=True, stop_above=stop_above, memo=memo_b)
+        assert a == b and a.busiest.index == b.busiest.index
+        # and a memo filled by another layout's estimate gives the figures an empty one gives
+        assert estimate_memory(plan, counts, fewer, distinct=True, stop_above=stop_above, memo=_filled(model)) == a
+
+
+def _filled(model):
+    """A search's memo after other layouts of the model (other depths, widths, batches) were estimated with it."""
+    memo: dict = {}
+    counts = count_params(model)
+    for tp, pp, dp, mode in ((1, 1, 8, "inference"), (2, 2, 2, "training"), (4, 3, 1, "inference"), (1, 4, 2, "training")):
+        other = _plan(model, (Parallelism(tp=tp, pp=pp, dp=dp), tp * pp * dp, mode), False)
+        estimate_memory(other, counts, distinct_devices(other.parallelism, tp * pp * dp, 0), distinct=True, memo=memo)
+    return memo
