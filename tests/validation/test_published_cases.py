@@ -292,7 +292,6 @@ def test_deepseek_v3_pre_training(deploylint):
             "workload": {"mode": "training", "batch_size": gbs, "seq_len": s, "dtype": "fp8",
                          "activation_cache_dtype": "fp8"}}
     measured = 180e3 * 3600 * gbs * s / 1e12 / gpus * 1e3
-    assert measured / 1e3 == pytest.approx(19.9, rel=0.01)
     _check(deploylint, plan, measured)
 
 
@@ -320,5 +319,4 @@ def test_palm_540b(deploylint):
             "workload": {"mode": "training", "batch_size": batch, "seq_len": s, "dtype": "bf16"}}
     assert deploylint.lint(plan).analysis.params.total / 1e9 == pytest.approx(540.35, rel=0.001)   # Table 1's count
     measured = batch * s / 238.3e3 * 1e3
-    assert measured / 1e3 == pytest.approx(17.6, rel=0.01)
     _check(deploylint, plan, measured)
