@@ -112,12 +112,12 @@ def virtual_stages(plan) -> int:
     par, training = plan.parallelism, getattr(plan, "training", None)
     if par.pp <= 1 or training is None or dualpipe(plan):
         return 1
-    most = max(len(r) for r in stage_layers(plan.model.layers, par.pp, par.pipeline_layers))
     per, count = training.layers_per_virtual_stage, training.virtual_stages_per_rank
+    if not per and not count:
+        return 1            # plain 1F1B: the stages' sizes are not needed (the layout search asks for every layout)
+    most = max(len(r) for r in stage_layers(plan.model.layers, par.pp, par.pipeline_layers))
     if per:
         v = -(-most // per)
-    elif count:
-        v = count
     else:
-        return 1
+        v = count
     return max(1, min(v, most))
