@@ -12,6 +12,7 @@ abandoned when the budget is spent.
 from __future__ import annotations
 
 import sys
+import time
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator
 
@@ -71,48 +72,85 @@ def _in_main_thread() -> bool:
 
 
 def _on_alarm(signum, frame):
+    deadline = _deadline[0]
+    if deadline is None:         # between the rules of a scope: the timer of a rule that has ended
+        _fires[0] = None
+        return
+    left = deadline - time.monotonic()
+    if left > 0:                 # armed for an earlier rule: the running one still has time
+        signal.setitimer(signal.ITIMER_REAL, left)
+        _fires[0] = deadline
+        return
     raise RuleTimeout()
 
 
 _scopes = [0]    # how many budget_scope()s are open in the main thread
+#: the running rule's deadline (time.monotonic), None between rules; and when the armed timer fires (None: not armed)
+_deadline: list = [None]
+_fires: list = [None]
 
 
 @contextmanager
 def budget_scope() -> Iterator[None]:
-    """Within it, the rules run one after another keep the alarm handler installed between them.
+    """Within it, the rules run one after another share the alarm handler and the interval timer.
 
-    Installing and restoring a signal handler costs more than most rules (tens of µs, for each of forty rules of
-    every file); the engine opens one scope for the rules of a file, and the handler the caller had is back when
-    it closes. Each rule still starts with deploylint's handler in place: one a rule replaced is installed again.
+    Installing a signal handler, and arming and disarming the timer (two system calls, a few µs each in a virtual
+    machine), cost more than most rules, for each of forty rules of every file; the engine opens one scope for the
+    rules of a file. Each rule has its deadline; the timer, armed for the first, is armed again only for a rule
+    whose deadline comes before it fires: when it fires for a rule that has ended, the handler arms it for the
+    running one's time left (or, between rules, does nothing). The handler the caller had is back, and the timer
+    disarmed, when the scope closes. Each rule still starts with deploylint's handler in place (one a rule replaced
+    is installed again, and the timer disarmed as soon as the rule ends), and the timer is read after each rule,
+    so one a rule re-armed or reset is armed again for the next.
     """
     if not _in_main_thread() or not hasattr(signal, "setitimer"):
         yield
         return
     previous = signal.signal(signal.SIGALRM, _on_alarm)
+    outer = _deadline[0]           # a rule running a scope of its own: its deadline holds again after the scope
     _scopes[0] += 1
     try:
         yield
     finally:
         _scopes[0] -= 1
-        signal.signal(signal.SIGALRM, previous)
+        _deadline[0] = outer
+        if outer is None:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            _fires[0] = None
+            signal.signal(signal.SIGALRM, previous)
+        else:
+            signal.signal(signal.SIGALRM, _on_alarm)
+            _arm(outer)
+
+
+def _arm(deadline: float) -> None:
+    """The timer fires no later than ``deadline``."""
+    fires = _fires[0]
+    if fires is None or fires > deadline:
+        signal.setitimer(signal.ITIMER_REAL, max(deadline - time.monotonic(), 1e-6))
+        _fires[0] = deadline
 
 
 def _with_timer(fn: Callable[[], Any], seconds: float) -> Any:
-    if _scopes[0]:
-        if _raw_handler(signal.SIGALRM) is not _on_alarm:
-            signal.signal(signal.SIGALRM, _on_alarm)     # a rule before this one replaced it
-        signal.setitimer(signal.ITIMER_REAL, seconds)
-        try:
-            return fn()
-        finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-    previous = signal.signal(signal.SIGALRM, _on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    if not _scopes[0]:
+        with budget_scope():
+            return _with_timer(fn, seconds)
+    if _raw_handler(signal.SIGALRM) is not _on_alarm:
+        signal.signal(signal.SIGALRM, _on_alarm)     # a rule before this one replaced it
+    deadline = time.monotonic() + seconds
+    _arm(deadline)
+    _deadline[0] = deadline
     try:
         return fn()
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+        _deadline[0] = None
+        if _raw_handler(signal.SIGALRM) is not _on_alarm:
+            # the rule took the alarm for itself: no timer may fire into its handler after it
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            _fires[0] = None
+        else:
+            left = signal.getitimer(signal.ITIMER_REAL)[0]       # a rule may have re-armed or reset it
+            _fires[0] = time.monotonic() + left if left > 0 else None
 
 
 def _with_thread(fn: Callable[[], Any], seconds: float) -> Any:

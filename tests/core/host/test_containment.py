@@ -41,6 +41,34 @@ def test_the_rules_of_one_scope_each_have_their_budget_and_the_callers_handler_c
         signal.signal(signal.SIGALRM, previous)
 
 
+def test_a_rule_that_resets_or_re_arms_the_timer_leaves_the_next_rule_its_budget():
+    with budget_scope():
+        assert call_with_budget(lambda: signal.setitimer(signal.ITIMER_REAL, 0) and 3, 5) == 3
+        with pytest.raises(RuleTimeout):
+            call_with_budget(spin, 0.2)
+        assert call_with_budget(lambda: signal.setitimer(signal.ITIMER_REAL, 60) and 4, 5) == 4
+        start = time.monotonic()
+        with pytest.raises(RuleTimeout):
+            call_with_budget(spin, 0.2)
+        assert time.monotonic() - start < 2
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+
+
+def test_the_timer_of_an_ended_rule_firing_between_rules_stops_nothing():
+    def sleep_past_the_budget_before():
+        time.sleep(0.3)         # the timer armed for the rule before (0.1 s) fires during this one (5 s)
+        return 5
+
+    with budget_scope():
+        assert call_with_budget(lambda: 1, 0.1) == 1
+        time.sleep(0.3)
+        assert call_with_budget(lambda: 2, 0.1) == 2
+        # a rule running when the timer of the one before it fires goes on to its own deadline
+        assert call_with_budget(sleep_past_the_budget_before, 5) == 5
+        with pytest.raises(RuleTimeout):
+            call_with_budget(spin, 0.2)
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+
 def test_worker_thread_budget_gives_up_on_a_sleeper():
     box = {}
 
