@@ -56,6 +56,8 @@ def utf8_problem(text: Any, what: str) -> str | None:
 
 def json_problem(value: Any, what: str) -> str | None:
     """Why ``value`` is not plain, finite JSON that encodes as UTF-8, or None."""
+    if _plainly_json(value, 0):
+        return None
     try:
         json.dumps(value, allow_nan=False, ensure_ascii=False).encode("utf-8")
     except (TypeError, ValueError, RecursionError) as exc:
@@ -64,6 +66,43 @@ def json_problem(value: Any, what: str) -> str | None:
             kind = "a lone surrogate"
         return f"gave {what} that is not plain, finite JSON ({kind})"
     return None
+
+
+#: how deep :func:`_plainly_json` follows lists and mappings before it leaves the value to json.dumps
+_PLAIN_DEPTH = 32
+
+
+def _plainly_json(value: Any, depth: int) -> bool:
+    """True when ``value`` is certainly what :func:`json_problem` accepts — built-in str, int, bool, None, finite
+    float, and lists, tuples and str-keyed dicts of them, shallow, with no lone surrogate — without encoding it
+    (json.dumps builds an encoder for every call: several µs for a rule's figures, and a file has dozens of
+    them). False says nothing: json.dumps decides, and words the problem."""
+    t = type(value)
+    if t is str:
+        if value.isascii():
+            return True
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return True
+    if t is int or t is bool or value is None:
+        return True
+    if t is float:
+        return value - value == 0          # NaN and infinities give NaN
+    if depth >= _PLAIN_DEPTH:
+        return False
+    if t is list or t is tuple:
+        for item in value:
+            if not _plainly_json(item, depth + 1):
+                return False
+        return True
+    if t is dict:
+        for key, item in value.items():
+            if type(key) is not str or not _plainly_json(key, depth) or not _plainly_json(item, depth + 1):
+                return False
+        return True
+    return False
 
 
 def range_problem(rng: Any, lines, what: str) -> str | None:
