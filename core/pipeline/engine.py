@@ -228,8 +228,9 @@ class Engine:
         cache: dict = {}     # the per-plan memo the rules share (ctx.cache)
         skipped: list[str] = []
         with budget_scope():
-            for rule, needs, thresholds in self._rules():
-                selected = self.config.is_selected(rule.code, document.path)
+            for rule, needs, thresholds, selected in self._rules():
+                if selected is None:      # per-file-ignores: the file decides
+                    selected = self.config.is_selected(rule.code, document.path)
                 if not selected and not every_rule:
                     continue
                 if needs & plan.unknown or ("architecture" in plan.unknown and "hardware" in needs):   # estimates need it
@@ -250,13 +251,18 @@ class Engine:
         return out
 
     def _rules(self) -> list[tuple]:
-        """``(rule, what it requires, its thresholds)`` for each rule of the registry, in its order (worked out
-        once per registry's list of rules, not for every plan)."""
-        rules = self.registry.rules
-        if self._rule_table is None or self._rule_table[0] is not rules or len(self._rule_table[1]) != len(rules):
-            self._rule_table = (rules, [(rule, frozenset(getattr(rule, "requires", ALL_INPUTS)),
-                                         self._thresholds.get(rule.code, {})) for rule in rules])
-        return self._rule_table[1]
+        """``(rule, what it requires, its thresholds, whether it is selected)`` for each rule of the registry, in its
+        order (worked out once per registry's list of rules and selection, not for every plan; "selected" is None
+        when per-file-ignores make it depend on the file)."""
+        rules, config = self.registry.rules, self.config
+        key = (rules, len(rules), tuple(config.select), tuple(config.ignore), bool(config.per_file_ignores))
+        table = self._rule_table
+        if table is None or table[0][0] is not rules or table[0][1:] != key[1:]:
+            by_file = bool(config.per_file_ignores)
+            table = self._rule_table = (key, [
+                (rule, frozenset(getattr(rule, "requires", ALL_INPUTS)), self._thresholds.get(rule.code, {}),
+                 None if by_file else config.is_selected(rule.code)) for rule in rules])
+        return table[1]
 
     def _place(self, document: Document, diags: list[Diagnostic]) -> list[Diagnostic]:
         """Give each diagnostic of one plan its range, its rendered fixes, its related places and its plan label."""
@@ -435,6 +441,11 @@ def _render_fixes(document: Document, fixes: tuple[Fix, ...], reasons: list | No
             # Text edits a rule built itself: the offsets follow from the range (host.validation checked both).
             # Which plan values raw text touches is unknown whatever ``changes`` claims, so they are dropped: the
             # fixer then treats the fix as raw text (applied alone in its round).
+            if all(e.start is not None for e in fix.edits):      # offsets known (rendered here before, say)
+                if fix.changes or type(fix.edits) is not tuple:
+                    fix = replace(fix, changes=(), edits=tuple(fix.edits))
+                out.append(fix)
+                continue
             lines = document.lines
             edits = [e if e.start is not None else Edit(e.range, e.new_text, lines.offset(e.range.start), lines.offset(e.range.end))
                      for e in fix.edits]

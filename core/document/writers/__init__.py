@@ -52,10 +52,17 @@ class TextEdit:
 
 
 def writer_for(fmt: str):
-    try:
-        return importlib.import_module(f"{__name__}.{fmt}_writer")
-    except ImportError:
-        raise WriteError(f"no writer for the {fmt!r} format") from None
+    writer = _WRITERS.get(fmt)
+    if writer is None:
+        try:
+            writer = _WRITERS[fmt] = importlib.import_module(f"{__name__}.{fmt}_writer")
+        except ImportError:
+            raise WriteError(f"no writer for the {fmt!r} format") from None
+    return writer
+
+
+#: each format's writer module once imported (importlib.import_module costs a few µs, and every fix asks)
+_WRITERS: dict = {}
 
 
 def apply_changes(document, changes: Iterable) -> str:
