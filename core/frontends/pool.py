@@ -25,8 +25,10 @@ import signal
 import sys
 from typing import Any, Callable, Iterator, Sequence
 
-#: frame sizes and chunk numbers on the pipes (big-endian 8 and 4 bytes)
-_HEADER_SIZE, _INDEX_SIZE = 8, 4
+from ..host.frames import read_frame, write_frame
+
+#: a chunk's number in its frame on the command pipe (big-endian)
+_INDEX_SIZE = 4
 
 
 def cores() -> int:
@@ -93,7 +95,7 @@ def ordered_map(fn: Callable[[Any], Any], items: Sequence[Any], workers: int, ch
             for key, _ in selector.select():
                 child = children[key.fd]
                 number = child.current
-                answer = _read_frame(child.results)
+                answer = read_frame(child.results)
                 if answer is None:       # the worker ended (or died: its chunk is checked here); it gets no more
                     selector.unregister(child.results)
                     child.current = None
@@ -155,7 +157,7 @@ def _assign(child: _Child, pending: Iterator[int]) -> None:
         child.commands = -1
         return
     try:
-        os.write(child.commands, number.to_bytes(_INDEX_SIZE, "big"))
+        write_frame(child.commands, number.to_bytes(_INDEX_SIZE, "big"))
     except OSError:           # it died; reading its results says so
         pass
 
@@ -184,7 +186,7 @@ def _serve(fn, items, chunks, commands: int, results: int) -> None:
     import pickle
 
     while True:
-        head = _read_exactly(commands, _INDEX_SIZE)
+        head = read_frame(commands)
         if head is None:
             return
         number = int.from_bytes(head, "big")
@@ -198,34 +200,7 @@ def _serve(fn, items, chunks, commands: int, results: int) -> None:
             payload = pickle.dumps(out, protocol=pickle.HIGHEST_PROTOCOL)
         except Exception:            # a result that cannot cross: the run checks these files itself
             payload = pickle.dumps([(False, None)] * len(out), protocol=pickle.HIGHEST_PROTOCOL)
-        _write_all(results, len(payload).to_bytes(_HEADER_SIZE, "big") + payload)
-
-
-def _read_frame(fd: int) -> bytes | None:
-    head = _read_exactly(fd, _HEADER_SIZE)
-    if head is None:
-        return None
-    return _read_exactly(fd, int.from_bytes(head, "big"))
-
-
-def _read_exactly(fd: int, size: int) -> bytes | None:
-    parts, got = [], 0
-    while got < size:
-        try:
-            part = os.read(fd, min(size - got, 1 << 20))
-        except InterruptedError:
-            continue
-        if not part:
-            return None
-        parts.append(part)
-        got += len(part)
-    return b"".join(parts)
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
+        write_frame(results, payload)
 
 
 def _reap(pid: int) -> None:

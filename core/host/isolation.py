@@ -44,8 +44,9 @@ from ..diagnostics import Diagnostic, Severity
 from ..rule import Rule
 from .hookspecs import hookimpl
 from .validation import PluginFault, one_line
+from .frames import HEADER, read_exactly, write_frame
 from .wire import diagnostic_from_wire, range_from_wire, related_from_wire
-from .worker import HEADER, READY, read_exactly, write_frame
+from .worker import READY
 
 #: the largest answer the worker may send (a plan's diagnostics are far smaller)
 MAX_ANSWER_BYTES = 64 << 20

@@ -24,9 +24,7 @@ import importlib
 import json
 import os
 import pickle
-import select
 import signal
-import struct
 import sys
 import tempfile
 import threading
@@ -35,45 +33,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from .. import records
+from .frames import read_frame, write_frame
 from .wire import diagnostic_to_wire, range_to_wire, related_to_wire
 
-HEADER = struct.Struct(">Q")
 #: the first frame, sent once the worker can take requests
 READY = b'{"ready": true}'
 #: what a plugin printed, quoted in the DL005 (the rest is counted, not copied)
 STDOUT_QUOTE = 200
-
-
-def read_frame(fd: int) -> bytes | None:
-    """The next request, or None when the parent closed the pipe."""
-    try:
-        (size,) = HEADER.unpack(read_exactly(fd, HEADER.size))
-        return read_exactly(fd, size)
-    except EOFError:
-        return None
-
-
-def read_exactly(fd: int, size: int, deadline: float | None = None) -> bytes:
-    """``size`` bytes from ``fd``; EOFError when it closes first, TimeoutError past ``deadline`` (time.monotonic)."""
-    chunks, need = [], size
-    while need:
-        if deadline is not None:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
-                raise TimeoutError
-        chunk = os.read(fd, min(need, 1 << 20))
-        if not chunk:
-            raise EOFError
-        chunks.append(chunk)
-        need -= len(chunk)
-    return b"".join(chunks)
-
-
-def write_frame(fd: int, payload: bytes) -> None:
-    data = HEADER.pack(len(payload)) + payload
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
 
 
 class Worker:
