@@ -42,20 +42,22 @@ def collect(rule, ctx, limit: int) -> list[Any]:
     return out
 
 
-def run_rule(rule, ctx, seconds: float, limit: int) -> tuple[list[Any], list[str]]:
-    """(what the rule yielded, other faults as verb phrases); raises RuleTimeout, PluginFault or the rule's exception."""
+def run_rule(rule, ctx, seconds: float, limit: int, *, own: bool = False) -> tuple[list[Any], list[str]]:
+    """(what the rule yielded, other faults as verb phrases); raises RuleTimeout, PluginFault or the rule's exception.
+    ``own``: a rule of deploylint's own plugins (see :func:`call_with_budget`)."""
     isolated = getattr(rule, "run_isolated", None)
     if isolated is not None:
         return isolated(ctx, seconds, limit)
-    return call_with_budget(lambda: collect(rule, ctx, limit), seconds), []
+    return call_with_budget(lambda: collect(rule, ctx, limit), seconds, own=own), []
 
 
-def call_with_budget(fn: Callable[[], Any], seconds: float) -> Any:
-    """``fn()``, or RuleTimeout after ``seconds``; exceptions from ``fn`` propagate."""
+def call_with_budget(fn: Callable[[], Any], seconds: float, *, own: bool = False) -> Any:
+    """``fn()``, or RuleTimeout after ``seconds``; exceptions from ``fn`` propagate. ``own``: ``fn`` is deploylint's
+    own code, which leaves the interval timer alone (in a budget scope, the timer is not read again after it)."""
     if seconds <= 0:
         return fn()
     if _in_main_thread() and hasattr(signal, "setitimer"):
-        return _with_timer(fn, seconds)
+        return _with_timer(fn, seconds, own)
     return _with_thread(fn, seconds)
 
 
@@ -72,9 +74,9 @@ def _in_main_thread() -> bool:
 
 
 def _on_alarm(signum, frame):
+    _fires[0] = None             # the timer is spent (it is armed once at a time, never to repeat)
     deadline = _deadline[0]
     if deadline is None:         # between the rules of a scope: the timer of a rule that has ended
-        _fires[0] = None
         return
     left = deadline - time.monotonic()
     if left > 0:                 # armed for an earlier rule: the running one still has time
@@ -100,8 +102,8 @@ def budget_scope() -> Iterator[None]:
     whose deadline comes before it fires: when it fires for a rule that has ended, the handler arms it for the
     running one's time left (or, between rules, does nothing). The handler the caller had is back, and the timer
     disarmed, when the scope closes. Each rule still starts with deploylint's handler in place (one a rule replaced
-    is installed again, and the timer disarmed as soon as the rule ends), and the timer is read after each rule,
-    so one a rule re-armed or reset is armed again for the next.
+    is installed again, and the timer disarmed as soon as the rule ends), and the timer is read after each rule
+    of a plugin not deploylint's own, so one such a rule re-armed or reset is armed again for the next.
     """
     if not _in_main_thread() or not hasattr(signal, "setitimer"):
         yield
@@ -131,10 +133,10 @@ def _arm(deadline: float) -> None:
         _fires[0] = deadline
 
 
-def _with_timer(fn: Callable[[], Any], seconds: float) -> Any:
+def _with_timer(fn: Callable[[], Any], seconds: float, own: bool = False) -> Any:
     if not _scopes[0]:
         with budget_scope():
-            return _with_timer(fn, seconds)
+            return _with_timer(fn, seconds, own)
     if _raw_handler(signal.SIGALRM) is not _on_alarm:
         signal.signal(signal.SIGALRM, _on_alarm)     # a rule before this one replaced it
     deadline = time.monotonic() + seconds
@@ -148,8 +150,8 @@ def _with_timer(fn: Callable[[], Any], seconds: float) -> Any:
             # the rule took the alarm for itself: no timer may fire into its handler after it
             signal.setitimer(signal.ITIMER_REAL, 0)
             _fires[0] = None
-        else:
-            left = signal.getitimer(signal.ITIMER_REAL)[0]       # a rule may have re-armed or reset it
+        elif not own:
+            left = signal.getitimer(signal.ITIMER_REAL)[0]       # a plugin's rule may have re-armed or reset it
             _fires[0] = time.monotonic() + left if left > 0 else None
 
 

@@ -234,6 +234,10 @@ class Registry:
         """Whether every plugin is one of deploylint's own modules (no other distribution's, no local one)."""
         return self._builtin is not None and not self.failures and all(p.name in self._own for p in self.plugins)
 
+    def is_own(self, plugin: str) -> bool:
+        """Whether ``plugin`` is one of deploylint's own modules (loaded from deploylint's own entry points)."""
+        return plugin in self._own
+
     def hosts_plugins(self) -> bool:
         """Whether third-party plugins of this registry run in its worker process."""
         return self._worker is not None and self._worker.hosts_plugins()

@@ -228,7 +228,7 @@ class Engine:
         cache: dict = {}     # the per-plan memo the rules share (ctx.cache)
         skipped: list[str] = []
         with budget_scope():
-            for rule, needs, thresholds, selected in self._rules():
+            for rule, needs, thresholds, selected, own in self._rules():
                 if selected is None:      # per-file-ignores: the file decides
                     selected = self.config.is_selected(rule.code, document.path)
                 if not selected and not every_rule:
@@ -240,10 +240,10 @@ class Engine:
                 # each rule reads its own thresholds; the memo (ctx.cache) stays shared
                 rule_ctx = Context(validated, plan, analysis, self.config, thresholds, cache)
                 if selected:
-                    out += self._run_rule(rule, rule_ctx, result)
+                    out += self._run_rule(rule, rule_ctx, result, own)
                 else:
                     # seen by the fixer's safety check only: neither reported nor making this run incomplete
-                    hidden += self._run_rule(rule, rule_ctx, FileResult(document.path))
+                    hidden += self._run_rule(rule, rule_ctx, FileResult(document.path), own)
         if skipped and plan.unknown:
             from .fill import skipped_rules
 
@@ -251,9 +251,9 @@ class Engine:
         return out
 
     def _rules(self) -> list[tuple]:
-        """``(rule, what it requires, its thresholds, whether it is selected)`` for each rule of the registry, in its
-        order (worked out once per registry's list of rules and selection, not for every plan; "selected" is None
-        when per-file-ignores make it depend on the file)."""
+        """``(rule, what it requires, its thresholds, whether it is selected, whether it is deploylint's own)`` for
+        each rule of the registry, in its order (worked out once per registry's list of rules and selection, not for
+        every plan; "selected" is None when per-file-ignores make it depend on the file)."""
         rules, config = self.registry.rules, self.config
         key = (rules, len(rules), tuple(config.select), tuple(config.ignore), bool(config.per_file_ignores))
         table = self._rule_table
@@ -261,8 +261,12 @@ class Engine:
             by_file = bool(config.per_file_ignores)
             table = self._rule_table = (key, [
                 (rule, frozenset(getattr(rule, "requires", ALL_INPUTS)), self._thresholds.get(rule.code, {}),
-                 None if by_file else config.is_selected(rule.code)) for rule in rules])
+                 None if by_file else config.is_selected(rule.code), self._own(rule)) for rule in rules])
         return table[1]
+
+    def _own(self, rule) -> bool:
+        is_own = getattr(self.registry, "is_own", None)
+        return bool(is_own and is_own(rule.plugin))
 
     def _place(self, document: Document, diags: list[Diagnostic]) -> list[Diagnostic]:
         """Give each diagnostic of one plan its range, its rendered fixes, its related places and its plan label."""
@@ -345,10 +349,10 @@ class Engine:
                      "(docs/adapters.md)", "", Range.at(1, 1)))
         return None
 
-    def _run_rule(self, rule, ctx: Context, result: FileResult) -> list[Diagnostic]:
+    def _run_rule(self, rule, ctx: Context, result: FileResult, own: bool = False) -> list[Diagnostic]:
         budget = self.config.rule_timeout_s
         try:
-            produced, noise = run_rule(rule, ctx, budget, MAX_DIAGNOSTICS_PER_RULE)
+            produced, noise = run_rule(rule, ctx, budget, MAX_DIAGNOSTICS_PER_RULE, own=own)
             out = checked_results(produced, rule, ctx.document, MAX_DIAGNOSTICS_PER_RULE)
         except RuleTimeout:
             result.incomplete = True

@@ -54,6 +54,20 @@ def test_a_rule_that_resets_or_re_arms_the_timer_leaves_the_next_rule_its_budget
     assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
 
 
+def test_deploylint_s_own_rules_each_have_their_budget_without_the_timer_read_between_them():
+    with budget_scope():
+        assert call_with_budget(lambda: 1, 5, own=True) == 1
+        start = time.monotonic()
+        with pytest.raises(RuleTimeout):
+            call_with_budget(spin, 0.2, own=True)      # its deadline comes before the timer armed for the first
+        assert time.monotonic() - start < 2
+        assert call_with_budget(lambda: 2, 0.1, own=True) == 2
+        time.sleep(0.3)                                 # that one's timer fires here, between rules
+        with pytest.raises(RuleTimeout):
+            call_with_budget(spin, 0.2, own=True)
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+
+
 def test_the_timer_of_an_ended_rule_firing_between_rules_stops_nothing():
     def sleep_past_the_budget_before():
         time.sleep(0.3)         # the timer armed for the rule before (0.1 s) fires during this one (5 s)
@@ -125,6 +139,7 @@ def test_built_in_plugins_run_in_process_and_start_no_worker():
 
     reg = Registry().load()
     assert reg.rules and not any(isinstance(r, RemoteRule) for r in reg.rules)
+    assert all(reg.is_own(r.plugin) for r in reg.rules)      # their rules run without the timer read after each
     assert reg._worker is None
 
 
