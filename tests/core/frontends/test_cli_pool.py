@@ -146,13 +146,23 @@ def test_cores_are_those_this_process_may_run_on():
     assert pool.cores() >= 1
 
 
+def _ctrl_c_as_in_a_terminal() -> None:
+    """The run gets Ctrl-C as a foreground program does, whatever the test run inherited.
+
+    A pytest started in the background of a shell without job control (or under nohup) ignores SIGINT, and an
+    ignored signal stays ignored across exec: deploylint then rightly runs to the end, as any program would.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
 @needs_fork
 @pytest.mark.slow
 def test_ctrl_c_ends_the_run_and_every_worker(tmp_path):
     plans(tmp_path, 300)
     exe = os.path.join(os.path.dirname(sys.executable), "deploylint")
     proc = subprocess.Popen([exe, "check", str(tmp_path), "-j", "2", "--format", "json"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, start_new_session=True)
+                            stderr=subprocess.PIPE, start_new_session=True, preexec_fn=_ctrl_c_as_in_a_terminal)
     try:
         for _ in range(600):                     # until the workers are forked (or the run ended)
             if proc.poll() is not None or len(children_of(proc.pid)) >= 2:
@@ -165,7 +175,7 @@ def test_ctrl_c_ends_the_run_and_every_worker(tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert proc.returncode == 130, err
+    assert proc.returncode == 130, (err, len(out))
     assert b"Traceback" not in err
     for pid in workers:                           # reaped by the run: not running on as orphans, nor zombies
         assert not os.path.exists(f"/proc/{pid}")
