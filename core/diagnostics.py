@@ -239,8 +239,9 @@ class Diagnostic:
     ``refusal`` why the finding offers no fix although one was proposed (the
     file holds no token the fix could edit, or the value is set elsewhere):
     deploylint sets it where it drops the fixes and ends the message with
-    "; no fix offered: <refusal>"; the language server shows it as the reason
-    of a disabled quick fix. No report prints it on its own.
+    "; no fix offered: <refusal>"; a rule may set it too, and its message then
+    gets the same ending unless it already says "no fix offered". The
+    language server shows it as the reason of a disabled quick fix.
     """
 
     code: str

@@ -183,7 +183,11 @@ def checked_diagnostic(item: Any, code: str, name: str, document) -> Diagnostic:
     if not isinstance(item.refusal, str):
         raise BadOutput(f"gave a refusal of type {type(item.refusal).__name__}, not a string")
     _raise(utf8_problem(item.refusal, "a refusal"))
-    return item.with_(severity=severity, message=one_line(item.message), rule=name, refusal=one_line(item.refusal),
+    refusal = one_line(item.refusal)
+    message = one_line(item.message)
+    if refusal and "no fix offered" not in message:     # every report says why, not only the editor's menu
+        message = f"{message}; no fix offered: {refusal}"
+    return item.with_(severity=severity, message=message, rule=name, refusal=refusal,
                       data=dict(item.data), fixes=tuple(_checked_fix(f, document) for f in fixes),
                       related=tuple(_checked_related(r, document) for r in related))
 

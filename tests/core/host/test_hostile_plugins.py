@@ -353,6 +353,22 @@ def test_a_related_place_a_plugin_sets_is_kept_across_the_worker(tmp_path, fmt):
             "see cluster.yaml:3:7: the cluster is sized here"]
 
 
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_a_refusal_a_plugin_sets_is_said_in_its_message(tmp_path, fmt):
+    # a plugin giving why it offers no fix, without writing it into its message: every report still says it
+    (tmp_path / "hostile.py").write_text(rule_module("""
+        yield self.report("/hardware/num_devices", "the devices are counted elsewhere").with_(
+            refusal="the cluster file sizes them")
+    """))
+    out = run(tmp_path, "--format", fmt)
+    (finding,) = [text for code, text in findings(fmt, out.stdout) if code == "HOST001"]
+    if fmt == "json":
+        assert json.loads(finding)["message"] == (
+            "the devices are counted elsewhere; no fix offered: the cluster file sizes them")
+    else:
+        assert "the devices are counted elsewhere; no fix offered: the cluster file sizes them" in finding
+
+
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_hostile_source_adapters_are_each_a_dl005_and_the_plan_is_still_checked(tmp_path, fmt):
     # every source adapter is offered the plan in turn: each hostile one is a DL005 naming it, and the
