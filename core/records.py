@@ -263,8 +263,10 @@ def _init(cls, field_list: list[Field], frozen: bool, slots: bool):
 # written when ``sys.dont_write_bytecode`` is set, as ``PYTHONDONTWRITEBYTECODE`` sets it) and is keyed by the
 # Python that compiled it (``sys.version``) and each source's full text, so it cannot hand out code for another
 # source or another interpreter; a file that cannot be read is no cache, a folder that cannot be written keeps none.
+# Its name holds the release (``sys.hexversion``) as well as the tag, so two patch releases of one Python sharing a
+# source tree keep a file each instead of replacing each other's on every run.
 _CODE_CACHE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "__pycache__",
-                           f"records.{sys.implementation.cache_tag}.inits")
+                           f"records.{sys.implementation.cache_tag}.{sys.hexversion:x}.inits")
 _CODE_LIMIT = 2000       # sources kept in the file; past it, only those of the last run that wrote it
 _code: dict[str, Any] | None = None      # source -> code object, once the file has been read
 _code_used: set[str] = set()             # the sources this run asked for
