@@ -275,7 +275,7 @@ def _pipeline_compute(plan, counts: ParamCounts, flops: FlopsEstimate, m: int, v
     model, hw, par, work = plan.model, plan.hardware, plan.parallelism, plan.workload
     batch, pp = work.batch_size, par.pp
     if pp <= 1:
-        return compute_time(flops.hardware_flops_per_sample * batch, flops.high_precision_per_sample * batch,
+        return compute_time(flops.computed_flops_per_sample * batch, flops.computed_high_precision_per_sample * batch,
                             hw.num_devices, hw), 0.0
     devices = hw.num_devices / pp
     training = getattr(plan, "training", None)
@@ -284,7 +284,7 @@ def _pipeline_compute(plan, counts: ParamCounts, flops: FlopsEstimate, m: int, v
         # splits, max_k (m·W_k + Σ_{j<k} W_j) is least when every rank reaches it, W_k = (B − Σ_{j<k} W_j)/m, which
         # gives B = W / (1 − (1 − 1/m)^p) for the W of one micro-batch through the whole model; an interleaved
         # schedule's first chunks can be empty, so it keeps only the average rank's m micro-batches
-        average = compute_time(flops.hardware_flops_per_sample * batch, flops.high_precision_per_sample * batch,
+        average = compute_time(flops.computed_flops_per_sample * batch, flops.computed_high_precision_per_sample * batch,
                                hw.num_devices, hw)
         if v > 1 or dualpipe(plan):
             return average, 0.0

@@ -8,7 +8,8 @@ QKᵀ and for the weighted sum of V per token of context.
 
 Training counts model FLOPs as 3× the forward pass (PaLM, Appendix B;
 Narayanan et al. 2021, eq. 3) over the full ``s²`` attention as both papers
-do; hardware FLOPs add the recomputed forward of every block with full
+do (the time bounds count only the causal half a FlashAttention kernel
+computes: :func:`training_score_context`); hardware FLOPs add the recomputed forward of every block with full
 recompute, and of the matmul modules a selective recompute names (the
 attention core adds nothing with FlashAttention, which recomputes the scores
 in its backward pass anyway; the norms and the MoE activation are elementwise). Inference counts causal attention (each token attends
@@ -73,15 +74,27 @@ def recomputed_matmul_params(model, counts: ParamCounts, modules, layers: range 
     return n
 
 
+def training_score_context(plan) -> float:
+    """Context tokens per query token whose attention scores a training step's kernels compute.
+
+    Model and hardware FLOPs count the full ``s²`` as the papers do (PaLM, Appendix B; Narayanan et al. 2021,
+    eq. 3), but a causal kernel never computes the masked half: FlashAttention skips every block above the diagonal,
+    forward and backward (Dao 2023, FlashAttention-2, §3.1.1, "Causal masking"), so ``(s + 1) / 2`` context tokens
+    per query token on average are the least a lower bound on the step may assume. Unfused attention
+    (``flash_attention = false``) multiplies the whole ``s × s`` score matrix and masks it after: all ``s``."""
+    s = plan.workload.seq_len
+    return (s + 1) / 2 if plan.parallelism.flash_attention else s
+
+
 def stage_training_flops(plan, counts: ParamCounts, layers: range, head: bool) -> tuple[float, float]:
     """Hardware FLOPs per sample of one pipeline stage in training, and the 16-bit part of them: the blocks
     ``layers`` and, on the last stage (``head``), the output head; the input embedding is a lookup. The same terms as
-    :func:`estimate_flops` (3 × forward, the recomputed forward), so that the stages of a plan add up to its
-    ``hardware_flops_per_sample`` and ``high_precision_per_sample``."""
+    :func:`estimate_flops` (3 × forward, the recomputed forward, the causal half of the scores), so that the stages
+    of a plan add up to its ``computed_flops_per_sample`` and ``computed_high_precision_per_sample``."""
     model, par, s = plan.model, plan.parallelism, plan.workload.seq_len
     matmul, router = counts.layer_sums(layers)
     out = 2 * (counts.lm_head or counts.embedding) if head else 0
-    scores = len(layers) * score_flops_per_context_token(model) * s
+    scores = len(layers) * score_flops_per_context_token(model) * training_score_context(plan)
     fwd = 2 * matmul + scores + out
     hp = 2 * router + scores + out
     extra = hp_extra = 0.0
@@ -105,6 +118,10 @@ class FlopsEstimate:
     high_precision_per_sample: float = 0.0
     high_precision_prefill: float = 0.0
     high_precision_decode_per_token: float = 0.0
+    # what the kernels compute, which the time bounds use: in training the hardware FLOPs over the causal half of the
+    # attention scores (training_score_context); in inference the same as the hardware FLOPs (already causal)
+    computed_flops_per_sample: float = 0.0
+    computed_high_precision_per_sample: float = 0.0
 
 
 def estimate_flops(plan, counts: ParamCounts) -> FlopsEstimate:
@@ -123,9 +140,17 @@ def estimate_flops(plan, counts: ParamCounts) -> FlopsEstimate:
         # beyond the model's; the matmul modules (mlp, moe, shared_experts, mla_up_proj) run their forward again.
         hp = high_precision_flops_per_token(model, counts, context=s)
         hp_hw = 3 * hp + (hp - 2 * (counts.lm_head or counts.embedding) if par.recompute == "full" else 0.0)
+        # what the kernels compute: the same terms over the causal half of the scores (training_score_context)
+        context = training_score_context(plan)
+        c_fwd = forward_flops_per_token(model, counts, context=context)
+        c_hp = high_precision_flops_per_token(model, counts, context=context)
+        head = 2 * (counts.lm_head or counts.embedding)
+        full = par.recompute == "full"
+        c_extra = c_fwd - head if full else extra
         return FlopsEstimate(per_token, per_token * s, (per_token + extra) * s, fwd * s, 0.0,
                              "training: 3 × (2·active matmul params + attention scores over the full sequence) per token",
-                             hp_hw * s, hp * s, 0.0)
+                             hp_hw * s, hp * s, 0.0,
+                             (3 * c_fwd + c_extra) * s, (3 * c_hp + (c_hp - head if full else 0.0)) * s)
     matmul = 2 * matmul_params_per_token(counts)
     scores = model.layers * score_flops_per_context_token(model)
     prefill = matmul * s + scores * s * (s + 1) / 2
@@ -139,4 +164,5 @@ def estimate_flops(plan, counts: ParamCounts) -> FlopsEstimate:
     hp_decode = head + scores * mean_context
     return FlopsEstimate(per_token, sample, sample, prefill, decode_token,
                          "inference: 2·active matmul params per token + causal attention scores",
-                         hp_prefill + hp_decode * out, hp_prefill, hp_decode)
+                         hp_prefill + hp_decode * out, hp_prefill, hp_decode,
+                         sample, hp_prefill + hp_decode * out)

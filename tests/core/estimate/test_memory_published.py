@@ -239,8 +239,9 @@ def test_dualpipe_holds_two_stages_and_pp_plus_one_micro_batches():
     # the stages' FLOPs per sample (Narayanan et al. 2021, eq. 3's terms: 24·s·h² + 4·s²·h a layer forward, 2·s·h·V
     # the head, tripled for the backward pass; biases aside, < 0.1%): under 1F1B the last stage (12 layers and the
     # head) runs all 64 micro-batches after the 7 stages before it have filled the pipeline once; under DualPipe an
-    # end rank runs half of them through stage 0 and half through stage 7 (with the head), the busiest rank
-    layer, head = 3 * S * (24 * H * H + 4 * S * H), 3 * S * 2 * H * 51200
+    # end rank runs half of them through stage 0 and half through stage 7 (with the head), the busiest rank. The
+    # 4·s²·h of the scores is the causal half FlashAttention computes, 4·s·(s + 1)/2·h (FlashAttention-2, §3.1.1)
+    layer, head = 3 * S * (24 * H * H + 4 * S * (S + 1) / 2 * H / S), 3 * S * 2 * H * 51200
     seconds = lambda flops: flops * 64 / (8 * 312e12)
     last, fill = seconds(12 * layer + head), 7 * seconds(12 * layer) / m
     assert one.bounds.phases[0].compute_s == pytest.approx(last, rel=1e-3)
