@@ -9,8 +9,9 @@ QKᵀ and for the weighted sum of V per token of context.
 Training counts model FLOPs as 3× the forward pass (PaLM, Appendix B;
 Narayanan et al. 2021, eq. 3) over the full ``s²`` attention as both papers
 do (the time bounds count only the causal half a FlashAttention kernel
-computes: :func:`training_score_context`); hardware FLOPs add the recomputed forward of every block with full
-recompute, and of the matmul modules a selective recompute names (the
+computes: :func:`training_score_context`); hardware FLOPs add the recomputed
+forward of every block with full recompute, and of the matmul modules a
+selective recompute names (the
 attention core adds nothing with FlashAttention, which recomputes the scores
 in its backward pass anyway; the norms and the MoE activation are elementwise). Inference counts causal attention (each token attends
 to the tokens before it).
@@ -140,17 +141,11 @@ def estimate_flops(plan, counts: ParamCounts) -> FlopsEstimate:
         # beyond the model's; the matmul modules (mlp, moe, shared_experts, mla_up_proj) run their forward again.
         hp = high_precision_flops_per_token(model, counts, context=s)
         hp_hw = 3 * hp + (hp - 2 * (counts.lm_head or counts.embedding) if par.recompute == "full" else 0.0)
-        # what the kernels compute: the same terms over the causal half of the scores (training_score_context)
-        context = training_score_context(plan)
-        c_fwd = forward_flops_per_token(model, counts, context=context)
-        c_hp = high_precision_flops_per_token(model, counts, context=context)
-        head = 2 * (counts.lm_head or counts.embedding)
-        full = par.recompute == "full"
-        c_extra = c_fwd - head if full else extra
+        # what the kernels compute (the causal half of the scores): the whole model as one stage with the head
+        computed, computed_hp = stage_training_flops(plan, counts, range(model.layers), head=True)
         return FlopsEstimate(per_token, per_token * s, (per_token + extra) * s, fwd * s, 0.0,
                              "training: 3 × (2·active matmul params + attention scores over the full sequence) per token",
-                             hp_hw * s, hp * s, 0.0,
-                             (3 * c_fwd + c_extra) * s, (3 * c_hp + (c_hp - head if full else 0.0)) * s)
+                             hp_hw * s, hp * s, 0.0, computed, computed_hp)
     matmul = 2 * matmul_params_per_token(counts)
     scores = model.layers * score_flops_per_context_token(model)
     prefill = matmul * s + scores * s * (s + 1) / 2
